@@ -1,0 +1,239 @@
+//! AES-CBC with the MikroBILL conventions: a static IV, a fresh CBC chain per message, mcrypt-style
+//! zero padding (none when already aligned) and NUL stripping on receipt.
+
+use aes::{Aes128, Aes192, Aes256};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use std::fmt;
+
+pub const BLOCK: usize = 16;
+
+/// Why a key pair was refused. Never carries key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    Key1NotBase64,
+    Key1Length(usize),
+    Key2NotBase64,
+    Key2Length(usize),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Key1NotBase64 => write!(f, "CRYPTO_KEY_1 is not valid base64"),
+            KeyError::Key1Length(n) => write!(
+                f,
+                "CRYPTO_KEY_1 decodes to {n} bytes; AES needs 16, 24 or 32"
+            ),
+            KeyError::Key2NotBase64 => write!(f, "CRYPTO_KEY_2 is not valid base64"),
+            KeyError::Key2Length(n) => {
+                write!(f, "CRYPTO_KEY_2 decodes to {n} bytes; the IV must be 16")
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Key {
+    Aes128([u8; 16]),
+    Aes192([u8; 24]),
+    Aes256([u8; 32]),
+}
+
+/// The session cipher: a key of 16, 24 or 32 bytes and a fixed 16-byte IV.
+#[derive(Clone)]
+pub struct Cipher {
+    key: Key,
+    iv: [u8; BLOCK],
+}
+
+/// Keys must never reach logs, so Debug shows only the AES variant.
+impl fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits = match self.key {
+            Key::Aes128(_) => 128,
+            Key::Aes192(_) => 192,
+            Key::Aes256(_) => 256,
+        };
+        write!(f, "Cipher(AES-{bits}-CBC)")
+    }
+}
+
+impl Cipher {
+    /// Builds the cipher from the two base64 texts MikroBILL stores (`CRYPTO_KEY_1`, `CRYPTO_KEY_2`).
+    pub fn from_base64(key1: &str, key2: &str) -> Result<Cipher, KeyError> {
+        let key = STANDARD
+            .decode(key1.trim())
+            .map_err(|_| KeyError::Key1NotBase64)?;
+        let iv = STANDARD
+            .decode(key2.trim())
+            .map_err(|_| KeyError::Key2NotBase64)?;
+        Cipher::from_bytes(&key, &iv)
+    }
+
+    pub fn from_bytes(key: &[u8], iv: &[u8]) -> Result<Cipher, KeyError> {
+        let key = match key.len() {
+            16 => Key::Aes128(key.try_into().expect("length checked")),
+            24 => Key::Aes192(key.try_into().expect("length checked")),
+            32 => Key::Aes256(key.try_into().expect("length checked")),
+            n => return Err(KeyError::Key1Length(n)),
+        };
+        let iv: [u8; BLOCK] = iv.try_into().map_err(|_| KeyError::Key2Length(iv.len()))?;
+        Ok(Cipher { key, iv })
+    }
+
+    /// Zero-pads to the next block boundary (nothing when aligned) and encrypts.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
+        let mut buf = plaintext.to_vec();
+        buf.resize(plaintext.len().div_ceil(BLOCK) * BLOCK, 0);
+        let len = buf.len();
+        let result = match &self.key {
+            Key::Aes128(k) => cbc::Encryptor::<Aes128>::new(k.into(), &self.iv.into())
+                .encrypt_padded_mut::<NoPadding>(&mut buf, len)
+                .map(|_| ()),
+            Key::Aes192(k) => cbc::Encryptor::<Aes192>::new(k.into(), &self.iv.into())
+                .encrypt_padded_mut::<NoPadding>(&mut buf, len)
+                .map(|_| ()),
+            Key::Aes256(k) => cbc::Encryptor::<Aes256>::new(k.into(), &self.iv.into())
+                .encrypt_padded_mut::<NoPadding>(&mut buf, len)
+                .map(|_| ()),
+        };
+        result.expect("buffer is block aligned");
+        buf
+    }
+
+    /// Decrypts a whole number of blocks and strips NUL bytes from both ends, as the peers do.
+    /// Returns `None` when the ciphertext is empty or not block aligned.
+    pub fn decrypt(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
+        if ciphertext.is_empty() || ciphertext.len() % BLOCK != 0 {
+            return None;
+        }
+        let mut buf = ciphertext.to_vec();
+        let ok = match &self.key {
+            Key::Aes128(k) => cbc::Decryptor::<Aes128>::new(k.into(), &self.iv.into())
+                .decrypt_padded_mut::<NoPadding>(&mut buf)
+                .is_ok(),
+            Key::Aes192(k) => cbc::Decryptor::<Aes192>::new(k.into(), &self.iv.into())
+                .decrypt_padded_mut::<NoPadding>(&mut buf)
+                .is_ok(),
+            Key::Aes256(k) => cbc::Decryptor::<Aes256>::new(k.into(), &self.iv.into())
+                .decrypt_padded_mut::<NoPadding>(&mut buf)
+                .is_ok(),
+        };
+        if !ok {
+            return None;
+        }
+        Some(strip_nul(&buf).to_vec())
+    }
+}
+
+/// Strips 0x00 from both ends, which removes the zero padding and any extra all-zero blocks.
+pub fn strip_nul(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const KEY256: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    pub const KEY192: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYX";
+    pub const KEY128: &str = "AAECAwQFBgcICQoLDA0ODw==";
+    pub const IV: &str = "EBESExQVFhcYGRobHB0eHw==";
+
+    pub fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    const GET_CLIENTS: &str = r#"{"path":"API.GetClients","value":null}"#;
+
+    #[test]
+    fn aes256_get_clients_vector() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        assert_eq!(
+            hex(&c.encrypt(GET_CLIENTS.as_bytes())),
+            "8913e2f286660a759620c6a1e0680c5fd42d2427355eefd4df9689364b50fe56e2a96f1fc6203d2672da278217e5af9f"
+        );
+    }
+
+    #[test]
+    fn aes128_and_aes192_vectors() {
+        let c128 = Cipher::from_base64(KEY128, IV).unwrap();
+        assert_eq!(
+            hex(&c128.encrypt(GET_CLIENTS.as_bytes())),
+            "4e9c4ae34aff9dbeab1c0d482d78fa82b6f375d588a45d9eef69c3c882a21a74fe5dd41fdd78f2796c43c9202fe11708"
+        );
+        let c192 = Cipher::from_base64(KEY192, IV).unwrap();
+        assert_eq!(
+            hex(&c192.encrypt(GET_CLIENTS.as_bytes())),
+            "203773cfc4cf9771bf27a45bb65041efed1177fd6c19752895ffa4d55ea8fc03b2cc345d8beaf37b8ab060ed9f12205c"
+        );
+    }
+
+    #[test]
+    fn disconnect_vector_round_trips() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        let plain = br#"{"path":"DISCONNECT","value":null}"#;
+        let ct = c.encrypt(plain);
+        assert_eq!(
+            hex(&ct),
+            "173a0922c2f93b37bdaf8d1f4d556ff57c6f286a621752c8caf283a2b5b5050a7f98fdaa191e93cee72cc48a83408d62"
+        );
+        assert_eq!(c.decrypt(&ct).unwrap(), plain);
+    }
+
+    #[test]
+    fn aligned_plaintext_gets_no_padding_block() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        assert_eq!(c.encrypt(&[b'x'; 32]).len(), 32);
+        assert_eq!(c.encrypt(&[b'x'; 33]).len(), 48);
+    }
+
+    #[test]
+    fn extra_zero_blocks_and_leading_nuls_are_stripped() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        let mut plain = vec![0u8; 3];
+        plain.extend_from_slice(b"{\"code\":0}");
+        plain.extend_from_slice(&[0u8; 40]);
+        assert_eq!(c.decrypt(&c.encrypt(&plain)).unwrap(), b"{\"code\":0}");
+    }
+
+    #[test]
+    fn misaligned_or_empty_ciphertext_is_refused() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        assert!(c.decrypt(&[]).is_none());
+        assert!(c.decrypt(&[1u8; 17]).is_none());
+    }
+
+    #[test]
+    fn bad_keys_are_named_without_their_value() {
+        assert_eq!(
+            Cipher::from_base64("!!!", IV).unwrap_err(),
+            KeyError::Key1NotBase64
+        );
+        assert_eq!(
+            Cipher::from_base64("AAEC", IV).unwrap_err(),
+            KeyError::Key1Length(3)
+        );
+        assert_eq!(
+            Cipher::from_base64(KEY256, KEY192).unwrap_err(),
+            KeyError::Key2Length(24)
+        );
+        assert_eq!(
+            Cipher::from_base64(KEY256, "%").unwrap_err(),
+            KeyError::Key2NotBase64
+        );
+        let shown = format!("{:?}", Cipher::from_base64(KEY256, IV).unwrap());
+        assert_eq!(shown, "Cipher(AES-256-CBC)");
+    }
+
+    #[test]
+    fn strip_nul_handles_all_zero_input() {
+        assert_eq!(strip_nul(&[0, 0, 0]), b"");
+        assert_eq!(strip_nul(b"a\0b"), b"a\0b");
+    }
+}
