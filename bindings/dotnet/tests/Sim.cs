@@ -1,0 +1,200 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Text;
+using System.Threading;
+
+namespace MikroBILL.Tests
+{
+    public static class TestEnv
+    {
+        // The built-in simulator's defaults (docs: notes/contract.md): AES-256 key and IV.
+        public const string Key1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        public const string Key2 = "EBESExQVFhcYGRobHB0eHw==";
+
+        public static string SimPath
+        {
+            get
+            {
+                string p = Environment.GetEnvironmentVariable("MIKROBILL_SIM");
+                if (string.IsNullOrEmpty(p)) throw new InvalidOperationException("MIKROBILL_SIM is not set (run-tests.sh sets it)");
+                if (!File.Exists(p)) throw new InvalidOperationException("MIKROBILL_SIM=" + p + " does not exist; run cargo build --release");
+                return p;
+            }
+        }
+
+        public static string TestsDir
+        {
+            get
+            {
+                string exeDir = Path.GetDirectoryName(typeof(TestEnv).Assembly.Location);
+                return Path.GetFullPath(Path.Combine(exeDir, "..", "tests"));
+            }
+        }
+
+        public static string BindingDir
+        {
+            get { return Path.GetFullPath(Path.Combine(TestsDir, "..")); }
+        }
+    }
+
+    /// <summary>A mikrobill-sim child process on 127.0.0.1, with its request trace in a temp file.</summary>
+    public sealed class Sim : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _stderr = new StringBuilder();
+
+        public Sim() : this(0, null)
+        {
+        }
+
+        public Sim(int port, string traceFile)
+        {
+            TraceFile = traceFile ?? Path.Combine(Path.GetTempPath(), "mb-dotnet-trace-" + Guid.NewGuid().ToString("N") + ".txt");
+            var psi = new ProcessStartInfo(TestEnv.SimPath,
+                "--listen 127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + " --trace-requests " + TraceFile)
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                StandardOutputEncoding = Encoding.UTF8,
+            };
+            _process = Process.Start(psi);
+            var errThread = new Thread(() =>
+            {
+                string line;
+                while ((line = _process.StandardError.ReadLine()) != null)
+                {
+                    lock (_stderr) _stderr.AppendLine(line);
+                }
+            }) { IsBackground = true };
+            errThread.Start();
+            string first = _process.StandardOutput.ReadLine();
+            const string prefix = "listening on 127.0.0.1:";
+            if (first == null || !first.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                Kill();
+                throw new InvalidOperationException("simulator did not announce its port; first line <" + first + ">, stderr: " + Stderr);
+            }
+            Port = int.Parse(first.Substring(prefix.Length), CultureInfo.InvariantCulture);
+            // Keep draining stdout so a chatty simulator never blocks on a full pipe.
+            var outThread = new Thread(() => _process.StandardOutput.ReadToEnd()) { IsBackground = true };
+            outThread.Start();
+        }
+
+        public int Port { get; private set; }
+
+        public string TraceFile { get; private set; }
+
+        public string Stderr
+        {
+            get { lock (_stderr) return _stderr.ToString(); }
+        }
+
+        public MikroBILL_API Client()
+        {
+            return Client("api", "secret");
+        }
+
+        public MikroBILL_API Client(string login, string password)
+        {
+            return new MikroBILL_API("127.0.0.1", Port, login, password, TestEnv.Key1, TestEnv.Key2);
+        }
+
+        /// <summary>Request plaintexts the simulator decrypted, byte-exact, one per line.</summary>
+        public List<string> Trace()
+        {
+            var lines = new List<string>();
+            if (!File.Exists(TraceFile)) return lines;
+            using (var fs = new FileStream(TraceFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var reader = new StreamReader(fs, new UTF8Encoding(false, true)))
+            {
+                string line;
+                while ((line = reader.ReadLine()) != null) lines.Add(line);
+            }
+            return lines;
+        }
+
+        public void Kill()
+        {
+            try
+            {
+                if (!_process.HasExited)
+                {
+                    _process.Kill();
+                }
+                _process.WaitForExit();
+            }
+            catch (InvalidOperationException)
+            {
+                // Already reaped.
+            }
+        }
+
+        public void Dispose()
+        {
+            Kill();
+            _process.Dispose();
+            try
+            {
+                File.Delete(TraceFile);
+            }
+            catch (IOException)
+            {
+                // A leftover temp file is harmless.
+            }
+        }
+    }
+
+    /// <summary>Helpers to read replies.</summary>
+    public static class Reply
+    {
+        public static Dictionary<string, object> Object(string json)
+        {
+            var o = JsonReader.Parse(json) as Dictionary<string, object>;
+            if (o == null) throw new AssertionException("reply is not a JSON object: " + json);
+            return o;
+        }
+
+        public static long Code(string json)
+        {
+            object code;
+            if (!Object(json).TryGetValue("code", out code) || !(code is JsonNumber))
+            {
+                throw new AssertionException("reply has no numeric code: " + json);
+            }
+            return long.Parse(((JsonNumber)code).Text, CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>The "return" of a successful reply; fails the test on a non-zero code.</summary>
+        public static object Return(string json)
+        {
+            if (Code(json) != 0) throw new AssertionException("reply has non-zero code: " + json);
+            return Object(json)["return"];
+        }
+
+        public static string ReturnText(string json)
+        {
+            object r = Return(json);
+            if (r is string) return (string)r;
+            if (r is JsonNumber) return ((JsonNumber)r).Text;
+            if (r is bool) return (bool)r ? "true" : "false";
+            throw new AssertionException("return is not a scalar: " + json);
+        }
+
+        public static List<string> NumberList(object value, string json)
+        {
+            var list = value as List<object>;
+            if (list == null) throw new AssertionException("return is not an array: " + json);
+            var result = new List<string>();
+            foreach (object o in list)
+            {
+                if (o is JsonNumber) result.Add(((JsonNumber)o).Text);
+                else throw new AssertionException("array element is not a number: " + json);
+            }
+            return result;
+        }
+    }
+}
