@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace MikroBILL.Tests
+{
+    // Every typed value shape, end to end: the request plaintext the simulator decrypted (its
+    // --trace-requests file) must be exactly {"path":P,"value":<what PHP's json_encode writes>}.
+    // This checks the binding's encoder and the library's re-encoding together.
+    public class ValueShapeTests : IDisposable
+    {
+        private const string Path = "API.Client.633824158637492.PersonalDataInfo.MobileTel";
+        private readonly Sim _sim = new Sim();
+
+        public void Dispose()
+        {
+            _sim.Dispose();
+        }
+
+        private void Check(Func<MikroBILL_API, string> send, string expectedValueJson, string what)
+        {
+            int before = _sim.Trace().Count;
+            string reply;
+            using (var api = _sim.Client())
+            {
+                reply = send(api);
+            }
+            // Accepted or refused by the server (a phone number is a string), the reply is JSON.
+            JsonReader.Parse(reply);
+            List<string> trace = _sim.Trace();
+            Assert.True(trace.Count > before, what + ": request traced");
+            Assert.Equal("{\"path\":\"" + Path + "\",\"value\":" + expectedValueJson + "}", trace[before], what);
+        }
+
+        [Test]
+        public void Scalars()
+        {
+            // PHP: json_encode('Иван/Ivan'), 42, 9527563927532953, true, false, null
+            Check(a => a.Process(Path, "Иван/Ivan"), "\"\\u0418\\u0432\\u0430\\u043d\\/Ivan\"", "string");
+            Check(a => a.Process(Path, "{\"not\":\"json\"}"), "\"{\\\"not\\\":\\\"json\\\"}\"", "a string is never parsed as JSON");
+            Check(a => a.Process(Path, 42), "42", "int");
+            Check(a => a.Process(Path, 9527563927532953L), "9527563927532953", "long GUID");
+            Check(a => a.Process(Path, 4611686018427387905UL), "4611686018427387905", "ulong GUID");
+            Check(a => a.Process(Path, ulong.MaxValue), "18446744073709551615", "ulong max, exact");
+            Check(a => a.Process(Path, true), "true", "true");
+            Check(a => a.Process(Path, false), "false", "false");
+            Check(a => a.Process(Path, null), "null", "null is a read");
+            Check(a => a.Process(Path), "null", "read");
+            Check(a => a.ProcessJson(Path, null), "null", "ProcessJson null is a read");
+        }
+
+        [Test]
+        public void Numbers()
+        {
+            // PHP: json_encode(100.01), 0.1, 1e25, 1.0, -0.0, 1.5e-7, 123456789012345678.0
+            Check(a => a.Process(Path, 100.01m), "100.01", "decimal");
+            Check(a => a.Process(Path, 100.10m), "100.1", "decimal trailing zero");
+            Check(a => a.Process(Path, 0.1), "0.1", "double");
+            Check(a => a.Process(Path, 1e25), "1.0e+25", "double exponent");
+            Check(a => a.Process(Path, 1.0), "1", "integral double");
+            Check(a => a.Process(Path, -0.0), "-0", "negative zero");
+            Check(a => a.Process(Path, 1.5e-7), "1.5e-7", "small double");
+            Check(a => a.Process(Path, 123456789012345678.0), "1.2345678901234568e+17", "large double");
+            Check(a => a.Process(Path, 0.1f), "0.1", "float");
+        }
+
+        [Test]
+        public void Collections()
+        {
+            // PHP: json_encode([1,2,3]), ["a",1,null,true], ["IP"=>"1.2.3.4","n"=>5,"list"=>[1.5,["k"=>"v/w"]]]
+            Check(a => a.Process(Path, new[] { 1, 2, 3 }), "[1,2,3]", "int array");
+            Check(a => a.Process(Path, new List<object> { "a", 1, null, true }), "[\"a\",1,null,true]", "List<object>");
+            Check(a => a.Process(Path, Enumerable.Range(1, 3)), "[1,2,3]", "IEnumerable");
+            var dict = new Dictionary<string, object>
+            {
+                { "IP", "1.2.3.4" }, { "n", 5 }, { "list", new object[] { 1.5, new Dictionary<string, string> { { "k", "v/w" } } } },
+            };
+            Check(a => a.Process(Path, dict), "{\"IP\":\"1.2.3.4\",\"n\":5,\"list\":[1.5,{\"k\":\"v\\/w\"}]}", "nested dictionary");
+        }
+
+        [Test]
+        public void RawJsonIsNormalizedLikePhp()
+        {
+            // The library re-encodes raw JSON as json_encode would, keeping key order and number text.
+            Check(a => a.ProcessJson(Path, "{ \"a\" : [1, 2.50, \"x/y\"],\n \"b\": \"Иван\" }"),
+                "{\"a\":[1,2.50,\"x\\/y\"],\"b\":\"\\u0418\\u0432\\u0430\\u043d\"}", "raw JSON");
+            Check(a => a.ProcessJson(Path, "9527563927532953"), "9527563927532953", "raw GUID");
+        }
+
+        [Test]
+        public void UnencodableValuesThrowBeforeSending()
+        {
+            int before = _sim.Trace().Count;
+            using (var api = _sim.Client())
+            {
+                Assert.Throws<ArgumentException>(() => api.Process(Path, double.NaN), "NaN");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, new object[] { double.PositiveInfinity }), "Infinity");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, "bad \ud800"), "lone surrogate value");
+                Assert.Throws<ArgumentException>(() => api.Process("API.\udc00", 1), "lone surrogate path");
+                Assert.Throws<ArgumentException>(() => api.ProcessJson(Path, "\"a\u0000b\""), "NUL in raw JSON");
+                Assert.Throws<ArgumentNullException>(() => api.Process(null), "null path");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, new object()), "unsupported type");
+            }
+            Assert.Equal(before, _sim.Trace().Count, "nothing was sent");
+        }
+    }
+}
