@@ -17,6 +17,11 @@ namespace MikroBILL
         private readonly NativeMethods _native;
         private readonly MikroBILLHandle _handle;
 
+        // SafeHandle only refuses new references once its count has drained to zero, so threads
+        // that keep calling could hold the handle open forever after Dispose; this flag makes
+        // every call that starts after Dispose throw, letting the count drain and mb_close run.
+        private volatile bool _disposed;
+
         /// <summary>Creates a client with the default timeouts (5 s) and frame limit (64 MiB).</summary>
         /// <param name="key1">CRYPTO_KEY_1 (base64 of a 16, 24 or 32 byte AES key), from MikroBILL's config.php.</param>
         /// <param name="key2">CRYPTO_KEY_2 (base64 of the 16 byte IV), from the workparams table.</param>
@@ -107,7 +112,7 @@ namespace MikroBILL
             bool added = false;
             try
             {
-                _handle.DangerousAddRef(ref added);
+                Enter(ref added);
                 return _native.CheckConnection(_handle.Id) == 1;
             }
             finally
@@ -123,7 +128,7 @@ namespace MikroBILL
             bool added = false;
             try
             {
-                _handle.DangerousAddRef(ref added);
+                Enter(ref added);
                 _native.Disconnect(_handle.Id);
             }
             finally
@@ -136,7 +141,15 @@ namespace MikroBILL
         /// thread has finished). Later calls throw ObjectDisposedException. Safe to call twice.</summary>
         public void Dispose()
         {
+            _disposed = true;
             _handle.Dispose();
+        }
+
+        // Takes a reference on the handle for one native call; throws once Dispose has begun.
+        private void Enter(ref bool added)
+        {
+            if (_disposed) throw new ObjectDisposedException(GetType().Name);
+            _handle.DangerousAddRef(ref added);
         }
 
         private string Call(string path, string valueJson)
@@ -147,9 +160,8 @@ namespace MikroBILL
             bool added = false;
             try
             {
-                // The reference keeps mb_close from running while this call is inside the library;
-                // it throws ObjectDisposedException once Dispose has begun.
-                _handle.DangerousAddRef(ref added);
+                // The reference keeps mb_close from running while this call is inside the library.
+                Enter(ref added);
                 IntPtr reply = _native.Process(_handle.Id, pathBytes, valueBytes);
                 if (reply == IntPtr.Zero)
                 {

@@ -88,6 +88,16 @@ namespace MikroBILL.Tests
 
         public string TraceFile { get; private set; }
 
+        /// <summary>For failure messages: whether the simulator is still running, and its stderr.</summary>
+        public string Status
+        {
+            get
+            {
+                bool exited = _process.HasExited;
+                return "simulator " + (exited ? "exited with " + _process.ExitCode : "running") + ", stderr: <" + Stderr + ">";
+            }
+        }
+
         public string Stderr
         {
             get { lock (_stderr) return _stderr.ToString(); }
