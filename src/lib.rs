@@ -5,3 +5,4 @@ pub mod crypto;
 pub mod frame;
 pub mod message;
 pub mod phpjson;
+pub mod sim;
