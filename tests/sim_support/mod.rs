@@ -61,6 +61,16 @@ impl Sim {
         c
     }
 
+    /// The project's own client, configured for this simulator as the demo cashier.
+    pub fn client(&self) -> mikrobill::Client {
+        self.client_as("api", "secret")
+    }
+
+    pub fn client_as(&self, login: &str, password: &str) -> mikrobill::Client {
+        let cfg = mikrobill::Config::new("127.0.0.1", self.port, login, password, KEY1, KEY2);
+        mikrobill::Client::new(cfg).unwrap()
+    }
+
     pub fn signal(&self, sig: i32) {
         // SAFETY: plain kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
@@ -119,6 +129,12 @@ impl Conn {
         let mut buf = [0u8; 1];
         matches!(self.stream.read(&mut buf), Ok(0))
     }
+}
+
+/// `process` through the client, which must succeed at the transport level.
+pub fn call(c: &mut mikrobill::Client, path: &str, value: Option<&str>) -> String {
+    c.process(path, value)
+        .unwrap_or_else(|e| panic!("{path}: {}", e.to_json()))
 }
 
 pub fn parse(text: &str) -> Value {
