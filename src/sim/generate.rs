@@ -28,6 +28,27 @@ const NAMES: [&str; 8] = [
     "Олег",
     "Сергей",
 ];
+// Lowercase twins of the lists above, so a search needs no per-client case folding.
+const SURNAMES_LOWER: [&str; 8] = [
+    "иванов",
+    "смирнов",
+    "кузнецов",
+    "попов",
+    "васильев",
+    "соколов",
+    "михайлов",
+    "новиков",
+];
+const NAMES_LOWER: [&str; 8] = [
+    "алексей",
+    "борис",
+    "виктор",
+    "григорий",
+    "дмитрий",
+    "евгений",
+    "олег",
+    "сергей",
+];
 const TARIFFS: [&str; 4] = ["Базовый 100", "Стандарт 200", "Бизнес 500", "Эконом 50"];
 const GROUPS: [&str; 3] = ["Физлица", "Юрлица", "Сотрудники"];
 const SPEEDS: [i64; 3] = [10240, 51200, 102400];
@@ -137,6 +158,27 @@ pub fn client(index: u64) -> Client {
     }
 }
 
+/// `client(index).matches(needle)` without building the client: only the searched strings are
+/// written, lowercase, into a reused buffer, so a search over a million clients stays fast.
+pub fn matches(index: u64, needle: &str, buf: &mut String) -> bool {
+    use std::fmt::Write;
+    let check = |buf: &mut String, args: std::fmt::Arguments| {
+        buf.clear();
+        let _ = buf.write_fmt(args);
+        buf.contains(needle)
+    };
+    let surname = SURNAMES_LOWER[(index % 8) as usize];
+    let first = NAMES_LOWER[((index / 8) % 8) as usize];
+    check(buf, format_args!("{surname} {first} {index}"))
+        || check(buf, format_args!("user{index}"))
+        || (account_count(index) > 1 && check(buf, format_args!("user{index}b")))
+        || check(buf, format_args!("д-{index:07}"))
+        || check(
+            buf,
+            format_args!("{} {:06}", 4500 + index % 100, index % 1_000_000),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +190,31 @@ mod tests {
         assert_eq!(index_of(client_guid(7), 8), Some(7));
         assert_eq!(index_of(client_guid(8), 8), None);
         assert_eq!(index_of(5, 8), None);
+    }
+
+    #[test]
+    fn fast_search_agrees_with_the_full_client() {
+        let mut buf = String::new();
+        for needle in [
+            "иванов",
+            "user1",
+            "user3b",
+            "д-00000",
+            "4507",
+            "сергей 6",
+            "zz",
+            "",
+        ] {
+            for i in 0..80 {
+                assert_eq!(
+                    matches(i, needle, &mut buf),
+                    client(i).matches(needle),
+                    "{needle} {i}"
+                );
+            }
+        }
+        assert_eq!(SURNAMES.map(str::to_lowercase), SURNAMES_LOWER);
+        assert_eq!(NAMES.map(str::to_lowercase), NAMES_LOWER);
     }
 
     #[test]

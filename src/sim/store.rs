@@ -80,9 +80,20 @@ impl Store {
     /// GUIDs of clients matching a search string (see model::Client::matches).
     pub fn search(&self, text: &str) -> Vec<u64> {
         let needle = text.to_lowercase();
-        self.guids()
-            .filter(|&g| self.client(g).is_some_and(|c| c.matches(&needle)))
-            .collect()
+        let mut buf = String::new();
+        let generated =
+            (0..self.generated).filter(|&i| match self.clients.get(&generate::client_guid(i)) {
+                Some(c) => c.matches(&needle),
+                None => generate::matches(i, &needle, &mut buf),
+            });
+        let mut found: Vec<u64> = generated.map(generate::client_guid).collect();
+        found.extend(
+            self.order
+                .iter()
+                .copied()
+                .filter(|g| self.clients[g].matches(&needle)),
+        );
+        found
     }
 
     pub fn allocate_account_guid(&mut self) -> u64 {
