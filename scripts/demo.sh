@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 bash scripts/setup.sh --demo
-cargo build --release --bins
+cargo build --release --lib --bins
 out=$root/target/release
 
 work=$(mktemp -d)

@@ -42,8 +42,12 @@ impl Client {
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
         let value = value_json
             .map(|text| {
-                phpjson::parse(text)
-                    .map_err(|e| Error::InvalidArgument(format!("value is not valid JSON: {e}")))
+                phpjson::parse(text).map_err(|e| match e {
+                    phpjson::ParseError::TooDeep => Error::InvalidArgument(format!("value is {e}")),
+                    phpjson::ParseError::Json(e) => {
+                        Error::InvalidArgument(format!("value is not valid JSON: {e}"))
+                    }
+                })
             })
             .transpose()?;
         self.process_value(path, value.as_ref())

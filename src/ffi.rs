@@ -2,10 +2,12 @@
 //! made-up handle is a clean error rather than a dangling pointer. Every string handed out is
 //! recorded until `mb_free` takes it back, so freeing twice or freeing a foreign pointer is ignored
 //! instead of corrupting the heap. Every entry point catches panics: unwinding into php-fpm or the
-//! .NET host would abort it.
+//! .NET host would abort it. The tables are B-trees because their nodes are referenced from their
+//! start, so leak checkers see them as reachable at exit (a hash table's interior pointer shows up
+//! in valgrind as "possibly lost").
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{c_char, c_int, c_longlong, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -49,13 +51,13 @@ pub enum mb_code {
 
 type Shared = Arc<Mutex<Client>>;
 
-fn registry() -> MutexGuard<'static, HashMap<c_longlong, Shared>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<c_longlong, Shared>>> = OnceLock::new();
+fn registry() -> MutexGuard<'static, BTreeMap<c_longlong, Shared>> {
+    static REGISTRY: OnceLock<Mutex<BTreeMap<c_longlong, Shared>>> = OnceLock::new();
     lock(REGISTRY.get_or_init(Default::default))
 }
 
-fn issued_strings() -> MutexGuard<'static, HashSet<usize>> {
-    static ISSUED: OnceLock<Mutex<HashSet<usize>>> = OnceLock::new();
+fn issued_strings() -> MutexGuard<'static, BTreeSet<usize>> {
+    static ISSUED: OnceLock<Mutex<BTreeSet<usize>>> = OnceLock::new();
     lock(ISSUED.get_or_init(Default::default))
 }
 

@@ -3,6 +3,7 @@
 //! Numbers keep the text they were parsed from (serde_json's `arbitrary_precision`), so a 64-bit
 //! GUID never passes through a double.
 
+use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -70,9 +71,69 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Parses caller-supplied JSON keeping object key order and number text.
-pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
-    serde_json::from_str(text)
+/// PHP's `json_encode` refuses nesting deeper than 512, so no original client ever sent more.
+pub const MAX_DEPTH: usize = 512;
+
+#[derive(Debug)]
+pub enum ParseError {
+    TooDeep,
+    Json(serde_json::Error),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::TooDeep => {
+                write!(f, "nested too deep (PHP json_encode allows {MAX_DEPTH})")
+            }
+            ParseError::Json(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Parses caller-supplied JSON keeping object key order and number text. serde_json's own limit
+/// (128 levels) is below PHP's, so depth is bounded here instead, before any recursion starts.
+pub fn parse(text: &str) -> Result<Value, ParseError> {
+    parse_nested(text, MAX_DEPTH)
+}
+
+/// `parse` with another depth bound: a request envelope wraps a value one level deeper.
+pub fn parse_nested(text: &str, max_depth: usize) -> Result<Value, ParseError> {
+    if nesting_depth(text.as_bytes()) > max_depth {
+        return Err(ParseError::TooDeep);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de).map_err(ParseError::Json)?;
+    de.end().map_err(ParseError::Json)?;
+    Ok(value)
+}
+
+/// The deepest bracket nesting outside strings; malformed text is left for the parser to refuse.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -115,6 +176,30 @@ mod tests {
             php("[9527563927532953, 18446744073709551615123, 1.0, -0.5e-7, 100.01]"),
             "[9527563927532953,18446744073709551615123,1.0,-0.5e-7,100.01]"
         );
+    }
+
+    #[test]
+    fn nesting_is_accepted_up_to_php_limit_and_refused_beyond() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(php(&nested(MAX_DEPTH)), nested(MAX_DEPTH));
+        assert!(matches!(
+            parse(&nested(MAX_DEPTH + 1)),
+            Err(ParseError::TooDeep)
+        ));
+        // A hostile depth is refused by the scan, before recursion could exhaust the stack.
+        assert!(matches!(
+            parse(&nested(1_000_000)),
+            Err(ParseError::TooDeep)
+        ));
+        // Brackets inside strings do not count.
+        let quoted = format!(r#"["{}\"{}"]"#, "[".repeat(600), "{".repeat(600));
+        assert!(parse(&quoted).is_ok());
+    }
+
+    #[test]
+    fn trailing_text_is_refused() {
+        assert!(parse("[1] [2]").is_err());
+        assert!(parse("").is_err());
     }
 
     #[test]

@@ -28,7 +28,11 @@ pub fn parse_request(plaintext: &[u8]) -> Result<Request, Reply> {
             "request not understood: expected {\"path\":...,\"value\":...}",
         )
     };
-    let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(plaintext) else {
+    // A value as deep as PHP's json_encode allows sits one level inside the request object.
+    let parsed = std::str::from_utf8(plaintext)
+        .ok()
+        .and_then(|text| crate::phpjson::parse_nested(text, crate::phpjson::MAX_DEPTH + 1).ok());
+    let Some(Value::Object(mut map)) = parsed else {
         return Err(not_understood());
     };
     let Some(Value::String(path)) = map.remove("path") else {
