@@ -171,3 +171,27 @@ def test_repr_hides_secrets(sim):
     with make_api(sim.port) as api:
         text = repr(api)
         assert "127.0.0.1" in text and "secret" not in text and KEY1 not in text and KEY2 not in text
+
+
+def test_silent_server_reports_null_response_after_io_timeout():
+    """A peer that accepts and never answers: the auth reply is absent, which the PHP client
+    reported as code 6; the detail shows the configured io_timeout reached the library."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        with make_api(listener.getsockname()[1], io_timeout=0.25) as api:
+            parsed = reply(api.Process(MONEY))
+            assert parsed["code"] == 6
+            assert "250 ms" in parsed.get("detail", "")
+    finally:
+        listener.close()
+
+
+def test_max_frame_bytes_reaches_the_library(sim):
+    # 32 bytes is less than any reply frame here (the auth reply comes first and is refused);
+    # a generous limit lets the same call through.
+    with make_api(sim.port, max_frame_bytes=32) as api:
+        assert reply(api.Process("API.GetClients"))["code"] == 9003
+    with make_api(sim.port, max_frame_bytes=1 << 16) as api:
+        assert reply(api.Process("API.GetClients"))["code"] == 0

@@ -95,7 +95,6 @@ class MikroBILL_API:
                 '{"return":"mb_connect failed without an error text","code":9008}')
             raise MikroBILLError(text)
         self._handle = handle
-        self._closed = False
         self._desc = "%s:%d as %r" % (host, port, login)
 
     # -- PHP surface -------------------------------------------------------------------------
@@ -149,7 +148,6 @@ class MikroBILL_API:
         """Release the native handle (disconnecting first). Idempotent and thread-safe."""
         with self._lock:
             handle, self._handle = self._handle, 0
-            self._closed = True
         if handle:
             self._lib.mb_close(handle)
 
