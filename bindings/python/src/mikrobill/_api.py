@@ -103,8 +103,7 @@ class MikroBILL_API:
         """Send one request and return the reply text exactly as the server sent it.
 
         Value None is a read. Runtime failures come back as the library's JSON error text, like
-        PHP. Reply bytes that are not UTF-8 are kept as surrogate escapes, so
-        reply.encode("utf-8", "surrogateescape") gives the original bytes back.
+        PHP. The library only hands out UTF-8 (a non-UTF-8 server reply is its error 9004).
         """
         return self.process(Path, Value)
 
@@ -200,5 +199,6 @@ class MikroBILL_API:
         raw = _loader.take_string(self._lib, self._lib.mb_process(handle, c_path, c_value))
         if raw is None:
             raise MikroBILLError('{"return":"mb_process returned NULL","code":9008}')
-        reply = raw.decode("utf-8", "surrogateescape")
-        return reply
+        # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
+        # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
+        return raw.decode("utf-8", "surrogateescape")
