@@ -150,3 +150,11 @@ def test_check_connection_and_close_reconnect(fresh_api, fresh_sim):
     assert ok_value(fresh_api.Process(P1 + ".BillingInfo.Money")) == "100.01"
     fresh_api.disconnect()
     assert ok_value(fresh_api.process(P1 + ".BillingInfo.Money")) == "100.01"
+
+
+def test_release_says_disconnect(fresh_sim):
+    from conftest import make_api
+    with make_api(fresh_sim.port) as api:
+        assert ok_value(api.Process(P1 + ".BillingInfo.Money")) == "100.01"
+    assert fresh_sim.trace_lines() == ['{"path":"API.Client.633824158637492.BillingInfo.Money","value":null}',
+                                       '{"path":"DISCONNECT","value":null}']
