@@ -125,3 +125,32 @@ def test_garbage_collected_instances_release_their_socket(sim):
     del apis, api
     gc.collect()
     assert open_fds() == fds_before
+
+
+def test_construction_errors_are_per_thread(sim):
+    """mb_last_error is per thread: concurrent failing and succeeding constructions each see
+    their own outcome."""
+    from mikrobill import MikroBILLError
+    results = {}
+    barrier = threading.Barrier(8)
+
+    def build(n):
+        barrier.wait()
+        for _ in range(25):
+            try:
+                if n % 3 == 0:
+                    make_api(sim.port).close()
+                elif n % 3 == 1:
+                    make_api(sim.port, key1="bad key %d" % n).close()
+                else:
+                    make_api(0).close()
+                results.setdefault(n, []).append("constructed")
+            except MikroBILLError as exc:
+                results.setdefault(n, []).append(exc.code)
+
+    threads = [threading.Thread(target=build, args=(n,)) for n in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == {n: [("constructed", 9006, 9005)[n % 3]] * 25 for n in range(8)}

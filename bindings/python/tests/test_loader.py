@@ -118,3 +118,10 @@ def test_version_mismatch_is_rejected(tmp_path):
         load_library(str(fake))
     assert "version mismatch" in str(info.value)
     assert "%s (version 0.2.0, this binding needs 0.1.x)" % fake in info.value.tried
+
+
+def test_library_info_reports_the_loaded_library():
+    from mikrobill import library_info
+    location, version = library_info()
+    assert location == LIB_PATH
+    assert version.startswith("0.1.")
