@@ -16,7 +16,10 @@ pub enum FrameError {
     /// The stream ended inside a frame.
     Truncated,
     /// The announced length exceeds the configured maximum; nothing was allocated.
-    TooLarge { announced: usize, max: usize },
+    TooLarge {
+        announced: usize,
+        max: usize,
+    },
     /// The announced length is zero or not a whole number of cipher blocks.
     Misaligned(usize),
     Io(io::Error),

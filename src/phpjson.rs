@@ -85,10 +85,7 @@ mod tests {
 
     #[test]
     fn cyrillic_and_slash_follow_the_protocol_vector() {
-        assert_eq!(
-            php(r#""Иван/Ivan""#),
-            r#""\u0418\u0432\u0430\u043d\/Ivan""#
-        );
+        assert_eq!(php(r#""Иван/Ivan""#), r#""\u0418\u0432\u0430\u043d\/Ivan""#);
     }
 
     #[test]

@@ -1,0 +1,203 @@
+//! Connection settings, from Rust or from the JSON text the C ABI receives.
+
+use serde::Deserialize;
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::frame::DEFAULT_MAX_FRAME;
+
+pub const DEFAULT_PORT: u16 = 7403;
+/// The original client's fixed limits, kept as defaults.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub login: String,
+    pub password: String,
+    /// `CRYPTO_KEY_1`, base64.
+    pub key1: String,
+    /// `CRYPTO_KEY_2`, base64.
+    pub key2: String,
+    pub connect_timeout: Duration,
+    /// Limit for each read and write; a read's limit starts again whenever bytes arrive.
+    pub io_timeout: Duration,
+    pub max_frame_bytes: usize,
+}
+
+/// Secrets stay out of logs and panic messages.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("login", &self.login)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("io_timeout", &self.io_timeout)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigJson {
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    login: String,
+    password: String,
+    key1: String,
+    key2: String,
+    connect_timeout_ms: Option<u64>,
+    io_timeout_ms: Option<u64>,
+    max_frame_bytes: Option<usize>,
+}
+
+fn default_port() -> u16 {
+    DEFAULT_PORT
+}
+
+impl Config {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        login: impl Into<String>,
+        password: impl Into<String>,
+        key1: impl Into<String>,
+        key2: impl Into<String>,
+    ) -> Config {
+        Config {
+            host: host.into(),
+            port,
+            login: login.into(),
+            password: password.into(),
+            key1: key1.into(),
+            key2: key2.into(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            io_timeout: DEFAULT_IO_TIMEOUT,
+            max_frame_bytes: DEFAULT_MAX_FRAME,
+        }
+    }
+
+    /// Parses the C ABI's config object. Unknown keys, wrong types and out-of-range values are
+    /// refused with a message naming the key, so a typo never silently falls back to a default.
+    pub fn from_json(text: &str) -> Result<Config, Error> {
+        let raw: ConfigJson = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        let mut config = Config::new(
+            raw.host,
+            raw.port,
+            raw.login,
+            raw.password,
+            raw.key1,
+            raw.key2,
+        );
+        if let Some(ms) = raw.connect_timeout_ms {
+            config.connect_timeout = positive_ms("connect_timeout_ms", ms)?;
+        }
+        if let Some(ms) = raw.io_timeout_ms {
+            config.io_timeout = positive_ms("io_timeout_ms", ms)?;
+        }
+        if let Some(bytes) = raw.max_frame_bytes {
+            config.max_frame_bytes = bytes;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.host.is_empty() {
+            return Err(Error::InvalidArgument("config: host is empty".into()));
+        }
+        if self.port == 0 {
+            return Err(Error::InvalidArgument(
+                "config: port must be 1..65535".into(),
+            ));
+        }
+        if self.connect_timeout.is_zero() || self.io_timeout.is_zero() {
+            return Err(Error::InvalidArgument(
+                "config: timeouts must be positive".into(),
+            ));
+        }
+        if self.max_frame_bytes < crate::crypto::BLOCK {
+            return Err(Error::InvalidArgument(
+                "config: max_frame_bytes must be at least 16".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn positive_ms(key: &str, ms: u64) -> Result<Duration, Error> {
+    if ms == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "config: {key} must be at least 1"
+        )));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#""host":"h","login":"l","password":"p","key1":"k","key2":"v""#;
+
+    fn parse(extra: &str) -> Result<Config, Error> {
+        Config::from_json(&format!("{{{BASE}{extra}}}"))
+    }
+
+    #[test]
+    fn defaults_follow_the_original_client() {
+        let c = parse("").unwrap();
+        assert_eq!(c.port, 7403);
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert_eq!(c.io_timeout, Duration::from_secs(5));
+        assert_eq!(c.max_frame_bytes, DEFAULT_MAX_FRAME);
+    }
+
+    #[test]
+    fn tunables_are_read() {
+        let c = parse(
+            r#","port":7000,"connect_timeout_ms":250,"io_timeout_ms":1500,"max_frame_bytes":4096"#,
+        )
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.connect_timeout, Duration::from_millis(250));
+        assert_eq!(c.io_timeout, Duration::from_millis(1500));
+        assert_eq!(c.max_frame_bytes, 4096);
+    }
+
+    fn refused(extra: &str, needle: &str) {
+        let e = parse(extra).unwrap_err();
+        assert_eq!(e.code(), crate::error::INVALID_ARGUMENT);
+        assert!(e.to_string().contains(needle), "{e} lacks {needle}");
+    }
+
+    #[test]
+    fn unknown_keys_wrong_types_and_ranges_are_refused() {
+        refused(r#","prot":1"#, "prot");
+        refused(r#","port":"7403""#, "invalid type");
+        refused(r#","port":70000"#, "70000");
+        refused(r#","port":0"#, "port");
+        refused(r#","io_timeout_ms":0"#, "io_timeout_ms");
+        refused(r#","connect_timeout_ms":-1"#, "invalid value");
+        refused(r#","max_frame_bytes":8"#, "max_frame_bytes");
+        assert!(Config::from_json(r#"{"host":"h"}"#).is_err());
+        assert!(Config::from_json("[]").is_err());
+        assert!(Config::from_json("").is_err());
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Config::new("h", 1, "l", "hunter2", "KEYONE", "KEYTWO");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("KEYONE") && !shown.contains("KEYTWO")
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! The C ABI. Handles are integers resolved through a registry and never reused, so a closed or
+//! made-up handle is a clean error rather than a dangling pointer. Every string handed out is
+//! recorded until `mb_free` takes it back, so freeing twice or freeing a foreign pointer is ignored
+//! instead of corrupting the heap. Every entry point catches panics: unwinding into php-fpm or the
+//! .NET host would abort it.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{c_char, c_int, c_longlong, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::{self, Error};
+
+/// The numbers in the `code` of the library's own error replies (see the README's table).
+/// Connect failures report the OS errno instead, which is always below 4096.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub enum mb_code {
+    MB_OK = 0,
+    /// `config.php` not found (the PHP shim's key lookup).
+    MB_CONFIG_NOT_FOUND = 5,
+    /// No usable reply to the auth message: probably wrong keys.
+    MB_NULL_RESPONSE = 6,
+    /// The server did not answer within `io_timeout_ms`; the request was not resent.
+    MB_TIMEOUT = 9001,
+    /// The connection broke after the request was sent; the request was not resent.
+    MB_CONNECTION_LOST = 9002,
+    /// The server announced a frame over `max_frame_bytes`.
+    MB_FRAME_TOO_LARGE = 9003,
+    /// A frame or reply that is not whole cipher blocks, not UTF-8, empty or holding NUL.
+    MB_MALFORMED_REPLY = 9004,
+    /// NULL pointer, invalid UTF-8, invalid JSON, or a bad config.
+    MB_INVALID_ARGUMENT = 9005,
+    /// `key1` or `key2` is not base64 of a valid AES key or IV.
+    MB_INVALID_KEY = 9006,
+    /// The handle was never issued or is already closed.
+    MB_CLOSED_HANDLE = 9007,
+    /// A defect inside the library; the call was abandoned safely.
+    MB_INTERNAL = 9008,
+    /// The host name did not resolve.
+    MB_HOST_NOT_RESOLVED = 9009,
+    /// `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
+    MB_KEY2_ROW_MISSING = 9010,
+}
+
+type Shared = Arc<Mutex<Client>>;
+
+fn registry() -> MutexGuard<'static, HashMap<c_longlong, Shared>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<c_longlong, Shared>>> = OnceLock::new();
+    lock(REGISTRY.get_or_init(Default::default))
+}
+
+fn issued_strings() -> MutexGuard<'static, HashSet<usize>> {
+    static ISSUED: OnceLock<Mutex<HashSet<usize>>> = OnceLock::new();
+    lock(ISSUED.get_or_init(Default::default))
+}
+
+static NEXT_HANDLE: AtomicI64 = AtomicI64::new(1);
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The registry and string table hold no invariant a panic could break half-way, so a poisoned
+/// lock is simply taken over.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A client whose call panicked may have sent a request without reading its reply; its
+/// connection is dropped so that the next call starts clean.
+fn lock_client(client: &Mutex<Client>) -> MutexGuard<'_, Client> {
+    match client.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => {
+            let mut guard = poisoned.into_inner();
+            guard.drop_connection();
+            client.clear_poison();
+            guard
+        }
+    }
+}
+
+fn lookup(handle: c_longlong) -> Result<Shared, Error> {
+    registry().get(&handle).cloned().ok_or(Error::ClosedHandle)
+}
+
+fn give(text: String) -> *mut c_char {
+    let owned = CString::new(text).unwrap_or_else(|_| {
+        CString::new(Error::Internal("a reply held a NUL byte".into()).to_json())
+            .expect("error JSON escapes NUL")
+    });
+    let ptr = owned.into_raw();
+    issued_strings().insert(ptr as usize);
+    ptr
+}
+
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
+unsafe fn text_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+    if ptr.is_null() {
+        return Err(Error::InvalidArgument(format!("{name} is NULL")));
+    }
+    CStr::from_ptr(ptr)
+        .to_str()
+        .map_err(|_| Error::InvalidArgument(format!("{name} is not valid UTF-8")))
+}
+
+fn guarded<T>(on_panic: impl FnOnce() -> T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| on_panic())
+}
+
+fn set_last_error(error: Option<String>) {
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = error);
+}
+
+/// Creates a client from a JSON config object and returns its handle (> 0). Nothing is sent
+/// until the first call that needs the server. Returns 0 when the config or keys are refused;
+/// `mb_last_error` then tells why.
+///
+/// Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
+/// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
+/// 67108864). Unknown keys and wrong types are refused.
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mb_connect(config_json: *const c_char) -> c_longlong {
+    guarded(
+        || {
+            set_last_error(Some(
+                Error::Internal("panic in mb_connect".into()).to_json(),
+            ));
+            0
+        },
+        || {
+            let created = text_arg(config_json, "config_json")
+                .and_then(Config::from_json)
+                .and_then(Client::new);
+            match created {
+                Ok(client) => {
+                    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+                    registry().insert(handle, Arc::new(Mutex::new(client)));
+                    set_last_error(None);
+                    handle
+                }
+                Err(e) => {
+                    set_last_error(Some(e.to_json()));
+                    0
+                }
+            }
+        },
+    )
+}
+
+/// The JSON error text of this thread's last failed `mb_connect`, or NULL when the last one
+/// succeeded or none failed. Free the result with `mb_free`.
+#[no_mangle]
+pub extern "C" fn mb_last_error() -> *mut c_char {
+    guarded(std::ptr::null_mut, || {
+        LAST_ERROR
+            .with(|slot| slot.borrow().clone())
+            .map_or(std::ptr::null_mut(), give)
+    })
+}
+
+/// Sends `path` with `value_json` (NULL to read) and returns the reply: the server's text exactly
+/// as decrypted, or the library's JSON error `{"return":..,"result":..,"code":N}` with N != 0.
+/// Never returns NULL. Free the result with `mb_free`. Connects and authenticates first when
+/// needed, also after the server dropped an idle connection; a request whose connection breaks
+/// after sending is reported, never resent. Calls on one handle from several threads are
+/// serialized.
+///
+/// # Safety
+/// `path` and `value_json` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn mb_process(
+    handle: c_longlong,
+    path: *const c_char,
+    value_json: *const c_char,
+) -> *mut c_char {
+    guarded(
+        || give(Error::Internal("panic in mb_process".into()).to_json()),
+        || {
+            let reply = (|| {
+                let client = lookup(handle)?;
+                let path = text_arg(path, "path")?;
+                let value = if value_json.is_null() {
+                    None
+                } else {
+                    Some(text_arg(value_json, "value_json")?)
+                };
+                let mut client = lock_client(&client);
+                client.process(path, value)
+            })();
+            give(reply.unwrap_or_else(|e| e.to_json()))
+        },
+    )
+}
+
+/// 1 when the server is reachable and accepts the login (connecting if needed), 0 when not, -1
+/// for an unknown or closed handle.
+#[no_mangle]
+pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
+    guarded(
+        || 0,
+        || match lookup(handle) {
+            Ok(client) => c_int::from(lock_client(&client).check_connection()),
+            Err(_) => -1,
+        },
+    )
+}
+
+/// Says DISCONNECT and closes the socket; the handle stays valid and the next call connects
+/// again. Returns 0, or 9007 for an unknown or closed handle.
+#[no_mangle]
+pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
+    guarded(
+        || error::INTERNAL as c_int,
+        || match lookup(handle) {
+            Ok(client) => {
+                lock_client(&client).disconnect();
+                0
+            }
+            Err(e) => e.code() as c_int,
+        },
+    )
+}
+
+/// Disconnects and releases the handle; later use of it gets error 9007. Waits for a call in
+/// progress on another thread. Returns 0, or 9007 when the handle is unknown or already closed.
+#[no_mangle]
+pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
+    guarded(
+        || error::INTERNAL as c_int,
+        || {
+            let removed = registry().remove(&handle);
+            match removed {
+                Some(client) => {
+                    lock_client(&client).disconnect();
+                    0
+                }
+                None => error::CLOSED_HANDLE as c_int,
+            }
+        },
+    )
+}
+
+/// Frees a string returned by this library. NULL, and pointers this library did not hand out
+/// or already took back, are ignored.
+///
+/// # Safety
+/// `text` is NULL or any pointer; only pointers issued by this library are dereferenced.
+#[no_mangle]
+pub unsafe extern "C" fn mb_free(text: *mut c_char) {
+    guarded(
+        || (),
+        || {
+            if !text.is_null() && issued_strings().remove(&(text as usize)) {
+                drop(CString::from_raw(text));
+            }
+        },
+    )
+}
+
+/// The library version, e.g. "0.1.0". Free the result with `mb_free`.
+#[no_mangle]
+pub extern "C" fn mb_version() -> *mut c_char {
+    guarded(std::ptr::null_mut, || {
+        give(env!("CARGO_PKG_VERSION").to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(ptr: *mut c_char) -> String {
+        assert!(!ptr.is_null());
+        let text = unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_string();
+        unsafe { mb_free(ptr) };
+        text
+    }
+
+    fn code_of(json: &str) -> i64 {
+        error::reply_code(json).unwrap()
+    }
+
+    #[test]
+    fn enum_matches_error_constants() {
+        assert_eq!(mb_code::MB_CONFIG_NOT_FOUND as i64, error::CONFIG_NOT_FOUND);
+        assert_eq!(mb_code::MB_NULL_RESPONSE as i64, error::NULL_RESPONSE);
+        assert_eq!(mb_code::MB_TIMEOUT as i64, error::TIMEOUT);
+        assert_eq!(mb_code::MB_CONNECTION_LOST as i64, error::CONNECTION_LOST);
+        assert_eq!(mb_code::MB_FRAME_TOO_LARGE as i64, error::FRAME_TOO_LARGE);
+        assert_eq!(mb_code::MB_MALFORMED_REPLY as i64, error::MALFORMED_REPLY);
+        assert_eq!(mb_code::MB_INVALID_ARGUMENT as i64, error::INVALID_ARGUMENT);
+        assert_eq!(mb_code::MB_INVALID_KEY as i64, error::INVALID_KEY);
+        assert_eq!(mb_code::MB_CLOSED_HANDLE as i64, error::CLOSED_HANDLE);
+        assert_eq!(mb_code::MB_INTERNAL as i64, error::INTERNAL);
+        assert_eq!(
+            mb_code::MB_HOST_NOT_RESOLVED as i64,
+            error::HOST_NOT_RESOLVED
+        );
+        assert_eq!(mb_code::MB_KEY2_ROW_MISSING as i64, error::KEY2_ROW_MISSING);
+    }
+
+    #[test]
+    fn null_and_bad_config_give_zero_and_a_reason() {
+        assert_eq!(unsafe { mb_connect(std::ptr::null()) }, 0);
+        assert_eq!(code_of(&take(mb_last_error())), error::INVALID_ARGUMENT);
+        let bad =
+            CString::new(r#"{"host":"h","login":"l","password":"p","key1":"AAEC","key2":"x"}"#)
+                .unwrap();
+        assert_eq!(unsafe { mb_connect(bad.as_ptr()) }, 0);
+        assert_eq!(code_of(&take(mb_last_error())), error::INVALID_KEY);
+        let invalid_utf8 = b"{\"host\":\"\xff\"}\0";
+        assert_eq!(unsafe { mb_connect(invalid_utf8.as_ptr().cast()) }, 0);
+        assert!(take(mb_last_error()).contains("UTF-8"));
+    }
+
+    #[test]
+    fn closed_and_unknown_handles_are_refused_cleanly() {
+        let path = CString::new("API.GetClients").unwrap();
+        let reply = take(unsafe { mb_process(-5, path.as_ptr(), std::ptr::null()) });
+        assert_eq!(code_of(&reply), error::CLOSED_HANDLE);
+        assert_eq!(mb_check_connection(0), -1);
+        assert_eq!(mb_close(123_456_789), error::CLOSED_HANDLE as c_int);
+        assert_eq!(mb_disconnect(123_456_789), error::CLOSED_HANDLE as c_int);
+    }
+
+    #[test]
+    fn free_ignores_null_foreign_and_repeated_pointers() {
+        let version = mb_version();
+        unsafe {
+            mb_free(version);
+            mb_free(version);
+            mb_free(std::ptr::null_mut());
+            let mut local = *b"not ours\0";
+            mb_free(local.as_mut_ptr().cast());
+        }
+    }
+}
