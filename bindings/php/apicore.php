@@ -167,7 +167,12 @@ final class MikroBILL_FFI
 
     private static function checkVersion(FFI $ffi): void
     {
-        $version = self::take($ffi, $ffi->mb_version());
+        self::requireVersion(self::take($ffi, $ffi->mb_version()));
+    }
+
+    /** @throws MikroBILL_Exception unless $version is 0.1.x */
+    public static function requireVersion(?string $version): void
+    {
         if ($version === null || strncmp($version, self::VERSION_PREFIX, strlen(self::VERSION_PREFIX)) !== 0) {
             throw new MikroBILL_Exception('MikroBILL: libmikrobill.so version ' . var_export($version, true)
                 . ' does not match the ' . self::VERSION_PREFIX . 'x this apicore.php needs');
