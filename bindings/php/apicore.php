@@ -61,9 +61,27 @@ final class MikroBILL_FFI
     public static function get(): FFI
     {
         if (self::$ffi === null) {
-            self::$ffi = self::load();
+            self::$ffi = self::open();
         }
         return self::$ffi;
+    }
+
+    /**
+     * A new binding (no caching): the preloaded scope if preload.php registered one, else
+     * FFI::cdef of the header. Checks the library version.
+     * @throws MikroBILL_Exception naming what was tried
+     */
+    public static function open(): FFI
+    {
+        if (!extension_loaded('FFI')) {
+            throw new MikroBILL_Exception('MikroBILL: the PHP FFI extension is not loaded (install/enable ext-ffi)');
+        }
+        $ffi = self::fromPreloadedScope();
+        if ($ffi === null) {
+            $ffi = self::fromFiles();
+        }
+        self::checkVersion($ffi);
+        return $ffi;
     }
 
     /** Candidate library paths, in search order. An explicit MIKROBILL_LIB is the only candidate. */
@@ -125,19 +143,6 @@ final class MikroBILL_FFI
             $error['detail'] = $detail;
         }
         return json_encode($error, JSON_INVALID_UTF8_SUBSTITUTE);
-    }
-
-    private static function load(): FFI
-    {
-        if (!extension_loaded('FFI')) {
-            throw new MikroBILL_Exception('MikroBILL: the PHP FFI extension is not loaded (install/enable ext-ffi)');
-        }
-        $ffi = self::fromPreloadedScope();
-        if ($ffi === null) {
-            $ffi = self::fromFiles();
-        }
-        self::checkVersion($ffi);
-        return $ffi;
     }
 
     /** The scope preload.php registered, if any; null when not preloaded. */

@@ -92,7 +92,8 @@ final class TestEnv
     }
 
     /** Runs `php` with extra -d settings on a script; returns array(exit code, stdout, stderr). */
-    public static function runPhp(array $iniSettings, string $script, array $env = array(), ?string $cwd = null): array
+    public static function runPhp(array $iniSettings, string $script, array $env = array(), ?string $cwd = null,
+        array $args = array()): array
     {
         $command = array(PHP_BINARY);
         foreach ($iniSettings as $name => $value) {
@@ -100,6 +101,7 @@ final class TestEnv
             $command[] = "$name=$value";
         }
         $command[] = $script;
+        $command = array_merge($command, $args);
         $process = proc_open($command, array(0 => array('file', '/dev/null', 'r'), 1 => array('pipe', 'w'),
             2 => array('pipe', 'w')), $pipes, $cwd, $env + getenv());
         $out = stream_get_contents($pipes[1]);
