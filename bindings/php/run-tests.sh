@@ -52,7 +52,7 @@ db_port=$(free_port)
 db_socket="$work/mysqld.sock"
 mariadbd --no-defaults --user="$user" --datadir="$work/db" --socket="$db_socket" \
     --port="$db_port" --bind-address=127.0.0.1 --pid-file="$work/mysqld.pid" \
-    --log-error="$work/mysqld.err" --skip-log-bin --innodb-buffer-pool-size=16M &
+    --log-error="$work/mysqld.err" --skip-log-bin --innodb-buffer-pool-size=16M >"$work/mysqld.out" 2>&1 &
 db_pid=$!
 for _ in $(seq 1 300); do
     mariadb-admin --no-defaults --socket="$db_socket" -uroot ping >/dev/null 2>&1 && break
@@ -72,15 +72,17 @@ INSERT INTO mikrobill.workparams VALUES ('SITE_NAME', 'test'), ('CRYPTO_KEY_2', 
 CREATE DATABASE mikrobill_norow;
 CREATE TABLE mikrobill_norow.workparams LIKE mikrobill.workparams;
 INSERT INTO mikrobill_norow.workparams VALUES ('SITE_NAME', 'test');
+CREATE DATABASE mikrobill_notable;
 CREATE USER '$db_user'@'127.0.0.1' IDENTIFIED BY '$db_pass';
 CREATE USER '$db_user'@'localhost' IDENTIFIED BY '$db_pass';
 GRANT SELECT ON mikrobill.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
 GRANT SELECT ON mikrobill_norow.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
+GRANT SELECT ON mikrobill_notable.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
 SQL
 
 export MB_TEST_MYSQL_PORT=$db_port MB_TEST_MYSQL_SOCKET=$db_socket
 export MB_TEST_MYSQL_USER=$db_user MB_TEST_MYSQL_PASS=$db_pass
-export MB_TEST_MYSQL_DB=mikrobill MB_TEST_MYSQL_DB_NOROW=mikrobill_norow
+export MB_TEST_MYSQL_DB=mikrobill MB_TEST_MYSQL_DB_NOROW=mikrobill_norow MB_TEST_MYSQL_DB_NOTABLE=mikrobill_notable
 
 # Not exec: the trap must stop MariaDB afterwards. set -e propagates phpunit's failure.
 phpunit -c "$here/phpunit.xml" "$@"
