@@ -334,6 +334,38 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_becomes_the_fallback_value() {
+        assert_eq!(guarded(|| -1, || panic!("deliberate")), -1);
+        let reply = take(guarded(
+            || give(Error::Internal("panic in test".into()).to_json()),
+            || panic!("deliberate"),
+        ));
+        assert_eq!(code_of(&reply), error::INTERNAL);
+    }
+
+    #[test]
+    fn a_poisoned_client_is_reused_with_a_fresh_connection() {
+        let config = Config::new(
+            "127.0.0.1",
+            1,
+            "l",
+            "p",
+            crate::crypto::tests::KEY256,
+            crate::crypto::tests::IV,
+        );
+        let shared = Arc::new(Mutex::new(Client::new(config).unwrap()));
+        let poisoner = Arc::clone(&shared);
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.lock().unwrap();
+            panic!("deliberate");
+        })
+        .join();
+        assert!(shared.is_poisoned());
+        assert!(!lock_client(&shared).is_connected());
+        assert!(!shared.is_poisoned());
+    }
+
+    #[test]
     fn free_ignores_null_foreign_and_repeated_pointers() {
         let version = mb_version();
         unsafe {

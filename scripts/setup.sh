@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need on a fresh Debian 12 machine (run as root, or with
+# sudo available). Packages already present are not reinstalled.
+#   scripts/setup.sh          everything the tests need
+#   scripts/setup.sh --demo   only what the demo needs
+set -euo pipefail
+
+need_demo=(gcc)
+need_tests=(gcc valgrind libasan8 python3 python3-venv
+    php8.2-cli php8.2-mcrypt php8.2-mysql php8.2-opcache php8.2-fpm phpunit
+    mono-mcs mono-runtime mariadb-server)
+
+packages=("${need_tests[@]}")
+[ "${1:-}" = "--demo" ] && packages=("${need_demo[@]}")
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo (Rust stable) is required" >&2; exit 1; }

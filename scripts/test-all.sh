@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine and runs every test of the project: formatting and lints,
+# the header's freshness, the Rust unit and integration tests, the C program under
+# AddressSanitizer and valgrind, and the PHP, .NET and Python bindings against the simulator.
+# Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/setup.sh || { echo "test-all: setup failed" >&2; exit 1; }
+
+export MIKROBILL_TARGET="$root/target/release"
+export MIKROBILL_LIB="$MIKROBILL_TARGET/libmikrobill.so"
+export MIKROBILL_SIM="$MIKROBILL_TARGET/mikrobill-sim"
+
+results=()
+failures=0
+suite() {
+    local name=$1
+    shift
+    echo
+    echo "=== $name"
+    local started=$SECONDS
+    if "$@"; then
+        results+=("ok      $name ($((SECONDS - started)) s)")
+    else
+        results+=("FAILED  $name ($((SECONDS - started)) s)")
+        failures=$((failures + 1))
+    fi
+}
+
+header_is_current() {
+    git diff --exit-code -- include/mikrobill.h ||
+        { echo "include/mikrobill.h is stale: commit the regenerated header" >&2; return 1; }
+}
+
+suite "rustfmt" cargo fmt --check
+suite "clippy" cargo clippy --all-targets -- -D warnings
+suite "release build" cargo build --release --bins --examples
+suite "header is current" header_is_current
+suite "Rust tests" cargo test --release
+suite "C program (ASan, valgrind)" bash tests/c/run.sh
+suite "PHP binding" bash bindings/php/run-tests.sh
+suite ".NET binding" bash bindings/dotnet/run-tests.sh
+suite "Python binding" bash bindings/python/run-tests.sh
+
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+echo "suites: $(( ${#results[@]} - failures )) passed, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,241 @@
+/*
+ * The C API exercised the way a C integrator would use it, written only from include/mikrobill.h
+ * and the README. Run by tests/c/run.sh against the simulator and a hostile peer, under
+ * AddressSanitizer and under valgrind.
+ *
+ * usage: mikrobill_test SIM_PORT HOSTILE_PORT DEAD_PORT
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mikrobill.h"
+
+#define KEY1 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY2 "EBESExQVFhcYGRobHB0eHw=="
+
+static int passed, failed;
+static int sim_port, hostile_port, dead_port;
+
+#define CHECK(cond)                                                                         \
+    do {                                                                                    \
+        if (cond) {                                                                         \
+            passed++;                                                                       \
+        } else {                                                                            \
+            failed++;                                                                       \
+            fprintf(stderr, "FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);              \
+        }                                                                                   \
+    } while (0)
+
+static char config[1024];
+
+static const char *make_config(const char *host, int port, const char *login, const char *password,
+                               const char *key1, const char *extra) {
+    snprintf(config, sizeof config,
+             "{\"host\":\"%s\",\"port\":%d,\"login\":\"%s\",\"password\":\"%s\","
+             "\"key1\":\"%s\",\"key2\":\"%s\"%s}",
+             host, port, login, password, key1, KEY2, extra);
+    return config;
+}
+
+/* The "code" of a reply object, or -99999 when it has none. */
+static long reply_code(const char *reply) {
+    const char *at = strstr(reply, "\"code\":");
+    return at ? strtol(at + 7, NULL, 10) : -99999;
+}
+
+/* Calls mb_process, checks the reply code, frees the reply; returns whether it matched. */
+static int expect_code(long long h, const char *path, const char *value, long code) {
+    char *reply = mb_process(h, path, value);
+    int ok = reply != NULL && reply_code(reply) == code;
+    if (!ok) fprintf(stderr, "  %s -> %s (wanted code %ld)\n", path, reply ? reply : "NULL", code);
+    mb_free(reply);
+    return ok;
+}
+
+static int last_error_code(long expected) {
+    char *err = mb_last_error();
+    int ok = err != NULL && reply_code(err) == expected;
+    if (!ok) fprintf(stderr, "  last error %s (wanted %ld)\n", err ? err : "NULL", expected);
+    mb_free(err);
+    return ok;
+}
+
+static void test_happy_path(void) {
+    long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
+    CHECK(h > 0);
+    CHECK(mb_last_error() == NULL);
+    CHECK(mb_check_connection(h) == 1);
+
+    char *clients = mb_process(h, "API.GetClients", NULL);
+    CHECK(strstr(clients, "633824158637492") != NULL);
+    CHECK(strstr(clients, "9527563927532953") != NULL);
+    CHECK(reply_code(clients) == 0);
+    mb_free(clients);
+
+    char *money = mb_process(h, "API.Client.633824158637492.BillingInfo.Money", NULL);
+    CHECK(strcmp(money, "{\"return\":\"100.01\",\"code\":0}") == 0);
+    mb_free(money);
+
+    char *set = mb_process(h, "API.Client.633824158637492.PersonalDataInfo.MobileTel", "\"+79990000001\"");
+    CHECK(strcmp(set, "{\"return\":\"OK\",\"code\":0}") == 0);
+    mb_free(set);
+    char *tel = mb_process(h, "API.Client.633824158637492.PersonalDataInfo.MobileTel", NULL);
+    CHECK(strstr(tel, "+79990000001") != NULL);
+    mb_free(tel);
+
+    /* The manual's batch read: two leaves, in document order, each with its full path. */
+    char *batch = mb_process(h, "API.Client.633824158637492.AutorizeInfo.Accounts",
+                             "{\"28236356495083\":[\"IP\",\"MAC\"]}");
+    const char *ip = strstr(batch, "Accounts.28236356495083.IP\"");
+    const char *mac = strstr(batch, "Accounts.28236356495083.MAC\"");
+    CHECK(batch[0] == '[' && ip != NULL && mac != NULL && ip < mac);
+    mb_free(batch);
+
+    /* A server-side error passes through with the server's non-zero code. */
+    char *unknown = mb_process(h, "API.Client.1.AutorizeInfo.Name", NULL);
+    CHECK(reply_code(unknown) != 0 && reply_code(unknown) != -99999);
+    mb_free(unknown);
+
+    CHECK(mb_disconnect(h) == 0);
+    CHECK(expect_code(h, "API.GetClients", NULL, 0)); /* reconnects */
+    CHECK(mb_close(h) == 0);
+    CHECK(mb_close(h) == MB_CLOSED_HANDLE);
+    CHECK(mb_disconnect(h) == MB_CLOSED_HANDLE);
+    CHECK(mb_check_connection(h) == -1);
+    CHECK(expect_code(h, "API.GetClients", NULL, MB_CLOSED_HANDLE));
+}
+
+static void test_connect_refusals(void) {
+    CHECK(mb_connect(NULL) == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+    CHECK(mb_connect("{not json") == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+    CHECK(mb_connect(make_config("127.0.0.1", 1, "a", "b", KEY1, ",\"colour\":1")) == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+    CHECK(mb_connect(make_config("127.0.0.1", 1, "a", "b", KEY1, ",\"io_timeout_ms\":\"5\"")) == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+    CHECK(mb_connect("{\"host\":\"\xff\"}") == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+    CHECK(mb_connect(make_config("127.0.0.1", 1, "a", "b", "not base64!", "")) == 0);
+    CHECK(last_error_code(MB_INVALID_KEY));
+    CHECK(mb_connect(make_config("127.0.0.1", 1, "a", "b", "AAEC", "")) == 0);
+    CHECK(last_error_code(MB_INVALID_KEY));
+}
+
+static void test_call_errors(void) {
+    long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
+    CHECK(expect_code(h, NULL, NULL, MB_INVALID_ARGUMENT));
+    CHECK(expect_code(h, "API.\xc3", NULL, MB_INVALID_ARGUMENT));
+    CHECK(expect_code(h, "API.GetClients", "[1,", MB_INVALID_ARGUMENT));
+    CHECK(expect_code(h, "API.GetClients", "\"\xff\"", MB_INVALID_ARGUMENT));
+    CHECK(expect_code(h, "API.GetClients", NULL, 0));
+    CHECK(mb_close(h) == 0);
+
+    CHECK(expect_code(0, "API.GetClients", NULL, MB_CLOSED_HANDLE));
+    CHECK(expect_code(-1, "API.GetClients", NULL, MB_CLOSED_HANDLE));
+    CHECK(mb_close(987654321) == MB_CLOSED_HANDLE);
+
+    h = mb_connect(make_config("127.0.0.1", sim_port, "api", "wrong", KEY1, ""));
+    char *rejected = mb_process(h, "API.GetClients", NULL);
+    CHECK(reply_code(rejected) != 0 && reply_code(rejected) != -99999);
+    mb_free(rejected);
+    CHECK(mb_check_connection(h) == 0);
+    mb_close(h);
+
+    h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", "AAECAwQFBgcICQoLDA0ODw==", ""));
+    CHECK(expect_code(h, "API.GetClients", NULL, MB_NULL_RESPONSE));
+    mb_close(h);
+
+    h = mb_connect(make_config("127.0.0.1", dead_port, "api", "secret", KEY1, ""));
+    char *refused = mb_process(h, "API.GetClients", NULL);
+    CHECK(reply_code(refused) == 111);
+    CHECK(strstr(refused, "\"return\":\"Can`t connect!\"") != NULL);
+    mb_free(refused);
+    mb_close(h);
+
+    h = mb_connect(make_config("name.invalid", 7403, "api", "secret", KEY1, ""));
+    CHECK(expect_code(h, "API.GetClients", NULL, MB_HOST_NOT_RESOLVED));
+    mb_close(h);
+}
+
+static void test_hostile_peer(void) {
+    static const struct { const char *login; long code; } cases[] = {
+        {"timeout", MB_TIMEOUT},        {"drop", MB_CONNECTION_LOST},
+        {"huge", MB_FRAME_TOO_LARGE},   {"misaligned", MB_MALFORMED_REPLY},
+        {"not-utf8", MB_MALFORMED_REPLY}, {"close-auth", MB_NULL_RESPONSE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long long h = mb_connect(make_config("127.0.0.1", hostile_port, cases[i].login, "pw", KEY1,
+                                             ",\"io_timeout_ms\":300,\"max_frame_bytes\":65536"));
+        CHECK(expect_code(h, "API.GetClients", NULL, cases[i].code));
+        CHECK(mb_close(h) == 0);
+    }
+}
+
+struct worker { long long handle; int id; int mismatches; };
+
+static void *hammer(void *arg) {
+    struct worker *w = arg;
+    char path[64], wanted[96];
+    for (int i = 0; i < 25; i++) {
+        snprintf(path, sizeof path, "API.Thread%d.Call%d", w->id, i);
+        snprintf(wanted, sizeof wanted, "{\\\"path\\\":\\\"%s\\\"", path);
+        char *reply = mb_process(w->handle, path, NULL);
+        if (strstr(reply, wanted) == NULL) w->mismatches++;
+        mb_free(reply);
+    }
+    return NULL;
+}
+
+static void test_threads_share_a_handle(void) {
+    long long h = mb_connect(make_config("127.0.0.1", hostile_port, "echo", "pw", KEY1, ""));
+    pthread_t threads[8];
+    struct worker workers[8];
+    for (int i = 0; i < 8; i++) {
+        workers[i] = (struct worker){h, i, 0};
+        CHECK(pthread_create(&threads[i], NULL, hammer, &workers[i]) == 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(workers[i].mismatches == 0);
+    }
+    CHECK(mb_close(h) == 0);
+}
+
+static void test_free_functions(void) {
+    char *version = mb_version();
+    CHECK(version != NULL && strncmp(version, "0.1.", 4) == 0);
+    mb_free(version);
+    mb_free(version); /* ignored: already taken back */
+    mb_free(NULL);
+    char local[] = "not from the library";
+    mb_free(local); /* ignored: not ours */
+    CHECK(mb_connect(NULL) == 0);
+    char *err = mb_last_error();
+    CHECK(err != NULL);
+    mb_free(err);
+    long long h = mb_connect(make_config("127.0.0.1", 1, "a", "b", KEY1, ""));
+    CHECK(h > 0);
+    CHECK(mb_last_error() == NULL); /* cleared by the successful connect */
+    CHECK(mb_close(h) == 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s SIM_PORT HOSTILE_PORT DEAD_PORT\n", argv[0]);
+        return 2;
+    }
+    sim_port = atoi(argv[1]);
+    hostile_port = atoi(argv[2]);
+    dead_port = atoi(argv[3]);
+    test_happy_path();
+    test_connect_refusals();
+    test_call_errors();
+    test_hostile_peer();
+    test_threads_share_a_handle();
+    test_free_functions();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 && passed > 0 ? 0 : 1;
+}

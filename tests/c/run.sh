@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds tests/c/mikrobill_test.c against include/mikrobill.h twice, with -Wall -Wextra -Werror:
+# linked to the shared library under AddressSanitizer, and to the static library under valgrind.
+# Both must report zero errors and zero leaks. Needs the release build and examples:
+#   cargo build --release --bins --examples
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${MIKROBILL_TARGET:-$root/target/release}
+sim=${MIKROBILL_SIM:-$out/mikrobill-sim}
+hostile=$out/examples/hostile-server
+for tool in gcc valgrind; do
+    command -v "$tool" >/dev/null || { echo "tests/c: $tool is not installed" >&2; exit 1; }
+done
+for file in "$sim" "$hostile" "$out/libmikrobill.so" "$out/libmikrobill.a"; do
+    [ -e "$file" ] || { echo "tests/c: $file is missing; run cargo build --release --bins --examples" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts a server that prints "listening on 127.0.0.1:PORT" first and echoes PORT.
+start_server() {
+    local name=$1; shift
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pids+=("$!")
+    for _ in $(seq 1 200); do
+        if grep -q '^listening on ' "$work/$name.out" 2>/dev/null; then
+            sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" | head -n1
+            return
+        fi
+        sleep 0.05
+    done
+    echo "tests/c: $name did not start" >&2
+    cat "$work/$name.err" >&2
+    exit 1
+}
+
+sim_port=$(start_server sim "$sim" --listen 127.0.0.1:0)
+hostile_port=$(start_server hostile "$hostile")
+dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+flags=(-std=c11 -Wall -Wextra -Werror -Wpedantic -I "$root/include")
+
+echo "== C test, shared library, AddressSanitizer"
+gcc "${flags[@]}" -g -fsanitize=address -fno-omit-frame-pointer "$root/tests/c/mikrobill_test.c" \
+    -o "$work/test_asan" -L "$out" -lmikrobill -Wl,-rpath,"$out" -pthread
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$work/test_asan" "$sim_port" "$hostile_port" "$dead_port"
+
+echo "== C test, static library, valgrind"
+gcc "${flags[@]}" -g "$root/tests/c/mikrobill_test.c" -o "$work/test_static" \
+    "$out/libmikrobill.a" -pthread -ldl -lm
+valgrind --quiet --error-exitcode=1 --leak-check=full \
+    --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+    "$work/test_static" "$sim_port" "$hostile_port" "$dead_port"

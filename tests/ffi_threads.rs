@@ -1,0 +1,132 @@
+//! The C ABI used as a C program would use it, through its exported functions: one handle shared
+//! by many threads, close racing with calls, and misuse after close.
+
+#[path = "support/hostile.rs"]
+mod hostile;
+
+use std::ffi::{c_char, CStr, CString};
+use std::sync::Arc;
+use std::thread;
+
+use mikrobill::error;
+use mikrobill::ffi::{mb_close, mb_connect, mb_free, mb_process};
+
+fn config(port: u16, login: &str) -> CString {
+    CString::new(format!(
+        r#"{{"host":"127.0.0.1","port":{port},"login":"{login}","password":"pw","key1":"{}","key2":"{}","io_timeout_ms":2000}}"#,
+        hostile::KEY1,
+        hostile::KEY2
+    ))
+    .unwrap()
+}
+
+fn take(ptr: *mut c_char) -> String {
+    assert!(!ptr.is_null());
+    let text = unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_owned();
+    unsafe { mb_free(ptr) };
+    text
+}
+
+fn process(handle: i64, path: &str, value: Option<&str>) -> String {
+    let path = CString::new(path).unwrap();
+    let value = value.map(|v| CString::new(v).unwrap());
+    take(unsafe {
+        mb_process(
+            handle,
+            path.as_ptr(),
+            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+        )
+    })
+}
+
+#[test]
+fn threads_sharing_one_handle_never_get_each_others_replies() {
+    let server = hostile::spawn(0);
+    let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
+    assert!(handle > 0);
+    let workers: Vec<_> = (0..16)
+        .map(|t| {
+            thread::spawn(move || {
+                for i in 0..50 {
+                    let path = format!("API.Client.{t}.Call{i}");
+                    let reply = process(handle, &path, Some(&format!("[{t},{i}]")));
+                    let expected = format!(r#"{{\"path\":\"{path}\",\"value\":[{t},{i}]}}"#);
+                    assert!(reply.contains(&expected), "{reply} lacks {expected}");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(mb_close(handle), 0);
+    assert_eq!(
+        server
+            .counters
+            .auths
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[test]
+fn closing_while_other_threads_call_is_safe_and_final() {
+    let server = hostile::spawn(0);
+    let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
+    let barrier = Arc::new(std::sync::Barrier::new(9));
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                barrier.wait();
+                let mut codes = Vec::new();
+                for _ in 0..100 {
+                    let reply = process(handle, "API.GetClients", None);
+                    codes.push(error::reply_code(&reply).unwrap());
+                }
+                codes
+            })
+        })
+        .collect();
+    barrier.wait();
+    assert_eq!(mb_close(handle), 0);
+    for c in callers {
+        let codes = c.join().unwrap();
+        // Each call either completed before the close or was refused as closed; once refused,
+        // never served again.
+        let first_closed = codes.iter().position(|&c| c == error::CLOSED_HANDLE);
+        assert!(codes.iter().all(|&c| c == 0 || c == error::CLOSED_HANDLE));
+        if let Some(at) = first_closed {
+            assert!(codes[at..].iter().all(|&c| c == error::CLOSED_HANDLE));
+        }
+    }
+    assert_eq!(mb_close(handle), error::CLOSED_HANDLE as i32);
+}
+
+#[test]
+fn null_and_invalid_arguments_to_process_are_9005() {
+    let server = hostile::spawn(0);
+    let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
+    let path = CString::new("API.GetClients").unwrap();
+    let null_path = take(unsafe { mb_process(handle, std::ptr::null(), std::ptr::null()) });
+    assert_eq!(error::reply_code(&null_path), Some(error::INVALID_ARGUMENT));
+    let bad_utf8 = b"API.\xc3\0";
+    let reply = take(unsafe { mb_process(handle, bad_utf8.as_ptr().cast(), std::ptr::null()) });
+    assert_eq!(error::reply_code(&reply), Some(error::INVALID_ARGUMENT));
+    let bad_json = CString::new("[1,").unwrap();
+    let reply = take(unsafe { mb_process(handle, path.as_ptr(), bad_json.as_ptr()) });
+    assert_eq!(error::reply_code(&reply), Some(error::INVALID_ARGUMENT));
+    // Nothing of that reached the server, and the handle still works.
+    assert_eq!(
+        server
+            .counters
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(
+        error::reply_code(&process(handle, "API.GetClients", None)),
+        Some(0)
+    );
+    assert_eq!(mb_close(handle), 0);
+}
