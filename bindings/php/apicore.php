@@ -228,14 +228,25 @@ final class MikroBILL_Keys
         throw new MikroBILL_Failure("MikroBILL WEB config file: 'config.php' not found!", self::MISSING_CONFIG);
     }
 
+    /** Settings already read, by file identity: config.php may define constants or functions,
+     *  which must not be declared twice when several objects need keys in one process. */
+    private static $configs = array();
+
     /** Includes config.php in a closure so its variables stay out of the caller's scope;
      *  the file name is passed as an argument so no local name can collide with its variables. */
     private static function readConfig(string $file): array
     {
-        return (static function () {
-            include func_get_arg(0);
-            return get_defined_vars();
-        })($file);
+        clearstatcache(true, $file);
+        $identity = realpath($file) . '|' . filemtime($file) . '|' . filesize($file);
+        if (!isset(self::$configs[$identity])) {
+            $vars = (static function () {
+                include func_get_arg(0);
+                return get_defined_vars();
+            })($file);
+            $wanted = array('CRYPTO_KEY_1' => 1, 'mysql_adr' => 1, 'mysql_user' => 1, 'mysql_pass' => 1, 'mysql_db' => 1);
+            self::$configs[$identity] = array_intersect_key($vars, $wanted);
+        }
+        return self::$configs[$identity];
     }
 
     /** @throws MikroBILL_Failure with the MySQL errno, or 9010 when the row is missing */

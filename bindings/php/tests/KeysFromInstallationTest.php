@@ -78,6 +78,20 @@ final class KeysFromInstallationTest extends TestCase
         }
     }
 
+    /** A real config.php may define constants: several objects in one request must not
+     *  include it twice (a redefined constant is a warning, a redeclared function fatal). */
+    public function testConfigWithDeclarationsServesSeveralObjects(): void
+    {
+        $this->writeConfig($this->root);
+        $function = 'mikrobill_test_config_' . bin2hex(random_bytes(4));
+        file_put_contents($this->root . '/config.php', "\nfunction $function() { return 1; }\n"
+            . "define('" . strtoupper($function) . "', 1);\n", FILE_APPEND);
+        for ($i = 0; $i < 3; $i++) {
+            $this->assertSame(0, self::decode($this->api()->Process('API.GetClients'))['code']);
+        }
+        $this->assertTrue(function_exists($function));
+    }
+
     public function testOnlyKey2FromDatabase(): void
     {
         $this->writeConfig($this->root, array('CRYPTO_KEY_1' => 'unused because given'));
