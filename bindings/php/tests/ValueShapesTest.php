@@ -80,7 +80,8 @@ final class ValueShapesTest extends TestCase
         }
         $this->assertNotFalse(json_encode(array('path' => self::PATH, 'value' => $value)));
         $sim = new Simulator(array(), 0, true);
-        $reply = TestEnv::api($sim->port)->Process(self::PATH, $value);
+        $api = TestEnv::api($sim->port); // kept alive: its destructor would add a traced DISCONNECT
+        $reply = $api->Process(self::PATH, $value);
         $this->assertArrayNotHasKey('result', json_decode($reply, true) ?? array(), "local error: $reply");
         $this->assertSame(array(json_encode(array('path' => self::PATH, 'value' => $value))), $sim->tracedRequests());
     }
