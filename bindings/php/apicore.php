@@ -421,6 +421,13 @@ class MikroBILL_API
         $this->release();
     }
 
+    /** The copy would share the original's library handle, and whichever object went first would
+     *  close it under the other (9007). The copy connects lazily with a handle of its own. */
+    public function __clone()
+    {
+        $this->handle = 0;
+    }
+
     /** Keeps the password and keys out of var_dump()/print_r() output and logs. */
     public function __debugInfo()
     {
