@@ -201,9 +201,11 @@ final class MikroBILL_Keys
 
     /**
      * Returns array(key1, key2), filling in whichever is null.
+     * The keys are marked sensitive so PHP 8.2+ shows them as SensitiveParameterValue in stack
+     * traces (inert on 8.0/8.1, where zend.exception_ignore_args=On is the protection).
      * @throws MikroBILL_Failure
      */
-    public static function resolve(?string $key1, ?string $key2): array
+    public static function resolve(#[\SensitiveParameter] ?string $key1, #[\SensitiveParameter] ?string $key2): array
     {
         $config = self::readConfig(self::findConfig());
         if ($key1 === null) {
@@ -249,8 +251,11 @@ final class MikroBILL_Keys
         return self::$configs[$identity];
     }
 
-    /** @throws MikroBILL_Failure with the MySQL errno, or 9010 when the row is missing */
-    private static function selectKey2(array $config): string
+    /**
+     * $config holds the database password, hence sensitive.
+     * @throws MikroBILL_Failure with the MySQL errno, or 9010 when the row is missing
+     */
+    private static function selectKey2(#[\SensitiveParameter] array $config): string
     {
         list($host, $port, $socket) = self::parseAddress((string)($config['mysql_adr'] ?? ''));
         $db = mysqli_init();
@@ -317,6 +322,46 @@ final class MikroBILL_Keys
     }
 }
 
+/**
+ * Holds a client's password and keys outside every object property: the values live in a
+ * static WeakMap keyed by this property-less object. var_export(), (array) casts and
+ * debug_zval_dump() ignore __debugInfo() and show all properties, including those of nested
+ * objects; a static property appears in none of them. The entry goes away with the holder.
+ * Clones of a client share its holder: same credentials, and keys one of them later reads from
+ * the installation serve both.
+ */
+final class MikroBILL_Credentials
+{
+    /** @var WeakMap|null holder => array(password, key1, key2); a WeakMap cannot be a default value */
+    private static $values = null;
+
+    public function __construct(#[\SensitiveParameter] string $password, #[\SensitiveParameter] ?string $key1,
+        #[\SensitiveParameter] ?string $key2)
+    {
+        $this->set($password, $key1, $key2);
+    }
+
+    /** @return array{0:string,1:?string,2:?string} password, key1, key2 */
+    public function get(): array
+    {
+        return self::$values[$this];
+    }
+
+    public function set(#[\SensitiveParameter] string $password, #[\SensitiveParameter] ?string $key1,
+        #[\SensitiveParameter] ?string $key2): void
+    {
+        if (self::$values === null) {
+            self::$values = new WeakMap();
+        }
+        self::$values[$this] = array($password, $key1, $key2);
+    }
+
+    /** A copy would have no entry in the map. */
+    private function __clone()
+    {
+    }
+}
+
 /** The original kassa API client surface. */
 class MikroBILL_API
 {
@@ -330,9 +375,8 @@ class MikroBILL_API
     private $host;
     private $port;
     private $login;
-    private $password;
-    private $key1;
-    private $key2;
+    /** @var MikroBILL_Credentials password and keys, kept out of this object's dumps */
+    private $credentials;
     private $options = array();
     /** @var FFI */
     private $ffi;
@@ -340,18 +384,20 @@ class MikroBILL_API
     private $handle = 0;
 
     /**
+     * The password and keys are marked sensitive: PHP 8.2+ shows them as SensitiveParameterValue
+     * in the trace of the MikroBILL_Exception this constructor throws (inert on 8.0/8.1).
      * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), max_frame_bytes (default 64 MiB)
      * @throws MikroBILL_Exception when the native library cannot be loaded
      */
-    public function __construct($Host, $Port, $Login, $Password, $CRYPTO_KEY_1 = NULL, $CRYPTO_KEY_2 = NULL, array $Options = array())
+    public function __construct($Host, $Port, $Login, #[\SensitiveParameter] $Password,
+        #[\SensitiveParameter] $CRYPTO_KEY_1 = NULL, #[\SensitiveParameter] $CRYPTO_KEY_2 = NULL, array $Options = array())
     {
         $this->ffi = MikroBILL_FFI::get();
         $this->host = (string)$Host;
         $this->port = $Port;
         $this->login = (string)$Login;
-        $this->password = (string)$Password;
-        $this->key1 = $CRYPTO_KEY_1 === NULL ? NULL : (string)$CRYPTO_KEY_1;
-        $this->key2 = $CRYPTO_KEY_2 === NULL ? NULL : (string)$CRYPTO_KEY_2;
+        $this->credentials = new MikroBILL_Credentials((string)$Password,
+            $CRYPTO_KEY_1 === NULL ? NULL : (string)$CRYPTO_KEY_1, $CRYPTO_KEY_2 === NULL ? NULL : (string)$CRYPTO_KEY_2);
         foreach ($Options as $name => $value) {
             $this->setOption($name, $value);
         }
@@ -428,7 +474,8 @@ class MikroBILL_API
         $this->handle = 0;
     }
 
-    /** Keeps the password and keys out of var_dump()/print_r() output and logs. */
+    /** var_dump()/print_r() show the settings and the handle; the credentials holder would only
+     *  show as an empty object. */
     public function __debugInfo()
     {
         return array('host' => $this->host, 'port' => $this->port, 'login' => $this->login,
@@ -455,8 +502,10 @@ class MikroBILL_API
         if ($this->handle > 0) {
             return $this->handle;
         }
-        if ($this->key1 === NULL || $this->key2 === NULL) {
-            list($this->key1, $this->key2) = MikroBILL_Keys::resolve($this->key1, $this->key2);
+        list($password, $key1, $key2) = $this->credentials->get();
+        if ($key1 === NULL || $key2 === NULL) {
+            list($key1, $key2) = MikroBILL_Keys::resolve($key1, $key2);
+            $this->credentials->set($password, $key1, $key2);
         }
         $port = $this->port;
         if (is_string($port) && ctype_digit($port)) {
@@ -466,9 +515,9 @@ class MikroBILL_API
             'host' => $this->host,
             'port' => $port,
             'login' => $this->login,
-            'password' => $this->password,
-            'key1' => $this->key1,
-            'key2' => $this->key2,
+            'password' => $password,
+            'key1' => $key1,
+            'key2' => $key2,
         ) + $this->options);
         if ($config === false) {
             throw new MikroBILL_Failure('Invalid argument: login, password and keys must be UTF-8 text', 9005);

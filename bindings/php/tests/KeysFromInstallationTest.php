@@ -76,6 +76,8 @@ final class KeysFromInstallationTest extends TestCase
         foreach (array('mysql_pass', 'mysql_user', 'CRYPTO_KEY_1') as $name) {
             $this->assertArrayNotHasKey($name, $GLOBALS, 'config.php variables leaked into the global scope');
         }
+        // The keys read from the installation are as secret as given ones.
+        SecretsTest::assertNoSecretIn(SecretsTest::dumps($api), array(TestEnv::PASSWORD, TestEnv::KEY1, TestEnv::KEY2));
     }
 
     /** A real config.php may define constants: several objects in one request must not
