@@ -253,10 +253,15 @@ final class MikroBILL_Keys
 
     /**
      * $config holds the database password, hence sensitive.
-     * @throws MikroBILL_Failure with the MySQL errno, or 9010 when the row is missing
+     * @throws MikroBILL_Failure with the MySQL errno, 9010 when the row is missing, 9005 without mysqli
      */
     private static function selectKey2(#[\SensitiveParameter] array $config): string
     {
+        if (!extension_loaded('mysqli')) {
+            // mysqli is optional (only this lookup needs it); without the check mysqli_init() would
+            // be an Error thrown out of Process() instead of the JSON every runtime failure gives.
+            throw new MikroBILL_Failure('the mysqli extension is needed to read CRYPTO_KEY_2 from workparams', 9005);
+        }
         list($host, $port, $socket) = self::parseAddress((string)($config['mysql_adr'] ?? ''));
         $db = mysqli_init();
         try {
@@ -299,7 +304,7 @@ final class MikroBILL_Keys
             if ($end !== false) {
                 $host = substr($address, 1, $end - 1);
                 $rest = substr($address, $end + 1);
-                $port = (strlen($rest) > 1 && $rest[0] === ':' && ctype_digit(substr($rest, 1))) ? (int)substr($rest, 1) : null;
+                $port = (strlen($rest) > 1 && $rest[0] === ':' && self::isDigits(substr($rest, 1))) ? (int)substr($rest, 1) : null;
                 return array($host, $port, null);
             }
         }
@@ -312,13 +317,19 @@ final class MikroBILL_Keys
         if ($host === '') {
             $host = 'localhost';
         }
-        if ($rest !== '' && ctype_digit($rest)) {
+        if (self::isDigits($rest)) {
             return array($host, (int)$rest, null);
         }
         if ($rest !== '' && $rest[0] === '/') {
             return array($host, null, $rest);
         }
         return array($address, null, null);
+    }
+
+    /** ctype_digit() without ext-ctype, which is optional (Debian packages it apart, php -n lacks it). */
+    public static function isDigits(string $text): bool
+    {
+        return preg_match('/\A[0-9]+\z/', $text) === 1;
     }
 }
 
@@ -508,7 +519,7 @@ class MikroBILL_API
             $this->credentials->set($password, $key1, $key2);
         }
         $port = $this->port;
-        if (is_string($port) && ctype_digit($port)) {
+        if (is_string($port) && MikroBILL_Keys::isDigits($port)) {
             $port = (int)$port; // kassa settings often hold the port as text
         }
         $config = json_encode(array(

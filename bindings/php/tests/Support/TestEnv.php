@@ -91,11 +91,18 @@ final class TestEnv
         return new MikroBILL_API('127.0.0.1', $port, $args['login'], $args['password'], $args['key1'], $args['key2']);
     }
 
-    /** Runs `php` with extra -d settings on a script; returns array(exit code, stdout, stderr). */
+    /**
+     * Runs `php` with extra -d settings on a script; returns array(exit code, stdout, stderr).
+     * $noIniFiles runs `php -n`: no php.ini and no conf.d, so only extensions loaded through
+     * $iniSettings (e.g. 'extension' => 'ffi.so') and the built-in ones are present.
+     */
     public static function runPhp(array $iniSettings, string $script, array $env = array(), ?string $cwd = null,
-        array $args = array()): array
+        array $args = array(), bool $noIniFiles = false): array
     {
         $command = array(PHP_BINARY);
+        if ($noIniFiles) {
+            $command[] = '-n';
+        }
         foreach ($iniSettings as $name => $value) {
             $command[] = '-d';
             $command[] = "$name=$value";
