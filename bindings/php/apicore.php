@@ -193,10 +193,19 @@ final class MikroBILL_Keys
     const INVALID_KEY = 9006;
 
     /** config.php one folder above kassa: relative to the working directory (the original's
-     *  '../config.php', kassa scripts run in kassa) and relative to this file's folder. */
+     *  '../config.php', kassa scripts run in kassa), relative to this file's folder (a copy of
+     *  the shim in kassa), then relative to the running script: __DIR__ resolves symlinks, so
+     *  a kassa/apicore.php that is a symlink points into its target's folder, while
+     *  SCRIPT_FILENAME still names the kassa script. */
     public static function configCandidates(): array
     {
-        return array('../config.php', dirname(__DIR__) . '/config.php');
+        $candidates = array('../config.php', dirname(__DIR__) . '/config.php');
+        $script = $_SERVER['SCRIPT_FILENAME'] ?? null;
+        if (is_string($script) && $script !== '') {
+            // dirname() . '/..' rather than dirname(dirname()): right for a relative 'x.php' too.
+            $candidates[] = dirname($script) . '/../config.php';
+        }
+        return $candidates;
     }
 
     /**

@@ -177,4 +177,19 @@ echo $Api->Process("API.GetClients");');
         $this->assertSame(0, $status, $err);
         $this->assertSame('{"return":[633824158637492,9527563927532953,4611686018427387905],"code":0}', $out, $err);
     }
+
+    /** kassa/apicore.php as a symlink: __DIR__ is the link's target folder, so config.php is found
+     *  relative to the running script (SCRIPT_FILENAME) instead; the cwd is not kassa. */
+    public function testConfigFoundThroughTheScriptWhenTheShimIsASymlink(): void
+    {
+        $this->writeConfig($this->root);
+        $kassa = $this->root . '/kassa';
+        symlink(TestEnv::bindingDir() . '/apicore.php', "$kassa/apicore.php");
+        file_put_contents("$kassa/probe.php", '<?php include __DIR__ . "/apicore.php";
+$Api = new MikroBILL_API("127.0.0.1", ' . self::$sim->port . ', "api", "secret");
+echo $Api->Process("API.GetClients");');
+        list($status, $out, $err) = TestEnv::runPhp(array(), "$kassa/probe.php", array(), '/');
+        $this->assertSame(0, $status, $err);
+        $this->assertSame('{"return":[633824158637492,9527563927532953,4611686018427387905],"code":0}', $out, $err);
+    }
 }
