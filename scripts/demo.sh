@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 bash scripts/setup.sh --demo
-cargo build --release --bins
+cargo build --release --lib --bins
 out=$root/target/release
 
 work=$(mktemp -d)
@@ -34,17 +34,18 @@ gcc -std=c11 -Wall -Wextra -I include examples/c/example.c -L "$out" -lmikrobill
 "$work/example" 127.0.0.1 "$port"
 
 echo
-echo "== the mb command-line tool"
+echo "== the mb command-line tool (VALUE is JSON text)"
 export MIKROBILL_HOST=127.0.0.1 MIKROBILL_PORT=$port
-set -x
-"$out/mb" process API.GetClients 'Петров'
-"$out/mb" process --pretty API.Client.9527563927532953.AutorizeInfo.Accounts '{"835354904534456":["IP","MAC"],"835354904534457":["IP"]}'
-"$out/mb" process API.Client.9527563927532953.StatusInfo.BlockReason
-set +x
+mb() {
+    printf '$ mb'; printf " '%s'" "$@"; echo
+    "$out/mb" "$@"
+}
+mb process API.GetClients '"Петров"'
+mb process --pretty API.Client.9527563927532953.AutorizeInfo.Accounts '{"835354904534456":["IP","MAC"],"835354904534457":["IP"]}'
+mb process API.Client.9527563927532953.StatusInfo.BlockReason
 echo
-echo "== a failing call exits non-zero:"
-if "$out/mb" process API.Client.1.AutorizeInfo.Name; then
-    echo "demo: expected a non-zero exit for an unknown client" >&2
-    exit 1
-fi
-echo "(exit status $?)"
+echo "== a failing call exits non-zero"
+status=0
+mb process API.Client.1.AutorizeInfo.Name || status=$?
+[ "$status" -ne 0 ] || { echo "demo: expected a non-zero exit for an unknown client" >&2; exit 1; }
+echo "(exit status $status)"

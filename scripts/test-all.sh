@@ -36,7 +36,7 @@ header_is_current() {
 
 suite "rustfmt" cargo fmt --check
 suite "clippy" cargo clippy --all-targets -- -D warnings
-suite "release build" cargo build --release --bins --examples
+suite "release build" cargo build --release --lib --bins --examples
 suite "header is current" header_is_current
 suite "Rust tests" cargo test --release
 suite "C program (ASan, valgrind)" bash tests/c/run.sh

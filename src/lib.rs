@@ -9,6 +9,7 @@ pub mod ffi;
 pub mod frame;
 pub mod message;
 pub mod phpjson;
+pub mod sim;
 
 pub use client::Client;
 pub use config::Config;

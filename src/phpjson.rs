@@ -3,6 +3,7 @@
 //! Numbers keep the text they were parsed from (serde_json's `arbitrary_precision`), so a 64-bit
 //! GUID never passes through a double.
 
+use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -70,9 +71,105 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Parses caller-supplied JSON keeping object key order and number text.
-pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
-    serde_json::from_str(text)
+/// PHP's `json_encode` refuses nesting deeper than 512, so no original client ever sent more.
+pub const MAX_DEPTH: usize = 512;
+
+/// Values nested deeper than this are parsed and written on a helper thread with a stack of its
+/// own: the caller's thread (a php-fpm worker, a .NET pool thread, musl's 128 KiB default) may be
+/// too small for hundreds of levels of recursion, and a stack overflow cannot be caught.
+const INLINE_DEPTH: usize = 32;
+const DEEP_STACK_BYTES: usize = 16 << 20;
+
+#[derive(Debug)]
+pub enum ParseError {
+    TooDeep,
+    Json(serde_json::Error),
+    /// The helper thread for a deep value could not be started.
+    NoThread(std::io::Error),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::TooDeep => {
+                write!(f, "nested too deep (PHP json_encode allows {MAX_DEPTH})")
+            }
+            ParseError::Json(e) => write!(f, "{e}"),
+            ParseError::NoThread(e) => write!(f, "cannot start a thread for a deep value: {e}"),
+        }
+    }
+}
+
+/// Parses caller-supplied JSON keeping object key order and number text. serde_json's own limit
+/// (128 levels) is below PHP's, so depth is bounded here instead, before any recursion starts.
+pub fn parse(text: &str) -> Result<Value, ParseError> {
+    parse_nested(text, MAX_DEPTH)
+}
+
+/// `parse` with another depth bound: a request envelope wraps a value one level deeper.
+pub fn parse_nested(text: &str, max_depth: usize) -> Result<Value, ParseError> {
+    if nesting_depth(text.as_bytes()) > max_depth {
+        return Err(ParseError::TooDeep);
+    }
+    parse_bounded(text)
+}
+
+/// Caller-supplied JSON text re-encoded as PHP's `json_encode` writes it, without ever recursing
+/// deeply on the caller's stack.
+pub fn reencode(text: &str) -> Result<String, ParseError> {
+    let depth = nesting_depth(text.as_bytes());
+    if depth > MAX_DEPTH {
+        return Err(ParseError::TooDeep);
+    }
+    let work = || parse_bounded(text).map(|value| encode(&value));
+    if depth <= INLINE_DEPTH {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("mikrobill-json".into())
+            .stack_size(DEEP_STACK_BYTES)
+            .spawn_scoped(scope, work)
+            .map_err(ParseError::NoThread)?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Parses text whose depth is already known to be bounded.
+fn parse_bounded(text: &str) -> Result<Value, ParseError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de).map_err(ParseError::Json)?;
+    de.end().map_err(ParseError::Json)?;
+    Ok(value)
+}
+
+/// The deepest bracket nesting outside strings; malformed text is left for the parser to refuse.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -115,6 +212,54 @@ mod tests {
             php("[9527563927532953, 18446744073709551615123, 1.0, -0.5e-7, 100.01]"),
             "[9527563927532953,18446744073709551615123,1.0,-0.5e-7,100.01]"
         );
+    }
+
+    #[test]
+    fn nesting_is_accepted_up_to_php_limit_and_refused_beyond() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(php(&nested(MAX_DEPTH)), nested(MAX_DEPTH));
+        assert!(matches!(
+            parse(&nested(MAX_DEPTH + 1)),
+            Err(ParseError::TooDeep)
+        ));
+        // A hostile depth is refused by the scan, before recursion could exhaust the stack.
+        assert!(matches!(
+            parse(&nested(1_000_000)),
+            Err(ParseError::TooDeep)
+        ));
+        // Brackets inside strings do not count.
+        let quoted = format!(r#"["{}\"{}"]"#, "[".repeat(600), "{".repeat(600));
+        assert!(parse(&quoted).is_ok());
+    }
+
+    #[test]
+    fn deep_values_are_reencoded_on_a_small_caller_stack() {
+        let deep = format!(
+            "{}1{}",
+            r#"{"k":["#.repeat(MAX_DEPTH / 2),
+            "]}".repeat(MAX_DEPTH / 2)
+        );
+        let text = deep.clone();
+        // 64 KiB is far too little for 512 levels of recursion, as on a small host thread.
+        let encoded = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || reencode(&text).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(encoded, deep);
+        assert_eq!(reencode(r#"{"a/b":"Ж"}"#).unwrap(), r#"{"a\/b":"\u0416"}"#);
+        assert!(matches!(reencode("[1,"), Err(ParseError::Json(_))));
+        assert!(matches!(
+            reencode(&"[".repeat(MAX_DEPTH + 1)),
+            Err(ParseError::TooDeep)
+        ));
+    }
+
+    #[test]
+    fn trailing_text_is_refused() {
+        assert!(parse("[1] [2]").is_err());
+        assert!(parse("").is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 # Builds tests/c/mikrobill_test.c against include/mikrobill.h twice, with -Wall -Wextra -Werror:
 # linked to the shared library under AddressSanitizer, and to the static library under valgrind.
 # Both must report zero errors and zero leaks. Needs the release build and examples:
-#   cargo build --release --bins --examples
+#   cargo build --release --lib --bins --examples
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${MIKROBILL_TARGET:-$root/target/release}
@@ -12,7 +12,7 @@ for tool in gcc valgrind; do
     command -v "$tool" >/dev/null || { echo "tests/c: $tool is not installed" >&2; exit 1; }
 done
 for file in "$sim" "$hostile" "$out/libmikrobill.so" "$out/libmikrobill.a"; do
-    [ -e "$file" ] || { echo "tests/c: $file is missing; run cargo build --release --bins --examples" >&2; exit 1; }
+    [ -e "$file" ] || { echo "tests/c: $file is missing; run cargo build --release --lib --bins --examples" >&2; exit 1; }
 done
 
 work=$(mktemp -d)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs the Python binding's tests against the built library and simulator.
+#   MIKROBILL_LIB  path of libmikrobill.so   (default <repo>/target/release/libmikrobill.so)
+#   MIKROBILL_SIM  path of mikrobill-sim     (default <repo>/target/release/mikrobill-sim)
+#   MIKROBILL_PY_VENV  virtualenv to create/reuse (default bindings/python/.venv)
+# Exits non-zero on any failure, including "no tests collected"; never skips a missing tool.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+export MIKROBILL_LIB="${MIKROBILL_LIB:-$REPO/target/release/libmikrobill.so}"
+export MIKROBILL_SIM="${MIKROBILL_SIM:-$REPO/target/release/mikrobill-sim}"
+VENV="${MIKROBILL_PY_VENV:-$HERE/.venv}"
+
+die() { echo "run-tests.sh (python): $*" >&2; exit 1; }
+
+command -v python3 >/dev/null || die "python3 is not installed"
+command -v php >/dev/null || die "php (php8.2-cli) is not installed; it is the json_encode oracle"
+[ -f "$MIKROBILL_LIB" ] || die "library not found at $MIKROBILL_LIB (run cargo build --release)"
+[ -x "$MIKROBILL_SIM" ] || die "simulator not found at $MIKROBILL_SIM (run cargo build --release)"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV" || die "cannot create a virtualenv at $VENV (python3-venv missing?)"
+fi
+PY="$VENV/bin/python"
+"$PY" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements-test.txt" \
+    || die "cannot install the test requirements (pytest)"
+# Installs the package the way users do, which also checks pyproject.toml.
+"$PY" -m pip install --quiet --disable-pip-version-check -e "$HERE" \
+    || die "cannot install the mikrobill package"
+"$PY" -m pytest --version >/dev/null || die "pytest is not usable in $VENV"
+
+cd "$HERE"
+set +e
+"$PY" -m pytest -p no:cacheprovider "$@" tests
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    die "pytest collected no tests"
+fi
+exit "$status"

@@ -1,0 +1,22 @@
+"""Python binding for the MikroBILL billing API client (libmikrobill).
+
+    from mikrobill import MikroBILL_API
+    with MikroBILL_API("127.0.0.1", 7403, "api", "secret", KEY1, KEY2) as api:
+        print(api.Process("API.GetClients"))
+"""
+
+from ._api import MikroBILL_API
+from ._encoder import encode_value, php_float
+from ._loader import LIB_NAME, library_info
+from .errors import LibraryLoadError, MikroBILLError
+
+__all__ = [
+    "MikroBILL_API",
+    "MikroBILLError",
+    "LibraryLoadError",
+    "encode_value",
+    "php_float",
+    "library_info",
+    "LIB_NAME",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,204 @@
+"""MikroBILL_API: the PHP client's surface over the native handle.
+
+PHP names (Process, Close, CheckConnection) keep PHP semantics; the snake_case names are the
+Pythonic face. Note the one deliberate difference in meaning:
+  Close() / disconnect()  send DISCONNECT and drop the socket; the object stays usable and the
+                          next call reconnects (what PHP's Close() does);
+  close() / release()     release the native handle for good (also done by `with` and, as a
+                          fallback, by garbage collection); later calls raise MikroBILLError 9007.
+"""
+
+import json
+import threading
+from typing import Any, Optional
+
+from . import _loader
+from ._encoder import encode_value
+from .errors import MikroBILLError
+
+__all__ = ["MikroBILL_API"]
+
+# The library's "unknown or closed handle" code; used for calls after close().
+CODE_CLOSED = 9007
+
+
+def _to_c_text(text: str, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError("%s must be str, not %s" % (what, type(text).__name__))
+    if "\x00" in text:
+        # A C string ends at the first NUL: passing it on would silently truncate the request.
+        raise ValueError("%s must not contain NUL characters" % what)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("%s is not valid Unicode (lone surrogate?): %s" % (what, exc)) from None
+
+
+def _timeout_ms(seconds: Any, what: str) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError("%s must be a number of seconds" % what)
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError("%s must be a positive, finite number of seconds" % what)
+    return max(1, int(round(seconds * 1000)))
+
+
+class MikroBILL_API:
+    """A connection to a MikroBILL core, mirroring the original PHP class.
+
+    Construction validates the configuration and keys but does not connect: the first call does,
+    and any later call reconnects if the connection was dropped. One instance may be shared by
+    many threads; the library serializes calls on it.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        login: str,
+        password: str,
+        key1: str,
+        key2: str,
+        *,
+        connect_timeout: float = 5.0,
+        io_timeout: float = 5.0,
+        max_frame_bytes: Optional[int] = None,
+    ):
+        # Set first so that __del__ of a half-built object finds nothing to release.
+        self._handle = 0
+        self._lock = threading.Lock()
+        for name, text in (("host", host), ("login", login), ("password", password), ("key1", key1), ("key2", key2)):
+            _to_c_text(text, name)
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError("port must be int")
+        config = {
+            "host": host,
+            "port": port,
+            "login": login,
+            "password": password,
+            "key1": key1,
+            "key2": key2,
+            "connect_timeout_ms": _timeout_ms(connect_timeout, "connect_timeout"),
+            "io_timeout_ms": _timeout_ms(io_timeout, "io_timeout"),
+        }
+        if max_frame_bytes is not None:
+            if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
+                raise TypeError("max_frame_bytes must be int or None")
+            config["max_frame_bytes"] = max_frame_bytes
+        lib = _loader.get_library()
+        self._lib = lib
+        # The config carries the password and keys: it lives only in this local and is never
+        # logged or kept on the object.
+        handle = lib.mb_connect(json.dumps(config, ensure_ascii=False).encode("utf-8"))
+        if handle <= 0:
+            raw = _loader.take_string(lib, lib.mb_last_error())
+            text = raw.decode("utf-8", "replace") if raw is not None else (
+                '{"return":"mb_connect failed without an error text","code":9008}')
+            raise MikroBILLError(text)
+        self._handle = handle
+        self._desc = "%s:%d as %r" % (host, port, login)
+
+    # -- PHP surface -------------------------------------------------------------------------
+
+    def Process(self, Path: str, Value: Any = None) -> str:
+        """Send one request and return the reply text exactly as the server sent it.
+
+        Value None is a read. Runtime failures come back as the library's JSON error text, like
+        PHP. The library only hands out UTF-8 (a non-UTF-8 server reply is its error 9004).
+        """
+        return self.process(Path, Value)
+
+    def Close(self) -> None:
+        """PHP Close(): send DISCONNECT and drop the socket; the object stays usable."""
+        self.disconnect()
+
+    def CheckConnection(self) -> bool:
+        """PHP CheckConnection(): True when the core answers (connects and authenticates if needed)."""
+        return self.check_connection()
+
+    # -- Pythonic face -----------------------------------------------------------------------
+
+    def process(self, path: str, value: Any = None) -> str:
+        """Like Process(); value is any JSON-serializable object, encoded as PHP would send it."""
+        value_json = None if value is None else encode_value(value)
+        return self._call(path, value_json)
+
+    def process_json(self, path: str, value_json: Optional[str]) -> str:
+        """Like process(), with the value given as raw JSON text (None = read).
+
+        The library checks the JSON and re-encodes it PHP-style; invalid JSON gives a 9005 error
+        reply.
+        """
+        return self._call(path, value_json)
+
+    def check_connection(self) -> bool:
+        handle = self._live_handle()
+        status = self._lib.mb_check_connection(handle)
+        if status < 0:
+            self._raise_closed()
+        return status == 1
+
+    def disconnect(self) -> None:
+        """Send DISCONNECT and close the socket; the next call reconnects."""
+        handle = self._live_handle()
+        if self._lib.mb_disconnect(handle) == CODE_CLOSED:
+            self._raise_closed()
+
+    def close(self) -> None:
+        """Release the native handle (disconnecting first). Idempotent and thread-safe."""
+        with self._lock:
+            handle, self._handle = self._handle, 0
+        if handle:
+            self._lib.mb_close(handle)
+
+    release = close
+
+    @property
+    def closed(self) -> bool:
+        return self._handle == 0
+
+    def __enter__(self) -> "MikroBILL_API":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Fallback only: objects that were never closed still give their handle back. During
+        # interpreter shutdown the attributes may already be gone; then there is nothing to do.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return "<MikroBILL_API %s %s>" % (getattr(self, "_desc", "?"), state)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _live_handle(self) -> int:
+        handle = self._handle
+        if not handle:
+            self._raise_closed()
+        return handle
+
+    @staticmethod
+    def _raise_closed() -> None:
+        raise MikroBILLError(json.dumps({
+            "return": "MikroBILL_API handle is closed",
+            "result": "MikroBILL_API handle is closed",
+            "code": CODE_CLOSED,
+        }))
+
+    def _call(self, path: str, value_json: Optional[str]) -> str:
+        c_path = _to_c_text(path, "path")
+        c_value = None if value_json is None else _to_c_text(value_json, "value_json")
+        handle = self._live_handle()
+        # ctypes releases the GIL for the duration of the call, so threads sharing this instance
+        # really run concurrently up to the library's per-handle lock.
+        raw = _loader.take_string(self._lib, self._lib.mb_process(handle, c_path, c_value))
+        if raw is None:
+            raise MikroBILLError('{"return":"mb_process returned NULL","code":9008}')
+        # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
+        # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
+        return raw.decode("utf-8", "surrogateescape")

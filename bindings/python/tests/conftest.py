@@ -1,0 +1,131 @@
+"""Shared fixtures: the native library, simulator processes and connected clients.
+
+The simulator is spawned with --listen 127.0.0.1:0 (or a fixed port to test restarts); its first
+stdout line "listening on 127.0.0.1:PORT" gives the port.
+"""
+
+import os
+import re
+import select
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent.parent
+
+KEY1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+KEY2 = "EBESExQVFhcYGRobHB0eHw=="
+# Valid AES-256 key and IV that are not the simulator's: it cannot decrypt the auth frame.
+WRONG_KEY1 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+WRONG_KEY2 = "AgICAgICAgICAgICAgICAg=="
+
+C1 = 633824158637492
+C2 = 9527563927532953
+C3 = 4611686018427387905
+A1 = 28236356495083
+A2 = 835354904534456
+A3 = 835354904534457
+
+LIB_PATH = os.environ.get("MIKROBILL_LIB") or str(REPO / "target" / "release" / "libmikrobill.so")
+SIM_PATH = os.environ.get("MIKROBILL_SIM") or str(REPO / "target" / "release" / "mikrobill-sim")
+# The binding reads MIKROBILL_LIB itself; point it at the library under test.
+os.environ["MIKROBILL_LIB"] = LIB_PATH
+
+# Only guards against a simulator that never prints its first line; nothing is asserted on time.
+_STARTUP_GUARD_S = 60
+
+
+def pytest_sessionstart(session):
+    missing = [p for p in (LIB_PATH, SIM_PATH) if not os.path.isfile(p)]
+    if missing:
+        raise pytest.UsageError(
+            "missing build outputs (run `cargo build --release` or set MIKROBILL_LIB/MIKROBILL_SIM): "
+            + ", ".join(missing))
+
+
+class Sim:
+    """One simulator process."""
+
+    def __init__(self, tmp_path, port=0, extra=()):
+        self.tmp_path = Path(tmp_path)
+        self.trace = self.tmp_path / ("trace-%d.txt" % id(self))
+        self.stderr_path = self.tmp_path / ("sim-stderr-%d.txt" % id(self))
+        self.extra = list(extra)
+        self.proc = None
+        self.port = None
+        self.start(port)
+
+    def start(self, port=0):
+        args = [SIM_PATH, "--listen", "127.0.0.1:%d" % port, "--trace-requests", str(self.trace)] + self.extra
+        self._stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
+        ready, _, _ = select.select([self.proc.stdout], [], [], _STARTUP_GUARD_S)
+        line = self.proc.stdout.readline().decode("utf-8", "replace") if ready else ""
+        match = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
+        if not match:
+            self.stop()
+            raise RuntimeError("simulator did not start: first line %r, stderr: %s"
+                               % (line, self.stderr_path.read_text(errors="replace")))
+        self.port = int(match.group(1))
+        # Keep draining stdout so a chatty simulator can never block on a full pipe.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+
+    def kill(self):
+        """Abrupt death (SIGKILL), as a crashed core would look."""
+        self.proc.kill()
+        self.proc.wait()
+        self._stderr.close()
+
+    def trace_lines(self):
+        if not self.trace.exists():
+            return []
+        return self.trace.read_bytes().decode("utf-8").splitlines()
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory):
+    """A simulator shared by read-only tests."""
+    s = Sim(tmp_path_factory.mktemp("sim"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def fresh_sim(tmp_path):
+    """A simulator of its own, for tests that change state or read the request trace."""
+    s = Sim(tmp_path)
+    yield s
+    s.stop()
+
+
+def make_api(port, login="api", password="secret", key1=KEY1, key2=KEY2, **kw):
+    from mikrobill import MikroBILL_API
+    return MikroBILL_API("127.0.0.1", port, login, password, key1, key2, **kw)
+
+
+@pytest.fixture
+def api(sim):
+    a = make_api(sim.port)
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def fresh_api(fresh_sim):
+    a = make_api(fresh_sim.port)
+    yield a
+    a.close()

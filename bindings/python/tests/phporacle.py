@@ -1,0 +1,43 @@
+"""Ask the real PHP interpreter what json_encode produces: the oracle for PHP-compatible text."""
+
+import shutil
+import struct
+import subprocess
+
+# Defaults made explicit so a php.ini elsewhere cannot change the oracle.
+_PHP_FLAGS = ["-n", "-d", "serialize_precision=-1", "-d", "precision=14"]
+
+
+def php_binary():
+    path = shutil.which("php")
+    if path is None:
+        raise RuntimeError("php (php8.2-cli) is required as the json_encode oracle and was not found")
+    return path
+
+
+def _run(code, stdin_text):
+    result = subprocess.run([php_binary()] + _PHP_FLAGS + ["-r", code], input=stdin_text.encode("utf-8"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if result.returncode != 0:
+        raise RuntimeError("php failed: %s" % result.stderr.decode("utf-8", "replace"))
+    return result.stdout.decode("utf-8")
+
+
+def php_encode_floats(values):
+    """json_encode of each double, passed bit-exactly (big-endian hex) so no parsing is involved."""
+    hexes = "\n".join(struct.pack(">d", v).hex() for v in values)
+    code = ('foreach (explode("\\n", trim(stream_get_contents(STDIN))) as $h) '
+            '{ echo json_encode(unpack("E", hex2bin($h))[1]), "\\n"; }')
+    return _run(code, hexes).split("\n")[: len(values)]
+
+
+def php_request(path, value_json):
+    """The request plaintext the original PHP client builds for Process(path, value).
+
+    value_json is decoded into PHP values first (objects stay objects, so key order and object vs
+    array survive), then encoded the way apicore.php does: json_encode(array(path, value)).
+    """
+    code = ('$in = json_decode(stream_get_contents(STDIN)); '
+            'echo json_encode(array("path" => $in[0], "value" => json_decode($in[1])));')
+    import json
+    return _run(code, json.dumps([path, value_json]))

@@ -1,0 +1,127 @@
+"""Finding libmikrobill.so: $MIKROBILL_LIB, the package directory, the system path; version check."""
+
+import ctypes.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mikrobill import LibraryLoadError
+from mikrobill._loader import load_library
+
+from conftest import LIB_PATH, REPO
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def run_python(code, env_extra, unset=("MIKROBILL_LIB",)):
+    env = dict(os.environ)
+    for name in unset:
+        env.pop(name, None)
+    env.update(env_extra)
+    env["PYTHONPATH"] = SRC
+    return subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=False)
+
+
+def test_env_override_loads_that_file():
+    lib, location, version = load_library(LIB_PATH)
+    assert location == LIB_PATH
+    assert version.startswith("0.1.")
+
+
+def test_env_override_missing_file_is_reported_without_fallback(tmp_path):
+    # The package directory holds a working copy, but a broken override must not be papered over.
+    shutil.copy(LIB_PATH, tmp_path / "libmikrobill.so")
+    missing = str(tmp_path / "nowhere" / "libmikrobill.so")
+    with pytest.raises(LibraryLoadError) as info:
+        load_library(missing, package_dir=str(tmp_path))
+    assert isinstance(info.value, OSError)
+    assert missing in str(info.value)
+    assert info.value.tried == ["%s (no such file)" % missing]
+
+
+def test_package_directory_is_searched(tmp_path):
+    shutil.copy(LIB_PATH, tmp_path / "libmikrobill.so")
+    _, location, _ = load_library(None, package_dir=str(tmp_path))
+    assert location == str(tmp_path / "libmikrobill.so")
+
+
+def test_system_path_is_searched(tmp_path):
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    shutil.copy(LIB_PATH, libdir / "libmikrobill.so")
+    empty = tmp_path / "pkg"
+    empty.mkdir()
+    code = ("from mikrobill._loader import load_library\n"
+            "lib, location, version = load_library(None, package_dir=%r)\n"
+            "print(location, version)\n" % str(empty))
+    result = run_python(code, {"LD_LIBRARY_PATH": str(libdir)})
+    assert result.returncode == 0, result.stderr.decode()
+    location, version = result.stdout.decode().split()
+    assert "libmikrobill" in location and not location.startswith(str(empty))
+    assert version.startswith("0.1.")
+
+
+def test_not_found_names_every_path_tried(tmp_path):
+    code = ("from mikrobill._loader import load_library\n"
+            "load_library(None, package_dir=%r)\n" % str(tmp_path))
+    result = run_python(code, {"LD_LIBRARY_PATH": str(tmp_path)})
+    assert result.returncode != 0
+    err = result.stderr.decode()
+    assert "LibraryLoadError" in err and "libmikrobill.so not found" in err
+    assert "tried %s/libmikrobill.so (no such file)" % tmp_path in err
+    assert "tried libmikrobill.so (" in err
+
+
+def test_import_does_not_need_the_library(tmp_path):
+    missing = str(tmp_path / "libmikrobill.so")
+    code = ("import mikrobill\n"
+            "try:\n"
+            "    mikrobill.MikroBILL_API('127.0.0.1', 7403, 'api', 'secret', 'k', 'k')\n"
+            "except mikrobill.LibraryLoadError as e:\n"
+            "    print('LOADERROR', e.tried)\n")
+    result = run_python(code, {"MIKROBILL_LIB": missing}, unset=())
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().startswith("LOADERROR ['%s (no such file)']" % missing)
+
+
+def test_library_without_the_abi_is_rejected():
+    libm = ctypes.util.find_library("m")
+    assert libm, "libm must be findable on Linux"
+    with pytest.raises(LibraryLoadError) as info:
+        load_library(libm)
+    assert "not the MikroBILL library" in info.value.tried[0]
+
+
+def test_version_mismatch_is_rejected(tmp_path):
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    assert compiler, "a C compiler (cc) is needed to build the fake library; Rust builds need one too"
+    source = tmp_path / "fake.c"
+    # Same ABI, wrong version: the loader must refuse it before any handle is made.
+    source.write_text(
+        "#include <stdlib.h>\n#include <string.h>\n"
+        "long long mb_connect(const char *c) { return 0; }\n"
+        "char *mb_last_error(void) { return NULL; }\n"
+        "char *mb_process(long long h, const char *p, const char *v) { return strdup(\"{}\"); }\n"
+        "int mb_check_connection(long long h) { return -1; }\n"
+        "int mb_disconnect(long long h) { return 9007; }\n"
+        "int mb_close(long long h) { return 9007; }\n"
+        "void mb_free(char *t) { free(t); }\n"
+        "char *mb_version(void) { return strdup(\"0.2.0\"); }\n")
+    fake = tmp_path / "libmikrobill.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
+    with pytest.raises(LibraryLoadError) as info:
+        load_library(str(fake))
+    assert "version mismatch" in str(info.value)
+    assert "%s (version 0.2.0, this binding needs 0.1.x)" % fake in info.value.tried
+
+
+def test_library_info_reports_the_loaded_library():
+    from mikrobill import library_info
+    location, version = library_info()
+    assert location == LIB_PATH
+    assert version.startswith("0.1.")

@@ -1,0 +1,60 @@
+//! The --config file: keys and cashiers (see docs/simulator.md). Without it the contract's demo
+//! keys and cashiers apply.
+
+use serde::Deserialize;
+use std::path::Path;
+
+pub const DEMO_KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const DEMO_KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";
+pub const DEMO_LOGIN: &str = "api";
+pub const DEMO_PASSWORD: &str = "secret";
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cashier {
+    pub login: String,
+    pub password: String,
+    /// The cashier profile's "may connect through the API" right.
+    #[serde(default = "yes")]
+    pub api: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub key1: String,
+    pub key2: String,
+    pub cashiers: Vec<Cashier>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let cashier = |login: &str, api| Cashier {
+            login: login.into(),
+            password: DEMO_PASSWORD.into(),
+            api,
+        };
+        Config {
+            key1: DEMO_KEY1.into(),
+            key2: DEMO_KEY2.into(),
+            cashiers: vec![cashier(DEMO_LOGIN, true), cashier("noapi", false)],
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn cashier(&self, login: &str) -> Option<&Cashier> {
+        self.cashiers.iter().find(|c| c.login == login)
+    }
+}
+
+// Keys and passwords must never reach a log line, so Debug is deliberately not derived.

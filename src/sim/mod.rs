@@ -1,0 +1,96 @@
+//! The MikroBILL core simulator behind `mikrobill-sim` and `mb serve`. See docs/simulator.md.
+
+pub mod batch;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod generate;
+pub mod model;
+pub mod options;
+pub mod path;
+pub mod reply;
+pub mod server;
+pub mod signal;
+pub mod state;
+pub mod store;
+pub mod tree;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use crate::crypto::Cipher;
+use config::Config;
+use engine::Engine;
+use model::Dataset;
+use options::Options;
+use server::Server;
+use state::Journal;
+use store::Store;
+
+fn initial_dataset(options: &Options) -> Result<Dataset, String> {
+    if let Some(path) = &options.dataset {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        return serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    if let Some(n) = options.generate {
+        return Ok(Dataset {
+            generate: n,
+            clients: Vec::new(),
+        });
+    }
+    Ok(demo::dataset())
+}
+
+/// Runs the simulator until SIGINT/SIGTERM.
+pub fn run(options: Options) -> Result<(), String> {
+    let mut config = match &options.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let (Some(k1), Some(k2)) = (&options.key1, &options.key2) {
+        config.key1 = k1.clone();
+        config.key2 = k2.clone();
+    }
+    let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(|e| e.to_string())?;
+    let (store, journal) = match &options.state {
+        Some(path) => {
+            let (store, journal) = Journal::open(path, || initial_dataset(&options))?;
+            (store, Some(journal))
+        }
+        None => (Store::from_dataset(initial_dataset(&options)?)?, None),
+    };
+    signal::install();
+    let listener = TcpListener::bind(&options.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let engine = Engine::new(store, journal);
+    let server = Arc::new(Server::new(engine, cipher, config, options)?);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {addr}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())?;
+    drop(out);
+    server.run(listener).map_err(|e| e.to_string())
+}
+
+/// The whole command line after the program (or subcommand) name; returns the exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
+    match options::parse(args) {
+        Ok(None) => {
+            println!("{}", options::USAGE);
+            0
+        }
+        Ok(Some(options)) => match run(options) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mikrobill-sim: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("mikrobill-sim: {e}\n\n{}", options::USAGE);
+            2
+        }
+    }
+}

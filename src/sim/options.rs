@@ -1,0 +1,139 @@
+//! Command-line flags of `mikrobill-sim` and `mb serve`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::frame::DEFAULT_MAX_FRAME;
+
+pub const USAGE: &str = "\
+Usage: mikrobill-sim [OPTIONS]
+       mb serve [OPTIONS]
+
+A wire-compatible simulator of the MikroBILL core API.
+
+Options:
+  --listen ADDR:PORT       listen address (default 127.0.0.1:7403; port 0 = any free port)
+  --config FILE            JSON config with key1, key2 and cashiers (default: the demo ones)
+  --key1 B64 --key2 B64    CRYPTO_KEY_1 / CRYPTO_KEY_2, overriding the config's
+  --dataset FILE           load clients from a JSON dataset instead of the demo dataset
+  --generate N             serve N synthetic clients instead of the demo dataset
+  --state FILE             keep changes in FILE (+ FILE.journal), durable before each reply;
+                           an existing FILE wins over --dataset/--generate
+  --max-frame BYTES        largest frame accepted (default 67108864)
+  --idle-timeout SECS      close a connection silent this long (default 300)
+  --max-connections N      refuse connections beyond N at once (default 1024)
+  --trace-requests FILE    append each decrypted non-auth request, one per line
+  -h, --help               show this help
+
+The first stdout line is `listening on ADDR:PORT` once the socket is bound.
+SIGINT and SIGTERM stop the server cleanly (exit 0).";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: String,
+    pub config: Option<PathBuf>,
+    pub key1: Option<String>,
+    pub key2: Option<String>,
+    pub dataset: Option<PathBuf>,
+    pub generate: Option<u64>,
+    pub state: Option<PathBuf>,
+    pub max_frame: usize,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub trace_requests: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            listen: "127.0.0.1:7403".into(),
+            config: None,
+            key1: None,
+            key2: None,
+            dataset: None,
+            generate: None,
+            state: None,
+            max_frame: DEFAULT_MAX_FRAME,
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 1024,
+            trace_requests: None,
+        }
+    }
+}
+
+/// `Ok(None)` means --help was asked for.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut o = Options::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let number = |v: String| -> Result<u64, String> {
+            v.parse()
+                .map_err(|_| format!("{flag}: not a non-negative integer: {v}"))
+        };
+        match flag.as_str() {
+            "--listen" => o.listen = value()?,
+            "--config" => o.config = Some(value()?.into()),
+            "--key1" => o.key1 = Some(value()?),
+            "--key2" => o.key2 = Some(value()?),
+            "--dataset" => o.dataset = Some(value()?.into()),
+            "--generate" => o.generate = Some(number(value()?)?),
+            "--state" => o.state = Some(value()?.into()),
+            "--max-frame" => o.max_frame = number(value()?)? as usize,
+            "--idle-timeout" => {
+                let secs = number(value()?)?;
+                if secs == 0 {
+                    return Err("--idle-timeout must be at least 1".into());
+                }
+                o.idle_timeout = Duration::from_secs(secs);
+            }
+            "--max-connections" => o.max_connections = number(value()?)?.max(1) as usize,
+            "--trace-requests" => o.trace_requests = Some(value()?.into()),
+            _ => return Err(format!("unknown argument: {arg}")),
+        }
+    }
+    if o.dataset.is_some() && o.generate.is_some() {
+        return Err(
+            "--dataset and --generate cannot be combined (a dataset may say \"generate\")".into(),
+        );
+    }
+    if o.key1.is_some() != o.key2.is_some() {
+        return Err("--key1 and --key2 go together".into());
+    }
+    Ok(Some(o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn flags_parse_with_space_or_equals() {
+        let o = parse(args("--listen 127.0.0.1:0 --generate=10 --idle-timeout 2"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.listen, "127.0.0.1:0");
+        assert_eq!(o.generate, Some(10));
+        assert_eq!(o.idle_timeout, Duration::from_secs(2));
+        assert!(parse(args("--help")).unwrap().is_none());
+        assert!(parse(args("--bogus")).is_err());
+        assert!(parse(args("--generate")).is_err());
+        assert!(parse(args("--key1 x")).is_err());
+    }
+}

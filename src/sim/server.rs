@@ -1,0 +1,214 @@
+//! The TCP server: a polled accept loop (so a signal can stop it) and one thread per connection.
+//! Each connection owns its socket and timeouts, and touches shared state only inside
+//! Engine::process, so a slow or hostile peer only ever stalls its own thread.
+
+use serde_json::Value;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use super::config::Config;
+use super::engine::{parse_request, Engine, Request};
+use super::options::Options;
+use super::reply::{Reply, BAD_LOGIN, NO_API_RIGHT};
+use super::signal;
+use crate::crypto::Cipher;
+use crate::frame::{read_frame, write_frame};
+use crate::message::password_hash;
+
+pub struct Server {
+    engine: Engine,
+    cipher: Cipher,
+    config: Config,
+    options: Options,
+    trace: Option<Mutex<File>>,
+    active: AtomicUsize,
+}
+
+/// Decrements the live-connection count when a connection thread ends, however it ends.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+enum Auth {
+    /// Not an auth message at all: the real core answers nothing.
+    Absent,
+    Refused(Reply),
+    Granted,
+}
+
+impl Server {
+    pub fn new(
+        engine: Engine,
+        cipher: Cipher,
+        config: Config,
+        options: Options,
+    ) -> Result<Server, String> {
+        let trace = match &options.trace_requests {
+            None => None,
+            Some(path) => Some(Mutex::new(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+            )),
+        };
+        Ok(Server {
+            engine,
+            cipher,
+            config,
+            options,
+            trace,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Accepts until SIGINT/SIGTERM, then compacts the state and returns.
+    pub fn run(self: Arc<Self>, listener: TcpListener) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let mut pollfd = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        while !signal::stop_requested() {
+            // SAFETY: one valid pollfd that outlives the call. EINTR (a signal) just loops.
+            unsafe { libc::poll(&mut pollfd, 1, 200) };
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => self.spawn(stream),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning; peers retry.
+                        eprintln!("mikrobill-sim: accept failed: {e}");
+                        thread::sleep(std::time::Duration::from_millis(50));
+                        break;
+                    }
+                }
+            }
+        }
+        self.engine.shutdown();
+        Ok(())
+    }
+
+    fn spawn(self: &Arc<Self>, stream: TcpStream) {
+        if self.active.fetch_add(1, Ordering::SeqCst) >= self.options.max_connections {
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let server = Arc::clone(self);
+        let started = thread::Builder::new()
+            .name("mikrobill-conn".into())
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let _slot = Slot(&server.active);
+                server.serve(stream);
+            });
+        if let Err(e) = started {
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            eprintln!("mikrobill-sim: cannot start a connection thread: {e}");
+        }
+    }
+
+    fn send(&self, stream: &mut TcpStream, text: &str) -> io::Result<()> {
+        write_frame(stream, &self.cipher.encrypt(text.as_bytes()))
+    }
+
+    fn serve(&self, mut stream: TcpStream) {
+        let timeout = Some(self.options.idle_timeout);
+        if stream.set_nonblocking(false).is_err()
+            || stream.set_read_timeout(timeout).is_err()
+            || stream.set_write_timeout(timeout).is_err()
+        {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let max = self.options.max_frame;
+        let Ok(first) = read_frame(&mut stream, max) else {
+            return;
+        };
+        let Some(plain) = self.cipher.decrypt(&first) else {
+            return;
+        };
+        match self.authenticate(&plain) {
+            Auth::Absent => return,
+            Auth::Refused(reply) => {
+                let _ = self.send(&mut stream, &reply.to_json());
+                return;
+            }
+            Auth::Granted => {
+                if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
+                    return;
+                }
+            }
+        }
+        loop {
+            let Ok(frame) = read_frame(&mut stream, max) else {
+                return;
+            };
+            let Some(plain) = self.cipher.decrypt(&frame) else {
+                return;
+            };
+            self.trace(&plain);
+            let reply = match parse_request(&plain) {
+                Ok(Request::Disconnect) => {
+                    let _ = self.send(&mut stream, &Reply::ok().to_json());
+                    return;
+                }
+                Ok(Request::Process { path, value }) => self.engine.process(&path, &value),
+                Err(reply) => reply.to_json(),
+            };
+            if self.send(&mut stream, &reply).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn authenticate(&self, plain: &[u8]) -> Auth {
+        let Ok(message) = serde_json::from_slice::<Value>(plain) else {
+            return Auth::Absent;
+        };
+        let field = |name: &str| message.get("auth")?.get(name)?.as_str();
+        let (Some(login), Some(hash), Some(sign)) =
+            (field("login"), field("password"), field("sign"))
+        else {
+            return Auth::Absent;
+        };
+        let bad = || Auth::Refused(Reply::error(BAD_LOGIN, "incorrect login or password"));
+        let Some(cashier) = self.config.cashier(login) else {
+            return bad();
+        };
+        if !password_hash(&cashier.password, sign).eq_ignore_ascii_case(hash) {
+            return bad();
+        }
+        if !cashier.api {
+            return Auth::Refused(Reply::error(
+                NO_API_RIGHT,
+                "this cashier may not connect through the API",
+            ));
+        }
+        Auth::Granted
+    }
+
+    fn trace(&self, plain: &[u8]) {
+        if let Some(trace) = &self.trace {
+            let mut line = Vec::with_capacity(plain.len() + 1);
+            line.extend_from_slice(plain);
+            line.push(b'\n');
+            let mut file = trace.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = file.write_all(&line) {
+                eprintln!("mikrobill-sim: cannot write the request trace: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The --state file: a snapshot (a dataset JSON, replaced atomically by temp + fsync + rename)
+//! plus `<FILE>.journal`, an append-only log of changes, one per line as `JSON<TAB>CHECKSUM`.
+//! Every acknowledged change is in the journal and fsynced before its reply. On load a torn or
+//! corrupt record ends the journal (a crash can only tear the last one). Compaction writes a new
+//! snapshot and then empties the journal; a crash between the two is harmless because replaying
+//! changes that the snapshot already holds changes nothing (see tree::Change).
+
+use sha1::{Digest, Sha1};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::model::Dataset;
+use super::store::Store;
+use super::tree::{self, Change};
+
+/// Journal size that triggers compaction while running.
+pub const COMPACT_BYTES: u64 = 8 * 1024 * 1024;
+
+pub struct Journal {
+    snapshot: PathBuf,
+    file: File,
+    bytes: AtomicU64,
+}
+
+fn journal_path(snapshot: &Path) -> PathBuf {
+    let mut p = snapshot.as_os_str().to_owned();
+    p.push(".journal");
+    PathBuf::from(p)
+}
+
+fn checksum(payload: &[u8]) -> String {
+    Sha1::digest(payload)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn sync_dir(file: &Path) -> io::Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// Writes the snapshot so that the file at `path` is always either the old or the new version.
+pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let file = File::create(&tmp)?;
+        let mut w = BufWriter::new(&file);
+        serde_json::to_writer(&mut w, &store.to_dataset())?;
+        w.flush()?;
+        drop(w);
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(path)
+}
+
+fn read_snapshot(path: &Path) -> Result<Dataset, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_reader(BufReader::new(file))
+        .map_err(|e| format!("{}: not a valid state snapshot: {e}", path.display()))
+}
+
+/// Valid changes of a journal and whether anything after them was dropped.
+pub fn parse_journal(bytes: &[u8]) -> (Vec<Change>, bool) {
+    let mut changes = Vec::new();
+    let mut rest = bytes;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..end];
+        let Some(tab) = line.iter().rposition(|&b| b == b'\t') else {
+            return (changes, true);
+        };
+        let (payload, sum) = (&line[..tab], &line[tab + 1..]);
+        if checksum(payload).as_bytes() != sum {
+            return (changes, true);
+        }
+        match serde_json::from_slice::<Change>(payload) {
+            Ok(c) => changes.push(c),
+            Err(_) => return (changes, true),
+        }
+        rest = &rest[end + 1..];
+    }
+    (changes, !rest.is_empty())
+}
+
+impl Journal {
+    /// Opens (or creates from `seed`) the state at `path`, replays its journal and compacts.
+    pub fn open(
+        path: &Path,
+        seed: impl FnOnce() -> Result<Dataset, String>,
+    ) -> Result<(Store, Journal), String> {
+        let jpath = journal_path(path);
+        let mut store = if path.exists() {
+            Store::from_dataset(read_snapshot(path)?)?
+        } else {
+            Store::from_dataset(seed()?)?
+        };
+        let mut bytes = Vec::new();
+        match File::open(&jpath) {
+            Ok(mut f) => {
+                f.read_to_end(&mut bytes)
+                    .map_err(|e| format!("{}: {e}", jpath.display()))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", jpath.display())),
+        }
+        let (changes, dropped) = parse_journal(&bytes);
+        if dropped {
+            eprintln!(
+                "mikrobill-sim: ignoring a torn or corrupt tail of {} after {} records",
+                jpath.display(),
+                changes.len()
+            );
+        }
+        for change in &changes {
+            tree::replay(&mut store, change)
+                .map_err(|e| format!("{}: cannot replay a change: {e}", jpath.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&jpath)
+            .map_err(|e| format!("{}: {e}", jpath.display()))?;
+        let journal = Journal {
+            snapshot: path.to_path_buf(),
+            file,
+            bytes: AtomicU64::new(bytes.len() as u64),
+        };
+        journal
+            .compact(&store)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((store, journal))
+    }
+
+    /// Appends one record; the caller holds the store's write lock so records keep their order.
+    pub fn append(&self, change: &Change) -> io::Result<()> {
+        let mut line = serde_json::to_vec(change)?;
+        let sum = checksum(&line);
+        line.push(b'\t');
+        line.extend_from_slice(sum.as_bytes());
+        line.push(b'\n');
+        (&self.file).write_all(&line)?;
+        self.bytes.fetch_add(line.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    pub fn wants_compaction(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) > COMPACT_BYTES
+    }
+
+    /// Snapshot then empty the journal; the caller holds the store's write lock.
+    pub fn compact(&self, store: &Store) -> io::Result<()> {
+        write_snapshot(&self.snapshot, store)?;
+        self.file.set_len(0)?;
+        self.file.sync_all()?;
+        sync_dir(&journal_path(&self.snapshot))?;
+        self.bytes.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn line(change: &Change) -> Vec<u8> {
+        let mut l = serde_json::to_vec(change).unwrap();
+        let sum = checksum(&l);
+        l.push(b'\t');
+        l.extend_from_slice(sum.as_bytes());
+        l.push(b'\n');
+        l
+    }
+
+    #[test]
+    fn torn_and_corrupt_tails_are_dropped() {
+        let a = Change::Set {
+            path: "API.Client.1.AutorizeInfo.Name".into(),
+            value: json!("a"),
+        };
+        let mut bytes = line(&a);
+        bytes.extend_from_slice(&line(&a));
+        assert_eq!(parse_journal(&bytes), (vec![a.clone(), a.clone()], false));
+        let whole = bytes.len();
+        bytes.extend_from_slice(&line(&a)[..10]);
+        assert_eq!(parse_journal(&bytes), (vec![a.clone(), a.clone()], true));
+        bytes.truncate(whole);
+        bytes[whole - 3] ^= 1;
+        assert_eq!(parse_journal(&bytes), (vec![a], true));
+    }
+}

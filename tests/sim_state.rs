@@ -1,0 +1,287 @@
+//! Datasets, the generator and the --state file's durability across kill -9.
+
+mod sim_support;
+use serde_json::json;
+use sim_support::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("mb-sim-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const WRITERS: usize = 4;
+
+fn name_path(guid: u64) -> String {
+    format!("API.Client.{guid}.AutorizeInfo.Name")
+}
+
+#[test]
+fn no_acknowledged_change_is_lost_after_kill_9() {
+    let dir = TempDir::new("kill9");
+    let state = dir.file("state.json");
+    let mut sim = Sim::start(&["--state", &state]);
+    let acked = Arc::new(AtomicUsize::new(0));
+    let targets = [IVANOV, PETROV, SIDOROVA, IVANOV];
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let mut cl = sim.client();
+            let acked = Arc::clone(&acked);
+            thread::spawn(move || {
+                // (last acknowledged i, last sent i, acknowledged AddAccount GUIDs)
+                let mut last_ack = None;
+                let mut last_sent = None;
+                let mut added = Vec::new();
+                for i in 0.. {
+                    last_sent = Some(i);
+                    let reply = if w == 3 {
+                        cl.process(
+                            &format!("API.Client.{SIDOROVA}.AutorizeInfo.Accounts.AddAccount"),
+                            Some(&format!(
+                                r#"["10.3.{}.{}","","w{i}","p"]"#,
+                                i / 250,
+                                i % 250
+                            )),
+                        )
+                    } else {
+                        cl.process(&name_path(targets[w]), Some(&format!("\"w{w}-{i}\"")))
+                    };
+                    match reply {
+                        Ok(r) => {
+                            assert_eq!(code(&r), 0, "{r}");
+                            if w == 3 {
+                                added.push(ret(&r).as_u64().unwrap());
+                            }
+                            last_ack = Some(i);
+                            acked.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (last_ack, last_sent, added)
+            })
+        })
+        .collect();
+    while acked.load(Ordering::SeqCst) < 400 {
+        thread::yield_now();
+    }
+    sim.child.kill().unwrap();
+    sim.child.wait().unwrap();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+
+    let sim = Sim::start(&["--state", &state]);
+    let mut cl = sim.client();
+    for (w, (last_ack, last_sent, _)) in results.iter().enumerate().take(3) {
+        let name = ret(&call(&mut cl, &name_path(targets[w]), None));
+        let name = name.as_str().unwrap();
+        let i: usize = name
+            .strip_prefix(&format!("w{w}-"))
+            .unwrap_or_else(|| panic!("writer {w}: unexpected name {name}"))
+            .parse()
+            .unwrap();
+        // The last acknowledged value, or the one in flight when the server died.
+        assert!(
+            last_ack.is_some_and(|a| i >= a) && last_sent.is_some_and(|s| i <= s),
+            "writer {w}: read {i}, acknowledged up to {last_ack:?}, sent up to {last_sent:?}"
+        );
+    }
+    let accounts = ret(&call(
+        &mut cl,
+        &format!("API.Client.{SIDOROVA}.AutorizeInfo.Accounts"),
+        None,
+    ));
+    let accounts: Vec<u64> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    for guid in &results[3].2 {
+        assert!(
+            accounts.contains(guid),
+            "account {guid} was acknowledged but lost"
+        );
+    }
+    // GUIDs handed out after the restart do not collide with recovered ones.
+    let fresh = ret(&call(
+        &mut cl,
+        &format!("API.Client.{IVANOV}.AutorizeInfo.Accounts.AddAccount"),
+        Some(r#"["10.9.9.9","","fresh","p"]"#),
+    ))
+    .as_u64()
+    .unwrap();
+    assert!(!accounts.contains(&fresh));
+}
+
+#[test]
+fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
+    let dir = TempDir::new("torn");
+    let state = dir.file("state.json");
+    {
+        let mut sim = Sim::start(&["--state", &state]);
+        let mut cl = sim.client();
+        call(&mut cl, &name_path(IVANOV), Some(r#""kept""#));
+        sim.signal(libc::SIGKILL);
+        sim.child.wait().unwrap();
+    }
+    // A record torn mid-write by the crash, then a record with a bad checksum.
+    let journal = format!("{state}.journal");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    assert!(
+        !bytes.is_empty(),
+        "the set must be journalled before its reply"
+    );
+    bytes.extend_from_slice(br#"{"op":"set","path":"API.Client.633824158637492.Autor"#);
+    std::fs::write(&journal, &bytes).unwrap();
+    {
+        let mut sim = Sim::start(&["--state", &state]);
+        let mut cl = sim.client();
+        assert_eq!(ret(&call(&mut cl, &name_path(IVANOV), None)), json!("kept"));
+        call(&mut cl, &name_path(PETROV), Some(r#""also kept""#));
+        sim.signal(libc::SIGTERM);
+        assert_eq!(sim.child.wait().unwrap().code(), Some(0));
+    }
+    // A clean exit compacts: the snapshot holds everything and the journal is empty.
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+    let sim = Sim::start(&["--state", &state, "--generate", "5"]);
+    let mut cl = sim.client();
+    assert_eq!(ret(&call(&mut cl, &name_path(IVANOV), None)), json!("kept"));
+    assert_eq!(
+        ret(&call(&mut cl, &name_path(PETROV), None)),
+        json!("also kept")
+    );
+    // The existing state file wins over --generate.
+    assert_eq!(
+        ret(&call(&mut cl, "API.GetClients", None))
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn corrupt_snapshot_refuses_to_start() {
+    let dir = TempDir::new("corrupt");
+    let state = dir.file("state.json");
+    std::fs::write(&state, "{not json").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .args(["--listen", "127.0.0.1:0", "--state", &state])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("state.json"));
+}
+
+#[test]
+fn dataset_file_is_loaded() {
+    let dir = TempDir::new("dataset");
+    let path = dir.file("data.json");
+    std::fs::write(
+        &path,
+        r#"{"clients":[
+            {"GUID":18446744073709551615,"Name":"Max","Money":"1.50","Blocked":true,"BlockReason":5,
+             "Accounts":[{"GUID":18446744073709551614,"IP":"10.0.0.9","MAC":"","Login":"max","Password":"m","PPP_IP":""}],
+             "Fields":[{"id":7,"FieldName":"Договор","FieldValue":"X-1"}]},
+            {"GUID":12,"Name":"Min"}]}"#,
+    )
+    .unwrap();
+    let sim = Sim::start(&["--dataset", &path]);
+    let mut cl = sim.client();
+    assert_eq!(
+        call(&mut cl, "API.GetClients", None),
+        r#"{"return":[18446744073709551615,12],"code":0}"#
+    );
+    let max = "API.Client.18446744073709551615";
+    assert_eq!(
+        ret(&call(
+            &mut cl,
+            &format!("{max}.AutorizeInfo.Accounts.18446744073709551614.Login"),
+            None
+        )),
+        json!("max")
+    );
+    assert_eq!(
+        ret(&call(
+            &mut cl,
+            &format!("{max}.PersonalDataInfo.Field.7.FieldValue"),
+            None
+        )),
+        json!("X-1")
+    );
+    assert_eq!(
+        ret(&call(&mut cl, "API.GetClients", Some("\"x-1\""))),
+        json!([u64::MAX])
+    );
+    // Omitted properties take documented defaults.
+    assert_eq!(
+        ret(&call(&mut cl, "API.Client.12.BillingInfo.Money", None)),
+        json!("0.00")
+    );
+    assert_eq!(
+        ret(&call(&mut cl, "API.Client.12.StatusInfo.BlockReason", None)),
+        json!(-1)
+    );
+
+    std::fs::write(&path, r#"{"clients":[{"GUID":1,"Nmae":"typo"}]}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .args(["--listen", "127.0.0.1:0", "--dataset", &path])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Nmae"));
+}
+
+#[test]
+fn generated_clients_are_deterministic_and_searchable() {
+    let a = Sim::start(&["--generate", "1000"]);
+    let b = Sim::start(&["--generate", "1000"]);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let all = ret(&call(&mut ca, "API.GetClients", None));
+    assert_eq!(all.as_array().unwrap().len(), 1000);
+    assert_eq!(all, ret(&call(&mut cb, "API.GetClients", None)));
+    let guid = all[421].as_u64().unwrap();
+    assert!(guid > 1 << 53);
+    let found = ret(&call(&mut ca, "API.GetClients", Some("\"user421b\"")));
+    assert_eq!(found, json!([guid]));
+    let name = format!("API.Client.{guid}.AutorizeInfo.Name");
+    assert_eq!(call(&mut ca, &name, None), call(&mut cb, &name, None));
+    call(&mut ca, &name, Some(r#""changed""#));
+    assert_eq!(ret(&call(&mut ca, &name, None)), json!("changed"));
+    assert_ne!(call(&mut ca, &name, None), call(&mut cb, &name, None));
+}
+
+#[test]
+fn a_million_generated_clients() {
+    // Listing all million GUIDs works too, but takes seconds in a debug build, so the test
+    // covers the linear search and a copy-on-write set instead.
+    let sim = Sim::start(&["--generate", "1000000"]);
+    let mut cl = sim.client();
+    let found = ret(&call(&mut cl, "API.GetClients", Some("\"user999999b\"")));
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let guid = found[0].as_u64().unwrap();
+    let money = format!("API.Client.{guid}.BillingInfo.Money");
+    call(&mut cl, &money, Some(r#""42.00""#));
+    assert_eq!(ret(&call(&mut cl, &money, None)), json!("42.00"));
+    let found = ret(&call(&mut cl, "API.GetClients", Some("\"user999999b\"")));
+    assert_eq!(found, json!([guid]));
+}

@@ -1,0 +1,154 @@
+//! Shared by the tests/sim_*.rs integration tests: starts the real simulator binary on a free
+//! port and speaks the wire protocol to it over TCP.
+#![allow(dead_code)]
+
+use mikrobill::crypto::Cipher;
+use mikrobill::frame::{read_frame, write_frame};
+use mikrobill::message;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+pub const KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";
+pub const IVANOV: u64 = 633824158637492;
+pub const IVANOV_ACC: u64 = 28236356495083;
+pub const PETROV: u64 = 9527563927532953;
+pub const PETROV_ACC: u64 = 835354904534456;
+pub const PETROV_ACC2: u64 = 835354904534457;
+pub const SIDOROVA: u64 = 4611686018427387905;
+
+pub struct Sim {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Sim {
+    pub fn start(args: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mikrobill-sim");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on 127.0.0.1:")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Sim { child, port }
+    }
+
+    pub fn tcp(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    }
+
+    /// A connection authenticated as the demo cashier.
+    pub fn conn(&self) -> Conn {
+        let mut c = Conn::new(self.tcp());
+        let reply = c.auth("api", "secret").expect("auth reply");
+        assert_eq!(code(&reply), 0, "{reply}");
+        c
+    }
+
+    /// The project's own client, configured for this simulator as the demo cashier.
+    pub fn client(&self) -> mikrobill::Client {
+        self.client_as("api", "secret")
+    }
+
+    pub fn client_as(&self, login: &str, password: &str) -> mikrobill::Client {
+        let cfg = mikrobill::Config::new("127.0.0.1", self.port, login, password, KEY1, KEY2);
+        mikrobill::Client::new(cfg).unwrap()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn cipher() -> Cipher {
+    Cipher::from_base64(KEY1, KEY2).unwrap()
+}
+
+pub struct Conn {
+    pub stream: TcpStream,
+    cipher: Cipher,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            cipher: cipher(),
+        }
+    }
+
+    pub fn send(&mut self, plain: &str) {
+        write_frame(&mut self.stream, &self.cipher.encrypt(plain.as_bytes())).unwrap();
+    }
+
+    /// The next reply, or None when the server closed the connection instead.
+    pub fn recv(&mut self) -> Option<String> {
+        let frame = read_frame(&mut self.stream, 1 << 30).ok()?;
+        Some(String::from_utf8(self.cipher.decrypt(&frame)?).unwrap())
+    }
+
+    pub fn auth(&mut self, login: &str, password: &str) -> Option<String> {
+        let sign = message::microtime_sign(SystemTime::now());
+        self.send(&message::auth(login, password, &sign));
+        self.recv()
+    }
+
+    /// One request; `value` is JSON text, re-encoded the way PHP would send it.
+    pub fn process(&mut self, path: &str, value: Option<&str>) -> String {
+        let value: Option<Value> = value.map(|v| serde_json::from_str(v).unwrap());
+        self.send(&message::request(path, value.as_ref()));
+        self.recv().expect("a reply")
+    }
+
+    /// True when the server closed the connection (EOF) without sending anything.
+    pub fn closed_without_reply(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.stream.read(&mut buf), Ok(0))
+    }
+}
+
+/// `process` through the client, which must succeed at the transport level.
+pub fn call(c: &mut mikrobill::Client, path: &str, value: Option<&str>) -> String {
+    c.process(path, value)
+        .unwrap_or_else(|e| panic!("{path}: {}", e.to_json()))
+}
+
+pub fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("bad JSON {text:?}: {e}"))
+}
+
+pub fn code(reply: &str) -> i64 {
+    parse(reply)["code"].as_i64().unwrap()
+}
+
+pub fn ret(reply: &str) -> Value {
+    parse(reply)["return"].clone()
+}
+
+pub fn write_raw(stream: &mut TcpStream, bytes: &[u8]) {
+    stream.write_all(bytes).unwrap();
+}
