@@ -62,16 +62,13 @@ namespace MikroBILL.Tests
                 StandardOutputEncoding = Encoding.UTF8,
             };
             _process = Process.Start(psi);
-            var errThread = new Thread(() =>
-            {
-                string line;
-                while ((line = _process.StandardError.ReadLine()) != null)
-                {
-                    lock (_stderr) _stderr.AppendLine(line);
-                }
-            }) { IsBackground = true };
+            // The drain threads hold the readers themselves: the Process object may be disposed
+            // while they still run.
+            StreamReader stdout = _process.StandardOutput;
+            StreamReader stderr = _process.StandardError;
+            var errThread = new Thread(() => Drain(stderr, _stderr)) { IsBackground = true };
             errThread.Start();
-            string first = _process.StandardOutput.ReadLine();
+            string first = stdout.ReadLine();
             const string prefix = "listening on 127.0.0.1:";
             if (first == null || !first.StartsWith(prefix, StringComparison.Ordinal))
             {
@@ -80,11 +77,34 @@ namespace MikroBILL.Tests
             }
             Port = int.Parse(first.Substring(prefix.Length), CultureInfo.InvariantCulture);
             // Keep draining stdout so a chatty simulator never blocks on a full pipe.
-            var outThread = new Thread(() => _process.StandardOutput.ReadToEnd()) { IsBackground = true };
+            var outThread = new Thread(() => Drain(stdout, null)) { IsBackground = true };
             outThread.Start();
         }
 
         public int Port { get; private set; }
+
+        private static void Drain(StreamReader reader, StringBuilder sink)
+        {
+            try
+            {
+                string line;
+                while ((line = reader.ReadLine()) != null)
+                {
+                    if (sink != null)
+                    {
+                        lock (sink) sink.AppendLine(line);
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // The simulator was disposed; nothing more to read.
+            }
+            catch (IOException)
+            {
+                // The pipe broke with the simulator; nothing more to read.
+            }
+        }
 
         public string TraceFile { get; private set; }
 
