@@ -42,19 +42,23 @@ impl Client {
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
         let value = value_json
             .map(|text| {
-                phpjson::parse(text).map_err(|e| match e {
+                phpjson::reencode(text).map_err(|e| match e {
                     phpjson::ParseError::TooDeep => Error::InvalidArgument(format!("value is {e}")),
                     phpjson::ParseError::Json(e) => {
                         Error::InvalidArgument(format!("value is not valid JSON: {e}"))
                     }
+                    phpjson::ParseError::NoThread(_) => Error::Internal(e.to_string()),
                 })
             })
             .transpose()?;
-        self.process_value(path, value.as_ref())
+        self.send(message::request_encoded(path, value.as_deref()))
     }
 
     pub fn process_value(&mut self, path: &str, value: Option<&Value>) -> Result<String, Error> {
-        let request = message::request(path, value);
+        self.send(message::request(path, value))
+    }
+
+    fn send(&mut self, request: String) -> Result<String, Error> {
         self.ensure_connected()?;
         let result = self.exchange(request.as_bytes());
         if result.is_err() {
@@ -151,20 +155,15 @@ impl Client {
                 Error::ConnectionLost(format!("while sending the auth message: {e}"))
             }
         })?;
+        // A missing auth reply, however it goes missing, is what the original reported as
+        // code 6: most often the keys are wrong and the server stays silent.
         let ciphertext = read_frame(&mut stream, self.config.max_frame_bytes).map_err(|e| {
-            let silent = |why: String| Error::NullResponse(format!("{why} (auth reply)"));
-            match e {
-                FrameError::Closed | FrameError::Truncated => {
-                    silent("the server closed the connection without answering".into())
-                }
-                FrameError::Io(ref io) if is_timeout(io) => silent(format!(
-                    "no answer within {} ms",
-                    self.config.io_timeout.as_millis()
-                )),
-                FrameError::Io(io) => silent(io.to_string()),
-                FrameError::TooLarge { .. } => Error::FrameTooLarge(e.to_string()),
-                FrameError::Misaligned(_) => Error::MalformedReply(e.to_string()),
-            }
+            reply_failure(
+                e,
+                self.config.io_timeout.as_millis(),
+                Error::NullResponse,
+                " (auth reply)",
+            )
         })?;
         let plain = self.cipher.decrypt(&ciphertext).unwrap_or_default();
         let reply: Value = serde_json::from_slice(&plain)
@@ -197,20 +196,15 @@ impl Client {
             }
         })?;
         let ciphertext = read_frame(stream, max).map_err(|e| match e {
-            FrameError::Closed => {
-                Error::ConnectionLost("before the reply arrived; the request was not resent".into())
-            }
-            FrameError::Truncated => Error::ConnectionLost(
-                "in the middle of the reply; the request was not resent".into(),
-            ),
             FrameError::Io(ref io) if is_timeout(io) => Error::Timeout(format!(
                 "waiting {io_ms} ms for the reply; the request was not resent"
             )),
-            FrameError::Io(io) => Error::ConnectionLost(format!(
-                "while waiting for the reply ({io}); the request was not resent"
-            )),
-            FrameError::TooLarge { .. } => Error::FrameTooLarge(e.to_string()),
-            FrameError::Misaligned(_) => Error::MalformedReply(e.to_string()),
+            e => reply_failure(
+                e,
+                io_ms,
+                Error::ConnectionLost,
+                "; the request was not resent",
+            ),
         })?;
         let plain = self
             .cipher
@@ -221,12 +215,22 @@ impl Client {
         if text.is_empty() {
             return Err(Error::MalformedReply("the reply is empty".into()));
         }
-        if text.contains('\0') {
-            return Err(Error::MalformedReply(
-                "the reply contains a NUL byte".into(),
-            ));
-        }
         Ok(text)
+    }
+}
+
+/// What a failed reply read means. `missing` names the error for a reply that never came (the
+/// stream ended, broke or stayed silent); `context` finishes its sentence.
+fn reply_failure(e: FrameError, io_ms: u128, missing: fn(String) -> Error, context: &str) -> Error {
+    match e {
+        FrameError::Closed => missing(format!("before the reply arrived{context}")),
+        FrameError::Truncated => missing(format!("in the middle of the reply{context}")),
+        FrameError::Io(io) if is_timeout(&io) => {
+            missing(format!("no reply within {io_ms} ms{context}"))
+        }
+        FrameError::Io(io) => missing(format!("while waiting for the reply ({io}){context}")),
+        FrameError::TooLarge { .. } => Error::FrameTooLarge(e.to_string()),
+        FrameError::Misaligned(_) => Error::MalformedReply(e.to_string()),
     }
 }
 

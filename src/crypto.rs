@@ -5,7 +5,7 @@ use aes::{Aes128, Aes192, Aes256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cbc::cipher::block_padding::NoPadding;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use cbc::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, KeyInit, KeyIvInit};
 use std::fmt;
 
 pub const BLOCK: usize = 16;
@@ -35,29 +35,17 @@ impl fmt::Display for KeyError {
     }
 }
 
-#[derive(Clone)]
-enum Key {
-    Aes128([u8; 16]),
-    Aes192([u8; 24]),
-    Aes256([u8; 32]),
-}
-
-/// The session cipher: a key of 16, 24 or 32 bytes and a fixed 16-byte IV.
+/// The session cipher: a key of 16, 24 or 32 bytes (AES-128, -192 or -256) and a fixed IV.
 #[derive(Clone)]
 pub struct Cipher {
-    key: Key,
+    key: Vec<u8>,
     iv: [u8; BLOCK],
 }
 
 /// Keys must never reach logs, so Debug shows only the AES variant.
 impl fmt::Debug for Cipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bits = match self.key {
-            Key::Aes128(_) => 128,
-            Key::Aes192(_) => 192,
-            Key::Aes256(_) => 256,
-        };
-        write!(f, "Cipher(AES-{bits}-CBC)")
+        write!(f, "Cipher(AES-{}-CBC)", self.key.len() * 8)
     }
 }
 
@@ -74,33 +62,25 @@ impl Cipher {
     }
 
     pub fn from_bytes(key: &[u8], iv: &[u8]) -> Result<Cipher, KeyError> {
-        let key = match key.len() {
-            16 => Key::Aes128(key.try_into().expect("length checked")),
-            24 => Key::Aes192(key.try_into().expect("length checked")),
-            32 => Key::Aes256(key.try_into().expect("length checked")),
-            n => return Err(KeyError::Key1Length(n)),
-        };
-        let iv: [u8; BLOCK] = iv.try_into().map_err(|_| KeyError::Key2Length(iv.len()))?;
-        Ok(Cipher { key, iv })
+        if ![16, 24, 32].contains(&key.len()) {
+            return Err(KeyError::Key1Length(key.len()));
+        }
+        let iv = iv.try_into().map_err(|_| KeyError::Key2Length(iv.len()))?;
+        Ok(Cipher {
+            key: key.to_vec(),
+            iv,
+        })
     }
 
     /// Zero-pads to the next block boundary (nothing when aligned) and encrypts.
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
         let mut buf = plaintext.to_vec();
         buf.resize(plaintext.len().div_ceil(BLOCK) * BLOCK, 0);
-        let len = buf.len();
-        let result = match &self.key {
-            Key::Aes128(k) => cbc::Encryptor::<Aes128>::new(k.into(), &self.iv.into())
-                .encrypt_padded_mut::<NoPadding>(&mut buf, len)
-                .map(|_| ()),
-            Key::Aes192(k) => cbc::Encryptor::<Aes192>::new(k.into(), &self.iv.into())
-                .encrypt_padded_mut::<NoPadding>(&mut buf, len)
-                .map(|_| ()),
-            Key::Aes256(k) => cbc::Encryptor::<Aes256>::new(k.into(), &self.iv.into())
-                .encrypt_padded_mut::<NoPadding>(&mut buf, len)
-                .map(|_| ()),
-        };
-        result.expect("buffer is block aligned");
+        match self.key.len() {
+            16 => cbc_encrypt::<Aes128>(&self.key, &self.iv, &mut buf),
+            24 => cbc_encrypt::<Aes192>(&self.key, &self.iv, &mut buf),
+            _ => cbc_encrypt::<Aes256>(&self.key, &self.iv, &mut buf),
+        }
         buf
     }
 
@@ -111,22 +91,35 @@ impl Cipher {
             return None;
         }
         let mut buf = ciphertext.to_vec();
-        let ok = match &self.key {
-            Key::Aes128(k) => cbc::Decryptor::<Aes128>::new(k.into(), &self.iv.into())
-                .decrypt_padded_mut::<NoPadding>(&mut buf)
-                .is_ok(),
-            Key::Aes192(k) => cbc::Decryptor::<Aes192>::new(k.into(), &self.iv.into())
-                .decrypt_padded_mut::<NoPadding>(&mut buf)
-                .is_ok(),
-            Key::Aes256(k) => cbc::Decryptor::<Aes256>::new(k.into(), &self.iv.into())
-                .decrypt_padded_mut::<NoPadding>(&mut buf)
-                .is_ok(),
-        };
-        if !ok {
-            return None;
+        match self.key.len() {
+            16 => cbc_decrypt::<Aes128>(&self.key, &self.iv, &mut buf),
+            24 => cbc_decrypt::<Aes192>(&self.key, &self.iv, &mut buf),
+            _ => cbc_decrypt::<Aes256>(&self.key, &self.iv, &mut buf),
         }
         Some(strip_nul(&buf).to_vec())
     }
+}
+
+/// Encrypts a block-aligned buffer in place; key and IV lengths were checked by `from_bytes`.
+fn cbc_encrypt<C>(key: &[u8], iv: &[u8; BLOCK], buf: &mut [u8])
+where
+    C: BlockCipher + BlockEncryptMut + KeyInit,
+{
+    let len = buf.len();
+    cbc::Encryptor::<C>::new_from_slices(key, iv)
+        .expect("key and IV lengths checked")
+        .encrypt_padded_mut::<NoPadding>(buf, len)
+        .expect("buffer is block aligned");
+}
+
+fn cbc_decrypt<C>(key: &[u8], iv: &[u8; BLOCK], buf: &mut [u8])
+where
+    C: BlockCipher + BlockDecryptMut + KeyInit,
+{
+    cbc::Decryptor::<C>::new_from_slices(key, iv)
+        .expect("key and IV lengths checked")
+        .decrypt_padded_mut::<NoPadding>(buf)
+        .expect("buffer is block aligned");
 }
 
 /// Strips 0x00 from both ends, which removes the zero padding and any extra all-zero blocks.

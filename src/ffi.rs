@@ -49,7 +49,9 @@ pub enum mb_code {
     MB_KEY2_ROW_MISSING = 9010,
 }
 
-type Shared = Arc<Mutex<Client>>;
+/// `None` once closed: a call that found the handle just before `mb_close` removed it still
+/// sees the close when it gets the lock, instead of reconnecting a released client.
+type Shared = Arc<Mutex<Option<Client>>>;
 
 fn registry() -> MutexGuard<'static, BTreeMap<c_longlong, Shared>> {
     static REGISTRY: OnceLock<Mutex<BTreeMap<c_longlong, Shared>>> = OnceLock::new();
@@ -75,16 +77,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A client whose call panicked may have sent a request without reading its reply; its
 /// connection is dropped so that the next call starts clean.
-fn lock_client(client: &Mutex<Client>) -> MutexGuard<'_, Client> {
+fn lock_client(client: &Mutex<Option<Client>>) -> MutexGuard<'_, Option<Client>> {
     match client.lock() {
         Ok(guard) => guard,
         Err(poisoned) => {
             let mut guard = poisoned.into_inner();
-            guard.drop_connection();
+            if let Some(client) = guard.as_mut() {
+                client.drop_connection();
+            }
             client.clear_poison();
             guard
         }
     }
+}
+
+/// Runs `call` on the open client behind `handle`.
+fn with_client<T>(handle: c_longlong, call: impl FnOnce(&mut Client) -> T) -> Result<T, Error> {
+    let shared = lookup(handle)?;
+    let mut guard = lock_client(&shared);
+    guard.as_mut().map(call).ok_or(Error::ClosedHandle)
 }
 
 fn lookup(handle: c_longlong) -> Result<Shared, Error> {
@@ -93,8 +104,9 @@ fn lookup(handle: c_longlong) -> Result<Shared, Error> {
 
 fn give(text: String) -> *mut c_char {
     let owned = CString::new(text).unwrap_or_else(|_| {
-        CString::new(Error::Internal("a reply held a NUL byte".into()).to_json())
-            .expect("error JSON escapes NUL")
+        let e =
+            Error::MalformedReply("the reply holds a NUL byte, which C text cannot carry".into());
+        CString::new(e.to_json()).expect("error JSON escapes NUL")
     });
     let ptr = owned.into_raw();
     issued_strings().insert(ptr as usize);
@@ -146,7 +158,7 @@ pub unsafe extern "C" fn mb_connect(config_json: *const c_char) -> c_longlong {
             match created {
                 Ok(client) => {
                     let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-                    registry().insert(handle, Arc::new(Mutex::new(client)));
+                    registry().insert(handle, Arc::new(Mutex::new(Some(client))));
                     set_last_error(None);
                     handle
                 }
@@ -189,15 +201,13 @@ pub unsafe extern "C" fn mb_process(
         || give(Error::Internal("panic in mb_process".into()).to_json()),
         || {
             let reply = (|| {
-                let client = lookup(handle)?;
                 let path = text_arg(path, "path")?;
                 let value = if value_json.is_null() {
                     None
                 } else {
                     Some(text_arg(value_json, "value_json")?)
                 };
-                let mut client = lock_client(&client);
-                client.process(path, value)
+                with_client(handle, |client| client.process(path, value))?
             })();
             give(reply.unwrap_or_else(|e| e.to_json()))
         },
@@ -210,10 +220,7 @@ pub unsafe extern "C" fn mb_process(
 pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
     guarded(
         || 0,
-        || match lookup(handle) {
-            Ok(client) => c_int::from(lock_client(&client).check_connection()),
-            Err(_) => -1,
-        },
+        || with_client(handle, |client| c_int::from(client.check_connection())).unwrap_or(-1),
     )
 }
 
@@ -223,11 +230,8 @@ pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
 pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
     guarded(
         || error::INTERNAL as c_int,
-        || match lookup(handle) {
-            Ok(client) => {
-                lock_client(&client).disconnect();
-                0
-            }
+        || match with_client(handle, Client::disconnect) {
+            Ok(()) => 0,
             Err(e) => e.code() as c_int,
         },
     )
@@ -241,9 +245,9 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
         || error::INTERNAL as c_int,
         || {
             let removed = registry().remove(&handle);
-            match removed {
-                Some(client) => {
-                    lock_client(&client).disconnect();
+            match removed.and_then(|shared| lock_client(&shared).take()) {
+                Some(mut client) => {
+                    client.disconnect();
                     0
                 }
                 None => error::CLOSED_HANDLE as c_int,
@@ -355,7 +359,7 @@ mod tests {
             crate::crypto::tests::KEY256,
             crate::crypto::tests::IV,
         );
-        let shared = Arc::new(Mutex::new(Client::new(config).unwrap()));
+        let shared = Arc::new(Mutex::new(Some(Client::new(config).unwrap())));
         let poisoner = Arc::clone(&shared);
         let _ = std::thread::spawn(move || {
             let _guard = poisoner.lock().unwrap();
@@ -363,7 +367,7 @@ mod tests {
         })
         .join();
         assert!(shared.is_poisoned());
-        assert!(!lock_client(&shared).is_connected());
+        assert!(!lock_client(&shared).as_ref().unwrap().is_connected());
         assert!(!shared.is_poisoned());
     }
 

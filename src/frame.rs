@@ -79,13 +79,20 @@ pub fn read_frame<R: Read>(r: &mut R, max: usize) -> Result<Vec<u8>, FrameError>
     if len == 0 || len % BLOCK != 0 {
         return Err(FrameError::Misaligned(len));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    // Memory grows with the bytes that actually arrive, so a peer that announces a large frame
+    // and sends nothing holds no more than the first chunk.
+    let mut body = Vec::with_capacity(len.min(FIRST_CHUNK));
+    let got = r
+        .take(len as u64)
+        .read_to_end(&mut body)
+        .map_err(FrameError::Io)?;
+    if got < len {
+        return Err(FrameError::Truncated);
+    }
     Ok(body)
 }
+
+const FIRST_CHUNK: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -133,6 +140,27 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_announced_length_reserves_memory_only_as_bytes_arrive() {
+        let mut announced = (1u32 << 24).to_le_bytes().to_vec();
+        announced.extend_from_slice(&[0u8; 32]);
+        let mut reader = &announced[..];
+        assert!(matches!(
+            read_frame(&mut reader, 1 << 25),
+            Err(FrameError::Truncated)
+        ));
+    }
+
+    #[test]
+    fn a_large_frame_arrives_whole() {
+        let mut out = Vec::new();
+        write_frame(&mut out, &vec![5u8; 1 << 20]).unwrap();
+        assert_eq!(
+            read_frame(&mut &out[..], 1 << 21).unwrap(),
+            vec![5u8; 1 << 20]
+        );
     }
 
     #[test]

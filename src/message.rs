@@ -34,13 +34,15 @@ pub fn auth(login: &str, password: &str, sign: &str) -> String {
 }
 
 pub fn request(path: &str, value: Option<&Value>) -> String {
+    request_encoded(path, value.map(phpjson::encode).as_deref())
+}
+
+/// A request whose value is already PHP-encoded JSON text (`None` reads).
+pub fn request_encoded(path: &str, value: Option<&str>) -> String {
     let mut out = String::from(r#"{"path":"#);
     phpjson::write_str(&mut out, path);
     out.push_str(r#","value":"#);
-    match value {
-        Some(v) => phpjson::write_value(&mut out, v),
-        None => out.push_str("null"),
-    }
+    out.push_str(value.unwrap_or("null"));
     out.push('}');
     out
 }

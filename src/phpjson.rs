@@ -74,10 +74,18 @@ pub fn write_str(out: &mut String, s: &str) {
 /// PHP's `json_encode` refuses nesting deeper than 512, so no original client ever sent more.
 pub const MAX_DEPTH: usize = 512;
 
+/// Values nested deeper than this are parsed and written on a helper thread with a stack of its
+/// own: the caller's thread (a php-fpm worker, a .NET pool thread, musl's 128 KiB default) may be
+/// too small for hundreds of levels of recursion, and a stack overflow cannot be caught.
+const INLINE_DEPTH: usize = 32;
+const DEEP_STACK_BYTES: usize = 16 << 20;
+
 #[derive(Debug)]
 pub enum ParseError {
     TooDeep,
     Json(serde_json::Error),
+    /// The helper thread for a deep value could not be started.
+    NoThread(std::io::Error),
 }
 
 impl std::fmt::Display for ParseError {
@@ -87,6 +95,7 @@ impl std::fmt::Display for ParseError {
                 write!(f, "nested too deep (PHP json_encode allows {MAX_DEPTH})")
             }
             ParseError::Json(e) => write!(f, "{e}"),
+            ParseError::NoThread(e) => write!(f, "cannot start a thread for a deep value: {e}"),
         }
     }
 }
@@ -102,6 +111,33 @@ pub fn parse_nested(text: &str, max_depth: usize) -> Result<Value, ParseError> {
     if nesting_depth(text.as_bytes()) > max_depth {
         return Err(ParseError::TooDeep);
     }
+    parse_bounded(text)
+}
+
+/// Caller-supplied JSON text re-encoded as PHP's `json_encode` writes it, without ever recursing
+/// deeply on the caller's stack.
+pub fn reencode(text: &str) -> Result<String, ParseError> {
+    let depth = nesting_depth(text.as_bytes());
+    if depth > MAX_DEPTH {
+        return Err(ParseError::TooDeep);
+    }
+    let work = || parse_bounded(text).map(|value| encode(&value));
+    if depth <= INLINE_DEPTH {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("mikrobill-json".into())
+            .stack_size(DEEP_STACK_BYTES)
+            .spawn_scoped(scope, work)
+            .map_err(ParseError::NoThread)?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Parses text whose depth is already known to be bounded.
+fn parse_bounded(text: &str) -> Result<Value, ParseError> {
     let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
     let value = Value::deserialize(&mut de).map_err(ParseError::Json)?;
@@ -194,6 +230,30 @@ mod tests {
         // Brackets inside strings do not count.
         let quoted = format!(r#"["{}\"{}"]"#, "[".repeat(600), "{".repeat(600));
         assert!(parse(&quoted).is_ok());
+    }
+
+    #[test]
+    fn deep_values_are_reencoded_on_a_small_caller_stack() {
+        let deep = format!(
+            "{}1{}",
+            r#"{"k":["#.repeat(MAX_DEPTH / 2),
+            "]}".repeat(MAX_DEPTH / 2)
+        );
+        let text = deep.clone();
+        // 64 KiB is far too little for 512 levels of recursion, as on a small host thread.
+        let encoded = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || reencode(&text).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(encoded, deep);
+        assert_eq!(reencode(r#"{"a/b":"Ж"}"#).unwrap(), r#"{"a\/b":"\u0416"}"#);
+        assert!(matches!(reencode("[1,"), Err(ParseError::Json(_))));
+        assert!(matches!(
+            reencode(&"[".repeat(MAX_DEPTH + 1)),
+            Err(ParseError::TooDeep)
+        ));
     }
 
     #[test]

@@ -90,6 +90,16 @@ fn closing_while_other_threads_call_is_safe_and_final() {
         .collect();
     barrier.wait();
     assert_eq!(mb_close(handle), 0);
+    // Once mb_close has returned, nothing more may reach the server: no call that found the
+    // handle just before the close may reconnect or send.
+    let auths = server
+        .counters
+        .auths
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let requests = server
+        .counters
+        .requests
+        .load(std::sync::atomic::Ordering::SeqCst);
     for c in callers {
         let codes = c.join().unwrap();
         // Each call either completed before the close or was refused as closed; once refused,
@@ -101,6 +111,20 @@ fn closing_while_other_threads_call_is_safe_and_final() {
         }
     }
     assert_eq!(mb_close(handle), error::CLOSED_HANDLE as i32);
+    assert_eq!(
+        server
+            .counters
+            .auths
+            .load(std::sync::atomic::Ordering::SeqCst),
+        auths
+    );
+    assert_eq!(
+        server
+            .counters
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        requests
+    );
 }
 
 #[test]
@@ -128,5 +152,15 @@ fn null_and_invalid_arguments_to_process_are_9005() {
         error::reply_code(&process(handle, "API.GetClients", None)),
         Some(0)
     );
+    assert_eq!(mb_close(handle), 0);
+}
+
+#[test]
+fn a_reply_c_text_cannot_carry_is_9004_at_the_c_boundary() {
+    let server = hostile::spawn(0);
+    let handle = unsafe { mb_connect(config(server.addr.port(), "nul").as_ptr()) };
+    let reply = process(handle, "API.GetClients", None);
+    assert_eq!(error::reply_code(&reply), Some(error::MALFORMED_REPLY));
+    assert!(reply.contains("NUL"), "{reply}");
     assert_eq!(mb_close(handle), 0);
 }

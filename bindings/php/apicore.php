@@ -13,478 +13,564 @@
  * text {"return":..,"result":..,"code":N} with N != 0. Only deployment errors (no FFI, library or
  * header not found, wrong library version) throw MikroBILL_Exception from the constructor.
  *
- * The classes are declared unconditionally at top level so that opcache.preload can preload
- * them (see preload.php): methods of preloaded classes may use FFI under ffi.enable=preload.
+ * The classes are declared only if no copy of this file was loaded before: opcache.preload
+ * (preload.php) preloads one copy, and a kassa script may still include another copy from
+ * another path (or Composer's autoloader and a kassa include both load it). Unguarded, the
+ * second copy is a fatal "Cannot declare class". The guard tests MikroBILL_FFI, which only
+ * this file declares, so the original apicore.php loaded first still fails loudly on
+ * MikroBILL_API instead of silently serving the old client. Preloading still works with the
+ * declarations inside the `if`: preload.php executes this file, and every class declared
+ * while preloading is preloaded (methods of preloaded classes may use FFI under
+ * ffi.enable=preload).
  */
 
-/** Deployment error: the native library cannot be used. */
-class MikroBILL_Exception extends RuntimeException
-{
-}
+if (!class_exists('MikroBILL_FFI', false)) {
 
-/** Internal: a runtime failure that Process() reports as JSON error text. */
-class MikroBILL_Failure extends Exception
-{
-    /** @var string|null the library's own error JSON, passed on unchanged (keeps its "detail") */
-    private $json = null;
-
-    public static function fromLibrary(?string $json): self
+    /** Deployment error: the native library cannot be used. */
+    class MikroBILL_Exception extends RuntimeException
     {
-        $decoded = $json === null ? null : json_decode($json, true);
-        $code = is_array($decoded) ? (int)($decoded['code'] ?? 0) : 0;
-        if ($code === 0) {
-            // Never let a failure look like success.
-            return new self('Internal error: the library failed without a usable error text', 9008);
-        }
-        $failure = new self((string)($decoded['return'] ?? ''), $code);
-        $failure->json = $json;
-        return $failure;
     }
 
-    public function toJson(): string
+    /** Internal: a runtime failure that Process() reports as JSON error text. */
+    class MikroBILL_Failure extends Exception
     {
-        return $this->json ?? MikroBILL_FFI::errorJson($this->getCode(), $this->getMessage());
-    }
-}
+        /** @var string|null the library's own error JSON, passed on unchanged (keeps its "detail") */
+        private $json = null;
 
-/** Loads libmikrobill.so once per process (per request under php-fpm) and owns its strings. */
-final class MikroBILL_FFI
-{
-    /** Scope name registered by preload.php through FFI::load. */
-    const SCOPE = 'MIKROBILL';
-    /** The C ABI major.minor this shim was written against. */
-    const VERSION_PREFIX = '0.1.';
-
-    /** @var FFI|null */
-    private static $ffi = null;
-
-    public static function get(): FFI
-    {
-        if (self::$ffi === null) {
-            self::$ffi = self::open();
+        public static function fromLibrary(?string $json): self
+        {
+            $decoded = $json === null ? null : json_decode($json, true);
+            $code = is_array($decoded) ? (int)($decoded['code'] ?? 0) : 0;
+            if ($code === 0) {
+                // Never let a failure look like success.
+                return new self('Internal error: the library failed without a usable error text', 9008);
+            }
+            $failure = new self((string)($decoded['return'] ?? ''), $code);
+            $failure->json = $json;
+            return $failure;
         }
-        return self::$ffi;
-    }
 
-    /**
-     * A new binding (no caching): the preloaded scope if preload.php registered one, else
-     * FFI::cdef of the header. Checks the library version.
-     * @throws MikroBILL_Exception naming what was tried
-     */
-    public static function open(): FFI
-    {
-        if (!extension_loaded('FFI')) {
-            throw new MikroBILL_Exception('MikroBILL: the PHP FFI extension is not loaded (install/enable ext-ffi)');
+        public function toJson(): string
+        {
+            return $this->json ?? MikroBILL_FFI::errorJson($this->getCode(), $this->getMessage());
         }
-        $ffi = self::fromPreloadedScope();
-        if ($ffi === null) {
-            $ffi = self::fromFiles();
-        }
-        self::checkVersion($ffi);
-        return $ffi;
     }
 
-    /** Candidate library paths, in search order. An explicit MIKROBILL_LIB is the only candidate. */
-    public static function libraryCandidates(): array
+    /** Loads libmikrobill.so once per process (per request under php-fpm) and owns its strings. */
+    final class MikroBILL_FFI
     {
-        $env = getenv('MIKROBILL_LIB');
-        if ($env !== false && $env !== '') {
-            return array($env);
-        }
-        // The plain name lets dlopen search the system library path (ldconfig, LD_LIBRARY_PATH).
-        return array(__DIR__ . '/libmikrobill.so', 'libmikrobill.so');
-    }
+        /** Scope name registered by preload.php through FFI::load. */
+        const SCOPE = 'MIKROBILL';
+        /** The C ABI major.minor this shim was written against. */
+        const VERSION_PREFIX = '0.1.';
 
-    /** Candidate header paths, in search order. An explicit MIKROBILL_HEADER is the only candidate. */
-    public static function headerCandidates(): array
-    {
-        $env = getenv('MIKROBILL_HEADER');
-        if ($env !== false && $env !== '') {
-            return array($env);
-        }
-        return array(__DIR__ . '/mikrobill.h', __DIR__ . '/../../include/mikrobill.h');
-    }
+        /** @var FFI|null */
+        private static $ffi = null;
 
-    /** Reads the first readable header; throws naming every path tried. */
-    public static function headerText(): string
-    {
-        $tried = array();
-        foreach (self::headerCandidates() as $path) {
-            if (is_file($path) && is_readable($path)) {
-                $text = file_get_contents($path);
-                if ($text !== false) {
-                    return $text;
+        public static function get(): FFI
+        {
+            if (self::$ffi === null) {
+                self::$ffi = self::open();
+            }
+            return self::$ffi;
+        }
+
+        /**
+         * A new binding (no caching): the preloaded scope if preload.php registered one, else
+         * FFI::cdef of the header. Checks the library version.
+         * @throws MikroBILL_Exception naming what was tried
+         */
+        public static function open(): FFI
+        {
+            if (!extension_loaded('FFI')) {
+                throw new MikroBILL_Exception('MikroBILL: the PHP FFI extension is not loaded (install/enable ext-ffi)');
+            }
+            $ffi = self::fromPreloadedScope();
+            if ($ffi === null) {
+                $ffi = self::fromFiles();
+            }
+            self::checkVersion($ffi);
+            return $ffi;
+        }
+
+        /** Candidate library paths, in search order. An explicit MIKROBILL_LIB is the only candidate. */
+        public static function libraryCandidates(): array
+        {
+            $env = getenv('MIKROBILL_LIB');
+            if ($env !== false && $env !== '') {
+                return array($env);
+            }
+            // The plain name lets dlopen search the system library path (ldconfig, LD_LIBRARY_PATH).
+            return array(__DIR__ . '/libmikrobill.so', 'libmikrobill.so');
+        }
+
+        /** Candidate header paths, in search order. An explicit MIKROBILL_HEADER is the only candidate. */
+        public static function headerCandidates(): array
+        {
+            $env = getenv('MIKROBILL_HEADER');
+            if ($env !== false && $env !== '') {
+                return array($env);
+            }
+            return array(__DIR__ . '/mikrobill.h', __DIR__ . '/../../include/mikrobill.h');
+        }
+
+        /** Reads the first readable header; throws naming every path tried. */
+        public static function headerText(): string
+        {
+            $tried = array();
+            foreach (self::headerCandidates() as $path) {
+                if (is_file($path) && is_readable($path)) {
+                    $text = file_get_contents($path);
+                    if ($text !== false) {
+                        return $text;
+                    }
+                }
+                $tried[] = $path;
+            }
+            throw new MikroBILL_Exception('MikroBILL: C header mikrobill.h not found; tried: '
+                . implode(', ', $tried) . ' (set MIKROBILL_HEADER)');
+        }
+
+        /** Converts a char* returned by the library to a PHP string and frees it with mb_free. */
+        public static function take(FFI $ffi, $ptr): ?string
+        {
+            if ($ptr === null || FFI::isNull($ptr)) {
+                return null;
+            }
+            try {
+                return FFI::string($ptr);
+            } finally {
+                $ffi->mb_free($ptr);
+            }
+        }
+
+        /** The error JSON shape the library uses, so callers parse one format. */
+        public static function errorJson(int $code, string $text, ?string $detail = null): string
+        {
+            $error = array('return' => $text, 'result' => $text, 'code' => $code);
+            if ($detail !== null && $detail !== '') {
+                $error['detail'] = $detail;
+            }
+            return json_encode($error, JSON_INVALID_UTF8_SUBSTITUTE);
+        }
+
+        /** The scope preload.php registered, if any; null when not preloaded. */
+        private static function fromPreloadedScope(): ?FFI
+        {
+            try {
+                return FFI::scope(self::SCOPE);
+            } catch (Throwable $e) {
+                return null;
+            }
+        }
+
+        private static function fromFiles(): FFI
+        {
+            $header = self::headerText();
+            $errors = array();
+            foreach (self::libraryCandidates() as $lib) {
+                try {
+                    return FFI::cdef($header, $lib);
+                } catch (Throwable $e) {
+                    $errors[] = $lib . ' (' . $e->getMessage() . ')';
                 }
             }
-            $tried[] = $path;
+            throw new MikroBILL_Exception('MikroBILL: cannot load libmikrobill.so; tried: ' . implode('; ', $errors)
+                . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see README.md)');
         }
-        throw new MikroBILL_Exception('MikroBILL: C header mikrobill.h not found; tried: '
-            . implode(', ', $tried) . ' (set MIKROBILL_HEADER)');
-    }
 
-    /** Converts a char* returned by the library to a PHP string and frees it with mb_free. */
-    public static function take(FFI $ffi, $ptr): ?string
-    {
-        if ($ptr === null || FFI::isNull($ptr)) {
-            return null;
+        private static function checkVersion(FFI $ffi): void
+        {
+            self::requireVersion(self::take($ffi, $ffi->mb_version()));
         }
-        try {
-            return FFI::string($ptr);
-        } finally {
-            $ffi->mb_free($ptr);
-        }
-    }
 
-    /** The error JSON shape the library uses, so callers parse one format. */
-    public static function errorJson(int $code, string $text, ?string $detail = null): string
-    {
-        $error = array('return' => $text, 'result' => $text, 'code' => $code);
-        if ($detail !== null && $detail !== '') {
-            $error['detail'] = $detail;
-        }
-        return json_encode($error, JSON_INVALID_UTF8_SUBSTITUTE);
-    }
-
-    /** The scope preload.php registered, if any; null when not preloaded. */
-    private static function fromPreloadedScope(): ?FFI
-    {
-        try {
-            return FFI::scope(self::SCOPE);
-        } catch (Throwable $e) {
-            return null;
+        /** @throws MikroBILL_Exception unless $version is 0.1.x */
+        public static function requireVersion(?string $version): void
+        {
+            if ($version === null || strncmp($version, self::VERSION_PREFIX, strlen(self::VERSION_PREFIX)) !== 0) {
+                throw new MikroBILL_Exception('MikroBILL: libmikrobill.so version ' . var_export($version, true)
+                    . ' does not match the ' . self::VERSION_PREFIX . 'x this apicore.php needs');
+            }
         }
     }
 
-    private static function fromFiles(): FFI
+    /** Finds CRYPTO_KEY_1 in config.php and CRYPTO_KEY_2 in the MikroBILL database, as the original does. */
+    final class MikroBILL_Keys
     {
-        $header = self::headerText();
-        $errors = array();
-        foreach (self::libraryCandidates() as $lib) {
+        const MISSING_CONFIG = 5;
+        const MISSING_ROW = 9010;
+        const INVALID_KEY = 9006;
+
+        /** config.php one folder above kassa: relative to the working directory (the original's
+         *  '../config.php', kassa scripts run in kassa), relative to this file's folder (a copy of
+         *  the shim in kassa), then relative to the running script: __DIR__ resolves symlinks, so
+         *  a kassa/apicore.php that is a symlink points into its target's folder, while
+         *  SCRIPT_FILENAME still names the kassa script. */
+        public static function configCandidates(): array
+        {
+            $candidates = array('../config.php', dirname(__DIR__) . '/config.php');
+            $script = $_SERVER['SCRIPT_FILENAME'] ?? null;
+            if (is_string($script) && $script !== '') {
+                // dirname() . '/..' rather than dirname(dirname()): right for a relative 'x.php' too.
+                $candidates[] = dirname($script) . '/../config.php';
+            }
+            return $candidates;
+        }
+
+        /**
+         * Returns array(key1, key2), filling in whichever is null.
+         * The keys are marked sensitive so PHP 8.2+ shows them as SensitiveParameterValue in stack
+         * traces (inert on 8.0/8.1, where zend.exception_ignore_args=On is the protection).
+         * @throws MikroBILL_Failure
+         */
+        public static function resolve(#[\SensitiveParameter] ?string $key1, #[\SensitiveParameter] ?string $key2): array
+        {
+            $config = self::readConfig(self::findConfig());
+            if ($key1 === null) {
+                $key1 = $config['CRYPTO_KEY_1'] ?? null;
+                if (!is_string($key1) || $key1 === '') {
+                    throw new MikroBILL_Failure('CRYPTO_KEY_1 is not set in config.php', self::INVALID_KEY);
+                }
+            }
+            if ($key2 === null) {
+                $key2 = self::selectKey2($config);
+            }
+            return array($key1, $key2);
+        }
+
+        private static function findConfig(): string
+        {
+            foreach (self::configCandidates() as $path) {
+                if (is_file($path)) {
+                    return $path;
+                }
+            }
+            throw new MikroBILL_Failure("MikroBILL WEB config file: 'config.php' not found!", self::MISSING_CONFIG);
+        }
+
+        /** Settings already read, by file identity: config.php may define constants or functions,
+         *  which must not be declared twice when several objects need keys in one process. */
+        private static $configs = array();
+
+        /** Includes config.php in a closure so its variables stay out of the caller's scope;
+         *  the file name is passed as an argument so no local name can collide with its variables. */
+        private static function readConfig(string $file): array
+        {
+            clearstatcache(true, $file);
+            $identity = realpath($file) . '|' . filemtime($file) . '|' . filesize($file);
+            if (!isset(self::$configs[$identity])) {
+                $vars = (static function () {
+                    include func_get_arg(0);
+                    return get_defined_vars();
+                })($file);
+                $wanted = array('CRYPTO_KEY_1' => 1, 'mysql_adr' => 1, 'mysql_user' => 1, 'mysql_pass' => 1, 'mysql_db' => 1);
+                self::$configs[$identity] = array_intersect_key($vars, $wanted);
+            }
+            return self::$configs[$identity];
+        }
+
+        /**
+         * $config holds the database password, hence sensitive.
+         * @throws MikroBILL_Failure with the MySQL errno, 9010 when the row is missing, 9005 without mysqli
+         */
+        private static function selectKey2(#[\SensitiveParameter] array $config): string
+        {
+            if (!extension_loaded('mysqli')) {
+                // mysqli is optional (only this lookup needs it); without the check mysqli_init() would
+                // be an Error thrown out of Process() instead of the JSON every runtime failure gives.
+                throw new MikroBILL_Failure('the mysqli extension is needed to read CRYPTO_KEY_2 from workparams', 9005);
+            }
+            list($host, $port, $socket) = self::parseAddress((string)($config['mysql_adr'] ?? ''));
+            $db = mysqli_init();
             try {
-                return FFI::cdef($header, $lib);
-            } catch (Throwable $e) {
-                $errors[] = $lib . ' (' . $e->getMessage() . ')';
+                $db->options(MYSQLI_OPT_CONNECT_TIMEOUT, 5);
+                // '@': with mysqli reporting off, a failed connect also raises a warning we report as JSON.
+                if (!@$db->real_connect($host, (string)($config['mysql_user'] ?? ''), (string)($config['mysql_pass'] ?? ''),
+                    (string)($config['mysql_db'] ?? ''), $port, $socket)) {
+                    throw new MikroBILL_Failure((string)$db->connect_error, (int)$db->connect_errno);
+                }
+                $result = @$db->query("SELECT param_value FROM workparams WHERE param_name = 'CRYPTO_KEY_2' LIMIT 1");
+                if ($result === false) {
+                    throw new MikroBILL_Failure((string)$db->error, (int)$db->errno);
+                }
+                $row = $result->fetch_row();
+                $result->free();
+                $db->close();
+            } catch (mysqli_sql_exception $e) {
+                // PHP 8.1+ default reporting (MYSQLI_REPORT_ERROR|STRICT) throws instead of returning false.
+                throw new MikroBILL_Failure($e->getMessage(), $e->getCode());
             }
+            if ($row === null || $row[0] === null || $row[0] === '') {
+                throw new MikroBILL_Failure("CRYPTO_KEY_2 not found in table workparams (param_name = 'CRYPTO_KEY_2')",
+                    self::MISSING_ROW);
+            }
+            return (string)$row[0];
         }
-        throw new MikroBILL_Exception('MikroBILL: cannot load libmikrobill.so; tried: ' . implode('; ', $errors)
-            . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see README.md)');
-    }
 
-    private static function checkVersion(FFI $ffi): void
-    {
-        self::requireVersion(self::take($ffi, $ffi->mb_version()));
-    }
-
-    /** @throws MikroBILL_Exception unless $version is 0.1.x */
-    public static function requireVersion(?string $version): void
-    {
-        if ($version === null || strncmp($version, self::VERSION_PREFIX, strlen(self::VERSION_PREFIX)) !== 0) {
-            throw new MikroBILL_Exception('MikroBILL: libmikrobill.so version ' . var_export($version, true)
-                . ' does not match the ' . self::VERSION_PREFIX . 'x this apicore.php needs');
+        /**
+         * Splits $mysql_adr the way the old mysql_connect() read it: "host", "host:port",
+         * "host:/path/to/socket", ":/path/to/socket", "[ipv6]:port". mysqli wants the parts apart.
+         * @return array{0:string,1:?int,2:?string} host, port, socket
+         */
+        public static function parseAddress(string $address): array
+        {
+            if ($address === '') {
+                return array('localhost', null, null);
+            }
+            if ($address[0] === '[') {
+                $end = strpos($address, ']');
+                if ($end !== false) {
+                    $host = substr($address, 1, $end - 1);
+                    $rest = substr($address, $end + 1);
+                    $port = (strlen($rest) > 1 && $rest[0] === ':' && self::isDigits(substr($rest, 1))) ? (int)substr($rest, 1) : null;
+                    return array($host, $port, null);
+                }
+            }
+            $colon = strpos($address, ':');
+            if ($colon === false || substr_count($address, ':') > 1 && strpos($address, ':/') === false) {
+                return array($address, null, null); // plain host, or a bare IPv6 address
+            }
+            $host = substr($address, 0, $colon);
+            $rest = substr($address, $colon + 1);
+            if ($host === '') {
+                $host = 'localhost';
+            }
+            if (self::isDigits($rest)) {
+                return array($host, (int)$rest, null);
+            }
+            if ($rest !== '' && $rest[0] === '/') {
+                return array($host, null, $rest);
+            }
+            return array($address, null, null);
         }
-    }
-}
 
-/** Finds CRYPTO_KEY_1 in config.php and CRYPTO_KEY_2 in the MikroBILL database, as the original does. */
-final class MikroBILL_Keys
-{
-    const MISSING_CONFIG = 5;
-    const MISSING_ROW = 9010;
-    const INVALID_KEY = 9006;
-
-    /** config.php one folder above kassa: relative to the working directory (the original's
-     *  '../config.php', kassa scripts run in kassa) and relative to this file's folder. */
-    public static function configCandidates(): array
-    {
-        return array('../config.php', dirname(__DIR__) . '/config.php');
+        /** ctype_digit() without ext-ctype, which is optional (Debian packages it apart, php -n lacks it). */
+        public static function isDigits(string $text): bool
+        {
+            return preg_match('/\A[0-9]+\z/', $text) === 1;
+        }
     }
 
     /**
-     * Returns array(key1, key2), filling in whichever is null.
-     * @throws MikroBILL_Failure
+     * Holds a client's password and keys outside every object property: the values live in a
+     * static WeakMap keyed by this property-less object. var_export(), (array) casts and
+     * debug_zval_dump() ignore __debugInfo() and show all properties, including those of nested
+     * objects; a static property appears in none of them. The entry goes away with the holder.
+     * Clones of a client share its holder: same credentials, and keys one of them later reads from
+     * the installation serve both.
      */
-    public static function resolve(?string $key1, ?string $key2): array
+    final class MikroBILL_Credentials
     {
-        $config = self::readConfig(self::findConfig());
-        if ($key1 === null) {
-            $key1 = $config['CRYPTO_KEY_1'] ?? null;
-            if (!is_string($key1) || $key1 === '') {
-                throw new MikroBILL_Failure('CRYPTO_KEY_1 is not set in config.php', self::INVALID_KEY);
+        /** @var WeakMap|null holder => array(password, key1, key2); a WeakMap cannot be a default value */
+        private static $values = null;
+
+        public function __construct(#[\SensitiveParameter] string $password, #[\SensitiveParameter] ?string $key1,
+            #[\SensitiveParameter] ?string $key2)
+        {
+            $this->set($password, $key1, $key2);
+        }
+
+        /** @return array{0:string,1:?string,2:?string} password, key1, key2 */
+        public function get(): array
+        {
+            return self::$values[$this];
+        }
+
+        public function set(#[\SensitiveParameter] string $password, #[\SensitiveParameter] ?string $key1,
+            #[\SensitiveParameter] ?string $key2): void
+        {
+            if (self::$values === null) {
+                self::$values = new WeakMap();
+            }
+            self::$values[$this] = array($password, $key1, $key2);
+        }
+
+        /** A copy would have no entry in the map. */
+        private function __clone()
+        {
+        }
+    }
+
+    /** The original kassa API client surface. */
+    class MikroBILL_API
+    {
+        /** Optional settings => the library's config key. Values are positive integers. */
+        const OPTIONS = array(
+            'connect_timeout_ms' => 1,
+            'io_timeout_ms' => 1,
+            'max_frame_bytes' => 16,
+        );
+
+        private $host;
+        private $port;
+        private $login;
+        /** @var MikroBILL_Credentials password and keys, kept out of this object's dumps */
+        private $credentials;
+        private $options = array();
+        /** @var FFI */
+        private $ffi;
+        /** Library handle; 0 until the first call needs one. */
+        private $handle = 0;
+
+        /**
+         * The password and keys are marked sensitive: PHP 8.2+ shows them as SensitiveParameterValue
+         * in the trace of the MikroBILL_Exception this constructor throws (inert on 8.0/8.1).
+         * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), max_frame_bytes (default 64 MiB)
+         * @throws MikroBILL_Exception when the native library cannot be loaded
+         */
+        public function __construct($Host, $Port, $Login, #[\SensitiveParameter] $Password,
+            #[\SensitiveParameter] $CRYPTO_KEY_1 = NULL, #[\SensitiveParameter] $CRYPTO_KEY_2 = NULL, array $Options = array())
+        {
+            $this->ffi = MikroBILL_FFI::get();
+            $this->host = (string)$Host;
+            $this->port = $Port;
+            $this->login = (string)$Login;
+            $this->credentials = new MikroBILL_Credentials((string)$Password,
+                $CRYPTO_KEY_1 === NULL ? NULL : (string)$CRYPTO_KEY_1, $CRYPTO_KEY_2 === NULL ? NULL : (string)$CRYPTO_KEY_2);
+            foreach ($Options as $name => $value) {
+                $this->setOption($name, $value);
             }
         }
-        if ($key2 === null) {
-            $key2 = self::selectKey2($config);
-        }
-        return array($key1, $key2);
-    }
 
-    private static function findConfig(): string
-    {
-        foreach (self::configCandidates() as $path) {
-            if (is_file($path)) {
-                return $path;
+        public function SetConnectTimeout(int $milliseconds): void
+        {
+            $this->setOption('connect_timeout_ms', $milliseconds);
+        }
+
+        public function SetIOTimeout(int $milliseconds): void
+        {
+            $this->setOption('io_timeout_ms', $milliseconds);
+        }
+
+        public function SetMaxFrame(int $bytes): void
+        {
+            $this->setOption('max_frame_bytes', $bytes);
+        }
+
+        /**
+         * Sends one request and returns the reply text exactly as the server sent it, or a JSON error.
+         * $Value NULL reads $Path; any other value is sent as json_encode($Value).
+         */
+        public function Process($Path, $Value = NULL)
+        {
+            $path = (string)$Path;
+            if (strpos($path, "\0") !== false) {
+                return MikroBILL_FFI::errorJson(9005, 'Invalid argument', 'path contains a NUL byte');
+            }
+            $json = NULL;
+            if ($Value !== NULL) {
+                $json = json_encode($Value);
+                if ($json === false) {
+                    return MikroBILL_FFI::errorJson(9005, 'Invalid argument', 'value cannot be JSON-encoded: ' . json_last_error_msg());
+                }
+            }
+            try {
+                $handle = $this->handle();
+            } catch (MikroBILL_Failure $e) {
+                return $e->toJson();
+            }
+            return $this->text($this->ffi->mb_process($handle, $path, $json));
+        }
+
+        /** Says goodbye to the server and closes the socket; the object stays usable. */
+        public function Close()
+        {
+            if ($this->handle > 0) {
+                $this->ffi->mb_disconnect($this->handle);
             }
         }
-        throw new MikroBILL_Failure("MikroBILL WEB config file: 'config.php' not found!", self::MISSING_CONFIG);
-    }
 
-    /** Settings already read, by file identity: config.php may define constants or functions,
-     *  which must not be declared twice when several objects need keys in one process. */
-    private static $configs = array();
-
-    /** Includes config.php in a closure so its variables stay out of the caller's scope;
-     *  the file name is passed as an argument so no local name can collide with its variables. */
-    private static function readConfig(string $file): array
-    {
-        clearstatcache(true, $file);
-        $identity = realpath($file) . '|' . filemtime($file) . '|' . filesize($file);
-        if (!isset(self::$configs[$identity])) {
-            $vars = (static function () {
-                include func_get_arg(0);
-                return get_defined_vars();
-            })($file);
-            $wanted = array('CRYPTO_KEY_1' => 1, 'mysql_adr' => 1, 'mysql_user' => 1, 'mysql_pass' => 1, 'mysql_db' => 1);
-            self::$configs[$identity] = array_intersect_key($vars, $wanted);
-        }
-        return self::$configs[$identity];
-    }
-
-    /** @throws MikroBILL_Failure with the MySQL errno, or 9010 when the row is missing */
-    private static function selectKey2(array $config): string
-    {
-        list($host, $port, $socket) = self::parseAddress((string)($config['mysql_adr'] ?? ''));
-        $db = mysqli_init();
-        try {
-            $db->options(MYSQLI_OPT_CONNECT_TIMEOUT, 5);
-            // '@': with mysqli reporting off, a failed connect also raises a warning we report as JSON.
-            if (!@$db->real_connect($host, (string)($config['mysql_user'] ?? ''), (string)($config['mysql_pass'] ?? ''),
-                (string)($config['mysql_db'] ?? ''), $port, $socket)) {
-                throw new MikroBILL_Failure((string)$db->connect_error, (int)$db->connect_errno);
+        /** True when the server accepts our login (connecting and authenticating if needed). */
+        public function CheckConnection()
+        {
+            try {
+                $handle = $this->handle();
+            } catch (MikroBILL_Failure $e) {
+                return false;
             }
-            $result = @$db->query("SELECT param_value FROM workparams WHERE param_name = 'CRYPTO_KEY_2' LIMIT 1");
-            if ($result === false) {
-                throw new MikroBILL_Failure((string)$db->error, (int)$db->errno);
-            }
-            $row = $result->fetch_row();
-            $result->free();
-            $db->close();
-        } catch (mysqli_sql_exception $e) {
-            // PHP 8.1+ default reporting (MYSQLI_REPORT_ERROR|STRICT) throws instead of returning false.
-            throw new MikroBILL_Failure($e->getMessage(), $e->getCode());
+            return $this->ffi->mb_check_connection($handle) === 1;
         }
-        if ($row === null || $row[0] === null || $row[0] === '') {
-            throw new MikroBILL_Failure("CRYPTO_KEY_2 not found in table workparams (param_name = 'CRYPTO_KEY_2')",
-                self::MISSING_ROW);
-        }
-        return (string)$row[0];
-    }
 
-    /**
-     * Splits $mysql_adr the way the old mysql_connect() read it: "host", "host:port",
-     * "host:/path/to/socket", ":/path/to/socket", "[ipv6]:port". mysqli wants the parts apart.
-     * @return array{0:string,1:?int,2:?string} host, port, socket
-     */
-    public static function parseAddress(string $address): array
-    {
-        if ($address === '') {
-            return array('localhost', null, null);
+        public function __destruct()
+        {
+            $this->release();
         }
-        if ($address[0] === '[') {
-            $end = strpos($address, ']');
-            if ($end !== false) {
-                $host = substr($address, 1, $end - 1);
-                $rest = substr($address, $end + 1);
-                $port = (strlen($rest) > 1 && $rest[0] === ':' && ctype_digit(substr($rest, 1))) ? (int)substr($rest, 1) : null;
-                return array($host, $port, null);
-            }
-        }
-        $colon = strpos($address, ':');
-        if ($colon === false || substr_count($address, ':') > 1 && strpos($address, ':/') === false) {
-            return array($address, null, null); // plain host, or a bare IPv6 address
-        }
-        $host = substr($address, 0, $colon);
-        $rest = substr($address, $colon + 1);
-        if ($host === '') {
-            $host = 'localhost';
-        }
-        if ($rest !== '' && ctype_digit($rest)) {
-            return array($host, (int)$rest, null);
-        }
-        if ($rest !== '' && $rest[0] === '/') {
-            return array($host, null, $rest);
-        }
-        return array($address, null, null);
-    }
-}
 
-/** The original kassa API client surface. */
-class MikroBILL_API
-{
-    /** Optional settings => the library's config key. Values are positive integers. */
-    const OPTIONS = array(
-        'connect_timeout_ms' => 1,
-        'io_timeout_ms' => 1,
-        'max_frame_bytes' => 16,
-    );
-
-    private $host;
-    private $port;
-    private $login;
-    private $password;
-    private $key1;
-    private $key2;
-    private $options = array();
-    /** @var FFI */
-    private $ffi;
-    /** Library handle; 0 until the first call needs one. */
-    private $handle = 0;
-
-    /**
-     * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), max_frame_bytes (default 64 MiB)
-     * @throws MikroBILL_Exception when the native library cannot be loaded
-     */
-    public function __construct($Host, $Port, $Login, $Password, $CRYPTO_KEY_1 = NULL, $CRYPTO_KEY_2 = NULL, array $Options = array())
-    {
-        $this->ffi = MikroBILL_FFI::get();
-        $this->host = (string)$Host;
-        $this->port = $Port;
-        $this->login = (string)$Login;
-        $this->password = (string)$Password;
-        $this->key1 = $CRYPTO_KEY_1 === NULL ? NULL : (string)$CRYPTO_KEY_1;
-        $this->key2 = $CRYPTO_KEY_2 === NULL ? NULL : (string)$CRYPTO_KEY_2;
-        foreach ($Options as $name => $value) {
-            $this->setOption($name, $value);
-        }
-    }
-
-    public function SetConnectTimeout(int $milliseconds): void
-    {
-        $this->setOption('connect_timeout_ms', $milliseconds);
-    }
-
-    public function SetIOTimeout(int $milliseconds): void
-    {
-        $this->setOption('io_timeout_ms', $milliseconds);
-    }
-
-    public function SetMaxFrame(int $bytes): void
-    {
-        $this->setOption('max_frame_bytes', $bytes);
-    }
-
-    /**
-     * Sends one request and returns the reply text exactly as the server sent it, or a JSON error.
-     * $Value NULL reads $Path; any other value is sent as json_encode($Value).
-     */
-    public function Process($Path, $Value = NULL)
-    {
-        $path = (string)$Path;
-        if (strpos($path, "\0") !== false) {
-            return MikroBILL_FFI::errorJson(9005, 'Invalid argument', 'path contains a NUL byte');
-        }
-        $json = NULL;
-        if ($Value !== NULL) {
-            $json = json_encode($Value);
-            if ($json === false) {
-                return MikroBILL_FFI::errorJson(9005, 'Invalid argument', 'value cannot be JSON-encoded: ' . json_last_error_msg());
-            }
-        }
-        try {
-            $handle = $this->handle();
-        } catch (MikroBILL_Failure $e) {
-            return $e->toJson();
-        }
-        return $this->text($this->ffi->mb_process($handle, $path, $json));
-    }
-
-    /** Says goodbye to the server and closes the socket; the object stays usable. */
-    public function Close()
-    {
-        if ($this->handle > 0) {
-            $this->ffi->mb_disconnect($this->handle);
-        }
-    }
-
-    /** True when the server accepts our login (connecting and authenticating if needed). */
-    public function CheckConnection()
-    {
-        try {
-            $handle = $this->handle();
-        } catch (MikroBILL_Failure $e) {
-            return false;
-        }
-        return $this->ffi->mb_check_connection($handle) === 1;
-    }
-
-    public function __destruct()
-    {
-        $this->release();
-    }
-
-    /** Keeps the password and keys out of var_dump()/print_r() output and logs. */
-    public function __debugInfo()
-    {
-        return array('host' => $this->host, 'port' => $this->port, 'login' => $this->login,
-            'options' => $this->options, 'handle' => $this->handle);
-    }
-
-    private function setOption($name, $value): void
-    {
-        if (!is_string($name) || !array_key_exists($name, self::OPTIONS)) {
-            throw new InvalidArgumentException('MikroBILL_API: unknown option ' . var_export($name, true)
-                . '; known: ' . implode(', ', array_keys(self::OPTIONS)));
-        }
-        if (!is_int($value) || $value < self::OPTIONS[$name]) {
-            throw new InvalidArgumentException("MikroBILL_API: option $name must be an integer >= " . self::OPTIONS[$name]);
-        }
-        $this->options[$name] = $value;
-        // New settings take effect through a new handle on the next call.
-        $this->release();
-    }
-
-    /** @throws MikroBILL_Failure */
-    private function handle(): int
-    {
-        if ($this->handle > 0) {
-            return $this->handle;
-        }
-        if ($this->key1 === NULL || $this->key2 === NULL) {
-            list($this->key1, $this->key2) = MikroBILL_Keys::resolve($this->key1, $this->key2);
-        }
-        $port = $this->port;
-        if (is_string($port) && ctype_digit($port)) {
-            $port = (int)$port; // kassa settings often hold the port as text
-        }
-        $config = json_encode(array(
-            'host' => $this->host,
-            'port' => $port,
-            'login' => $this->login,
-            'password' => $this->password,
-            'key1' => $this->key1,
-            'key2' => $this->key2,
-        ) + $this->options);
-        if ($config === false) {
-            throw new MikroBILL_Failure('Invalid argument: login, password and keys must be UTF-8 text', 9005);
-        }
-        $handle = $this->ffi->mb_connect($config);
-        if ($handle <= 0) {
-            throw MikroBILL_Failure::fromLibrary(MikroBILL_FFI::take($this->ffi, $this->ffi->mb_last_error()));
-        }
-        $this->handle = $handle;
-        return $handle;
-    }
-
-    private function text($ptr): string
-    {
-        $text = MikroBILL_FFI::take($this->ffi, $ptr);
-        return $text ?? MikroBILL_FFI::errorJson(9008, 'Internal error', 'the library returned NULL');
-    }
-
-    private function release(): void
-    {
-        if ($this->handle > 0) {
-            $this->ffi->mb_close($this->handle);
+        /** The copy would share the original's library handle, and whichever object went first would
+         *  close it under the other (9007). The copy connects lazily with a handle of its own. */
+        public function __clone()
+        {
             $this->handle = 0;
+        }
+
+        /** var_dump()/print_r() show the settings and the handle; the credentials holder would only
+         *  show as an empty object. */
+        public function __debugInfo()
+        {
+            return array('host' => $this->host, 'port' => $this->port, 'login' => $this->login,
+                'options' => $this->options, 'handle' => $this->handle);
+        }
+
+        private function setOption($name, $value): void
+        {
+            if (!is_string($name) || !array_key_exists($name, self::OPTIONS)) {
+                throw new InvalidArgumentException('MikroBILL_API: unknown option ' . var_export($name, true)
+                    . '; known: ' . implode(', ', array_keys(self::OPTIONS)));
+            }
+            if (!is_int($value) || $value < self::OPTIONS[$name]) {
+                throw new InvalidArgumentException("MikroBILL_API: option $name must be an integer >= " . self::OPTIONS[$name]);
+            }
+            $this->options[$name] = $value;
+            // New settings take effect through a new handle on the next call.
+            $this->release();
+        }
+
+        /** @throws MikroBILL_Failure */
+        private function handle(): int
+        {
+            if ($this->handle > 0) {
+                return $this->handle;
+            }
+            list($password, $key1, $key2) = $this->credentials->get();
+            if ($key1 === NULL || $key2 === NULL) {
+                list($key1, $key2) = MikroBILL_Keys::resolve($key1, $key2);
+                $this->credentials->set($password, $key1, $key2);
+            }
+            $port = $this->port;
+            if (is_string($port) && MikroBILL_Keys::isDigits($port)) {
+                $port = (int)$port; // kassa settings often hold the port as text
+            }
+            $config = json_encode(array(
+                'host' => $this->host,
+                'port' => $port,
+                'login' => $this->login,
+                'password' => $password,
+                'key1' => $key1,
+                'key2' => $key2,
+            ) + $this->options);
+            if ($config === false) {
+                throw new MikroBILL_Failure('Invalid argument: login, password and keys must be UTF-8 text', 9005);
+            }
+            $handle = $this->ffi->mb_connect($config);
+            if ($handle <= 0) {
+                throw MikroBILL_Failure::fromLibrary(MikroBILL_FFI::take($this->ffi, $this->ffi->mb_last_error()));
+            }
+            $this->handle = $handle;
+            return $handle;
+        }
+
+        private function text($ptr): string
+        {
+            $text = MikroBILL_FFI::take($this->ffi, $ptr);
+            return $text ?? MikroBILL_FFI::errorJson(9008, 'Internal error', 'the library returned NULL');
+        }
+
+        private function release(): void
+        {
+            if ($this->handle > 0) {
+                $this->ffi->mb_close($this->handle);
+                $this->handle = 0;
+            }
         }
     }
 }

@@ -30,7 +30,53 @@ command -v cgi-fcgi >/dev/null || fail "cgi-fcgi not found (apt-get install libf
 
 work=$(mktemp -d /tmp/mikrobill-php-run.XXXXXX)
 db_pid=
+# When PHPUnit dies from a fatal error or a signal, the destructors that stop its simulators and
+# php-fpm servers never run. Two records let this script stop exactly those, and nothing else
+# (other people's simulators on the machine are untouched):
+#  - PHPUnit runs in a session (and process group) of its own, whose id it writes to
+#    $pgid_file; simulators and php children inherit that group.
+#  - php-fpm starts a session of its own, so the tests also record each process they start as
+#    $pid_dir/<pid> holding its executable, deleted when the test stops it. A php-fpm master
+#    leads its own group: killing that group ends its workers too.
+pgid_file="$work/phpunit.pgid"
+pid_dir="$work/pids"
+mkdir "$pid_dir"
+# True if a process of group $1 is still running (a zombie no one reaps does not count).
+group_alive() {
+    ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+stop_test_processes() {
+    local groups=() alive=() group file pid
+    [ -s "$pgid_file" ] && groups+=("$(cat "$pgid_file")")
+    for file in "$pid_dir"/*; do
+        [ -f "$file" ] || continue
+        pid=${file##*/}
+        # Only a process still running the recorded executable: a pid can be reused.
+        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(cat "$file")" ] || continue
+        if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
+            groups+=("$pid")
+        else
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for group in "${groups[@]}"; do
+        kill -TERM -- "-$group" 2>/dev/null || true
+    done
+    # Bounded grace for a clean exit (php-fpm ends its workers), then SIGKILL what is left.
+    for _ in $(seq 1 50); do
+        alive=()
+        for group in "${groups[@]}"; do
+            if group_alive "$group"; then alive+=("$group"); fi
+        done
+        [ "${#alive[@]}" -gt 0 ] || return 0
+        sleep 0.1
+    done
+    for group in "${alive[@]}"; do
+        kill -KILL -- "-$group" 2>/dev/null || true
+    done
+}
 cleanup() {
+    stop_test_processes
     if [ -n "$db_pid" ]; then
         kill "$db_pid" 2>/dev/null || true
         wait "$db_pid" 2>/dev/null || true
@@ -38,6 +84,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# A non-interactive bash ends on SIGINT/SIGTERM without running the EXIT trap unless these exist.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() {
     php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); $n = stream_socket_get_name($s, false); echo substr($n, strrpos($n, ":") + 1);'
@@ -82,7 +131,18 @@ SQL
 
 export MB_TEST_MYSQL_PORT=$db_port MB_TEST_MYSQL_SOCKET=$db_socket
 export MB_TEST_MYSQL_USER=$db_user MB_TEST_MYSQL_PASS=$db_pass
+export MB_TEST_PID_DIR=$pid_dir
 export MB_TEST_MYSQL_DB=mikrobill MB_TEST_MYSQL_DB_NOROW=mikrobill_norow MB_TEST_MYSQL_DB_NOTABLE=mikrobill_notable
 
-# Not exec: the trap must stop MariaDB afterwards. set -e propagates phpunit's failure.
-phpunit -c "$here/phpunit.xml" "$@"
+# Not exec: the trap must stop MariaDB and any leftover test processes afterwards.
+# setsid --wait forks only if needed and passes on phpunit's exit status; the inner shell is the
+# new session's leader, so its $$ is the process group id, and exec keeps that id for phpunit.
+# In the background plus wait: phpunit, in its own session, gets no terminal Ctrl-C, and the
+# wait builtin (unlike a foreground command) returns at once when this script is signalled.
+# TMPDIR inside $work: the suite's scratch folders go away with it even after a crash.
+mkdir "$work/tmp"
+TMPDIR="$work/tmp" setsid --wait bash -c 'echo $$ >"$0"; exec "$@"' "$pgid_file" \
+    phpunit -c "$here/phpunit.xml" "$@" &
+status=0
+wait "$!" || status=$?
+exit "$status"

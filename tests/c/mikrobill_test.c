@@ -164,7 +164,10 @@ static void test_hostile_peer(void) {
     static const struct { const char *login; long code; } cases[] = {
         {"timeout", MB_TIMEOUT},        {"drop", MB_CONNECTION_LOST},
         {"huge", MB_FRAME_TOO_LARGE},   {"misaligned", MB_MALFORMED_REPLY},
-        {"not-utf8", MB_MALFORMED_REPLY}, {"close-auth", MB_NULL_RESPONSE},
+        {"not-utf8", MB_MALFORMED_REPLY}, {"nul", MB_MALFORMED_REPLY},
+        {"empty", MB_MALFORMED_REPLY},    {"truncated", MB_CONNECTION_LOST},
+        {"close-auth", MB_NULL_RESPONSE}, {"garbage-auth", MB_NULL_RESPONSE},
+        {"reject", 101},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         long long h = mb_connect(make_config("127.0.0.1", hostile_port, cases[i].login, "pw", KEY1,

@@ -76,6 +76,8 @@ final class KeysFromInstallationTest extends TestCase
         foreach (array('mysql_pass', 'mysql_user', 'CRYPTO_KEY_1') as $name) {
             $this->assertArrayNotHasKey($name, $GLOBALS, 'config.php variables leaked into the global scope');
         }
+        // The keys read from the installation are as secret as given ones.
+        SecretsTest::assertNoSecretIn(SecretsTest::dumps($api), array(TestEnv::PASSWORD, TestEnv::KEY1, TestEnv::KEY2));
     }
 
     /** A real config.php may define constants: several objects in one request must not
@@ -172,6 +174,21 @@ final class KeysFromInstallationTest extends TestCase
 $Api = new MikroBILL_API("127.0.0.1", ' . self::$sim->port . ', "api", "secret");
 echo $Api->Process("API.GetClients");');
         list($status, $out, $err) = TestEnv::runPhp(array(), "$kassa/probe.php", array('MIKROBILL_HEADER' => ''), '/');
+        $this->assertSame(0, $status, $err);
+        $this->assertSame('{"return":[633824158637492,9527563927532953,4611686018427387905],"code":0}', $out, $err);
+    }
+
+    /** kassa/apicore.php as a symlink: __DIR__ is the link's target folder, so config.php is found
+     *  relative to the running script (SCRIPT_FILENAME) instead; the cwd is not kassa. */
+    public function testConfigFoundThroughTheScriptWhenTheShimIsASymlink(): void
+    {
+        $this->writeConfig($this->root);
+        $kassa = $this->root . '/kassa';
+        symlink(TestEnv::bindingDir() . '/apicore.php', "$kassa/apicore.php");
+        file_put_contents("$kassa/probe.php", '<?php include __DIR__ . "/apicore.php";
+$Api = new MikroBILL_API("127.0.0.1", ' . self::$sim->port . ', "api", "secret");
+echo $Api->Process("API.GetClients");');
+        list($status, $out, $err) = TestEnv::runPhp(array(), "$kassa/probe.php", array(), '/');
         $this->assertSame(0, $status, $err);
         $this->assertSame('{"return":[633824158637492,9527563927532953,4611686018427387905],"code":0}', $out, $err);
     }

@@ -71,6 +71,22 @@ final class LoaderTest extends TestCase
         $this->assertSame('loaded', $out);
     }
 
+    /** Two copies of the shim in one process (say Composer's and kassa's): the first one's
+     *  classes are used, the second declares nothing. */
+    public function testTwoCopiesFromDifferentPathsCanBothBeIncluded(): void
+    {
+        $dir = TestEnv::tempDir() . '/another-copy';
+        @mkdir($dir);
+        copy(TestEnv::bindingDir() . '/apicore.php', "$dir/apicore.php");
+        list($status, $out, $err) = TestEnv::runPhp(array(), $this->script(
+            'require ' . var_export("$dir/apicore.php", true) . ';'
+            . ' new MikroBILL_API("127.0.0.1", 7403, "api", "secret", "k", "k");'
+            . ' echo (new ReflectionClass("MikroBILL_API"))->getFileName();'
+        ));
+        $this->assertSame(0, $status, $out . $err);
+        $this->assertSame(TestEnv::bindingDir() . '/apicore.php', $out);
+    }
+
     public function testVersionOtherThan01IsRefused(): void
     {
         MikroBILL_FFI::requireVersion('0.1.7');

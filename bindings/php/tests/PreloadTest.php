@@ -31,11 +31,23 @@ final class PreloadTest extends TestCase
         );
     }
 
-    private function requestScript(): string
+    /** A copy of apicore.php at another path, as a kassa folder holds besides the preloaded one. */
+    private function secondCopy(): string
     {
-        $file = TestEnv::tempDir() . '/preload-request.php';
+        $dir = TestEnv::tempDir() . '/second-copy';
+        if (!is_dir($dir)) {
+            mkdir($dir);
+            copy(TestEnv::bindingDir() . '/apicore.php', "$dir/apicore.php");
+        }
+        return "$dir/apicore.php";
+    }
+
+    /** The request: includes $shim (default: the preloaded file itself) and calls the simulator. */
+    private function requestScript(?string $shim = null): string
+    {
+        $file = TestEnv::tempDir() . '/preload-request-' . bin2hex(random_bytes(4)) . '.php';
         file_put_contents($file, '<?php
-require ' . var_export(TestEnv::bindingDir() . '/apicore.php', true) . ';
+require ' . var_export($shim ?? TestEnv::bindingDir() . '/apicore.php', true) . ';
 try { FFI::cdef("int abs(int);"); echo "request-cdef=allowed\n"; } catch (Throwable $e) { echo "request-cdef=refused\n"; }
 try {
     $api = new MikroBILL_API("127.0.0.1", (int)$_GET["port"], "api", "secret", ' . var_export(TestEnv::KEY1, true) . ', '
@@ -72,6 +84,27 @@ require ' . var_export($this->requestScript(), true) . ';');
         $fpm = new FpmServer($this->preloadIni());
         $body = $fpm->request($this->requestScript(), 'port=' . self::$sim->port);
         // The restriction is in force for request code, and the shim still works.
+        $this->assertSame("request-cdef=refused\n" . $this->expectedReply() . "\n", $body, $fpm->logs());
+    }
+
+    /** The preloaded classes stand; the second copy declares nothing instead of a fatal error. */
+    public function testCliPreloadPlusASecondCopyFromAnotherPath(): void
+    {
+        $script = TestEnv::tempDir() . '/preload-cli-second.php';
+        file_put_contents($script, '<?php
+$_GET["port"] = $argv[1];
+require ' . var_export($this->requestScript($this->secondCopy()), true) . ';
+echo (new ReflectionClass("MikroBILL_API"))->getFileName(), "\n";');
+        list($status, $out, $err) = TestEnv::runPhp($this->preloadIni(), $script, array(), null, array((string)self::$sim->port));
+        $this->assertSame(0, $status, $out . $err);
+        $this->assertSame("request-cdef=allowed\n" . $this->expectedReply() . "\n" . TestEnv::bindingDir() . "/apicore.php\n",
+            $out, $err);
+    }
+
+    public function testPhpFpmPreloadPlusASecondCopyFromAnotherPath(): void
+    {
+        $fpm = new FpmServer($this->preloadIni());
+        $body = $fpm->request($this->requestScript($this->secondCopy()), 'port=' . self::$sim->port);
         $this->assertSame("request-cdef=refused\n" . $this->expectedReply() . "\n", $body, $fpm->logs());
     }
 

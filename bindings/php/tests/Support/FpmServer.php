@@ -8,6 +8,7 @@ final class FpmServer
 {
     private $dir;
     private $process;
+    private $pid;
 
     /** @param array $ini extra -d settings for the master (and so the workers) */
     public function __construct(array $ini)
@@ -41,6 +42,10 @@ final class FpmServer
         }
         $this->process = proc_open($command, array(0 => array('file', '/dev/null', 'r'),
             1 => array('file', "$this->dir/stdout.log", 'a'), 2 => array('file', "$this->dir/stderr.log", 'a')), $pipes);
+        if (!is_resource($this->process)) {
+            throw new RuntimeException('cannot start php-fpm8.2');
+        }
+        $this->pid = TestEnv::trackProcess($this->process, $command[0]);
         // Startup wait only: the socket appears once the master has preloaded and forked.
         for ($i = 0; $i < 200 && !file_exists("$this->dir/fpm.sock"); $i++) {
             if (!proc_get_status($this->process)['running']) {
@@ -66,6 +71,7 @@ final class FpmServer
             proc_terminate($this->process, 15);
             proc_close($this->process);
             $this->process = null;
+            TestEnv::untrackProcess($this->pid);
         }
     }
 

@@ -12,6 +12,7 @@ final class Simulator
     /** @var string|null the --trace-requests file, when tracing */
     public $traceFile;
     private $process;
+    private $pid;
     private $stdout;
     private $args;
 
@@ -75,6 +76,7 @@ final class Simulator
         if (!is_resource($this->process)) {
             throw new RuntimeException('cannot start ' . TestEnv::simulator());
         }
+        $this->pid = TestEnv::trackProcess($this->process, $command[0]);
         $this->stdout = $pipes[1];
         $line = fgets($this->stdout);
         if ($line === false || !preg_match('/^listening on 127\.0\.0\.1:(\d+)$/', rtrim($line, "\r\n"), $m)) {
@@ -96,5 +98,6 @@ final class Simulator
         fclose($this->stdout);
         proc_close($this->process);
         $this->process = null;
+        TestEnv::untrackProcess($this->pid);
     }
 }

@@ -71,6 +71,37 @@ final class TestEnv
         }
     }
 
+    /**
+     * Records a process the suite started (file MB_TEST_PID_DIR/<pid> holding its executable), so
+     * run-tests.sh can stop it when PHPUnit dies before the owning object's destructor runs.
+     * php-fpm needs this: it starts a session of its own, out of PHPUnit's process group.
+     */
+    public static function trackProcess($process, string $command): int
+    {
+        $pid = proc_get_status($process)['pid'];
+        // The executable named by the command, not /proc/<pid>/exe: the child may not have
+        // called exec yet and still be a copy of php.
+        $exe = null;
+        foreach (strpos($command, '/') === false ? explode(':', (string)getenv('PATH')) : array('') as $dir) {
+            $path = $dir === '' ? $command : "$dir/$command";
+            if (is_file($path) && is_executable($path)) {
+                $exe = realpath($path);
+                break;
+            }
+        }
+        if ($exe === null || $exe === false) {
+            throw new RuntimeException("cannot find the executable $command");
+        }
+        file_put_contents(self::require('MB_TEST_PID_DIR') . "/$pid", $exe);
+        return $pid;
+    }
+
+    /** The process was stopped and reaped: its pid may be reused by anyone from now on. */
+    public static function untrackProcess(int $pid): void
+    {
+        @unlink(self::require('MB_TEST_PID_DIR') . "/$pid");
+    }
+
     /** A TCP port nothing listens on: bind to :0, note the port, release it. */
     public static function closedPort(): int
     {
@@ -91,11 +122,18 @@ final class TestEnv
         return new MikroBILL_API('127.0.0.1', $port, $args['login'], $args['password'], $args['key1'], $args['key2']);
     }
 
-    /** Runs `php` with extra -d settings on a script; returns array(exit code, stdout, stderr). */
+    /**
+     * Runs `php` with extra -d settings on a script; returns array(exit code, stdout, stderr).
+     * $noIniFiles runs `php -n`: no php.ini and no conf.d, so only extensions loaded through
+     * $iniSettings (e.g. 'extension' => 'ffi.so') and the built-in ones are present.
+     */
     public static function runPhp(array $iniSettings, string $script, array $env = array(), ?string $cwd = null,
-        array $args = array()): array
+        array $args = array(), bool $noIniFiles = false): array
     {
         $command = array(PHP_BINARY);
+        if ($noIniFiles) {
+            $command[] = '-n';
+        }
         foreach ($iniSettings as $name => $value) {
             $command[] = '-d';
             $command[] = "$name=$value";
