@@ -4,9 +4,10 @@ mod sim_support;
 use mikrobill::frame::write_frame;
 use serde_json::json;
 use sim_support::*;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// The server must still answer a well-behaved client after each abuse.
 fn still_serving(sim: &Sim) {
@@ -124,10 +125,199 @@ fn abrupt_disconnects_at_every_stage() {
 fn idle_connections_are_closed_after_the_timeout() {
     let sim = Sim::start(&["--idle-timeout", "1"]);
     let silent = sim.tcp();
-    let authed = sim.conn();
-    // Both are closed by the server (the read timeout in Sim::tcp is 20 s, far above 1 s).
+    let mut authed = sim.conn();
+    // Not closed at once: a request sent right away is answered.
+    assert_eq!(code(&authed.process("API.GetClients", None)), 0);
+    // Then both are closed by the server (the read timeout in Sim::tcp is 20 s, far above 1 s).
     expect_close(silent);
     expect_close(authed.stream);
+    still_serving(&sim);
+}
+
+/// Nested `depth` levels deep: objects `{"a":...}` around null, or arrays around one string.
+fn nested(depth: usize, objects: bool) -> String {
+    if objects {
+        format!("{}null{}", r#"{"a":"#.repeat(depth), "}".repeat(depth))
+    } else {
+        format!(
+            "{}\"AutorizeInfo.Name\"{}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    }
+}
+
+fn deep_request(depth: usize, objects: bool) -> String {
+    format!(
+        r#"{{"path":"API.Client.{IVANOV}","value":{}}}"#,
+        nested(depth, objects)
+    )
+}
+
+#[test]
+fn values_nested_512_levels_are_served() {
+    // PHP's json_encode nests at most 512 levels; the request envelope adds one. A debug build
+    // recurses deepest, and the tests run in one.
+    let sim = Sim::start(&[]);
+    let mut conn = sim.conn();
+    conn.send(&deep_request(512, true));
+    let reply = parse(&conn.recv().expect("a reply to a 512-level object"));
+    let path = format!("API.Client.{IVANOV}{}", ".a".repeat(512));
+    assert_eq!(
+        reply,
+        json!([{"return": reply[0]["return"], "code": 201, "path": path}])
+    );
+    conn.send(&deep_request(512, false));
+    let reply = parse(&conn.recv().expect("a reply to a 512-level array"));
+    assert_eq!(
+        reply,
+        json!([{"return": "Иванов Иван Иванович", "code": 0,
+                "path": format!("API.Client.{IVANOV}.AutorizeInfo.Name")}])
+    );
+    still_serving(&sim);
+}
+
+#[test]
+fn values_nested_too_deep_get_208_and_the_server_keeps_serving() {
+    let sim = Sim::start(&[]);
+    let mut conn = sim.conn();
+    for objects in [true, false] {
+        for depth in [513, 600, 100_000] {
+            conn.send(&deep_request(depth, objects));
+            let reply = conn.recv().expect("a reply");
+            assert_eq!(code(&reply), 208, "depth {depth}: {reply}");
+        }
+    }
+    // The same session goes on, and so do others.
+    assert_eq!(code(&conn.process("API.GetClients", None)), 0);
+    still_serving(&sim);
+}
+
+#[test]
+fn batches_cannot_amplify_into_huge_replies() {
+    let sim = Sim::start(&[]);
+    let mut conn = sim.conn();
+    // A 1 MB path with 300 reads once made a 600 MB reply: now one short 209 reply.
+    let long = format!("API.Client.{IVANOV}.{}", "x".repeat(1 << 20));
+    let items = serde_json::to_string(&vec![""; 300]).unwrap();
+    let reply = conn.process(&long, Some(&items));
+    assert_eq!(code(&reply), 209, "{}", &reply[..reply.len().min(300)]);
+    assert!(reply.len() < 300, "{reply}");
+    // A single request with a long path too: it is not echoed.
+    let reply = conn.process(&long, None);
+    assert_eq!(code(&reply), 209);
+    assert!(reply.len() < 300, "{reply}");
+    // Short enough paths, but too many bytes of them in one batch.
+    let prefix = format!("API.Client.{IVANOV}.{}", "y".repeat(3000));
+    let items = serde_json::to_string(&vec![""; 2000]).unwrap();
+    let reply = conn.process(&prefix, Some(&items));
+    assert_eq!(code(&reply), 209);
+    // Too many leaves.
+    let items = serde_json::to_string(&vec!["GetClients"; 100_001]).unwrap();
+    assert_eq!(code(&conn.process("API", Some(&items))), 209);
+    // Error descriptions quote a bounded piece of a path.
+    let path = format!("API.Client.{IVANOV}.{}", "z".repeat(4000));
+    let reply = conn.process(&path, None);
+    assert_eq!(code(&reply), 201);
+    assert!(reply.len() < 400, "{reply}");
+    still_serving(&sim);
+}
+
+#[test]
+fn batch_replies_stop_at_the_reply_budget() {
+    // Each GetClients read lists 100000 GUIDs (about 1.8 MB); 40 of them would make 72 MB.
+    let sim = Sim::start(&["--generate", "100000"]);
+    let mut conn = sim.conn();
+    let items = serde_json::to_string(&vec!["GetClients"; 40]).unwrap();
+    let reply = conn.process("API", Some(&items));
+    assert!(reply.len() < 40 << 20, "{} bytes", reply.len());
+    let reply = parse(&reply);
+    let codes: Vec<i64> = reply
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 40);
+    let evaluated = codes.iter().take_while(|&&c| c == 0).count();
+    assert!((1..40).contains(&evaluated), "{codes:?}");
+    assert!(codes[evaluated..].iter().all(|&c| c == 209), "{codes:?}");
+    still_serving(&sim);
+}
+
+/// Reads until the server closes `s`; panics if it has not within 20 s.
+fn wait_for_close(s: &mut TcpStream) {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the server to close the socket, got {other:?}"),
+    }
+}
+
+#[test]
+fn idle_unauthenticated_sockets_cannot_lock_clients_out() {
+    let sim = Sim::start(&["--max-connections", "4", "--auth-timeout", "1"]);
+    let mut idle: Vec<TcpStream> = (0..4).map(|_| sim.tcp()).collect();
+    // The auth deadline closes them all, well before the 300 s idle timeout.
+    for s in &mut idle {
+        wait_for_close(s);
+    }
+    still_serving(&sim);
+}
+
+#[test]
+fn a_client_gets_in_while_n_minus_1_unauthenticated_sockets_are_held() {
+    let sim = Sim::start(&["--max-connections", "4", "--auth-timeout", "60"]);
+    // Connected first, so the server accepts them before the client below (accept is FIFO).
+    let _idle: Vec<TcpStream> = (0..3).map(|_| sim.tcp()).collect();
+    let mut cl = sim.client();
+    assert_eq!(code(&call(&mut cl, "API.GetClients", None)), 0);
+    // Now all 4 slots are taken: a fifth connection is closed on accept.
+    let mut fifth = sim.tcp();
+    wait_for_close(&mut fifth);
+    assert_eq!(code(&call(&mut cl, "API.GetClients", None)), 0);
+}
+
+#[test]
+fn the_auth_deadline_is_not_restarted_by_trickled_bytes() {
+    // Each byte comes well within --idle-timeout, so only an overall deadline can close it.
+    let sim = Sim::start(&["--auth-timeout", "1", "--idle-timeout", "5"]);
+    let mut s = sim.tcp();
+    write_raw(&mut s, &1024u32.to_le_bytes());
+    // Reads time out after 100 ms (that paces the trickle); a read of 0 bytes is the close.
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 16];
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "still open after 20 s of trickling"
+        );
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => panic!("unexpected {n} bytes"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(_) => {
+                if s.write_all(&[0]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    still_serving(&sim);
+}
+
+#[test]
+fn an_oversized_auth_frame_is_closed_at_once() {
+    // 64 KiB + 16 is within --max-frame but over the auth frame cap; the close comes from the
+    // length check, not the 60 s auth deadline (wait_for_close gives up after 20 s).
+    let sim = Sim::start(&["--auth-timeout", "60"]);
+    let mut s = sim.tcp();
+    write_raw(&mut s, &(65536u32 + 16).to_le_bytes());
+    wait_for_close(&mut s);
     still_serving(&sim);
 }
 

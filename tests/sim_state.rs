@@ -1,12 +1,14 @@
 //! Datasets, the generator and the --state file's durability across kill -9.
 
 mod sim_support;
+use mikrobill::sim::tree::Change;
 use serde_json::json;
 use sim_support::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 struct TempDir(PathBuf);
 
@@ -81,7 +83,14 @@ fn no_acknowledged_change_is_lost_after_kill_9() {
             })
         })
         .collect();
+    // Wait for 400 acknowledgements, but fail rather than hang if they never come.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while acked.load(Ordering::SeqCst) < 400 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} changes acknowledged in 120 s",
+            acked.load(Ordering::SeqCst)
+        );
         thread::yield_now();
     }
     sim.child.kill().unwrap();
@@ -150,8 +159,24 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
         !bytes.is_empty(),
         "the set must be journalled before its reply"
     );
+    let valid = bytes.len();
+    let bad = mikrobill::sim::state::record_line(&Change::Set {
+        path: name_path(IVANOV),
+        value: json!("bad checksum"),
+    })
+    .unwrap();
+    bytes.extend_from_slice(&bad);
+    let sum = bytes.len() - 2;
+    bytes[sum] = if bytes[sum] == b'0' { b'1' } else { b'0' };
     bytes.extend_from_slice(br#"{"op":"set","path":"API.Client.633824158637492.Autor"#);
     std::fs::write(&journal, &bytes).unwrap();
+    assert_eq!(
+        mikrobill::sim::state::parse_journal(&bytes),
+        (
+            mikrobill::sim::state::parse_journal(&bytes[..valid]).0,
+            true
+        )
+    );
     {
         let mut sim = Sim::start(&["--state", &state]);
         let mut cl = sim.client();
@@ -284,4 +309,72 @@ fn a_million_generated_clients() {
     assert_eq!(ret(&call(&mut cl, &money, None)), json!("42.00"));
     let found = ret(&call(&mut cl, "API.GetClients", Some("\"user999999b\"")));
     assert_eq!(found, json!([guid]));
+}
+
+fn start_fails(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn two_simulators_cannot_share_a_state_file() {
+    let dir = TempDir::new("lock");
+    let state = dir.file("state.json");
+    let first = Sim::start(&["--state", &state]);
+    let mut cl = first.client();
+    call(&mut cl, &name_path(IVANOV), Some(r#""first""#));
+    let (status, stderr) = start_fails(&["--state", &state]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stderr.contains("in use by another simulator"), "{stderr}");
+    // The first one is untouched and still serving.
+    assert_eq!(
+        ret(&call(&mut cl, &name_path(IVANOV), None)),
+        json!("first")
+    );
+    drop(cl);
+    drop(first);
+    // Once it is gone (the kernel drops the lock with the process) the state opens again.
+    let again = Sim::start(&["--state", &state]);
+    let mut cl = again.client();
+    assert_eq!(
+        ret(&call(&mut cl, &name_path(IVANOV), None)),
+        json!("first")
+    );
+}
+
+#[test]
+fn the_largest_account_guid_is_not_handed_out_twice() {
+    let dir = TempDir::new("maxguid");
+    let path = dir.file("data.json");
+    std::fs::write(
+        &path,
+        r#"{"clients":[{"GUID":1,"Accounts":[{"GUID":18446744073709551615}]}]}"#,
+    )
+    .unwrap();
+    let sim = Sim::start(&["--dataset", &path]);
+    let mut cl = sim.client();
+    let add = "API.Client.1.AutorizeInfo.Accounts.AddAccount";
+    let reply = call(&mut cl, add, Some(r#"["10.0.0.1","","l","p"]"#));
+    assert_eq!(code(&reply), 210, "{reply}");
+    assert_eq!(
+        ret(&call(&mut cl, "API.Client.1.AutorizeInfo.Accounts", None)),
+        json!([u64::MAX])
+    );
+}
+
+#[test]
+fn absurd_limits_are_start_up_errors() {
+    let (status, stderr) = start_fails(&["--generate", "18446744073709551615"]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stderr.contains("too many"), "{stderr}");
+    let (status, stderr) = start_fails(&["--max-frame", "15"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("--max-frame"), "{stderr}");
 }

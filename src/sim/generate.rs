@@ -53,6 +53,25 @@ const TARIFFS: [&str; 4] = ["Базовый 100", "Стандарт 200", "Би�
 const GROUPS: [&str; 3] = ["Физлица", "Юрлица", "Сотрудники"];
 const SPEEDS: [i64; 3] = [10240, 51200, 102400];
 
+/// Largest `--generate` count: the generated client and account GUIDs must fit in u64.
+pub const MAX_COUNT: u64 = (u64::MAX - ACCOUNT_BASE) / 2;
+
+/// Refuses a count whose GUIDs would overflow (checked, so no wrap-around in release builds).
+pub fn check_count(count: u64) -> Result<(), String> {
+    let fits = CLIENT_BASE.checked_add(count).is_some()
+        && count
+            .checked_mul(2)
+            .and_then(|n| n.checked_add(ACCOUNT_BASE))
+            .is_some();
+    if fits && count <= MAX_COUNT {
+        Ok(())
+    } else {
+        Err(format!(
+            "generate: {count} clients is too many (at most {MAX_COUNT}: their GUIDs must fit in 64 bits)"
+        ))
+    }
+}
+
 pub fn client_guid(index: u64) -> u64 {
     CLIENT_BASE + index
 }
@@ -118,7 +137,7 @@ fn account(index: u64, j: u64) -> Account {
 
 pub fn client(index: u64) -> Client {
     let negative = index % 10 == 9;
-    let units = (index * 37) % 5000;
+    let units = index.wrapping_mul(37) % 5000; // wrapping: identical below u64::MAX / 37
     let money = if negative {
         format!("-{}.{:02}", units % 100, index % 100)
     } else {

@@ -19,8 +19,11 @@ Options:
   --generate N             serve N synthetic clients instead of the demo dataset
   --state FILE             keep changes in FILE (+ FILE.journal), durable before each reply;
                            an existing FILE wins over --dataset/--generate
-  --max-frame BYTES        largest frame accepted (default 67108864)
+  --max-frame BYTES        largest frame accepted, at least 16 (default 67108864);
+                           the first (auth) frame is capped at 65536
   --idle-timeout SECS      close a connection silent this long (default 300)
+  --auth-timeout SECS      close a connection not authenticated this long after it was
+                           accepted, however it trickles bytes (default 10)
   --max-connections N      refuse connections beyond N at once (default 1024)
   --trace-requests FILE    append each decrypted non-auth request, one per line
   -h, --help               show this help
@@ -39,6 +42,7 @@ pub struct Options {
     pub state: Option<PathBuf>,
     pub max_frame: usize,
     pub idle_timeout: Duration,
+    pub auth_timeout: Duration,
     pub max_connections: usize,
     pub trace_requests: Option<PathBuf>,
 }
@@ -55,6 +59,7 @@ impl Default for Options {
             state: None,
             max_frame: DEFAULT_MAX_FRAME,
             idle_timeout: Duration::from_secs(300),
+            auth_timeout: Duration::from_secs(10),
             max_connections: 1024,
             trace_requests: None,
         }
@@ -91,13 +96,24 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
             "--dataset" => o.dataset = Some(value()?.into()),
             "--generate" => o.generate = Some(number(value()?)?),
             "--state" => o.state = Some(value()?.into()),
-            "--max-frame" => o.max_frame = number(value()?)? as usize,
-            "--idle-timeout" => {
+            "--max-frame" => {
+                let bytes = number(value()?)?;
+                if bytes < 16 {
+                    return Err("--max-frame must be at least 16 (one cipher block)".into());
+                }
+                o.max_frame = usize::try_from(bytes).unwrap_or(usize::MAX);
+            }
+            "--idle-timeout" | "--auth-timeout" => {
                 let secs = number(value()?)?;
                 if secs == 0 {
-                    return Err("--idle-timeout must be at least 1".into());
+                    return Err(format!("{flag} must be at least 1"));
                 }
-                o.idle_timeout = Duration::from_secs(secs);
+                let secs = Duration::from_secs(secs);
+                if flag == "--idle-timeout" {
+                    o.idle_timeout = secs;
+                } else {
+                    o.auth_timeout = secs;
+                }
             }
             "--max-connections" => o.max_connections = number(value()?)?.max(1) as usize,
             "--trace-requests" => o.trace_requests = Some(value()?.into()),
@@ -135,5 +151,13 @@ mod tests {
         assert!(parse(args("--bogus")).is_err());
         assert!(parse(args("--generate")).is_err());
         assert!(parse(args("--key1 x")).is_err());
+        assert!(parse(args("--max-frame 15")).is_err());
+        assert_eq!(
+            parse(args("--max-frame 16")).unwrap().unwrap().max_frame,
+            16
+        );
+        assert!(parse(args("--auth-timeout 0")).is_err());
+        let o = parse(args("--auth-timeout 1")).unwrap().unwrap();
+        assert_eq!(o.auth_timeout, Duration::from_secs(1));
     }
 }

@@ -1,6 +1,6 @@
 //! Parsing a dotted request path into the class-tree node it names.
 
-use super::reply::{Reply, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD, UNKNOWN_PATH};
+use super::reply::{shorten, Reply, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD, UNKNOWN_PATH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -51,7 +51,10 @@ fn guid(segment: &str) -> Option<u64> {
 }
 
 fn unknown(path: &str) -> Reply {
-    Reply::error(UNKNOWN_PATH, &format!("unknown path or property: {path}"))
+    Reply::error(
+        UNKNOWN_PATH,
+        &format!("unknown path or property: {}", shorten(path)),
+    )
 }
 
 /// Resolves `path`. The shape is checked before any GUID, so a misspelt property is 201 even
@@ -62,19 +65,20 @@ pub fn parse(path: &str) -> Result<Target, Reply> {
         ["API", "GetClients"] => Ok(Target::GetClients),
         ["API", "Client" | "Clients", c, rest @ ..] => {
             let prop = parse_prop(rest).ok_or_else(|| unknown(path))?;
-            let c = guid(c)
-                .ok_or_else(|| Reply::error(UNKNOWN_CLIENT, &format!("unknown client: {c}")))?;
+            let c = guid(c).ok_or_else(|| {
+                Reply::error(UNKNOWN_CLIENT, &format!("unknown client: {}", shorten(c)))
+            })?;
             let prop = match prop {
                 RawProp::Ready(p) => p,
                 RawProp::Account(a, p) => Prop::Account(
                     guid(a).ok_or_else(|| {
-                        Reply::error(UNKNOWN_ACCOUNT, &format!("unknown account: {a}"))
+                        Reply::error(UNKNOWN_ACCOUNT, &format!("unknown account: {}", shorten(a)))
                     })?,
                     p,
                 ),
                 RawProp::Field(f, p) => Prop::Field(
                     guid(f).ok_or_else(|| {
-                        Reply::error(UNKNOWN_FIELD, &format!("unknown field: {f}"))
+                        Reply::error(UNKNOWN_FIELD, &format!("unknown field: {}", shorten(f)))
                     })?,
                     p,
                 ),

@@ -14,6 +14,25 @@ pub const READ_ONLY: i64 = 205;
 pub const MALFORMED_VALUE: i64 = 206;
 pub const BAD_ARGUMENTS: i64 = 207;
 pub const NOT_UNDERSTOOD: i64 = 208;
+/// A request over the simulator's limits (path length, batch size, reply size).
+pub const TOO_LARGE: i64 = 209;
+/// AddAccount cannot hand out a new account GUID (the dataset already uses the largest one).
+pub const NO_GUID_LEFT: i64 = 210;
+
+/// Longest piece of a request quoted in an error description, in bytes.
+pub const MAX_ECHO: usize = 256;
+
+/// `s`, cut to at most MAX_ECHO bytes (on a character boundary) with "..." when cut.
+pub fn shorten(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= MAX_ECHO {
+        return s.into();
+    }
+    let mut end = MAX_ECHO;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end]).into()
+}
 
 /// One result: `ret` is the JSON text of the "return" member.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,8 @@
 //! The TCP server: a polled accept loop (so a signal can stop it) and one thread per connection.
 //! Each connection owns its socket and timeouts, and touches shared state only inside
-//! Engine::process, so a slow or hostile peer only ever stalls its own thread.
+//! Engine::process, so a slow or hostile peer only ever stalls its own thread. The auth phase
+//! has one overall deadline (--auth-timeout), so unauthenticated sockets hold their slot of
+//! --max-connections only briefly.
 
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
@@ -10,6 +12,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
+use std::time::Instant;
 
 use super::config::Config;
 use super::engine::{parse_request, Engine, Request};
@@ -27,6 +30,34 @@ pub struct Server {
     options: Options,
     trace: Option<Mutex<File>>,
     active: AtomicUsize,
+}
+
+/// Stack of a connection thread. Parsing, expanding and dropping a request value recurse once
+/// per nesting level, and a request may nest phpjson::MAX_DEPTH + 1 levels; 8 MiB is far above
+/// what that needs even in debug builds, and costs address space only until it is touched.
+pub const CONNECTION_STACK: usize = 8 * 1024 * 1024;
+
+/// Largest first (auth) frame: a real auth message is about 128 bytes.
+pub const MAX_AUTH_FRAME: usize = 64 * 1024;
+
+/// Reads that all end by one deadline: each read's timeout is the time left, so a peer that
+/// trickles bytes cannot stretch the auth phase the way it can stretch a per-read timeout.
+/// The idle timeout still bounds each single read.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+    idle: std::time::Duration,
+}
+
+impl io::Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left.min(self.idle)))?;
+        (&mut &*self.stream).read(buf)
+    }
 }
 
 /// Decrements the live-connection count when a connection thread ends, however it ends.
@@ -109,7 +140,7 @@ impl Server {
         let server = Arc::clone(self);
         let started = thread::Builder::new()
             .name("mikrobill-conn".into())
-            .stack_size(512 * 1024)
+            .stack_size(CONNECTION_STACK)
             .spawn(move || {
                 let _slot = Slot(&server.active);
                 server.serve(stream);
@@ -134,9 +165,17 @@ impl Server {
         }
         let _ = stream.set_nodelay(true);
         let max = self.options.max_frame;
-        let Ok(first) = read_frame(&mut stream, max) else {
+        let auth_deadline = Deadline {
+            stream: &stream,
+            until: Instant::now() + self.options.auth_timeout,
+            idle: self.options.idle_timeout,
+        };
+        let Ok(first) = read_frame(&mut { auth_deadline }, max.min(MAX_AUTH_FRAME)) else {
             return;
         };
+        if stream.set_read_timeout(timeout).is_err() {
+            return;
+        }
         let Some(plain) = self.cipher.decrypt(&first) else {
             return;
         };

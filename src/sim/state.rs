@@ -4,12 +4,23 @@
 //! corrupt record ends the journal (a crash can only tear the last one). Compaction writes a new
 //! snapshot and then empties the journal; a crash between the two is harmless because replaying
 //! changes that the snapshot already holds changes nothing (see tree::Change).
+//!
+//! Durability is tracked by sequence numbers: each appended record gets the next number, and
+//! `wait_durable(n)` returns once records up to `n` are fsynced (or compacted into the snapshot).
+//! One fsync covers every record appended before it started (group commit). A reply, read or
+//! write, waits for the sequence number that was current while its leaves were evaluated, so no
+//! reply ever shows a value that a crash could still lose.
+//!
+//! `<FILE>.lock` is held with flock(LOCK_EX) for the life of the process, so two simulators
+//! cannot share one state file (their journals and `<FILE>.tmp` would collide).
 
 use sha1::{Digest, Sha1};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::model::Dataset;
 use super::store::Store;
@@ -22,12 +33,78 @@ pub struct Journal {
     snapshot: PathBuf,
     file: File,
     bytes: AtomicU64,
+    /// Sequence number of the last appended record (written under the store's write lock).
+    appended: AtomicU64,
+    sync: Mutex<SyncState>,
+    synced: Condvar,
+    /// Holds the flock on `<FILE>.lock` until the process exits.
+    _lock: File,
+    #[cfg(test)]
+    pub(crate) hook: Option<Box<dyn Fn(Hook) + Send + Sync>>,
+}
+
+struct SyncState {
+    /// Every record up to this sequence number is durable.
+    durable: u64,
+    /// A thread is running fsync; others wait for it instead of starting their own.
+    syncing: bool,
+}
+
+/// Points where tests can observe or stall the group commit.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    /// About to fsync the journal (outside any lock; a test may block here).
+    BeforeSync,
+    /// Waiting for another thread's fsync to make `seq` durable.
+    Waiting(u64),
+    /// The engine found the journal over its size and is about to take the write lock.
+    CompactionWanted,
+}
+
+fn sibling(snapshot: &Path, suffix: &str) -> PathBuf {
+    let mut p = snapshot.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
 }
 
 fn journal_path(snapshot: &Path) -> PathBuf {
-    let mut p = snapshot.as_os_str().to_owned();
-    p.push(".journal");
-    PathBuf::from(p)
+    sibling(snapshot, ".journal")
+}
+
+/// Takes `<FILE>.lock` exclusively, or says who has it.
+fn lock(snapshot: &Path) -> Result<File, String> {
+    let path = sibling(snapshot, ".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor that `file` owns and keeps open.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(if e.kind() == io::ErrorKind::WouldBlock {
+            format!(
+                "{}: the state file is in use by another simulator (cannot lock {})",
+                snapshot.display(),
+                path.display()
+            )
+        } else {
+            format!("{}: cannot lock: {e}", path.display())
+        });
+    }
+    Ok(file)
+}
+
+/// One journal record: `<JSON><TAB><checksum>\n`.
+pub fn record_line(change: &Change) -> io::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(change)?;
+    let sum = checksum(&line);
+    line.push(b'\t');
+    line.extend_from_slice(sum.as_bytes());
+    line.push(b'\n');
+    Ok(line)
 }
 
 fn checksum(payload: &[u8]) -> String {
@@ -96,6 +173,7 @@ impl Journal {
         path: &Path,
         seed: impl FnOnce() -> Result<Dataset, String>,
     ) -> Result<(Store, Journal), String> {
+        let lock = lock(path)?;
         let jpath = journal_path(path);
         let mut store = if path.exists() {
             Store::from_dataset(read_snapshot(path)?)?
@@ -132,6 +210,15 @@ impl Journal {
             snapshot: path.to_path_buf(),
             file,
             bytes: AtomicU64::new(bytes.len() as u64),
+            appended: AtomicU64::new(0),
+            sync: Mutex::new(SyncState {
+                durable: 0,
+                syncing: false,
+            }),
+            synced: Condvar::new(),
+            _lock: lock,
+            #[cfg(test)]
+            hook: None,
         };
         journal
             .compact(&store)
@@ -139,29 +226,78 @@ impl Journal {
         Ok((store, journal))
     }
 
-    /// Appends one record; the caller holds the store's write lock so records keep their order.
+    /// Appends one record (not yet durable); the caller holds the store's write lock so records
+    /// keep their order. The record's sequence number is the new `appended()`.
     pub fn append(&self, change: &Change) -> io::Result<()> {
-        let mut line = serde_json::to_vec(change)?;
-        let sum = checksum(&line);
-        line.push(b'\t');
-        line.extend_from_slice(sum.as_bytes());
-        line.push(b'\n');
+        let line = record_line(change)?;
         (&self.file).write_all(&line)?;
         self.bytes.fetch_add(line.len() as u64, Ordering::Relaxed);
+        self.appended.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+    /// Sequence number of the last appended record. Read under the store lock (read or write),
+    /// it covers every change visible through that lock.
+    pub fn appended(&self) -> u64 {
+        self.appended.load(Ordering::SeqCst)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn hook(&self, at: Hook) {
+        if let Some(hook) = &self.hook {
+            hook(at);
+        }
+    }
+
+    /// Returns once every record up to `seq` is durable. The first thread to find it is not
+    /// fsyncs for everyone (covering all records appended so far); the others wait for it.
+    pub fn wait_durable(&self, seq: u64) -> io::Result<()> {
+        let mut state = self.sync.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.durable < seq {
+            if state.syncing {
+                #[cfg(test)]
+                self.hook(Hook::Waiting(seq));
+                state = self
+                    .synced
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            state.syncing = true;
+            drop(state);
+            // Every record up to `target` was fully written before `appended` counted it.
+            let target = self.appended();
+            #[cfg(test)]
+            self.hook(Hook::BeforeSync);
+            let result = self.file.sync_data();
+            state = self.sync.lock().unwrap_or_else(PoisonError::into_inner);
+            state.syncing = false;
+            if result.is_ok() {
+                state.durable = state.durable.max(target);
+            }
+            self.synced.notify_all();
+            result?;
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pretend_bytes(&self, bytes: u64) {
+        self.bytes.store(bytes, Ordering::Relaxed);
     }
 
     pub fn wants_compaction(&self) -> bool {
         self.bytes.load(Ordering::Relaxed) > COMPACT_BYTES
     }
 
-    /// Snapshot then empty the journal; the caller holds the store's write lock.
+    /// Snapshot then empty the journal; the caller holds the store's write lock, so every
+    /// appended record is in the snapshot and thus durable once it is written.
     pub fn compact(&self, store: &Store) -> io::Result<()> {
         write_snapshot(&self.snapshot, store)?;
+        let mut state = self.sync.lock().unwrap_or_else(PoisonError::into_inner);
+        state.durable = state.durable.max(self.appended());
+        self.synced.notify_all();
+        drop(state);
         self.file.set_len(0)?;
         self.file.sync_all()?;
         sync_dir(&journal_path(&self.snapshot))?;
@@ -176,12 +312,7 @@ mod tests {
     use serde_json::json;
 
     fn line(change: &Change) -> Vec<u8> {
-        let mut l = serde_json::to_vec(change).unwrap();
-        let sum = checksum(&l);
-        l.push(b'\t');
-        l.extend_from_slice(sum.as_bytes());
-        l.push(b'\n');
-        l
+        record_line(change).unwrap()
     }
 
     #[test]

@@ -14,20 +14,22 @@ pub struct Store {
     clients: HashMap<u64, Client>,
     /// Explicit clients outside the generated range, in dataset order.
     order: Vec<u64>,
-    next_account: u64,
+    /// The next account GUID AddAccount hands out; None once u64::MAX is in use.
+    next_account: Option<u64>,
 }
 
 impl Store {
     pub fn from_dataset(dataset: Dataset) -> Result<Store, String> {
+        generate::check_count(dataset.generate)?;
         let mut store = Store {
             generated: dataset.generate,
-            next_account: generate::next_account_guid(dataset.generate),
+            next_account: Some(generate::next_account_guid(dataset.generate)),
             ..Store::default()
         };
         for client in dataset.clients {
             let guid = client.guid;
             for account in &client.accounts {
-                store.next_account = store.next_account.max(account.guid.saturating_add(1));
+                store.reserve_account_guid(account.guid);
             }
             if generate::index_of(guid, store.generated).is_none() {
                 if store.clients.contains_key(&guid) {
@@ -96,15 +98,18 @@ impl Store {
         found
     }
 
-    pub fn allocate_account_guid(&mut self) -> u64 {
-        let guid = self.next_account;
-        self.next_account += 1;
-        guid
+    /// A fresh account GUID (one above the largest in use), or None when u64::MAX is in use.
+    pub fn allocate_account_guid(&mut self) -> Option<u64> {
+        let guid = self.next_account?;
+        self.next_account = guid.checked_add(1);
+        Some(guid)
     }
 
     /// Records that `guid` is in use, so journal replay keeps later allocations unique.
     pub fn reserve_account_guid(&mut self, guid: u64) {
-        self.next_account = self.next_account.max(guid.saturating_add(1));
+        if let Some(next) = self.next_account {
+            self.next_account = guid.checked_add(1).map(|g| g.max(next));
+        }
     }
 }
 
@@ -137,5 +142,28 @@ mod tests {
         assert_eq!(store.search("PETROV2"), vec![9527563927532953]);
         assert_eq!(store.search("д-0003"), vec![4611686018427387905]);
         assert_eq!(store.search("nobody"), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_largest_account_guid_is_never_handed_out_twice() {
+        let mut dataset = demo::dataset();
+        dataset.clients[0].accounts[0].guid = u64::MAX;
+        let mut store = Store::from_dataset(dataset).unwrap();
+        assert_eq!(store.allocate_account_guid(), None);
+        let mut store = Store::from_dataset(demo::dataset()).unwrap();
+        store.reserve_account_guid(u64::MAX - 1);
+        assert_eq!(store.allocate_account_guid(), Some(u64::MAX));
+        assert_eq!(store.allocate_account_guid(), None);
+    }
+
+    #[test]
+    fn absurd_generate_counts_are_refused() {
+        let absurd = Dataset {
+            generate: u64::MAX / 2,
+            clients: Vec::new(),
+        };
+        assert!(Store::from_dataset(absurd)
+            .unwrap_err()
+            .contains("generate"));
     }
 }

@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 use super::model::{Account, Client};
 use super::path::{AccountProp, FieldProp, Prop, Target};
 use super::reply::{
-    json_str, json_u64_list, Reply, BAD_ARGUMENTS, MALFORMED_VALUE, READ_ONLY, UNKNOWN_ACCOUNT,
-    UNKNOWN_CLIENT, UNKNOWN_FIELD,
+    json_str, json_u64_list, shorten, Reply, BAD_ARGUMENTS, MALFORMED_VALUE, NO_GUID_LEFT,
+    READ_ONLY, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD,
 };
 use super::store::Store;
 
@@ -200,26 +200,27 @@ pub fn write(
     let Target::Client(c, prop) = *target else {
         unreachable!("GetClients is never a write (see is_write)");
     };
-    if store.client(c).is_none() {
-        return Err(no_client(c));
+    // Existence first (client, then account or field), looked up once: a generated client is
+    // built on each lookup. So a read-only property of a missing field still says 204.
+    {
+        let Some(client) = store.client(c) else {
+            return Err(no_client(c));
+        };
+        match prop {
+            Prop::Account(a, _) if client.account(a).is_none() => return Err(no_account(a)),
+            Prop::Field(f, _) if client.field(f).is_none() => return Err(no_field(f)),
+            _ => {}
+        }
     }
     let set = || Change::Set {
         path: path.to_string(),
         value: value.clone(),
     };
     match prop {
-        Prop::Accounts | Prop::Fields | Prop::Field(_, FieldProp::Name) => {
-            // Existence first, so a read-only property of a missing field still says 204.
-            if let Prop::Field(f, _) = prop {
-                if store.client(c).is_some_and(|cl| cl.field(f).is_none()) {
-                    return Err(no_field(f));
-                }
-            }
-            Err(Reply::error(
-                READ_ONLY,
-                &format!("property is read-only: {path}"),
-            ))
-        }
+        Prop::Accounts | Prop::Fields | Prop::Field(_, FieldProp::Name) => Err(Reply::error(
+            READ_ONLY,
+            &format!("property is read-only: {}", shorten(path)),
+        )),
         Prop::AddAccount => {
             let account = add_account_args(store, value)?;
             let guid = account.guid;
@@ -230,9 +231,6 @@ pub fn write(
             ))
         }
         Prop::Account(a, p) => {
-            if store.client(c).is_some_and(|cl| cl.account(a).is_none()) {
-                return Err(no_account(a));
-            }
             let v = match p {
                 AccountProp::Ip => ipv4(value, "IP", false)?,
                 AccountProp::PppIp => ipv4(value, "PPP_IP", true)?,
@@ -253,9 +251,6 @@ pub fn write(
             Ok((Reply::ok(), set()))
         }
         Prop::Field(f, FieldProp::Value) => {
-            if store.client(c).is_some_and(|cl| cl.field(f).is_none()) {
-                return Err(no_field(f));
-            }
             let v = string(value, "FieldValue")?;
             client_mut(store, c)?
                 .field_mut(f)
@@ -323,12 +318,20 @@ fn add_account_args(store: &mut Store, value: &Value) -> Result<Account, Reply> 
     }
     let ip = ipv4(&args[0], "IP", false)?;
     let mac = mac(&args[1])?;
+    let login = string(&args[2], "Login")?;
+    let password = string(&args[3], "Password")?;
+    let guid = store.allocate_account_guid().ok_or_else(|| {
+        Reply::error(
+            NO_GUID_LEFT,
+            "no account GUID left: the dataset already uses 18446744073709551615",
+        )
+    })?;
     Ok(Account {
-        guid: store.allocate_account_guid(),
+        guid,
         ip,
         mac,
-        login: string(&args[2], "Login")?,
-        password: string(&args[3], "Password")?,
+        login,
+        password,
         ppp_ip: String::new(),
     })
 }

@@ -11,8 +11,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-pub const KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-pub const KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";
+pub use mikrobill::sim::config::{DEMO_KEY1 as KEY1, DEMO_KEY2 as KEY2, DEMO_LOGIN, DEMO_PASSWORD};
 pub const IVANOV: u64 = 633824158637492;
 pub const IVANOV_ACC: u64 = 28236356495083;
 pub const PETROV: u64 = 9527563927532953;
@@ -56,14 +55,14 @@ impl Sim {
     /// A connection authenticated as the demo cashier.
     pub fn conn(&self) -> Conn {
         let mut c = Conn::new(self.tcp());
-        let reply = c.auth("api", "secret").expect("auth reply");
+        let reply = c.auth(DEMO_LOGIN, DEMO_PASSWORD).expect("auth reply");
         assert_eq!(code(&reply), 0, "{reply}");
         c
     }
 
     /// The project's own client, configured for this simulator as the demo cashier.
     pub fn client(&self) -> mikrobill::Client {
-        self.client_as("api", "secret")
+        self.client_as(DEMO_LOGIN, DEMO_PASSWORD)
     }
 
     pub fn client_as(&self, login: &str, password: &str) -> mikrobill::Client {
