@@ -7,42 +7,17 @@
 //! Each client runs in its own process so that its peak RSS is its own. The variants take turns,
 //! three rounds each, and the median round counts, so background noise hits all of them alike.
 
-use std::io::{BufRead, BufReader};
+#[path = "../tests/sim_support/mod.rs"]
+mod sim_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use mikrobill::{Client, Config};
+use sim_support::{Sim, KEY1, KEY2};
 
-const KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";
 const ROUNDS: usize = 3;
-
-struct Sim(Child, u16);
-
-impl Sim {
-    fn start(args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start mikrobill-sim");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-        Sim(child, port)
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[derive(Clone, Copy)]
 struct Run {
@@ -131,10 +106,12 @@ fn median(mut runs: Vec<Run>) -> Run {
 
 fn workload(title: &str, sim: &Sim, calls: usize, path: &str) {
     let variants: [(&str, &dyn Fn() -> Run); 3] = [
-        ("Rust client", &|| rust_child(sim.1, calls, path)),
-        ("PHP shim (FFI)", &|| php_child("shim", sim.1, calls, path)),
+        ("Rust client", &|| rust_child(sim.port, calls, path)),
+        ("PHP shim (FFI)", &|| {
+            php_child("shim", sim.port, calls, path)
+        }),
         ("PHP original-style (mcrypt)", &|| {
-            php_child("original", sim.1, calls, path)
+            php_child("original", sim.port, calls, path)
         }),
     ];
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); variants.len()];
