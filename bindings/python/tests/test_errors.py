@@ -154,7 +154,6 @@ def test_use_after_close_raises_9007(sim):
     api.close()
     assert api.closed
     api.close()
-    api.release()
     for call in (lambda: api.Process(MONEY), lambda: api.process_json(MONEY, None),
                  api.CheckConnection, api.Close, api.disconnect):
         with pytest.raises(MikroBILLError) as info:

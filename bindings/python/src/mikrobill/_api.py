@@ -4,7 +4,7 @@ PHP names (Process, Close, CheckConnection) keep PHP semantics; the snake_case n
 Pythonic face. Note the one deliberate difference in meaning:
   Close() / disconnect()  send DISCONNECT and drop the socket; the object stays usable and the
                           next call reconnects (what PHP's Close() does);
-  close() / release()     release the native handle for good (also done by `with` and, as a
+  close()                 releases the native handle for good (also done by `with` and, as a
                           fallback, by garbage collection); later calls raise MikroBILLError 9007.
 
 Fork safety: a forked child inherits every instance together with the parent's native handle, whose
@@ -160,8 +160,6 @@ class MikroBILL_API:
             self._config = b""
         if handle:
             self._lib.mb_close(handle)
-
-    release = close
 
     @property
     def closed(self) -> bool:
