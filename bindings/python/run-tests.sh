@@ -23,10 +23,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" || die "cannot create a virtualenv at $VENV (python3-venv missing?)"
 fi
 PY="$VENV/bin/python"
+# Pinned, so once the venv holds them pip is satisfied without asking the index: later runs work
+# offline.
 "$PY" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements-test.txt" \
-    || die "cannot install the test requirements (pytest)"
-# Installs the package the way users do, which also checks pyproject.toml.
-"$PY" -m pip install --quiet --disable-pip-version-check -e "$HERE" \
+    || die "cannot install the test requirements (pytest, setuptools)"
+# Installs the package as pip does for users (which also checks pyproject.toml and setup.py), but
+# with the venv's pinned setuptools instead of fetching a build backend into an isolated env.
+"$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e "$HERE" \
     || die "cannot install the mikrobill package"
 "$PY" -m pytest --version >/dev/null || die "pytest is not usable in $VENV"
 
