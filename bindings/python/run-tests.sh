@@ -23,18 +23,71 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" || die "cannot create a virtualenv at $VENV (python3-venv missing?)"
 fi
 PY="$VENV/bin/python"
+# Pinned, so once the venv holds them pip is satisfied without asking the index: later runs work
+# offline.
 "$PY" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements-test.txt" \
-    || die "cannot install the test requirements (pytest)"
-# Installs the package the way users do, which also checks pyproject.toml.
-"$PY" -m pip install --quiet --disable-pip-version-check -e "$HERE" \
+    || die "cannot install the test requirements (pytest, setuptools)"
+# Installs the package as pip does for users (which also checks pyproject.toml and setup.py), but
+# with the venv's pinned setuptools instead of fetching a build backend into an isolated env.
+"$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e "$HERE" \
     || die "cannot install the mikrobill package"
 "$PY" -m pytest --version >/dev/null || die "pytest is not usable in $VENV"
 
+# The simulators run in sessions of their own (see tests/conftest.py), so nothing kills them with
+# pytest's process group. Each one's pid is kept under RUN_DIR while it runs; on any exit of this
+# script (pytest failing, killed, even by SIGKILL, or this script interrupted) cleanup stops
+# pytest and exactly the simulators listed there, nothing found by name.
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mikrobill-py-run.XXXXXX")" || die "cannot create a run directory"
+export MIKROBILL_PY_RUN_DIR="$RUN_DIR"
+SIM_EXE="$(readlink -f "$MIKROBILL_SIM")"
+PYTEST_PID=""
+
+cleanup() {
+    trap - EXIT INT TERM HUP
+    local file pid exe n
+    if [ -n "$PYTEST_PID" ] && kill -0 "$PYTEST_PID" 2>/dev/null; then
+        # SIGKILL if SIGTERM has not ended it after ~5 s (a test blocked in C code, say); the
+        # simulators are stopped below either way.
+        kill -TERM "$PYTEST_PID" 2>/dev/null || true
+        for n in $(seq 50); do
+            kill -0 "$PYTEST_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$PYTEST_PID" 2>/dev/null || true
+        wait "$PYTEST_PID" 2>/dev/null || true
+    fi
+    for file in "$RUN_DIR"/sim-*.pid; do
+        [ -e "$file" ] || continue
+        pid="$(cat "$file")"
+        # The file outlives a pytest killed before it could reap the simulator; make sure the pid
+        # still belongs to that simulator before signalling it.
+        exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
+        [ "${exe% (deleted)}" = "$SIM_EXE" ] || continue
+        kill -TERM "$pid" 2>/dev/null || true
+        # It stops cleanly on SIGTERM; SIGKILL only if it has not after ~5 s.
+        for n in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
 cd "$HERE"
+# In the background so that a signal to this script is handled at once (bash runs traps only
+# between commands, and waiting for a foreground pytest would delay cleanup until it ended).
+"$PY" -m pytest -p no:cacheprovider "$@" tests &
+PYTEST_PID=$!
 set +e
-"$PY" -m pytest -p no:cacheprovider "$@" tests
+wait "$PYTEST_PID"
 status=$?
 set -e
+PYTEST_PID=""
 if [ "$status" -eq 5 ]; then
     die "pytest collected no tests"
 fi

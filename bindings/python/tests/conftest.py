@@ -2,8 +2,16 @@
 
 The simulator is spawned with --listen 127.0.0.1:0 (or a fixed port to test restarts); its first
 stdout line "listening on 127.0.0.1:PORT" gives the port.
+
+Each simulator runs in a session of its own, so a signal aimed at the test run's process group
+(a terminal's Ctrl-C, a CI runner's hangup) does not kill it behind the fixtures' back. Whoever
+stops the run must then be able to find it: while it runs, its pid is in a file
+sim-<pid>.pid under $MIKROBILL_PY_RUN_DIR (run-tests.sh sets it and kills what is listed there
+when pytest ends in any way, even by SIGKILL), and an atexit hook stops whatever the fixtures
+did not.
 """
 
+import atexit
 import os
 import re
 import select
@@ -38,6 +46,22 @@ os.environ["MIKROBILL_LIB"] = LIB_PATH
 # Only guards against a simulator that never prints its first line; nothing is asserted on time.
 _STARTUP_GUARD_S = 60
 
+RUN_DIR = os.environ.get("MIKROBILL_PY_RUN_DIR")
+# Simulators started by this process and not stopped yet.
+_running = set()
+
+
+def _pid_file(pid):
+    return Path(RUN_DIR) / ("sim-%d.pid" % pid)
+
+
+@atexit.register
+def _stop_leftover_simulators():
+    # Forked test children leave through os._exit and never get here, so this only ever runs in
+    # the pytest process that started the simulators.
+    for leftover in list(_running):
+        leftover.stop()
+
 
 def pytest_sessionstart(session):
     missing = [p for p in (LIB_PATH, SIM_PATH) if not os.path.isfile(p)]
@@ -62,7 +86,11 @@ class Sim:
     def start(self, port=0):
         args = [SIM_PATH, "--listen", "127.0.0.1:%d" % port, "--trace-requests", str(self.trace)] + self.extra
         self._stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        _running.add(self)
+        if RUN_DIR:
+            _pid_file(self.proc.pid).write_text("%d\n" % self.proc.pid)
         ready, _, _ = select.select([self.proc.stdout], [], [], _STARTUP_GUARD_S)
         line = self.proc.stdout.readline().decode("utf-8", "replace") if ready else ""
         match = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
@@ -82,13 +110,24 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._stderr.close()
+        self._ended()
 
     def kill(self):
         """Abrupt death (SIGKILL), as a crashed core would look."""
         self.proc.kill()
         self.proc.wait()
+        self._ended()
+
+    def _ended(self):
+        # Only after wait(): until the process is reaped its pid cannot be reused, so the pid file
+        # never names a stranger.
         self._stderr.close()
+        _running.discard(self)
+        if RUN_DIR and self.proc is not None:
+            try:
+                _pid_file(self.proc.pid).unlink()
+            except FileNotFoundError:
+                pass
 
     def trace_lines(self):
         if not self.trace.exists():

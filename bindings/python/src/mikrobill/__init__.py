@@ -5,6 +5,8 @@
         print(api.Process("API.GetClients"))
 """
 
+import importlib.metadata as _metadata
+
 from ._api import MikroBILL_API
 from ._encoder import encode_value, php_float
 from ._loader import LIB_NAME, library_info
@@ -19,4 +21,10 @@ __all__ = [
     "library_info",
     "LIB_NAME",
 ]
-__version__ = "0.1.0"
+
+# pyproject.toml is the one place the version is written; an installed package reports it.
+try:
+    __version__ = _metadata.version("mikrobill")
+except _metadata.PackageNotFoundError:
+    # Imported from a source tree that was never installed: there is no metadata to read.
+    __version__ = "0+unknown"

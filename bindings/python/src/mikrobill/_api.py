@@ -4,13 +4,21 @@ PHP names (Process, Close, CheckConnection) keep PHP semantics; the snake_case n
 Pythonic face. Note the one deliberate difference in meaning:
   Close() / disconnect()  send DISCONNECT and drop the socket; the object stays usable and the
                           next call reconnects (what PHP's Close() does);
-  close() / release()     release the native handle for good (also done by `with` and, as a
+  close()                 releases the native handle for good (also done by `with` and, as a
                           fallback, by garbage collection); later calls raise MikroBILLError 9007.
+
+Fork safety: a forked child inherits every instance together with the parent's native handle, whose
+socket is the parent's live connection. Talking on it from the child would cross replies, and its
+DISCONNECT (from close() or __del__) would end the parent's session. So in the child every
+inherited instance forgets that handle without closing it and builds its own from the stored
+configuration on its next call.
 """
 
 import json
+import os
 import threading
-from typing import Any, Optional
+import weakref
+from typing import Any, NoReturn, Optional
 
 from . import _loader
 from ._encoder import encode_value
@@ -65,6 +73,8 @@ class MikroBILL_API:
     ):
         # Set first so that __del__ of a half-built object finds nothing to release.
         self._handle = 0
+        self._closed = True
+        self._config = b""
         self._lock = threading.Lock()
         for name, text in (("host", host), ("login", login), ("password", password), ("key1", key1), ("key2", key2)):
             _to_c_text(text, name)
@@ -84,18 +94,17 @@ class MikroBILL_API:
             if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
                 raise TypeError("max_frame_bytes must be int or None")
             config["max_frame_bytes"] = max_frame_bytes
-        lib = _loader.get_library()
-        self._lib = lib
-        # The config carries the password and keys: it lives only in this local and is never
-        # logged or kept on the object.
-        handle = lib.mb_connect(json.dumps(config, ensure_ascii=False).encode("utf-8"))
-        if handle <= 0:
-            raw = _loader.take_string(lib, lib.mb_last_error())
-            text = raw.decode("utf-8", "replace") if raw is not None else (
-                '{"return":"mb_connect failed without an error text","code":9008}')
-            raise MikroBILLError(text)
-        self._handle = handle
+        self._lib = _loader.get_library()
+        # The config carries the password and keys. It is kept (private, never logged, not in
+        # repr) only because a forked child must build a handle of its own from it; close()
+        # drops it.
+        config_json = json.dumps(config, ensure_ascii=False).encode("utf-8")
+        # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
+        self._handle = self._new_handle(config_json)
+        self._config = config_json
+        self._closed = False
         self._desc = "%s:%d as %r" % (host, port, login)
+        _instances.add(self)
 
     # -- PHP surface -------------------------------------------------------------------------
 
@@ -147,14 +156,14 @@ class MikroBILL_API:
         """Release the native handle (disconnecting first). Idempotent and thread-safe."""
         with self._lock:
             handle, self._handle = self._handle, 0
+            self._closed = True
+            self._config = b""
         if handle:
             self._lib.mb_close(handle)
 
-    release = close
-
     @property
     def closed(self) -> bool:
-        return self._handle == 0
+        return self._closed
 
     def __enter__(self) -> "MikroBILL_API":
         return self
@@ -176,14 +185,38 @@ class MikroBILL_API:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _live_handle(self) -> int:
-        handle = self._handle
-        if not handle:
-            self._raise_closed()
+    def _new_handle(self, config_json: bytes) -> int:
+        lib = self._lib
+        handle = lib.mb_connect(config_json)
+        if handle <= 0:
+            raw = _loader.take_string(lib, lib.mb_last_error())
+            text = raw.decode("utf-8", "replace") if raw is not None else (
+                '{"return":"mb_connect failed without an error text","code":9008}')
+            raise MikroBILLError(text)
         return handle
 
+    def _live_handle(self) -> int:
+        handle = self._handle
+        if handle:
+            return handle
+        with self._lock:
+            if self._closed:
+                self._raise_closed()
+            if not self._handle:
+                # Only after a fork: this process has no handle of its own yet.
+                self._handle = self._new_handle(self._config)
+            return self._handle
+
+    def _forget_inherited_handle(self) -> None:
+        # Runs in a forked child. The handle (and the library's client behind it, in this
+        # process's copy of the registry) is the parent's: dropping the number without
+        # mb_close/mb_disconnect keeps the child off the parent's connection. The lock may have
+        # been held by another parent thread at fork time, and that thread does not exist here.
+        self._lock = threading.Lock()
+        self._handle = 0
+
     @staticmethod
-    def _raise_closed() -> None:
+    def _raise_closed() -> NoReturn:
         raise MikroBILLError(json.dumps({
             "return": "MikroBILL_API handle is closed",
             "result": "MikroBILL_API handle is closed",
@@ -202,3 +235,16 @@ class MikroBILL_API:
         # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
         # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
         return raw.decode("utf-8", "surrogateescape")
+
+
+# Every live instance, so that a forked child can find them; weak so that it keeps none alive.
+_instances: "weakref.WeakSet[MikroBILL_API]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for api in list(_instances):
+        api._forget_inherited_handle()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere there is no fork to guard against
+    os.register_at_fork(after_in_child=_after_fork_in_child)
