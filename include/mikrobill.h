@@ -129,6 +129,14 @@ int mb_disconnect(long long handle);
 int mb_close(long long handle);
 
 /*
+ Releases the handle at once, without saying DISCONNECT and without waiting for the server:
+ for finalizers and garbage collectors, which must never block on the network. The socket is
+ just closed. Later use of the handle gets error 9007. Returns 0, or 9007 when the handle is
+ unknown or already closed.
+ */
+int mb_discard(long long handle);
+
+/*
  Frees a string returned by this library. NULL, and pointers this library did not hand out
  or already took back, are ignored.
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::io;
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::SystemTime;
 
 use crate::config::Config;
@@ -88,15 +88,14 @@ impl Client {
                 // The reply, an end of stream or an error are all fine here: we are leaving.
                 let _ = read_frame(&mut stream, self.config.max_frame_bytes);
             }
-            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 
-    /// Forgets the connection without the DISCONNECT courtesy, for when its state is unknown.
+    /// Closes the connection without the DISCONNECT courtesy and without waiting, for when its
+    /// state is unknown or the caller must not block. Only this process's descriptor is closed
+    /// (no `shutdown`), so a connection inherited across `fork` stays intact in the other process.
     pub fn drop_connection(&mut self) {
-        if let Some(stream) = self.conn.take() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+        self.conn = None;
     }
 
     fn ensure_connected(&mut self) -> Result<(), Error> {

@@ -241,13 +241,27 @@ pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
 /// progress on another thread. Returns 0, or 9007 when the handle is unknown or already closed.
 #[no_mangle]
 pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
+    release(handle, Client::disconnect)
+}
+
+/// Releases the handle at once, without saying DISCONNECT and without waiting for the server:
+/// for finalizers and garbage collectors, which must never block on the network. The socket is
+/// just closed. Later use of the handle gets error 9007. Returns 0, or 9007 when the handle is
+/// unknown or already closed.
+#[no_mangle]
+pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
+    release(handle, Client::drop_connection)
+}
+
+/// Takes the client out of the registry, says goodbye with `farewell`, and drops it.
+fn release(handle: c_longlong, farewell: fn(&mut Client)) -> c_int {
     guarded(
         || error::INTERNAL as c_int,
         || {
             let removed = registry().remove(&handle);
             match removed.and_then(|shared| lock_client(&shared).take()) {
                 Some(mut client) => {
-                    client.disconnect();
+                    farewell(&mut client);
                     0
                 }
                 None => error::CLOSED_HANDLE as c_int,

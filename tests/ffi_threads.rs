@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 
 use mikrobill::error;
-use mikrobill::ffi::{mb_close, mb_connect, mb_free, mb_process};
+use mikrobill::ffi::{mb_close, mb_connect, mb_discard, mb_free, mb_process};
 
 fn config(port: u16, login: &str) -> CString {
     CString::new(format!(
@@ -163,4 +163,45 @@ fn a_reply_c_text_cannot_carry_is_9004_at_the_c_boundary() {
     assert_eq!(error::reply_code(&reply), Some(error::MALFORMED_REPLY));
     assert!(reply.contains("NUL"), "{reply}");
     assert_eq!(mb_close(handle), 0);
+}
+
+#[test]
+fn close_says_disconnect_and_discard_only_closes_the_socket() {
+    let server = hostile::spawn(0);
+    let counters = &server.counters;
+    let closed = mb_connect_echo(server.addr.port());
+    assert_eq!(error::reply_code(&process(closed, "API.A", None)), Some(0));
+    assert_eq!(mb_close(closed), 0);
+    assert!(counters.wait_closed(1));
+    assert_eq!(
+        counters
+            .disconnects
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    let discarded = mb_connect_echo(server.addr.port());
+    assert_eq!(
+        error::reply_code(&process(discarded, "API.B", None)),
+        Some(0)
+    );
+    assert_eq!(mb_discard(discarded), 0);
+    assert!(counters.wait_closed(2), "the socket is closed at once");
+    assert_eq!(
+        counters
+            .disconnects
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(mb_discard(discarded), error::CLOSED_HANDLE as i32);
+    assert_eq!(
+        error::reply_code(&process(discarded, "API.C", None)),
+        Some(error::CLOSED_HANDLE)
+    );
+}
+
+fn mb_connect_echo(port: u16) -> i64 {
+    let handle = unsafe { mb_connect(config(port, "echo").as_ptr()) };
+    assert!(handle > 0);
+    handle
 }

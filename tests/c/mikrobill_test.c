@@ -102,9 +102,22 @@ static void test_happy_path(void) {
     CHECK(expect_code(h, "API.GetClients", NULL, 0)); /* reconnects */
     CHECK(mb_close(h) == 0);
     CHECK(mb_close(h) == MB_CLOSED_HANDLE);
+    CHECK(mb_discard(h) == MB_CLOSED_HANDLE);
     CHECK(mb_disconnect(h) == MB_CLOSED_HANDLE);
     CHECK(mb_check_connection(h) == -1);
     CHECK(expect_code(h, "API.GetClients", NULL, MB_CLOSED_HANDLE));
+}
+
+/* mb_discard releases without the DISCONNECT courtesy, for finalizers. */
+static void test_discard(void) {
+    long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
+    CHECK(expect_code(h, "API.GetClients", NULL, 0));
+    CHECK(mb_discard(h) == 0);
+    CHECK(mb_discard(h) == MB_CLOSED_HANDLE);
+    CHECK(mb_close(h) == MB_CLOSED_HANDLE);
+    CHECK(expect_code(h, "API.GetClients", NULL, MB_CLOSED_HANDLE));
+    long long never_connected = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
+    CHECK(mb_discard(never_connected) == 0);
 }
 
 static void test_connect_refusals(void) {
@@ -234,6 +247,7 @@ int main(int argc, char **argv) {
     hostile_port = atoi(argv[2]);
     dead_port = atoi(argv[3]);
     test_happy_path();
+    test_discard();
     test_connect_refusals();
     test_call_errors();
     test_hostile_peer();

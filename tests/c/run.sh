@@ -23,14 +23,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a server that prints "listening on 127.0.0.1:PORT" first and echoes PORT.
+# Starts a server that prints "listening on 127.0.0.1:PORT" first and sets $port. It runs in this
+# shell, not in $(...), so that the pid it records is the one cleanup kills.
 start_server() {
     local name=$1; shift
     "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=("$!")
+    port=""
     for _ in $(seq 1 200); do
         if grep -q '^listening on ' "$work/$name.out" 2>/dev/null; then
-            sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" | head -n1
+            port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" | head -n1)
             return
         fi
         sleep 0.05
@@ -40,8 +42,10 @@ start_server() {
     exit 1
 }
 
-sim_port=$(start_server sim "$sim" --listen 127.0.0.1:0)
-hostile_port=$(start_server hostile "$hostile")
+start_server sim "$sim" --listen 127.0.0.1:0
+sim_port=$port
+start_server hostile "$hostile"
+hostile_port=$port
 dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 flags=(-std=c11 -Wall -Wextra -Werror -Wpedantic -I "$root/include")

@@ -39,6 +39,7 @@ const OTHER_KEY1: &str = "AAECAwQFBgcICQoLDA0ODw==";
 pub struct Counters {
     pub auths: AtomicUsize,
     pub requests: AtomicUsize,
+    pub disconnects: AtomicUsize,
     /// Connections this side has closed, so a test can wait for a close before its next call.
     pub closed: AtomicUsize,
 }
@@ -123,6 +124,7 @@ fn serve(mut stream: TcpStream, counters: &Counters) {
         };
         let request = cipher.decrypt(&frame).unwrap_or_default();
         if request.starts_with(br#"{"path":"DISCONNECT""#) {
+            counters.disconnects.fetch_add(1, Ordering::SeqCst);
             send(&mut stream, &cipher, br#"{"return":"OK","code":0}"#);
             return;
         }
