@@ -142,7 +142,16 @@ export MB_TEST_MYSQL_DB=mikrobill MB_TEST_MYSQL_DB_NOROW=mikrobill_norow MB_TEST
 # TMPDIR inside $work: the suite's scratch folders go away with it even after a crash.
 mkdir "$work/tmp"
 TMPDIR="$work/tmp" setsid --wait bash -c 'echo $$ >"$0"; exec "$@"' "$pgid_file" \
-    phpunit -c "$here/phpunit.xml" "$@" &
+    phpunit -c "$here/phpunit.xml" --log-junit "$work/junit.xml" "$@" &
 status=0
 wait "$!" || status=$?
+# PHPUnit 9 exits 0 when it ran no test at all ("No tests executed!"): a filter that matches
+# nothing must not pass as a green suite.
+if [ "$status" -eq 0 ]; then
+    ran=$(sed -n 's/.*<testsuite [^>]*tests="\([0-9]*\)".*/\1/p' "$work/junit.xml" 2>/dev/null | head -n1)
+    if [ -z "$ran" ] || [ "$ran" -eq 0 ]; then
+        echo "bindings/php: PHPUnit ran no test" >&2
+        status=1
+    fi
+fi
 exit "$status"
