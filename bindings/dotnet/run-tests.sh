@@ -10,7 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-for tool in mcs mono; do
+for tool in mcs mono timeout; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "run-tests.sh: '$tool' not found; install mono-mcs and mono-runtime" >&2
         exit 2
@@ -35,5 +35,76 @@ mcs -nologo -warnaserror -langversion:6 -optimize+ -target:library -r:System.Num
 mcs -nologo -warnaserror -langversion:6 -target:exe -r:System.Numerics -r:System.Core -r:System.Xml \
     -r:"$out/MikroBILL.dll" -out:"$out/MikroBILL.Tests.exe" "$here/src/JsonReader.cs" "$here"/tests/*.cs
 
+# Each simulator the tests start records its pid in sim-PID.pid under this run directory while it
+# runs (tests/Sim.cs). When mono ends without disposing them (a crash, kill -9, the timeout below)
+# they would outlive the run, so on any exit of this script cleanup stops exactly the simulators
+# listed there, and only while the pid still runs the simulator binary: nothing found by name.
+run_dir="$(mktemp -d "${TMPDIR:-/tmp}/mikrobill-dotnet-run.XXXXXX")"
+export MIKROBILL_DOTNET_RUN_DIR="$run_dir"
+sim_exe="$(readlink -f "$MIKROBILL_SIM")"
+runner_pid=""
+
+# True while pid $1 runs. A zombie has ended (kill -0 still succeeds on it, and an orphan's zombie
+# lasts until init reaps it).
+running() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [ "${stat%% *}" != Z ]
+}
+
+# Polls until pid $1 has ended, for at most $2 tenths of a second; 0 if it has.
+gone_within() {
+    local n
+    for n in $(seq "$2"); do
+        running "$1" || return 0
+        sleep 0.1
+    done
+    ! running "$1"
+}
+
+cleanup() {
+    trap - EXIT INT TERM HUP
+    local file pid exe
+    if [ -n "$runner_pid" ] && kill -0 "$runner_pid" 2>/dev/null; then
+        # timeout passes SIGTERM on to mono and sends SIGKILL 10 s later if mono is still there,
+        # then exits itself; SIGKILL it only if that has not happened after 15 s.
+        kill -TERM "$runner_pid" 2>/dev/null || true
+        gone_within "$runner_pid" 150 || kill -KILL "$runner_pid" 2>/dev/null || true
+        wait "$runner_pid" 2>/dev/null || true
+    fi
+    for file in "$run_dir"/sim-*.pid; do
+        [ -e "$file" ] || continue
+        pid="$(cat "$file")"
+        # The file outlives a mono killed before it could reap the simulator; make sure the pid still
+        # belongs to that simulator before signalling it.
+        exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
+        [ "${exe% (deleted)}" = "$sim_exe" ] || continue
+        # A test may have left it stopped (SIGSTOP); SIGCONT lets it act on SIGTERM, on which it
+        # stops cleanly. SIGKILL only if it has not after ~5 s.
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+        gone_within "$pid" 50 || kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$run_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
 cd "$out"
-exec mono --debug "$out/MikroBILL.Tests.exe" "$@"
+# The whole run normally takes seconds; 600 s means a deadlock, which must fail CI instead of
+# holding it until the job's own limit. In the background so that a signal to this script is
+# handled at once (bash runs traps only between commands, and would otherwise wait for mono).
+timeout -k 10 600 mono --debug "$out/MikroBILL.Tests.exe" "$@" &
+runner_pid=$!
+set +e
+wait "$runner_pid"
+status=$?
+set -e
+runner_pid=""
+if [ "$status" -eq 124 ]; then
+    echo "run-tests.sh: the tests did not finish within 600 s (deadlock?); mono was stopped" >&2
+fi
+exit "$status"

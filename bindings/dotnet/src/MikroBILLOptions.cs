@@ -27,12 +27,19 @@ namespace MikroBILL
             set { _ioTimeoutMs = AtLeast(value, 1, "IoTimeoutMs"); }
         }
 
-        /// <summary>Largest reply frame accepted, in bytes (at least 16). Larger announced frames
-        /// give error 9003 instead of a huge allocation.</summary>
+        /// <summary>The largest <see cref="MaxFrameBytes"/> this binding accepts: 1 GiB minus 1 MiB
+        /// (1,072,693,248). A reply has at most as many characters as its frame has bytes and comes
+        /// back as one .NET string, which holds at most 0x3FFFFFDF (1,073,741,791) characters; the
+        /// MiB of margin keeps every accepted frame clear of that limit on Mono and .NET alike, and
+        /// the byte count far below int.MaxValue, which the reply decoder counts in.</summary>
+        public const long MaxFrameBytesLimit = (1L << 30) - (1L << 20);
+
+        /// <summary>Largest reply frame accepted, in bytes (16 to <see cref="MaxFrameBytesLimit"/>).
+        /// Larger announced frames give error 9003 instead of a huge allocation.</summary>
         public long? MaxFrameBytes
         {
             get { return _maxFrameBytes; }
-            set { _maxFrameBytes = AtLeast(value, 16, "MaxFrameBytes"); }
+            set { _maxFrameBytes = AtMost(AtLeast(value, 16, "MaxFrameBytes"), MaxFrameBytesLimit, "MaxFrameBytes"); }
         }
 
         private static int? AtLeast(int? value, int min, string name)
@@ -40,6 +47,16 @@ namespace MikroBILL
             if (value.HasValue && value.Value < min)
             {
                 throw new ArgumentOutOfRangeException(name, value.Value, name + " must be at least " + min);
+            }
+            return value;
+        }
+
+        private static long? AtMost(long? value, long max, string name)
+        {
+            if (value.HasValue && value.Value > max)
+            {
+                throw new ArgumentOutOfRangeException(name, value.Value, name + " must be at most " + max
+                    + " (1 GiB - 1 MiB): a larger reply would not fit in a .NET string");
             }
             return value;
         }

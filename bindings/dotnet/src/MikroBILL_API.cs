@@ -138,10 +138,15 @@ namespace MikroBILL
         }
 
         /// <summary>Disconnects and releases the native handle (after any call in flight on another
-        /// thread has finished). Later calls throw ObjectDisposedException. Safe to call twice.</summary>
+        /// thread has finished). Later calls throw ObjectDisposedException. Safe to call twice.
+        /// An instance that is never disposed is released by the handle's finalizer instead, which
+        /// only closes the socket (no DISCONNECT) so that it never blocks on the network.</summary>
         public void Dispose()
         {
             _disposed = true;
+            // Only an explicit Dispose may wait for the server's reply to DISCONNECT: the caller chose
+            // to spend that time here, unlike the process-wide finalizer thread.
+            _handle.MarkForGracefulClose();
             _handle.Dispose();
         }
 

@@ -115,6 +115,7 @@ namespace MikroBILL
             m.CheckConnection = Symbol<MbHandleCall>(lib, "mb_check_connection", ref problem);
             m.Disconnect = Symbol<MbHandleCall>(lib, "mb_disconnect", ref problem);
             m.Close = Symbol<MbHandleCall>(lib, "mb_close", ref problem);
+            m.Discard = Symbol<MbHandleCall>(lib, "mb_discard", ref problem);
             m.Free = Symbol<MbFree>(lib, "mb_free", ref problem);
             m.Version = Symbol<MbVersion>(lib, "mb_version", ref problem);
             if (problem != null)

@@ -35,6 +35,7 @@ namespace MikroBILL
         internal MbHandleCall CheckConnection;
         internal MbHandleCall Disconnect;
         internal MbHandleCall Close;
+        internal MbHandleCall Discard;
         internal MbFree Free;
         internal MbVersion Version;
         internal string LoadedPath;

@@ -194,6 +194,12 @@ namespace MikroBILL
             {
                 throw new ArgumentException("floating-point dictionary keys are ambiguous; use string keys");
             }
+            // PHP casts a bool array key to an integer (true => 1, false => 0), so json_encode
+            // writes "1" and "0"; bool's own ToString would give "True"/"False".
+            if (key is bool)
+            {
+                return (bool)key ? "1" : "0";
+            }
             if (key is Enum)
             {
                 key = Convert.ChangeType(key, Enum.GetUnderlyingType(key.GetType()), CultureInfo.InvariantCulture);

@@ -48,10 +48,13 @@ namespace MikroBILL
 
         private static string FromNative(IntPtr text, Encoding encoding)
         {
+            // Replies are bounded by max_frame_bytes, which MikroBILLOptions caps far below
+            // int.MaxValue; checked arithmetic turns a violated bound into an exception instead of
+            // a wrapped, negative offset.
             int length = 0;
             while (Marshal.ReadByte(text, length) != 0)
             {
-                length++;
+                length = checked(length + 1);
             }
             var bytes = new byte[length];
             Marshal.Copy(text, bytes, 0, length);

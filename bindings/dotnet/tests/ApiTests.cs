@@ -200,16 +200,24 @@ namespace MikroBILL.Tests
         [Test]
         public void CheckConnectionAndCloseReconnect()
         {
+            const string disconnect = "{\"path\":\"DISCONNECT\",\"value\":null}";
+            string money = "{\"path\":\"API.Client." + Ivanov + ".BillingInfo.Money\",\"value\":null}";
             using (var api = _sim.Client())
             {
                 Assert.True(api.CheckConnection(), "online");
                 api.Close();
+                // Checked here, inside the using block: Dispose below says DISCONNECT as well, so a
+                // check after it could not tell whether Close did. Close waits for the server's answer
+                // to DISCONNECT (or its end of stream), so the trace is complete at this point.
+                Assert.Equal(disconnect, string.Join(" | ", _sim.Trace()), "Close sent exactly one DISCONNECT");
                 api.Close();
+                Assert.Equal(disconnect, string.Join(" | ", _sim.Trace()), "a second Close without a connection sends nothing");
                 Assert.Equal("100.01", Reply.ReturnText(api.Process("API.Client." + Ivanov + ".BillingInfo.Money")), "usable after Close");
                 Assert.True(api.CheckConnection(), "online after Close");
+                Assert.Equal(disconnect + " | " + money, string.Join(" | ", _sim.Trace()), "reconnected for the read");
             }
-            List<string> trace = _sim.Trace();
-            Assert.True(trace.Contains("{\"path\":\"DISCONNECT\",\"value\":null}"), "Close sent DISCONNECT: " + string.Join(" | ", trace));
+            Assert.Equal(disconnect + " | " + money + " | " + disconnect, string.Join(" | ", _sim.Trace()),
+                "Dispose sent the second DISCONNECT, on the new connection");
         }
 
         private static void AssertBatch(string reply, params string[][] leaves)

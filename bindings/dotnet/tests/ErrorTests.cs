@@ -107,6 +107,28 @@ namespace MikroBILL.Tests
         }
 
         [Test]
+        public void MaxFrameBytesIsCappedBelowTheLargestDotNetString()
+        {
+            // 1 GiB - 1 MiB: a reply of that many bytes still fits a .NET string (at most 0x3FFFFFDF chars).
+            Assert.Equal(1072693248L, MikroBILLOptions.MaxFrameBytesLimit, "the documented cap");
+            Assert.True(MikroBILLOptions.MaxFrameBytesLimit < 0x3FFFFFDFL, "cap below the largest string length");
+            var atCap = new MikroBILLOptions { MaxFrameBytes = MikroBILLOptions.MaxFrameBytesLimit };
+            Assert.Equal(MikroBILLOptions.MaxFrameBytesLimit, atCap.MaxFrameBytes.Value, "the cap itself is accepted");
+            foreach (long tooLarge in new[] { MikroBILLOptions.MaxFrameBytesLimit + 1, 1L << 30, (long)int.MaxValue + 1, long.MaxValue })
+            {
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MikroBILLOptions { MaxFrameBytes = tooLarge },
+                    "MaxFrameBytes " + tooLarge);
+                Assert.Equal("MaxFrameBytes", e.ParamName, "the rejected option is named");
+                Assert.Contains("at most 1072693248", e.Message, "the message gives the cap");
+            }
+            using (var sim = new Sim())
+            using (var api = new MikroBILL_API("127.0.0.1", sim.Port, "api", "secret", TestEnv.Key1, TestEnv.Key2, atCap))
+            {
+                Assert.Equal("100.01", Reply.ReturnText(api.Process(MoneyPath)), "the library takes the cap");
+            }
+        }
+
+        [Test]
         public void MaxFrameOptionReachesTheLibrary()
         {
             using (var sim = new Sim())

@@ -161,6 +161,17 @@ namespace MikroBILL.Tests
         }
 
         [Test]
+        public void BoolKeysAreWrittenAsPhpCastsThem()
+        {
+            // php -r 'echo json_encode([true=>"a", false=>"b"]);' prints {"1":"a","0":"b"}: PHP casts a
+            // bool array key to the integer 1 or 0, where bool.ToString() would give "True"/"False".
+            var generic = new Dictionary<bool, string> { { true, "a" }, { false, "b" } };
+            Assert.Equal("{\"1\":\"a\",\"0\":\"b\"}", PhpJson.Encode(generic), "Dictionary<bool,string>");
+            var untyped = new OrderedDictionary { { true, "a" }, { false, "b" } };
+            Assert.Equal("{\"1\":\"a\",\"0\":\"b\"}", PhpJson.Encode(untyped), "OrderedDictionary with bool keys");
+        }
+
+        [Test]
         public void ListsAndEnumerablesAreArrays()
         {
             // json_encode([[1,2],["a",[true,null]]])

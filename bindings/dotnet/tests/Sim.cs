@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 
@@ -40,10 +41,20 @@ namespace MikroBILL.Tests
         }
     }
 
-    /// <summary>A mikrobill-sim child process on 127.0.0.1, with its request trace in a temp file.</summary>
+    /// <summary>
+    /// A mikrobill-sim child process on 127.0.0.1, with its request trace in a temp file.
+    /// While it runs, its pid is in sim-PID.pid under $MIKROBILL_DOTNET_RUN_DIR (run-tests.sh sets it),
+    /// so that the script can stop it when mono dies without disposing it (a crash, a kill -9, the
+    /// run's timeout): the simulator would otherwise outlive the run.
+    /// </summary>
     public sealed class Sim : IDisposable
     {
+        public const string RunDirVariable = "MIKROBILL_DOTNET_RUN_DIR";
+        private const int SIGSTOP = 19;
+        private const int SIGCONT = 18;
+
         private readonly Process _process;
+        private readonly string _pidFile;
         private readonly StringBuilder _stderr = new StringBuilder();
 
         public Sim() : this(0, null)
@@ -62,6 +73,13 @@ namespace MikroBILL.Tests
                 StandardOutputEncoding = Encoding.UTF8,
             };
             _process = Process.Start(psi);
+            Pid = _process.Id;
+            string runDir = Environment.GetEnvironmentVariable(RunDirVariable);
+            if (!string.IsNullOrEmpty(runDir))
+            {
+                _pidFile = Path.Combine(runDir, "sim-" + Pid.ToString(CultureInfo.InvariantCulture) + ".pid");
+                File.WriteAllText(_pidFile, Pid.ToString(CultureInfo.InvariantCulture) + "\n");
+            }
             // The drain threads hold the readers themselves: the Process object may be disposed
             // while they still run.
             StreamReader stdout = _process.StandardOutput;
@@ -82,6 +100,79 @@ namespace MikroBILL.Tests
         }
 
         public int Port { get; private set; }
+
+        public int Pid { get; private set; }
+
+        [DllImport("libc.so.6", SetLastError = true)]
+        private static extern int kill(int pid, int sig);
+
+        /// <summary>Freezes the simulator (SIGSTOP), as a hung server looks: connections stay open,
+        /// the kernel still accepts bytes, nothing answers. Always pair with <see cref="Resume"/>.</summary>
+        public void Suspend()
+        {
+            Signal(SIGSTOP, "SIGSTOP");
+        }
+
+        /// <summary>Lets a suspended simulator run again (SIGCONT).</summary>
+        public void Resume()
+        {
+            Signal(SIGCONT, "SIGCONT");
+        }
+
+        private void Signal(int sig, string name)
+        {
+            // Only while the child is unreaped does its pid still name it.
+            if (_process.HasExited) throw new InvalidOperationException("simulator already exited; " + Status);
+            if (kill(Pid, sig) != 0)
+            {
+                throw new InvalidOperationException(name + " to simulator " + Pid + " failed, errno " + Marshal.GetLastWin32Error());
+            }
+        }
+
+        /// <summary>How many sockets the simulator holds open (its listener included), from /proc.</summary>
+        public int OpenSockets()
+        {
+            int count = 0;
+            foreach (string fd in Directory.GetFileSystemEntries("/proc/" + Pid.ToString(CultureInfo.InvariantCulture) + "/fd"))
+            {
+                string target = ReadLink(fd);
+                if (target != null && target.StartsWith("socket:", StringComparison.Ordinal)) count++;
+            }
+            return count;
+        }
+
+        /// <summary>
+        /// Waits until the simulator holds exactly <paramref name="count"/> sockets. The simulator closes
+        /// a connection only after it has read it to the end, so once the count has dropped back, every
+        /// request the closed connections carried is in the trace: the deterministic point at which the
+        /// absence of a request can be asserted. Fails after <paramref name="deadline"/>.
+        /// </summary>
+        public void WaitForOpenSockets(int count, TimeSpan deadline)
+        {
+            var clock = Stopwatch.StartNew();
+            int now;
+            while ((now = OpenSockets()) != count)
+            {
+                if (clock.Elapsed > deadline)
+                {
+                    throw new AssertionException("simulator still holds " + now + " sockets, not " + count + ", after "
+                        + deadline.TotalSeconds + " s; " + Status);
+                }
+                // Polls a condition that has no notification; the deadline bounds it.
+                Thread.Sleep(10);
+            }
+        }
+
+        [DllImport("libc.so.6", SetLastError = true)]
+        private static extern IntPtr readlink(string path, byte[] buffer, IntPtr size);
+
+        private static string ReadLink(string path)
+        {
+            var buffer = new byte[4096];
+            long n = readlink(path, buffer, new IntPtr(buffer.Length)).ToInt64();
+            // -1: the descriptor was closed between listing and reading; it no longer counts.
+            return n < 0 ? null : Encoding.UTF8.GetString(buffer, 0, (int)n);
+        }
 
         private static void Drain(StreamReader reader, StringBuilder sink)
         {
@@ -160,6 +251,12 @@ namespace MikroBILL.Tests
             catch (InvalidOperationException)
             {
                 // Already reaped.
+            }
+            // Only now that the child is reaped: until then its pid cannot be reused, so the file never
+            // names a stranger while it exists.
+            if (_pidFile != null)
+            {
+                File.Delete(_pidFile);
             }
         }
 

@@ -18,6 +18,7 @@ import select
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,41 @@ class Sim:
                 _pid_file(self.proc.pid).unlink()
             except FileNotFoundError:
                 pass
+
+    def suspend(self):
+        """Freeze the simulator (SIGSTOP), as a hung server looks: its connections stay open and
+        the kernel still takes bytes, but nothing answers. Always pair with resume()."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def open_sockets(self):
+        """How many sockets the simulator holds open (its listener included), from /proc."""
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        count = 0
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except FileNotFoundError:
+                continue  # closed between listing and reading: it no longer counts
+            if target.startswith("socket:"):
+                count += 1
+        return count
+
+    def wait_for_open_sockets(self, count, deadline_s=20.0):
+        """Wait until the simulator holds exactly `count` sockets. It closes a connection only after
+        reading it to its end, so from then on every request the closed connections carried is in
+        the trace: the point at which the absence of a request can be asserted."""
+        give_up = time.monotonic() + deadline_s
+        while True:
+            now = self.open_sockets()
+            if now == count:
+                return
+            assert time.monotonic() < give_up, (
+                "simulator still holds %d sockets, not %d, after %s s" % (now, count, deadline_s))
+            # Polls a condition that has no notification; the deadline above bounds it.
+            time.sleep(0.01)
 
     def trace_lines(self):
         if not self.trace.exists():

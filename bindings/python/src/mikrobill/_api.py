@@ -4,12 +4,16 @@ PHP names (Process, Close, CheckConnection) keep PHP semantics; the snake_case n
 Pythonic face. Note the one deliberate difference in meaning:
   Close() / disconnect()  send DISCONNECT and drop the socket; the object stays usable and the
                           next call reconnects (what PHP's Close() does);
-  close()                 releases the native handle for good (also done by `with` and, as a
-                          fallback, by garbage collection); later calls raise MikroBILLError 9007.
+  close()                 releases the native handle for good (also done by `with`): says
+                          DISCONNECT and waits up to io_timeout for the reply; later calls raise
+                          MikroBILLError 9007.
+Garbage collection of an instance that was never closed releases its handle too, but with
+mb_discard: the socket is just closed, without DISCONNECT, because a collection can run in any
+thread at any allocation and must never wait io_timeout for a hung server.
 
 Fork safety: a forked child inherits every instance together with the parent's native handle, whose
 socket is the parent's live connection. Talking on it from the child would cross replies, and its
-DISCONNECT (from close() or __del__) would end the parent's session. So in the child every
+DISCONNECT (from close()) would end the parent's session. So in the child every
 inherited instance forgets that handle without closing it and builds its own from the stored
 configuration on its next call.
 """
@@ -154,10 +158,7 @@ class MikroBILL_API:
 
     def close(self) -> None:
         """Release the native handle (disconnecting first). Idempotent and thread-safe."""
-        with self._lock:
-            handle, self._handle = self._handle, 0
-            self._closed = True
-            self._config = b""
+        handle = self._take_handle()
         if handle:
             self._lib.mb_close(handle)
 
@@ -172,10 +173,16 @@ class MikroBILL_API:
         self.close()
 
     def __del__(self) -> None:
-        # Fallback only: objects that were never closed still give their handle back. During
-        # interpreter shutdown the attributes may already be gone; then there is nothing to do.
+        # Fallback only: objects that were never closed still give their handle back. mb_discard,
+        # not mb_close: the collection may run on any thread, at any allocation, and mb_close
+        # would say DISCONNECT and wait up to io_timeout for a server that may be hung. In a
+        # forked child the inherited handle was already forgotten (0), so nothing is called.
+        # During interpreter shutdown the attributes may already be gone; then there is nothing
+        # to do.
         try:
-            self.close()
+            handle = self._take_handle()
+            if handle:
+                self._lib.mb_discard(handle)
         except Exception:
             pass
 
@@ -193,6 +200,14 @@ class MikroBILL_API:
             text = raw.decode("utf-8", "replace") if raw is not None else (
                 '{"return":"mb_connect failed without an error text","code":9008}')
             raise MikroBILLError(text)
+        return handle
+
+    def _take_handle(self) -> int:
+        # Marks the instance closed and hands the caller the handle to release, at most once.
+        with self._lock:
+            handle, self._handle = self._handle, 0
+            self._closed = True
+            self._config = b""
         return handle
 
     def _live_handle(self) -> int:
