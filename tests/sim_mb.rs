@@ -1,34 +1,15 @@
 //! The `mb` tool: `mb serve` runs the simulator, `mb process` talks to it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod sim_support;
 
-struct Served(Child, u16);
+use std::process::{Command, Output};
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use sim_support::Sim;
 
-fn serve() -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mb"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening on 127.0.0.1:")
-        .unwrap()
-        .parse()
-        .unwrap();
-    Served(child, port)
+fn serve() -> Sim {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mb"));
+    command.arg("serve");
+    Sim::start_command(command)
 }
 
 fn mb(port: u16, args: &[&str]) -> Output {
@@ -48,24 +29,24 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn process_reads_sets_and_reports_codes_through_the_exit_status() {
     let s = serve();
-    let o = mb(s.1, &["API.GetClients"]);
+    let o = mb(s.port, &["API.GetClients"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         stdout(&o),
         "{\"return\":[633824158637492,9527563927532953,4611686018427387905],\"code\":0}\n"
     );
     let name = "API.Client.633824158637492.AutorizeInfo.Name";
-    let o = mb(s.1, &[name, "\"Иван\""]);
+    let o = mb(s.port, &[name, "\"Иван\""]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let o = mb(s.1, &["--pretty", name]);
+    let o = mb(s.port, &["--pretty", name]);
     assert_eq!(stdout(&o), "{\n  \"return\": \"Иван\",\n  \"code\": 0\n}\n");
 
-    let o = mb(s.1, &["API.Client.1.BillingInfo.Money"]);
+    let o = mb(s.port, &["API.Client.1.BillingInfo.Money"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("\"code\":202"));
     // A batch with one failing element fails the command.
     let o = mb(
-        s.1,
+        s.port,
         &[
             "API.Client.633824158637492.BillingInfo",
             r#"["Money","Nope"]"#,
@@ -73,30 +54,30 @@ fn process_reads_sets_and_reports_codes_through_the_exit_status() {
     );
     assert_eq!(o.status.code(), Some(1));
     let o = mb(
-        s.1,
+        s.port,
         &["API.Client.633824158637492.BillingInfo", r#"["Money"]"#],
     );
     assert_eq!(o.status.code(), Some(0));
     // Pretty output keeps big GUIDs exact.
-    let o = mb(s.1, &["--pretty", "API.GetClients"]);
+    let o = mb(s.port, &["--pretty", "API.GetClients"]);
     assert!(stdout(&o).contains("4611686018427387905"));
 }
 
 #[test]
 fn flags_override_the_environment_and_failures_are_json() {
     let s = serve();
-    let o = mb(s.1, &["--password", "wrong", "API.GetClients"]);
+    let o = mb(s.port, &["--password", "wrong", "API.GetClients"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("\"code\":101"), "{}", stdout(&o));
     let o = mb(
-        s.1,
+        s.port,
         &["--port", "1", "--timeout-ms", "2000", "API.GetClients"],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("Can`t connect!"), "{}", stdout(&o));
-    let o = mb(s.1, &[]);
+    let o = mb(s.port, &[]);
     assert_eq!(o.status.code(), Some(2));
-    let o = mb(s.1, &["--bogus", "x"]);
+    let o = mb(s.port, &["--bogus", "x"]);
     assert_eq!(o.status.code(), Some(2));
 }
 

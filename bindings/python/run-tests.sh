@@ -42,18 +42,25 @@ export MIKROBILL_PY_RUN_DIR="$RUN_DIR"
 SIM_EXE="$(readlink -f "$MIKROBILL_SIM")"
 PYTEST_PID=""
 
+# SIGTERM, then SIGKILL if the process has neither ended nor become a zombie after ~5 s (a test
+# blocked in C code, say). SIGCONT first: a stopped process cannot act on SIGTERM.
+stop_process() {
+    local pid=$1 n state
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for n in $(seq 50); do
+        state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+        [ -n "$state" ] && [ "$state" != Z ] || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 cleanup() {
     trap - EXIT INT TERM HUP
-    local file pid exe n
-    if [ -n "$PYTEST_PID" ] && kill -0 "$PYTEST_PID" 2>/dev/null; then
-        # SIGKILL if SIGTERM has not ended it after ~5 s (a test blocked in C code, say); the
-        # simulators are stopped below either way.
-        kill -TERM "$PYTEST_PID" 2>/dev/null || true
-        for n in $(seq 50); do
-            kill -0 "$PYTEST_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$PYTEST_PID" 2>/dev/null || true
+    local file pid exe
+    if [ -n "$PYTEST_PID" ]; then
+        stop_process "$PYTEST_PID"
         wait "$PYTEST_PID" 2>/dev/null || true
     fi
     for file in "$RUN_DIR"/sim-*.pid; do
@@ -63,13 +70,7 @@ cleanup() {
         # still belongs to that simulator before signalling it.
         exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
         [ "${exe% (deleted)}" = "$SIM_EXE" ] || continue
-        kill -TERM "$pid" 2>/dev/null || true
-        # It stops cleanly on SIGTERM; SIGKILL only if it has not after ~5 s.
-        for n in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
+        stop_process "$pid"
     done
     rm -rf "$RUN_DIR"
 }

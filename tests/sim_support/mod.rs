@@ -26,13 +26,20 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"));
+        command.args(args);
+        Sim::start_command(command)
+    }
+
+    /// Starts a simulator command (`mikrobill-sim` or `mb serve`) on a free port and reads the
+    /// port from its first line.
+    pub fn start_command(mut command: Command) -> Sim {
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start mikrobill-sim");
+            .expect("start the simulator");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
