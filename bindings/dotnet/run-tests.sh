@@ -44,48 +44,25 @@ export MIKROBILL_DOTNET_RUN_DIR="$run_dir"
 sim_exe="$(readlink -f "$MIKROBILL_SIM")"
 runner_pid=""
 
-# True while pid $1 runs. A zombie has ended (kill -0 still succeeds on it, and an orphan's zombie
-# lasts until init reaps it).
-running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [ "${stat%% *}" != Z ]
-}
+# shellcheck source=../../scripts/lib/processes.sh
+. "$repo/scripts/lib/processes.sh"
 
-# Polls until pid $1 has ended, for at most $2 tenths of a second; 0 if it has.
-gone_within() {
-    local n
-    for n in $(seq "$2"); do
-        running "$1" || return 0
-        sleep 0.1
-    done
-    ! running "$1"
+# timeout leads its own process group. Should timeout die first (killed from outside), mono lives
+# on in that group and keeps starting simulators, so the group goes too.
+end_runner_group() {
+    kill -KILL -- "-$runner_pid" 2>/dev/null || true
 }
 
 cleanup() {
     trap - EXIT INT TERM HUP
-    local file pid exe
-    if [ -n "$runner_pid" ] && kill -0 "$runner_pid" 2>/dev/null; then
+    if [ -n "$runner_pid" ]; then
         # timeout passes SIGTERM on to mono and sends SIGKILL 10 s later if mono is still there,
         # then exits itself; SIGKILL it only if that has not happened after 15 s.
-        kill -TERM "$runner_pid" 2>/dev/null || true
-        gone_within "$runner_pid" 150 || kill -KILL "$runner_pid" 2>/dev/null || true
+        stop_process "$runner_pid" 150
         wait "$runner_pid" 2>/dev/null || true
+        end_runner_group
     fi
-    for file in "$run_dir"/sim-*.pid; do
-        [ -e "$file" ] || continue
-        pid="$(cat "$file")"
-        # The file outlives a mono killed before it could reap the simulator; make sure the pid still
-        # belongs to that simulator before signalling it.
-        exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
-        [ "${exe% (deleted)}" = "$sim_exe" ] || continue
-        # A test may have left it stopped (SIGSTOP); SIGCONT lets it act on SIGTERM, on which it
-        # stops cleanly. SIGKILL only if it has not after ~5 s.
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -TERM "$pid" 2>/dev/null || true
-        gone_within "$pid" 50 || kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_recorded "$run_dir" "$sim_exe"
     rm -rf "$run_dir"
 }
 trap cleanup EXIT
@@ -103,6 +80,8 @@ set +e
 wait "$runner_pid"
 status=$?
 set -e
+# Killed by a signal: mono may have outlived timeout. Otherwise timeout has reaped mono already.
+[ "$status" -gt 128 ] && end_runner_group
 runner_pid=""
 if [ "$status" -eq 124 ]; then
     echo "run-tests.sh: the tests did not finish within 600 s (deadlock?); mono was stopped" >&2

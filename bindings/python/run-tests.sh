@@ -42,36 +42,16 @@ export MIKROBILL_PY_RUN_DIR="$RUN_DIR"
 SIM_EXE="$(readlink -f "$MIKROBILL_SIM")"
 PYTEST_PID=""
 
-# SIGTERM, then SIGKILL if the process has neither ended nor become a zombie after ~5 s (a test
-# blocked in C code, say). SIGCONT first: a stopped process cannot act on SIGTERM.
-stop_process() {
-    local pid=$1 n state
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for n in $(seq 50); do
-        state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
-        [ -n "$state" ] && [ "$state" != Z ] || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
+# shellcheck source=../../scripts/lib/processes.sh
+. "$REPO/scripts/lib/processes.sh"
 
 cleanup() {
     trap - EXIT INT TERM HUP
-    local file pid exe
     if [ -n "$PYTEST_PID" ]; then
         stop_process "$PYTEST_PID"
         wait "$PYTEST_PID" 2>/dev/null || true
     fi
-    for file in "$RUN_DIR"/sim-*.pid; do
-        [ -e "$file" ] || continue
-        pid="$(cat "$file")"
-        # The file outlives a pytest killed before it could reap the simulator; make sure the pid
-        # still belongs to that simulator before signalling it.
-        exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
-        [ "${exe% (deleted)}" = "$SIM_EXE" ] || continue
-        stop_process "$pid"
-    done
+    stop_recorded "$RUN_DIR" "$SIM_EXE"
     rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
