@@ -22,8 +22,8 @@
  */
 
 /*
- The numbers in the `code` of the library's own error replies (see the README's table).
- Connect failures report the OS errno instead, which is always below 4096.
+ The `code` of the library's own error replies (see the README's table). Connect failures
+ report the OS errno instead, which is always below 4096.
  */
 typedef enum mb_code {
   MB_OK = 0,

@@ -34,11 +34,11 @@ header_is_current() {
         { echo "include/mikrobill.h is stale: commit the regenerated header" >&2; return 1; }
 }
 
-suite "rustfmt" cargo fmt --check
-suite "clippy" cargo clippy --all-targets -- -D warnings
-suite "release build" cargo build --release --lib --bins --examples
+suite "rustfmt" cargo fmt --all --check
+suite "clippy" cargo clippy --workspace --all-targets -- -D warnings
+suite "release build" cargo build --workspace --release --lib --bins --examples
 suite "header is current" header_is_current
-suite "Rust tests" cargo test --release
+suite "Rust tests" cargo test --workspace --release
 suite "C program (ASan, valgrind)" bash tests/c/run.sh
 suite "PHP binding" bash bindings/php/run-tests.sh
 suite ".NET binding" bash bindings/dotnet/run-tests.sh

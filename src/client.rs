@@ -7,10 +7,10 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::crypto::Cipher;
 use crate::error::Error;
-use crate::frame::{read_frame, write_frame, FrameError};
-use crate::{message, phpjson};
+use crate::protocol::crypto::Cipher;
+use crate::protocol::frame::{read_frame, write_frame, FrameError};
+use crate::protocol::{message, phpjson};
 
 pub struct Client {
     config: Config,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::frame::DEFAULT_MAX_FRAME;
+use crate::protocol::frame::DEFAULT_MAX_FRAME;
 
 pub const DEFAULT_PORT: u16 = 7403;
 /// The original client's fixed limits, kept as defaults.
@@ -123,7 +123,7 @@ impl Config {
                 "config: timeouts must be positive".into(),
             ));
         }
-        if self.max_frame_bytes < crate::crypto::BLOCK {
+        if self.max_frame_bytes < crate::protocol::crypto::BLOCK {
             return Err(Error::InvalidArgument(
                 "config: max_frame_bytes must be at least 16".into(),
             ));
@@ -174,7 +174,7 @@ mod tests {
 
     fn refused(extra: &str, needle: &str) {
         let e = parse(extra).unwrap_err();
-        assert_eq!(e.code(), crate::error::INVALID_ARGUMENT);
+        assert_eq!(e.code(), crate::error::code::INVALID_ARGUMENT);
         assert!(e.to_string().contains(needle), "{e} lacks {needle}");
     }
 

@@ -5,21 +5,65 @@
 
 use std::fmt;
 
-use crate::phpjson;
+use crate::protocol::phpjson;
 
-pub const CONFIG_NOT_FOUND: i64 = 5;
-pub const NULL_RESPONSE: i64 = 6;
-pub const TIMEOUT: i64 = 9001;
-pub const CONNECTION_LOST: i64 = 9002;
-pub const FRAME_TOO_LARGE: i64 = 9003;
-pub const MALFORMED_REPLY: i64 = 9004;
-pub const INVALID_ARGUMENT: i64 = 9005;
-pub const INVALID_KEY: i64 = 9006;
-pub const CLOSED_HANDLE: i64 = 9007;
-pub const INTERNAL: i64 = 9008;
-pub const HOST_NOT_RESOLVED: i64 = 9009;
-/// Used by the PHP shim when `workparams` has no `CRYPTO_KEY_2` row.
-pub const KEY2_ROW_MISSING: i64 = 9010;
+// This enum is the one source of the numbers: the header is generated from it, `code` derives
+// from it, and tests/abi_consistency.rs checks each binding's constants against it.
+/// The `code` of the library's own error replies (see the README's table). Connect failures
+/// report the OS errno instead, which is always below 4096.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mb_code {
+    MB_OK = 0,
+    /// `config.php` not found (the PHP shim's key lookup).
+    MB_CONFIG_NOT_FOUND = 5,
+    /// No usable reply to the auth message: probably wrong keys.
+    MB_NULL_RESPONSE = 6,
+    /// The server did not answer within `io_timeout_ms`; the request was not resent.
+    MB_TIMEOUT = 9001,
+    /// The connection broke after the request was sent; the request was not resent.
+    MB_CONNECTION_LOST = 9002,
+    /// The server announced a frame over `max_frame_bytes`.
+    MB_FRAME_TOO_LARGE = 9003,
+    /// A frame or reply that is not whole cipher blocks, not UTF-8, empty or holding NUL.
+    MB_MALFORMED_REPLY = 9004,
+    /// NULL pointer, invalid UTF-8, invalid JSON, or a bad config.
+    MB_INVALID_ARGUMENT = 9005,
+    /// `key1` or `key2` is not base64 of a valid AES key or IV.
+    MB_INVALID_KEY = 9006,
+    /// The handle was never issued or is already closed.
+    MB_CLOSED_HANDLE = 9007,
+    /// A defect inside the library; the call was abandoned safely.
+    MB_INTERNAL = 9008,
+    /// The host name did not resolve.
+    MB_HOST_NOT_RESOLVED = 9009,
+    /// `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
+    MB_KEY2_ROW_MISSING = 9010,
+}
+
+/// The codes of [`mb_code`] as the integers found in a reply's `code`.
+pub mod code {
+    use super::mb_code;
+
+    pub const OK: i64 = mb_code::MB_OK as i64;
+
+    pub const CONFIG_NOT_FOUND: i64 = mb_code::MB_CONFIG_NOT_FOUND as i64;
+    pub const NULL_RESPONSE: i64 = mb_code::MB_NULL_RESPONSE as i64;
+    pub const TIMEOUT: i64 = mb_code::MB_TIMEOUT as i64;
+    pub const CONNECTION_LOST: i64 = mb_code::MB_CONNECTION_LOST as i64;
+    pub const FRAME_TOO_LARGE: i64 = mb_code::MB_FRAME_TOO_LARGE as i64;
+    pub const MALFORMED_REPLY: i64 = mb_code::MB_MALFORMED_REPLY as i64;
+    pub const INVALID_ARGUMENT: i64 = mb_code::MB_INVALID_ARGUMENT as i64;
+    pub const INVALID_KEY: i64 = mb_code::MB_INVALID_KEY as i64;
+    pub const CLOSED_HANDLE: i64 = mb_code::MB_CLOSED_HANDLE as i64;
+    pub const INTERNAL: i64 = mb_code::MB_INTERNAL as i64;
+    pub const HOST_NOT_RESOLVED: i64 = mb_code::MB_HOST_NOT_RESOLVED as i64;
+    /// Used by the PHP shim when `workparams` has no `CRYPTO_KEY_2` row.
+    pub const KEY2_ROW_MISSING: i64 = mb_code::MB_KEY2_ROW_MISSING as i64;
+}
+
+use code::*;
 
 pub const CONNECT_FAILED_TEXT: &str = "Can`t connect!";
 pub const NULL_RESPONSE_TEXT: &str = "Null response! Probably incorrect encryption keys!";

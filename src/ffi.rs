@@ -15,39 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::client::Client;
 use crate::config::Config;
-use crate::error::{self, Error};
-
-/// The numbers in the `code` of the library's own error replies (see the README's table).
-/// Connect failures report the OS errno instead, which is always below 4096.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-pub enum mb_code {
-    MB_OK = 0,
-    /// `config.php` not found (the PHP shim's key lookup).
-    MB_CONFIG_NOT_FOUND = 5,
-    /// No usable reply to the auth message: probably wrong keys.
-    MB_NULL_RESPONSE = 6,
-    /// The server did not answer within `io_timeout_ms`; the request was not resent.
-    MB_TIMEOUT = 9001,
-    /// The connection broke after the request was sent; the request was not resent.
-    MB_CONNECTION_LOST = 9002,
-    /// The server announced a frame over `max_frame_bytes`.
-    MB_FRAME_TOO_LARGE = 9003,
-    /// A frame or reply that is not whole cipher blocks, not UTF-8, empty or holding NUL.
-    MB_MALFORMED_REPLY = 9004,
-    /// NULL pointer, invalid UTF-8, invalid JSON, or a bad config.
-    MB_INVALID_ARGUMENT = 9005,
-    /// `key1` or `key2` is not base64 of a valid AES key or IV.
-    MB_INVALID_KEY = 9006,
-    /// The handle was never issued or is already closed.
-    MB_CLOSED_HANDLE = 9007,
-    /// A defect inside the library; the call was abandoned safely.
-    MB_INTERNAL = 9008,
-    /// The host name did not resolve.
-    MB_HOST_NOT_RESOLVED = 9009,
-    /// `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
-    MB_KEY2_ROW_MISSING = 9010,
-}
+use crate::error::{code, Error};
 
 /// `None` once closed: a call that found the handle just before `mb_close` removed it still
 /// sees the close when it gets the lock, instead of reconnecting a released client.
@@ -119,7 +87,9 @@ unsafe fn text_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error>
     if ptr.is_null() {
         return Err(Error::InvalidArgument(format!("{name} is NULL")));
     }
-    CStr::from_ptr(ptr)
+    // SAFETY: `ptr` is not NULL, and the caller promises a NUL-terminated string that outlives
+    // the call.
+    unsafe { CStr::from_ptr(ptr) }
         .to_str()
         .map_err(|_| Error::InvalidArgument(format!("{name} is not valid UTF-8")))
 }
@@ -152,7 +122,8 @@ pub unsafe extern "C" fn mb_connect(config_json: *const c_char) -> c_longlong {
             0
         },
         || {
-            let created = text_arg(config_json, "config_json")
+            // SAFETY: the caller promises NULL or a NUL-terminated string.
+            let created = unsafe { text_arg(config_json, "config_json") }
                 .and_then(Config::from_json)
                 .and_then(Client::new);
             match created {
@@ -201,11 +172,13 @@ pub unsafe extern "C" fn mb_process(
         || give(Error::Internal("panic in mb_process".into()).to_json()),
         || {
             let reply = (|| {
-                let path = text_arg(path, "path")?;
+                // SAFETY: the caller promises NULL or NUL-terminated strings.
+                let path = unsafe { text_arg(path, "path") }?;
                 let value = if value_json.is_null() {
                     None
                 } else {
-                    Some(text_arg(value_json, "value_json")?)
+                    // SAFETY: as for `path`.
+                    Some(unsafe { text_arg(value_json, "value_json") }?)
                 };
                 with_client(handle, |client| client.process(path, value))?
             })();
@@ -229,7 +202,7 @@ pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
 #[no_mangle]
 pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
     guarded(
-        || error::INTERNAL as c_int,
+        || code::INTERNAL as c_int,
         || match with_client(handle, Client::disconnect) {
             Ok(()) => 0,
             Err(e) => e.code() as c_int,
@@ -256,7 +229,7 @@ pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
 /// Takes the client out of the registry, says goodbye with `farewell`, and drops it.
 fn release(handle: c_longlong, farewell: fn(&mut Client)) -> c_int {
     guarded(
-        || error::INTERNAL as c_int,
+        || code::INTERNAL as c_int,
         || {
             let removed = registry().remove(&handle);
             match removed.and_then(|shared| lock_client(&shared).take()) {
@@ -264,7 +237,7 @@ fn release(handle: c_longlong, farewell: fn(&mut Client)) -> c_int {
                     farewell(&mut client);
                     0
                 }
-                None => error::CLOSED_HANDLE as c_int,
+                None => code::CLOSED_HANDLE as c_int,
             }
         },
     )
@@ -281,7 +254,10 @@ pub unsafe extern "C" fn mb_free(text: *mut c_char) {
         || (),
         || {
             if !text.is_null() && issued_strings().remove(&(text as usize)) {
-                drop(CString::from_raw(text));
+                // SAFETY: the table held this address, so `give` made it with
+                // `CString::into_raw` and nothing has freed it since: removing it from the table
+                // makes this the only release.
+                drop(unsafe { CString::from_raw(text) });
             }
         },
     )
@@ -301,44 +277,32 @@ mod tests {
 
     fn take(ptr: *mut c_char) -> String {
         assert!(!ptr.is_null());
+        // SAFETY: a non-NULL pointer from this library is a NUL-terminated string it issued,
+        // read here before it is released exactly once.
+        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
         let text = unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_string();
+        // SAFETY: `ptr` was issued by this library and is not used again.
         unsafe { mb_free(ptr) };
         text
     }
 
     fn code_of(json: &str) -> i64 {
-        error::reply_code(json).unwrap()
-    }
-
-    #[test]
-    fn enum_matches_error_constants() {
-        assert_eq!(mb_code::MB_CONFIG_NOT_FOUND as i64, error::CONFIG_NOT_FOUND);
-        assert_eq!(mb_code::MB_NULL_RESPONSE as i64, error::NULL_RESPONSE);
-        assert_eq!(mb_code::MB_TIMEOUT as i64, error::TIMEOUT);
-        assert_eq!(mb_code::MB_CONNECTION_LOST as i64, error::CONNECTION_LOST);
-        assert_eq!(mb_code::MB_FRAME_TOO_LARGE as i64, error::FRAME_TOO_LARGE);
-        assert_eq!(mb_code::MB_MALFORMED_REPLY as i64, error::MALFORMED_REPLY);
-        assert_eq!(mb_code::MB_INVALID_ARGUMENT as i64, error::INVALID_ARGUMENT);
-        assert_eq!(mb_code::MB_INVALID_KEY as i64, error::INVALID_KEY);
-        assert_eq!(mb_code::MB_CLOSED_HANDLE as i64, error::CLOSED_HANDLE);
-        assert_eq!(mb_code::MB_INTERNAL as i64, error::INTERNAL);
-        assert_eq!(
-            mb_code::MB_HOST_NOT_RESOLVED as i64,
-            error::HOST_NOT_RESOLVED
-        );
-        assert_eq!(mb_code::MB_KEY2_ROW_MISSING as i64, error::KEY2_ROW_MISSING);
+        crate::error::reply_code(json).unwrap()
     }
 
     #[test]
     fn null_and_bad_config_give_zero_and_a_reason() {
+        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
         assert_eq!(unsafe { mb_connect(std::ptr::null()) }, 0);
-        assert_eq!(code_of(&take(mb_last_error())), error::INVALID_ARGUMENT);
+        assert_eq!(code_of(&take(mb_last_error())), code::INVALID_ARGUMENT);
         let bad =
             CString::new(r#"{"host":"h","login":"l","password":"p","key1":"AAEC","key2":"x"}"#)
                 .unwrap();
+        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
         assert_eq!(unsafe { mb_connect(bad.as_ptr()) }, 0);
-        assert_eq!(code_of(&take(mb_last_error())), error::INVALID_KEY);
+        assert_eq!(code_of(&take(mb_last_error())), code::INVALID_KEY);
         let invalid_utf8 = b"{\"host\":\"\xff\"}\0";
+        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
         assert_eq!(unsafe { mb_connect(invalid_utf8.as_ptr().cast()) }, 0);
         assert!(take(mb_last_error()).contains("UTF-8"));
     }
@@ -346,11 +310,12 @@ mod tests {
     #[test]
     fn closed_and_unknown_handles_are_refused_cleanly() {
         let path = CString::new("API.GetClients").unwrap();
+        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
         let reply = take(unsafe { mb_process(-5, path.as_ptr(), std::ptr::null()) });
-        assert_eq!(code_of(&reply), error::CLOSED_HANDLE);
+        assert_eq!(code_of(&reply), code::CLOSED_HANDLE);
         assert_eq!(mb_check_connection(0), -1);
-        assert_eq!(mb_close(123_456_789), error::CLOSED_HANDLE as c_int);
-        assert_eq!(mb_disconnect(123_456_789), error::CLOSED_HANDLE as c_int);
+        assert_eq!(mb_close(123_456_789), code::CLOSED_HANDLE as c_int);
+        assert_eq!(mb_disconnect(123_456_789), code::CLOSED_HANDLE as c_int);
     }
 
     #[test]
@@ -360,7 +325,7 @@ mod tests {
             || give(Error::Internal("panic in test".into()).to_json()),
             || panic!("deliberate"),
         ));
-        assert_eq!(code_of(&reply), error::INTERNAL);
+        assert_eq!(code_of(&reply), code::INTERNAL);
     }
 
     #[test]
@@ -370,8 +335,8 @@ mod tests {
             1,
             "l",
             "p",
-            crate::crypto::tests::KEY256,
-            crate::crypto::tests::IV,
+            crate::protocol::crypto::tests::KEY256,
+            crate::protocol::crypto::tests::IV,
         );
         let shared = Arc::new(Mutex::new(Some(Client::new(config).unwrap())));
         let poisoner = Arc::clone(&shared);
@@ -388,6 +353,7 @@ mod tests {
     #[test]
     fn free_ignores_null_foreign_and_repeated_pointers() {
         let version = mb_version();
+        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
         unsafe {
             mb_free(version);
             mb_free(version);

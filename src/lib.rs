@@ -1,16 +1,14 @@
-//! A client for the MikroBILL billing core API (see `shared/protocol.md`), its C ABI, and the
-//! pieces the simulator shares with it.
+//! A client for the MikroBILL billing core API (see `docs/protocol.md`) and its C ABI.
+//!
+//! Rust callers use [`Client`], [`Config`] and [`Error`]; the [`protocol`] module is public so
+//! that peers of the protocol (the simulator, test doubles) encode and parse it the same way.
 
-pub mod client;
-pub mod config;
-pub mod crypto;
-pub mod error;
-pub mod ffi;
-pub mod frame;
-pub mod message;
-pub mod phpjson;
-pub mod sim;
+mod client;
+mod config;
+mod error;
+mod ffi;
+pub mod protocol;
 
 pub use client::Client;
 pub use config::Config;
-pub use error::Error;
+pub use error::{code, reply_code, Error};

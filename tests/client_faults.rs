@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mikrobill::error;
+use mikrobill::code;
 use mikrobill::{Client, Config, Error};
 
 fn client(port: u16, login: &str) -> Client {
@@ -21,7 +21,7 @@ fn client(port: u16, login: &str) -> Client {
 
 fn code(result: Result<String, Error>) -> i64 {
     match result {
-        Ok(reply) => error::reply_code(&reply).expect("reply has a code"),
+        Ok(reply) => mikrobill::reply_code(&reply).expect("reply has a code"),
         Err(e) => e.code(),
     }
 }
@@ -43,6 +43,7 @@ fn connect_timeout_is_etimedout() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    // SAFETY: listen(2) on a descriptor that `listener` owns and keeps open.
     assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
     let mut fillers = Vec::new();
     let mut timed_out = None;
@@ -72,7 +73,7 @@ fn unresolvable_host_has_its_own_code() {
     let mut c = Client::new(config).unwrap();
     assert_eq!(
         c.process("API.GetClients", None).unwrap_err().code(),
-        error::HOST_NOT_RESOLVED
+        code::HOST_NOT_RESOLVED
     );
 }
 
@@ -137,7 +138,7 @@ fn invalid_value_json_fails_before_connecting() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "echo");
     let e = c.process("API.GetClients", Some("{oops")).unwrap_err();
-    assert_eq!(e.code(), error::INVALID_ARGUMENT);
+    assert_eq!(e.code(), code::INVALID_ARGUMENT);
     assert_eq!(server.counters.auths.load(Ordering::SeqCst), 0);
 }
 
@@ -145,7 +146,7 @@ fn invalid_value_json_fails_before_connecting() {
 fn reply_timeout_is_9001_and_the_request_is_not_resent() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "timeout");
-    assert_eq!(code(c.process("API.GetClients", None)), error::TIMEOUT);
+    assert_eq!(code(c.process("API.GetClients", None)), code::TIMEOUT);
     assert_eq!(server.counters.requests.load(Ordering::SeqCst), 1);
     assert!(!c.is_connected());
 }
@@ -158,7 +159,7 @@ fn connection_lost_after_sending_is_9002_and_not_resent() {
         let mut c = client(server.addr.port(), login);
         assert_eq!(
             code(c.process("API.Client.1.BillingInfo.Money", Some("\"5\""))),
-            error::CONNECTION_LOST,
+            code::CONNECTION_LOST,
             "{login}"
         );
         assert_eq!(server.counters.requests.load(Ordering::SeqCst), before + 1);
@@ -171,7 +172,7 @@ fn oversized_frame_is_9003() {
     let mut c = client(server.addr.port(), "huge");
     assert_eq!(
         code(c.process("API.GetClients", None)),
-        error::FRAME_TOO_LARGE
+        code::FRAME_TOO_LARGE
     );
 }
 
@@ -182,7 +183,7 @@ fn malformed_replies_are_9004() {
         let mut c = client(server.addr.port(), login);
         assert_eq!(
             code(c.process("API.GetClients", None)),
-            error::MALFORMED_REPLY,
+            code::MALFORMED_REPLY,
             "{login}"
         );
     }

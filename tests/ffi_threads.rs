@@ -8,8 +8,16 @@ use std::ffi::{c_char, CStr, CString};
 use std::sync::Arc;
 use std::thread;
 
-use mikrobill::error;
-use mikrobill::ffi::{mb_close, mb_connect, mb_discard, mb_free, mb_process};
+use mikrobill::code;
+
+// The exports are reached as a C program reaches them: by symbol, through the library.
+unsafe extern "C" {
+    fn mb_connect(config_json: *const c_char) -> i64;
+    fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
+    safe fn mb_close(handle: i64) -> i32;
+    safe fn mb_discard(handle: i64) -> i32;
+    fn mb_free(text: *mut c_char);
+}
 
 fn config(port: u16, login: &str) -> CString {
     CString::new(format!(
@@ -22,7 +30,9 @@ fn config(port: u16, login: &str) -> CString {
 
 fn take(ptr: *mut c_char) -> String {
     assert!(!ptr.is_null());
+    // SAFETY: a non-NULL string from the library is NUL-terminated and not yet freed.
     let text = unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_owned();
+    // SAFETY: the pointer was issued by the library and is not used again.
     unsafe { mb_free(ptr) };
     text
 }
@@ -30,6 +40,7 @@ fn take(ptr: *mut c_char) -> String {
 fn process(handle: i64, path: &str, value: Option<&str>) -> String {
     let path = CString::new(path).unwrap();
     let value = value.map(|v| CString::new(v).unwrap());
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     take(unsafe {
         mb_process(
             handle,
@@ -42,6 +53,7 @@ fn process(handle: i64, path: &str, value: Option<&str>) -> String {
 #[test]
 fn threads_sharing_one_handle_never_get_each_others_replies() {
     let server = hostile::spawn(0);
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
     assert!(handle > 0);
     let workers: Vec<_> = (0..16)
@@ -72,6 +84,7 @@ fn threads_sharing_one_handle_never_get_each_others_replies() {
 #[test]
 fn closing_while_other_threads_call_is_safe_and_final() {
     let server = hostile::spawn(0);
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
     let barrier = Arc::new(std::sync::Barrier::new(9));
     let callers: Vec<_> = (0..8)
@@ -82,7 +95,7 @@ fn closing_while_other_threads_call_is_safe_and_final() {
                 let mut codes = Vec::new();
                 for _ in 0..100 {
                     let reply = process(handle, "API.GetClients", None);
-                    codes.push(error::reply_code(&reply).unwrap());
+                    codes.push(mikrobill::reply_code(&reply).unwrap());
                 }
                 codes
             })
@@ -104,13 +117,13 @@ fn closing_while_other_threads_call_is_safe_and_final() {
         let codes = c.join().unwrap();
         // Each call either completed before the close or was refused as closed; once refused,
         // never served again.
-        let first_closed = codes.iter().position(|&c| c == error::CLOSED_HANDLE);
-        assert!(codes.iter().all(|&c| c == 0 || c == error::CLOSED_HANDLE));
+        let first_closed = codes.iter().position(|&c| c == code::CLOSED_HANDLE);
+        assert!(codes.iter().all(|&c| c == 0 || c == code::CLOSED_HANDLE));
         if let Some(at) = first_closed {
-            assert!(codes[at..].iter().all(|&c| c == error::CLOSED_HANDLE));
+            assert!(codes[at..].iter().all(|&c| c == code::CLOSED_HANDLE));
         }
     }
-    assert_eq!(mb_close(handle), error::CLOSED_HANDLE as i32);
+    assert_eq!(mb_close(handle), code::CLOSED_HANDLE as i32);
     assert_eq!(
         server
             .counters
@@ -130,16 +143,23 @@ fn closing_while_other_threads_call_is_safe_and_final() {
 #[test]
 fn null_and_invalid_arguments_to_process_are_9005() {
     let server = hostile::spawn(0);
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
     let path = CString::new("API.GetClients").unwrap();
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let null_path = take(unsafe { mb_process(handle, std::ptr::null(), std::ptr::null()) });
-    assert_eq!(error::reply_code(&null_path), Some(error::INVALID_ARGUMENT));
+    assert_eq!(
+        mikrobill::reply_code(&null_path),
+        Some(code::INVALID_ARGUMENT)
+    );
     let bad_utf8 = b"API.\xc3\0";
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let reply = take(unsafe { mb_process(handle, bad_utf8.as_ptr().cast(), std::ptr::null()) });
-    assert_eq!(error::reply_code(&reply), Some(error::INVALID_ARGUMENT));
+    assert_eq!(mikrobill::reply_code(&reply), Some(code::INVALID_ARGUMENT));
     let bad_json = CString::new("[1,").unwrap();
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let reply = take(unsafe { mb_process(handle, path.as_ptr(), bad_json.as_ptr()) });
-    assert_eq!(error::reply_code(&reply), Some(error::INVALID_ARGUMENT));
+    assert_eq!(mikrobill::reply_code(&reply), Some(code::INVALID_ARGUMENT));
     // Nothing of that reached the server, and the handle still works.
     assert_eq!(
         server
@@ -149,7 +169,7 @@ fn null_and_invalid_arguments_to_process_are_9005() {
         0
     );
     assert_eq!(
-        error::reply_code(&process(handle, "API.GetClients", None)),
+        mikrobill::reply_code(&process(handle, "API.GetClients", None)),
         Some(0)
     );
     assert_eq!(mb_close(handle), 0);
@@ -158,9 +178,10 @@ fn null_and_invalid_arguments_to_process_are_9005() {
 #[test]
 fn a_reply_c_text_cannot_carry_is_9004_at_the_c_boundary() {
     let server = hostile::spawn(0);
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let handle = unsafe { mb_connect(config(server.addr.port(), "nul").as_ptr()) };
     let reply = process(handle, "API.GetClients", None);
-    assert_eq!(error::reply_code(&reply), Some(error::MALFORMED_REPLY));
+    assert_eq!(mikrobill::reply_code(&reply), Some(code::MALFORMED_REPLY));
     assert!(reply.contains("NUL"), "{reply}");
     assert_eq!(mb_close(handle), 0);
 }
@@ -170,7 +191,10 @@ fn close_says_disconnect_and_discard_only_closes_the_socket() {
     let server = hostile::spawn(0);
     let counters = &server.counters;
     let closed = mb_connect_echo(server.addr.port());
-    assert_eq!(error::reply_code(&process(closed, "API.A", None)), Some(0));
+    assert_eq!(
+        mikrobill::reply_code(&process(closed, "API.A", None)),
+        Some(0)
+    );
     assert_eq!(mb_close(closed), 0);
     assert!(counters.wait_closed(1));
     assert_eq!(
@@ -182,7 +206,7 @@ fn close_says_disconnect_and_discard_only_closes_the_socket() {
 
     let discarded = mb_connect_echo(server.addr.port());
     assert_eq!(
-        error::reply_code(&process(discarded, "API.B", None)),
+        mikrobill::reply_code(&process(discarded, "API.B", None)),
         Some(0)
     );
     assert_eq!(mb_discard(discarded), 0);
@@ -193,14 +217,15 @@ fn close_says_disconnect_and_discard_only_closes_the_socket() {
             .load(std::sync::atomic::Ordering::SeqCst),
         1
     );
-    assert_eq!(mb_discard(discarded), error::CLOSED_HANDLE as i32);
+    assert_eq!(mb_discard(discarded), code::CLOSED_HANDLE as i32);
     assert_eq!(
-        error::reply_code(&process(discarded, "API.C", None)),
-        Some(error::CLOSED_HANDLE)
+        mikrobill::reply_code(&process(discarded, "API.C", None)),
+        Some(code::CLOSED_HANDLE)
     );
 }
 
 fn mb_connect_echo(port: u16) -> i64 {
+    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
     let handle = unsafe { mb_connect(config(port, "echo").as_ptr()) };
     assert!(handle > 0);
     handle

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mikrobill::crypto::Cipher;
-use mikrobill::phpjson;
+use mikrobill::protocol::crypto::Cipher;
+use mikrobill::protocol::phpjson;
 use serde_json::{Map, Value};
 
 /// xorshift64*: deterministic cases without a dependency.

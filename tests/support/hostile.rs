@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use mikrobill::crypto::Cipher;
-use mikrobill::frame::{read_frame, write_frame};
-use mikrobill::phpjson;
+use mikrobill::protocol::crypto::Cipher;
+use mikrobill::protocol::frame::{read_frame, write_frame};
+use mikrobill::protocol::phpjson;
 
 pub const KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";

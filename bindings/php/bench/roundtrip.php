@@ -1,6 +1,6 @@
 <?php
 /*
- * One benchmark client run for benches/roundtrip.rs: CALLS reads of PATH through either the shim
+ * One benchmark client run for sim/benches/roundtrip.rs: CALLS reads of PATH through either the shim
  * ("shim") or the original-style pure-PHP mcrypt client ("original"), on one connection.
  * Prints one JSON line: seconds spent on the calls, calls, reply bytes, peak RSS in KiB.
  * usage: php roundtrip.php shim|original PORT CALLS PATH

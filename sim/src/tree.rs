@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 
-use super::model::{Account, Client};
-use super::path::{AccountProp, FieldProp, Prop, Target};
-use super::reply::{
+use crate::model::{Account, Client};
+use crate::path::{AccountProp, FieldProp, Prop, Target};
+use crate::reply::{
     json_str, json_u64_list, shorten, Reply, BAD_ARGUMENTS, MALFORMED_VALUE, NO_GUID_LEFT,
     READ_ONLY, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD,
 };
-use super::store::Store;
+use crate::store::Store;
 
 /// A state change as the journal records it. Sets are absolute, and AddAccount carries the GUID
 /// it was given, so replaying a journal over a snapshot that already holds it changes nothing.
@@ -136,9 +136,7 @@ fn is_amount(s: &str) -> bool {
     };
     !int.is_empty()
         && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.map_or(true, |f| {
-            !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
-        })
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn string(value: &Value, name: &str) -> Result<String, Reply> {
@@ -340,7 +338,7 @@ fn add_account_args(store: &mut Store, value: &Value) -> Result<Account, Reply> 
 pub fn replay(store: &mut Store, change: &Change) -> Result<(), String> {
     match change {
         Change::Set { path, value } => {
-            let target = super::path::parse(path).map_err(|r| r.ret)?;
+            let target = crate::path::parse(path).map_err(|r| r.ret)?;
             write(store, &target, path, value)
                 .map(|_| ())
                 .map_err(|r| format!("{path}: {}", r.ret))

@@ -1,7 +1,7 @@
 //! Synthetic clients for `--generate N`. A generated client is a pure function of its index, so
 //! a million of them cost no memory: only clients that are changed get materialized (see store.rs).
 
-use super::model::{Account, Client, Field};
+use crate::model::{Account, Client, Field};
 
 /// First generated client GUID; above 2^53 on purpose so GUIDs that pass through a double break.
 pub const CLIENT_BASE: u64 = 10_000_000_000_000_000;

@@ -1,17 +1,17 @@
-//! Shared by the tests/sim_*.rs integration tests: starts the real simulator binary on a free
+//! Shared by the simulator's integration tests, the `mb` tests and the benchmark: starts the real simulator binary on a free
 //! port and speaks the wire protocol to it over TCP.
 #![allow(dead_code)]
 
-use mikrobill::crypto::Cipher;
-use mikrobill::frame::{read_frame, write_frame};
-use mikrobill::message;
+use mikrobill::protocol::crypto::Cipher;
+use mikrobill::protocol::frame::{read_frame, write_frame};
+use mikrobill::protocol::message;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-pub use mikrobill::sim::config::{DEMO_KEY1 as KEY1, DEMO_KEY2 as KEY2, DEMO_LOGIN, DEMO_PASSWORD};
+pub use mikrobill_sim::config::{DEMO_KEY1 as KEY1, DEMO_KEY2 as KEY2, DEMO_LOGIN, DEMO_PASSWORD};
 pub const IVANOV: u64 = 633824158637492;
 pub const IVANOV_ACC: u64 = 28236356495083;
 pub const PETROV: u64 = 9527563927532953;
@@ -26,7 +26,11 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(args: &[&str]) -> Sim {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"));
+        // Also compiled into the `mb` tests, which start the simulator through `mb serve`.
+        let Some(binary) = option_env!("CARGO_BIN_EXE_mikrobill-sim") else {
+            panic!("Sim::start is for the simulator crate's tests; use start_command elsewhere");
+        };
+        let mut command = Command::new(binary);
         command.args(args);
         Sim::start_command(command)
     }

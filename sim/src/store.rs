@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::generate;
-use super::model::{Client, Dataset};
+use crate::generate;
+use crate::model::{Client, Dataset};
 
 #[derive(Debug, Default)]
 pub struct Store {
@@ -116,7 +116,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::demo;
+    use crate::demo;
 
     #[test]
     fn dataset_round_trips_through_the_store() {

@@ -1,7 +1,7 @@
 //! `mb`: a command-line MikroBILL API client (`mb process`) and the simulator (`mb serve`).
 
-use mikrobill::sim::config::{DEMO_KEY1, DEMO_KEY2, DEMO_LOGIN, DEMO_PASSWORD};
 use mikrobill::{Client, Config};
+use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2, DEMO_LOGIN, DEMO_PASSWORD};
 use serde_json::{json, Value};
 use std::process::exit;
 
@@ -172,7 +172,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let code = match args.next().as_deref() {
         Some("process") => process(args.collect()),
-        Some("serve") => mikrobill::sim::main_with_args(args),
+        Some("serve") => mikrobill_sim::main_with_args(args),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             0

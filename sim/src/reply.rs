@@ -1,7 +1,7 @@
 //! Reply codes and the JSON text of replies. The real core's error numbers are not documented;
 //! these are the simulator's, fixed by the shared contract.
 
-use crate::phpjson;
+use mikrobill::protocol::phpjson;
 
 pub const OK: i64 = 0;
 pub const BAD_LOGIN: i64 = 101;

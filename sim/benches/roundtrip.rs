@@ -7,7 +7,7 @@
 //! Each client runs in its own process so that its peak RSS is its own. The variants take turns,
 //! three rounds each, and the median round counts, so background noise hits all of them alike.
 
-#[path = "../tests/sim_support/mod.rs"]
+#[path = "../tests/support/mod.rs"]
 mod sim_support;
 
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ fn rust_child(port: u16, calls: usize, path: &str) -> Run {
 }
 
 fn php_child(kind: &str, port: u16, calls: usize, path: &str) -> Run {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bindings/php/bench/roundtrip.php");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/php/bench/roundtrip.php");
     let out = Command::new("php")
         .env("MIKROBILL_LIB", library())
         .arg(script)
@@ -71,7 +71,7 @@ fn library() -> PathBuf {
     std::env::var_os("MIKROBILL_LIB")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/libmikrobill.so")
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/libmikrobill.so")
         })
 }
 

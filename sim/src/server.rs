@@ -14,14 +14,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Instant;
 
-use super::config::Config;
-use super::engine::{parse_request, Engine, Request};
-use super::options::Options;
-use super::reply::{Reply, BAD_LOGIN, NO_API_RIGHT};
-use super::signal;
-use crate::crypto::Cipher;
-use crate::frame::{read_frame, write_frame};
-use crate::message::password_hash;
+use crate::config::Config;
+use crate::engine::{parse_request, Engine, Request};
+use crate::options::Options;
+use crate::reply::{Reply, BAD_LOGIN, NO_API_RIGHT};
+use crate::signal;
+use mikrobill::protocol::crypto::Cipher;
+use mikrobill::protocol::frame::{read_frame, write_frame};
+use mikrobill::protocol::message::password_hash;
 
 pub struct Server {
     engine: Engine,

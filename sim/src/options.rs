@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::frame::DEFAULT_MAX_FRAME;
+use mikrobill::protocol::frame::DEFAULT_MAX_FRAME;
 
 pub const USAGE: &str = "\
 Usage: mikrobill-sim [OPTIONS]

@@ -1,13 +1,13 @@
 //! Hostile and broken peers, many connections at once, idle timeouts and signals.
 
-mod sim_support;
-use mikrobill::frame::write_frame;
+mod support;
+use mikrobill::protocol::frame::write_frame;
 use serde_json::json;
-use sim_support::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
+use support::*;
 
 /// The server must still answer a well-behaved client after each abuse.
 fn still_serving(sim: &Sim) {
@@ -68,13 +68,13 @@ fn malformed_first_frames_get_no_reply_and_a_close() {
 fn wrong_keys_and_non_auth_first_frames_get_no_reply() {
     let sim = Sim::start(&[]);
     // Valid frame under other keys: decrypts to noise, which is not an auth message.
-    let other = mikrobill::crypto::Cipher::from_base64(
+    let other = mikrobill::protocol::crypto::Cipher::from_base64(
         "AAECAwQFBgcICQoLDA0ODw==",
         "EBESExQVFhcYGRobHB0eHw==",
     )
     .unwrap();
     let mut s = sim.tcp();
-    let auth = mikrobill::message::auth("api", "secret", "0.1 1");
+    let auth = mikrobill::protocol::message::auth("api", "secret", "0.1 1");
     write_frame(&mut s, &other.encrypt(auth.as_bytes())).unwrap();
     expect_close(s);
 

@@ -1,5 +1,6 @@
 //! The `mb` tool: `mb serve` runs the simulator, `mb process` talks to it.
 
+#[path = "../../sim/tests/support/mod.rs"]
 mod sim_support;
 
 use std::process::{Command, Output};
@@ -95,8 +96,8 @@ fn help_on_every_command() {
         assert_eq!(o.status.code(), Some(0), "{args:?}");
         assert!(stdout(&o).starts_with("Usage:"), "{args:?}");
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .arg("--help")
+    let o = Command::new(env!("CARGO_BIN_EXE_mb"))
+        .args(["serve", "--help"])
         .output()
         .unwrap();
     assert!(stdout(&o).contains("--trace-requests"));

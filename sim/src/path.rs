@@ -1,6 +1,6 @@
 //! Parsing a dotted request path into the class-tree node it names.
 
-use super::reply::{shorten, Reply, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD, UNKNOWN_PATH};
+use crate::reply::{shorten, Reply, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD, UNKNOWN_PATH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

@@ -3,12 +3,12 @@
 use serde_json::Value;
 use std::sync::{PoisonError, RwLock};
 
-use super::batch::{self, TooLarge};
-use super::path::{self, Target};
-use super::reply::{Reply, NOT_UNDERSTOOD, TOO_LARGE};
-use super::state::Journal;
-use super::store::Store;
-use super::tree::{self, Change};
+use crate::batch::{self, TooLarge};
+use crate::path::{self, Target};
+use crate::reply::{Reply, NOT_UNDERSTOOD, TOO_LARGE};
+use crate::state::Journal;
+use crate::store::Store;
+use crate::tree::{self, Change};
 
 pub struct Engine {
     store: RwLock<Store>,
@@ -29,16 +29,20 @@ pub fn parse_request(plaintext: &[u8]) -> Result<Request, Reply> {
         )
     };
     // A value as deep as PHP's json_encode allows sits one level inside the request object.
-    let parsed = std::str::from_utf8(plaintext)
+    let parsed = std::str::from_utf8(plaintext).ok().and_then(|text| {
+        mikrobill::protocol::phpjson::parse_nested(
+            text,
+            mikrobill::protocol::phpjson::MAX_DEPTH + 1,
+        )
         .ok()
-        .and_then(|text| crate::phpjson::parse_nested(text, crate::phpjson::MAX_DEPTH + 1).ok());
+    });
     let Some(Value::Object(mut map)) = parsed else {
         return Err(not_understood());
     };
     let Some(Value::String(path)) = map.remove("path") else {
         return Err(not_understood());
     };
-    if path == crate::message::DISCONNECT_PATH {
+    if path == mikrobill::protocol::message::DISCONNECT_PATH {
         return Ok(Request::Disconnect);
     }
     let value = map.remove("value").unwrap_or(Value::Null);
@@ -155,7 +159,7 @@ impl Engine {
             return false;
         }
         #[cfg(test)]
-        journal.hook(super::state::Hook::CompactionWanted);
+        journal.hook(crate::state::Hook::CompactionWanted);
         let store = self.store.write().unwrap_or_else(PoisonError::into_inner);
         if !journal.wants_compaction() {
             return false;
@@ -215,8 +219,8 @@ fn fatal_storage_error(e: &std::io::Error) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::demo;
-    use crate::sim::state::Hook;
+    use crate::demo;
+    use crate::state::Hook;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc::{self, RecvTimeoutError};
     use std::sync::{Arc, Mutex};
@@ -341,7 +345,7 @@ mod tests {
         assert_eq!(code(engine.process(&long, &items)), TOO_LARGE);
         assert_eq!(code(engine.process(&long, &Value::Null)), TOO_LARGE);
         let reply = engine.process(&long[..batch::MAX_PATH], &Value::Null);
-        assert_eq!(code(reply.clone()), crate::sim::reply::UNKNOWN_PATH);
+        assert_eq!(code(reply.clone()), crate::reply::UNKNOWN_PATH);
         assert!(
             reply.len() < 400,
             "the description quotes at most a short piece"

@@ -1,8 +1,8 @@
 //! Batch commands: every example of shared/protocol.md, at any depth, in document order.
 
-mod sim_support;
+mod support;
 use serde_json::{json, Value};
-use sim_support::*;
+use support::*;
 
 fn batch(cl: &mut mikrobill::Client, path: &str, value: &str) -> Vec<Value> {
     let reply = call(cl, path, Some(value));

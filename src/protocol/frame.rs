@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 
-use crate::crypto::BLOCK;
+use super::crypto::BLOCK;
 
 /// Default cap on an announced frame length: large enough for `API.GetClients` over a million
 /// clients, small enough that a hostile peer cannot make us allocate gigabytes.

@@ -1,8 +1,8 @@
 //! Every class-tree path, every set and every error code, through the project's own client.
 
-mod sim_support;
+mod support;
 use serde_json::json;
-use sim_support::*;
+use support::*;
 
 fn c(path: &str) -> String {
     format!("API.Client.{IVANOV}.{path}")

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use super::model::Dataset;
-use super::store::Store;
-use super::tree::{self, Change};
+use crate::model::Dataset;
+use crate::store::Store;
+use crate::tree::{self, Change};
 
 /// Journal size that triggers compaction while running.
 pub const COMPACT_BYTES: u64 = 8 * 1024 * 1024;

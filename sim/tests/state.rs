@@ -1,14 +1,14 @@
 //! Datasets, the generator and the --state file's durability across kill -9.
 
-mod sim_support;
-use mikrobill::sim::tree::Change;
+mod support;
+use mikrobill_sim::tree::Change;
 use serde_json::json;
-use sim_support::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+use support::*;
 
 struct TempDir(PathBuf);
 
@@ -160,7 +160,7 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
         "the set must be journalled before its reply"
     );
     let valid = bytes.len();
-    let bad = mikrobill::sim::state::record_line(&Change::Set {
+    let bad = mikrobill_sim::state::record_line(&Change::Set {
         path: name_path(IVANOV),
         value: json!("bad checksum"),
     })
@@ -171,11 +171,8 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
     bytes.extend_from_slice(br#"{"op":"set","path":"API.Client.633824158637492.Autor"#);
     std::fs::write(&journal, &bytes).unwrap();
     assert_eq!(
-        mikrobill::sim::state::parse_journal(&bytes),
-        (
-            mikrobill::sim::state::parse_journal(&bytes[..valid]).0,
-            true
-        )
+        mikrobill_sim::state::parse_journal(&bytes),
+        (mikrobill_sim::state::parse_journal(&bytes[..valid]).0, true)
     );
     {
         let mut sim = Sim::start(&["--state", &state]);

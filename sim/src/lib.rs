@@ -19,9 +19,9 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::crypto::Cipher;
 use config::Config;
 use engine::Engine;
+use mikrobill::protocol::crypto::Cipher;
 use model::Dataset;
 use options::Options;
 use server::Server;

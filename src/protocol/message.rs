@@ -5,7 +5,7 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::phpjson;
+use super::phpjson;
 
 /// PHP `microtime()` text for now: fractional seconds with 8 decimals, a space, Unix seconds.
 /// PHP has microsecond resolution, so the last two decimals are always zero.
@@ -52,9 +52,9 @@ pub const DISCONNECT_PATH: &str = "DISCONNECT";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::tests::{hex, IV, KEY256};
-    use crate::crypto::Cipher;
-    use crate::frame::write_frame;
+    use crate::protocol::crypto::tests::{hex, IV, KEY256};
+    use crate::protocol::crypto::Cipher;
+    use crate::protocol::frame::write_frame;
     use std::time::Duration;
 
     fn frame_hex(plaintext: &str) -> String {

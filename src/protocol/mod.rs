@@ -1,0 +1,9 @@
+//! The MikroBILL wire protocol, both directions: AES-CBC with zero padding (`crypto`),
+//! length-prefixed frames (`frame`), the auth message and path/value requests (`message`), and
+//! JSON written byte for byte as PHP's `json_encode` writes it (`phpjson`). The client and the
+//! simulator both go through this module, so the protocol is written once.
+
+pub mod crypto;
+pub mod frame;
+pub mod message;
+pub mod phpjson;
