@@ -8,7 +8,6 @@ use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -106,14 +105,8 @@ impl Server {
     /// Accepts until SIGINT/SIGTERM, then compacts the state and returns.
     pub fn run(self: Arc<Self>, listener: TcpListener) -> io::Result<()> {
         listener.set_nonblocking(true)?;
-        let mut pollfd = libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         while !signal::stop_requested() {
-            // SAFETY: one valid pollfd that outlives the call. EINTR (a signal) just loops.
-            unsafe { libc::poll(&mut pollfd, 1, 200) };
+            wait_for_connection(&listener, 200);
             loop {
                 match listener.accept() {
                     Ok((stream, _)) => self.spawn(stream),
@@ -250,4 +243,31 @@ impl Server {
             }
         }
     }
+}
+
+/// Waits up to `millis` for the listener to have a connection to accept; returns early, late or
+/// spuriously without harm, since the caller accepts non-blockingly and loops.
+#[cfg(unix)]
+fn wait_for_connection(listener: &TcpListener, millis: i32) {
+    use std::os::fd::AsRawFd;
+    let mut pollfd = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd that outlives the call. EINTR (a signal) just returns.
+    unsafe { libc::poll(&mut pollfd, 1, millis) };
+}
+
+#[cfg(windows)]
+fn wait_for_connection(listener: &TcpListener, millis: i32) {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{WSAPoll, POLLRDNORM, SOCKET, WSAPOLLFD};
+    let mut pollfd = WSAPOLLFD {
+        fd: listener.as_raw_socket() as SOCKET,
+        events: POLLRDNORM,
+        revents: 0,
+    };
+    // SAFETY: one valid WSAPOLLFD that outlives the call, on a socket the listener keeps open.
+    unsafe { WSAPoll(&mut pollfd, 1, millis) };
 }

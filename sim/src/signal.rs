@@ -1,22 +1,17 @@
-//! SIGINT/SIGTERM set a flag that the accept loop polls, so shutdown is clean and exits 0.
+//! SIGINT/SIGTERM/SIGHUP (Ctrl-C, Ctrl-Break and console close on Windows) set a flag that the
+//! accept loop polls, so shutdown is clean and exits 0. The ctrlc crate does the per-platform
+//! work: a self-pipe on Unix, SetConsoleCtrlHandler on Windows.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
 pub fn install() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the sigaction
-    // struct is zero-initialised and then filled in as sigaction(2) requires.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::sigemptyset(&mut action.sa_mask);
-        for sig in [libc::SIGINT, libc::SIGTERM] {
-            libc::sigaction(sig, &action, std::ptr::null_mut());
+    // A second install in one process (ctrlc allows one handler) keeps the first, which sets
+    // the same flag; any other failure leaves the platform's default, which ends the process.
+    if let Err(e) = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)) {
+        if !matches!(e, ctrlc::Error::MultipleHandlers) {
+            eprintln!("mikrobill-sim: cannot catch stop signals: {e}");
         }
     }
 }

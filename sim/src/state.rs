@@ -11,13 +11,13 @@
 //! write, waits for the sequence number that was current while its leaves were evaluated, so no
 //! reply ever shows a value that a crash could still lose.
 //!
-//! `<FILE>.lock` is held with flock(LOCK_EX) for the life of the process, so two simulators
+//! `<FILE>.lock` is held with an exclusive lock (flock on Unix, LockFileEx on
+//! Windows) for the life of the process, so two simulators
 //! cannot share one state file (their journals and `<FILE>.tmp` would collide).
 
 use sha1::{Digest, Sha1};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -81,20 +81,16 @@ fn lock(snapshot: &Path) -> Result<File, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    // SAFETY: flock on a file descriptor that `file` owns and keeps open.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(if e.kind() == io::ErrorKind::WouldBlock {
-            format!(
-                "{}: the state file is in use by another simulator (cannot lock {})",
-                snapshot.display(),
-                path.display()
-            )
-        } else {
-            format!("{}: cannot lock: {e}", path.display())
-        });
+    // flock(LOCK_EX | LOCK_NB) on Unix, LockFileEx on Windows.
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(format!(
+            "{}: the state file is in use by another simulator (cannot lock {})",
+            snapshot.display(),
+            path.display()
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(format!("{}: cannot lock: {e}", path.display())),
     }
-    Ok(file)
 }
 
 /// One journal record: `<JSON><TAB><checksum>\n`.
