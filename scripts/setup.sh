@@ -8,7 +8,8 @@ set -euo pipefail
 need_demo=(gcc)
 need_tests=(gcc valgrind libasan8 python3 python3-venv
     php8.2-cli php8.2-mcrypt php8.2-mysql php8.2-opcache php8.2-fpm libfcgi-bin phpunit
-    mono-mcs mono-runtime mariadb-server)
+    mono-mcs mono-runtime mariadb-server
+    gcc-mingw-w64-x86-64 wine wine64)
 
 packages=("${need_tests[@]}")
 [ "${1:-}" = "--demo" ] && packages=("${need_demo[@]}")
@@ -26,3 +27,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo (Rust stable) is required" >&2; exit 1; }
+if [ "${1:-}" != "--demo" ]; then
+    # The Windows build (tests/windows, scripts/dist.sh) cross-compiles with this target.
+    rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu ||
+        rustup target add x86_64-pc-windows-gnu
+fi

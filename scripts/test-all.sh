@@ -38,6 +38,8 @@ suite "rustfmt" cargo fmt --all --check
 suite "clippy" cargo clippy --workspace --all-targets -- -D warnings
 suite "release build" cargo build --workspace --release --lib --bins --examples
 suite "header is current" header_is_current
+suite "Windows build" cargo build --release --target x86_64-pc-windows-gnu --workspace --lib --bins
+suite "Windows under wine (C test, mb.exe, mikrobill-sim.exe)" bash tests/windows/run.sh
 suite "Rust tests" cargo test --workspace --release
 suite "C program (ASan, valgrind)" bash tests/c/run.sh
 suite "PHP binding" bash bindings/php/run-tests.sh

@@ -1,7 +1,8 @@
 /*
  * The C API exercised the way a C integrator would use it, written only from include/mikrobill.h
  * and the README. Run by tests/c/run.sh against the simulator and a hostile peer, under
- * AddressSanitizer and under valgrind.
+ * AddressSanitizer and under valgrind, and by tests/windows/run.sh cross-compiled with mingw against
+ * mikrobill.dll under wine.
  *
  * usage: mikrobill_test SIM_PORT HOSTILE_PORT DEAD_PORT
  */
@@ -14,6 +15,14 @@
 
 #define KEY1 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY2 "EBESExQVFhcYGRobHB0eHw=="
+
+/* The OS's own "connection refused" number, as the original client reported it: ECONNREFUSED
+ * on Linux, WSAECONNREFUSED on Windows. */
+#ifdef _WIN32
+#define CONNECTION_REFUSED 10061
+#else
+#define CONNECTION_REFUSED 111
+#endif
 
 static int passed, failed;
 static int sim_port, hostile_port, dead_port;
@@ -163,7 +172,7 @@ static void test_call_errors(void) {
 
     h = mb_connect(make_config("127.0.0.1", dead_port, "api", "secret", KEY1, ""));
     char *refused = mb_process(h, "API.GetClients", NULL);
-    CHECK(reply_code(refused) == 111);
+    CHECK(reply_code(refused) == CONNECTION_REFUSED);
     CHECK(strstr(refused, "\"return\":\"Can`t connect!\"") != NULL);
     mb_free(refused);
     mb_close(h);
