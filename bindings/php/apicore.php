@@ -100,8 +100,26 @@ if (!class_exists('MikroBILL_FFI', false)) {
             if ($env !== false && $env !== '') {
                 return array($env);
             }
-            // The plain name lets dlopen search the system library path (ldconfig, LD_LIBRARY_PATH).
-            return array(__DIR__ . '/libmikrobill.so', 'libmikrobill.so');
+            return self::libraryCandidatesFor(PHP_OS_FAMILY, php_uname('m'), __DIR__);
+        }
+
+        /**
+         * The search for one OS family and machine, from the shim's folder $dir: next to the shim,
+         * then native/OS-ARCH/ (the Composer package carries both platforms' libraries there), then
+         * the plain names, which let the system loader search (ldconfig and LD_LIBRARY_PATH, with the
+         * soname libmikrobill.so.0 for a runtime-only install; PATH on Windows).
+         */
+        public static function libraryCandidatesFor(string $family, string $machine, string $dir): array
+        {
+            $machine = strtolower($machine);
+            $arch = in_array($machine, array('x86_64', 'amd64', 'x64'), true) ? 'x86_64'
+                : (in_array($machine, array('aarch64', 'arm64'), true) ? 'aarch64' : $machine);
+            if ($family === 'Windows') {
+                return array($dir . '\\mikrobill.dll', $dir . '\\native\\windows-' . $arch . '\\mikrobill.dll',
+                    'mikrobill.dll');
+            }
+            return array($dir . '/libmikrobill.so', $dir . '/native/' . strtolower($family) . '-' . $arch . '/libmikrobill.so',
+                'libmikrobill.so', 'libmikrobill.so.0');
         }
 
         /** Candidate header paths, in search order. An explicit MIKROBILL_HEADER is the only candidate. */
@@ -111,7 +129,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
             if ($env !== false && $env !== '') {
                 return array($env);
             }
-            return array(__DIR__ . '/mikrobill.h', __DIR__ . '/../../include/mikrobill.h');
+            return array(__DIR__ . '/mikrobill.h', __DIR__ . '/include/mikrobill.h', __DIR__ . '/../../include/mikrobill.h');
         }
 
         /** Reads the first readable header; throws naming every path tried. */
@@ -208,11 +226,17 @@ if (!class_exists('MikroBILL_FFI', false)) {
          *  SCRIPT_FILENAME still names the kassa script. */
         public static function configCandidates(): array
         {
-            $candidates = array('../config.php', dirname(__DIR__) . '/config.php');
-            $script = $_SERVER['SCRIPT_FILENAME'] ?? null;
+            return self::configCandidatesFor(DIRECTORY_SEPARATOR, __DIR__, $_SERVER['SCRIPT_FILENAME'] ?? null);
+        }
+
+        /** The same for a given directory separator: on Windows the original's own '..\config.php'.
+         *  dirname() takes both separators there, and SCRIPT_FILENAME often has forward slashes. */
+        public static function configCandidatesFor(string $separator, string $dir, $script): array
+        {
+            $candidates = array('..' . $separator . 'config.php', $dir . $separator . '..' . $separator . 'config.php');
             if (is_string($script) && $script !== '') {
                 // dirname() . '/..' rather than dirname(dirname()): right for a relative 'x.php' too.
-                $candidates[] = dirname($script) . '/../config.php';
+                $candidates[] = dirname($script) . $separator . '..' . $separator . 'config.php';
             }
             return $candidates;
         }

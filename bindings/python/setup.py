@@ -1,4 +1,4 @@
-"""Tags the wheel for this platform when it carries libmikrobill.so; all else is in pyproject.toml.
+"""Tags the wheel for a platform when it carries libmikrobill.so or mikrobill.dll; all else is in pyproject.toml.
 
 The binding is pure Python (ctypes), so without the library the wheel is rightly py3-none-any. A
 libmikrobill.so copied into src/mikrobill/ is machine code for one OS and architecture: a wheel
@@ -10,14 +10,16 @@ import os
 from setuptools import Distribution, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 
-BUNDLED_LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src", "mikrobill", "libmikrobill.so")
+PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src", "mikrobill")
+# Linux or Windows (scripts/dist.sh builds each wheel with --plat-name for the one it carries).
+BUNDLED_LIBRARIES = [os.path.join(PACKAGE_DIR, name) for name in ("libmikrobill.so", "mikrobill.dll")]
 
 
 class LibraryDistribution(Distribution):
     def has_ext_modules(self):
         # The one switch setuptools reads for both the install layout (platlib) and the wheel's
         # Root-Is-Purelib and platform tag.
-        return os.path.exists(BUNDLED_LIBRARY)
+        return any(os.path.exists(path) for path in BUNDLED_LIBRARIES)
 
 
 class PlatformOnlyWheel(bdist_wheel):

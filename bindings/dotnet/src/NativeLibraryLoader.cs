@@ -7,16 +7,22 @@ using System.Text;
 namespace MikroBILL
 {
     /// <summary>
-    /// Finds, dlopens and binds libmikrobill.so once per process. Candidates, in order:
+    /// Finds, dlopens and binds libmikrobill.so (mikrobill.dll on Windows, through LoadLibrary) once
+    /// per process. Candidates, in order:
     /// $MIKROBILL_LIB (when set, the only candidate: an explicit choice must not silently fall back),
-    /// the directory of this assembly, its runtimes/linux-x64/native subfolder (an app built from the
-    /// NuGet package), the package's own runtimes folder (../../runtimes/linux-x64/native when the
-    /// assembly is loaded from the NuGet cache), the application base directory, and finally the bare
-    /// soname through the system search path (LD_LIBRARY_PATH, ld.so.cache).
+    /// the directory of this assembly, its runtimes/RID/native subfolder (an app built from the
+    /// NuGet package; RID is linux-x64 or win-x64), the package's own runtimes folder
+    /// (../../runtimes/RID/native when the assembly is loaded from the NuGet cache), the application
+    /// base directory, and finally the bare name through the system search path (LD_LIBRARY_PATH,
+    /// ld.so.cache, then the soname libmikrobill.so.0 of a runtime-only install; PATH on Windows).
     /// </summary>
     internal static class NativeLibraryLoader
     {
-        internal const string LibraryName = "libmikrobill.so";
+        // The path separator tells Windows apart on every runtime netstandard2.0 covers, Mono included.
+        internal static readonly bool IsWindows = Path.DirectorySeparatorChar == '\\';
+        internal static readonly string LibraryName = IsWindows ? "mikrobill.dll" : "libmikrobill.so";
+        internal const string LinuxSoname = "libmikrobill.so.0";
+        private static readonly string RuntimeId = IsWindows ? "win-x64" : "linux-x64";
         internal const string EnvironmentVariable = "MIKROBILL_LIB";
         internal const string RequiredVersionPrefix = "0.1.";
 
@@ -44,7 +50,7 @@ namespace MikroBILL
             var failures = new StringBuilder();
             foreach (string candidate in Candidates())
             {
-                bool isPath = candidate.IndexOf('/') >= 0;
+                bool isPath = candidate.IndexOf('/') >= 0 || candidate.IndexOf('\\') >= 0;
                 if (isPath && !File.Exists(candidate))
                 {
                     failures.Append("\n  ").Append(candidate).Append(": no such file");
@@ -88,8 +94,8 @@ namespace MikroBILL
                 foreach (string p in new[]
                 {
                     Path.Combine(dir, LibraryName),
-                    Path.Combine(dir, "runtimes", "linux-x64", "native", LibraryName),
-                    Path.Combine(dir, "..", "..", "runtimes", "linux-x64", "native", LibraryName),
+                    Path.Combine(dir, "runtimes", RuntimeId, "native", LibraryName),
+                    Path.Combine(dir, "..", "..", "runtimes", RuntimeId, "native", LibraryName),
                 })
                 {
                     string full = Path.GetFullPath(p);
@@ -103,6 +109,7 @@ namespace MikroBILL
                 if (seen.Add(full)) yield return full;
             }
             yield return LibraryName;
+            if (!IsWindows) yield return LinuxSoname;
         }
 
         private static NativeMethods Bind(IntPtr lib, string path, out string problem)
@@ -154,6 +161,7 @@ namespace MikroBILL
 
             internal static IntPtr Open(string path)
             {
+                if (IsWindows) return Kernel32.Open(path);
                 if (!_useLibc)
                 {
                     try
@@ -182,16 +190,20 @@ namespace MikroBILL
 
             internal static IntPtr Symbol(IntPtr lib, string name)
             {
+                if (IsWindows) return Kernel32.Symbol(lib, name);
                 return _useLibc ? LibC.dlsym(lib, name) : LibDl.dlsym(lib, name);
             }
 
             internal static void Close(IntPtr lib)
             {
-                if (_useLibc) LibC.dlclose(lib); else LibDl.dlclose(lib);
+                if (IsWindows) Kernel32.FreeLibrary(lib);
+                else if (_useLibc) LibC.dlclose(lib);
+                else LibDl.dlclose(lib);
             }
 
             internal static string LastError()
             {
+                if (IsWindows) return "Windows error " + Kernel32.LastError;
                 IntPtr text = _useLibc ? LibC.dlerror() : LibDl.dlerror();
                 // dlerror's text is owned by libc and is not freed.
                 return text == IntPtr.Zero ? "(no dlerror text)" : Utf8.FromNativeLenient(text);
@@ -211,6 +223,37 @@ namespace MikroBILL
 
             [DllImport("libdl.so.2")]
             internal static extern IntPtr dlerror();
+        }
+
+        private static class Kernel32
+        {
+            // The error of the last Open or Symbol, read at once: any later call may overwrite it.
+            internal static int LastError;
+
+            internal static IntPtr Open(string path)
+            {
+                IntPtr lib = LoadLibraryW(path);
+                LastError = lib == IntPtr.Zero ? Marshal.GetLastWin32Error() : 0;
+                return lib;
+            }
+
+            internal static IntPtr Symbol(IntPtr lib, string name)
+            {
+                IntPtr fn = GetProcAddress(lib, name);
+                LastError = fn == IntPtr.Zero ? Marshal.GetLastWin32Error() : 0;
+                return fn;
+            }
+
+            [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true)]
+            private static extern IntPtr LoadLibraryW(string file);
+
+            // GetProcAddress has only an ANSI form: export names are bytes.
+            [DllImport("kernel32.dll", CharSet = CharSet.Ansi, BestFitMapping = false, SetLastError = true)]
+            private static extern IntPtr GetProcAddress(IntPtr module, string name);
+
+            [DllImport("kernel32.dll")]
+            [return: MarshalAs(UnmanagedType.Bool)]
+            internal static extern bool FreeLibrary(IntPtr module);
         }
 
         private static class LibC

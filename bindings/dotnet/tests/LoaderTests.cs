@@ -109,10 +109,13 @@ namespace MikroBILL.Tests
             Assert.Equal("false", project.SelectSingleNode("PropertyGroup/EnableDefaultCompileItems").InnerText,
                 "default globbing off, so tests/*.cs stay out");
             XmlNodeList natives = project.SelectNodes("ItemGroup/None[@Pack='true']");
-            Assert.Equal(1, natives.Count, "one packed None item");
-            var native = (XmlElement)natives[0];
-            Assert.Equal("../../target/release/libmikrobill.so", native.GetAttribute("Include"), "native library item");
-            Assert.Equal("runtimes/linux-x64/native/", native.GetAttribute("PackagePath"), "PackagePath");
+            Assert.Equal(2, natives.Count, "two packed None items: Linux and Windows");
+            var linux = (XmlElement)natives[0];
+            Assert.Equal("../../target/release/libmikrobill.so", linux.GetAttribute("Include"), "Linux native library item");
+            Assert.Equal("runtimes/linux-x64/native/", linux.GetAttribute("PackagePath"), "Linux PackagePath");
+            var windows = (XmlElement)natives[1];
+            Assert.Equal("../../target/x86_64-pc-windows-gnu/release/mikrobill.dll", windows.GetAttribute("Include"), "Windows native library item");
+            Assert.Equal("runtimes/win-x64/native/", windows.GetAttribute("PackagePath"), "Windows PackagePath");
             Assert.True(Directory.GetFiles(Path.Combine(TestEnv.BindingDir, "src"), "*.cs").Length > 0, "src has sources");
         }
     }

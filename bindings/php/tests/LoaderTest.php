@@ -100,6 +100,49 @@ final class LoaderTest extends TestCase
         }
     }
 
+    /** The Composer package's layout: the shim at the top, the header in include/, each platform's
+     *  library under native/OS-ARCH/; found with no environment at all. */
+    public function testLibraryUnderNativeOsArchIsFoundWithoutEnvironment(): void
+    {
+        $dir = TestEnv::tempDir() . '/composer-layout';
+        @mkdir("$dir/include", 0777, true);
+        @mkdir("$dir/native/linux-x86_64", 0777, true);
+        copy(TestEnv::bindingDir() . '/apicore.php', "$dir/apicore.php");
+        copy(TestEnv::repoHeader(), "$dir/include/mikrobill.h");
+        copy(TestEnv::library(), "$dir/native/linux-x86_64/libmikrobill.so");
+        list($status, $out, $err) = TestEnv::runPhp(array(), $this->script(
+            'echo (new MikroBILL_API("127.0.0.1", 7403, "api", "secret", "k", "k")) ? "loaded" : "";',
+            "$dir/apicore.php"
+        ), array('MIKROBILL_LIB' => '', 'MIKROBILL_HEADER' => ''));
+        $this->assertSame(0, $status, $out . $err);
+        $this->assertSame('loaded', $out);
+    }
+
+    public function testWindowsSearchesForTheDllWithBackslashes(): void
+    {
+        $this->assertSame(array(
+            'C:\\Program Files\\Apache\\htdocs\\kassa\\mikrobill.dll',
+            'C:\\Program Files\\Apache\\htdocs\\kassa\\native\\windows-x86_64\\mikrobill.dll',
+            'mikrobill.dll',
+        ), MikroBILL_FFI::libraryCandidatesFor('Windows', 'AMD64', 'C:\\Program Files\\Apache\\htdocs\\kassa'));
+        $this->assertSame(array(
+            '/srv/kassa/libmikrobill.so', '/srv/kassa/native/linux-x86_64/libmikrobill.so',
+            'libmikrobill.so', 'libmikrobill.so.0',
+        ), MikroBILL_FFI::libraryCandidatesFor('Linux', 'x86_64', '/srv/kassa'));
+    }
+
+    /** On Windows the config.php search is the original's '..\config.php', then the same folder
+     *  found from the shim and from the running script, all with backslashes. */
+    public function testWindowsConfigSearchUsesBackslashes(): void
+    {
+        $this->assertSame(array(
+            '..\\config.php',
+            'C:\\Program Files\\Apache\\htdocs\\kassa\\..\\config.php',
+            'C:/Program Files/Apache/htdocs/kassa\\..\\config.php',
+        ), MikroBILL_Keys::configCandidatesFor('\\', 'C:\\Program Files\\Apache\\htdocs\\kassa',
+            'C:/Program Files/Apache/htdocs/kassa/pay.php'));
+    }
+
     /** A script that includes the shim (by default the one under test) and runs $code. */
     private function script(string $code, ?string $shim = null): string
     {

@@ -126,3 +126,28 @@ def test_library_info_reports_the_loaded_library():
     location, version = library_info()
     assert location == LIB_PATH
     assert version.startswith("0.1.")
+
+
+def test_soname_alone_on_the_system_path_is_found(tmp_path):
+    # A runtime-only install (the .deb) has libmikrobill.so.0 but no unversioned link.
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    shutil.copy(LIB_PATH, libdir / "libmikrobill.so.0")
+    empty = tmp_path / "pkg"
+    empty.mkdir()
+    code = ("from mikrobill._loader import load_library\n"
+            "lib, location, version = load_library(None, package_dir=%r)\n"
+            "print(location)\n" % str(empty))
+    result = run_python(code, {"LD_LIBRARY_PATH": str(libdir)})
+    assert result.returncode == 0, result.stderr.decode()
+    assert "libmikrobill.so" in result.stdout.decode()
+
+
+def test_windows_looks_for_the_dll_first_in_the_package():
+    from mikrobill._loader import _candidates
+    found = _candidates(None, "C:\\Python\\Lib\\site-packages\\mikrobill", windows=True)
+    assert found[0] == os.path.join("C:\\Python\\Lib\\site-packages\\mikrobill", "mikrobill.dll")
+    assert found[-1] == "mikrobill.dll"
+    assert not any("libmikrobill.so" in name for name in found)
+    linux = _candidates(None, "/pkg", windows=False)
+    assert linux[0] == "/pkg/libmikrobill.so" and linux[-2:] == ["libmikrobill.so", "libmikrobill.so.0"]

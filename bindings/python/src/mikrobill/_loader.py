@@ -1,11 +1,13 @@
-"""Find and load libmikrobill.so and declare the C ABI for ctypes.
+"""Find and load the native library (libmikrobill.so, mikrobill.dll on Windows) for ctypes.
 
 Search order (first that loads wins):
   1. $MIKROBILL_LIB, when set: that exact file and nothing else, so a misconfigured override is
      reported instead of silently picking up some other copy;
-  2. libmikrobill.so inside this package's directory (a wheel or checkout can ship it there);
-  3. the system search path: ctypes.util.find_library("mikrobill"), then plain "libmikrobill.so"
-     (which honours LD_LIBRARY_PATH and the ld.so cache).
+  2. the library inside this package's directory (a wheel or checkout can ship it there);
+  3. the system search path: ctypes.util.find_library("mikrobill"), then the plain names
+     ("libmikrobill.so", then the soname "libmikrobill.so.0" that a runtime-only install has;
+     "mikrobill.dll" on Windows), which honour LD_LIBRARY_PATH and the ld.so cache (PATH on
+     Windows).
 """
 
 import ctypes
@@ -19,20 +21,26 @@ from .errors import LibraryLoadError
 __all__ = ["get_library", "load_library", "REQUIRED_VERSION_PREFIX"]
 
 REQUIRED_VERSION_PREFIX = "0.1."
-LIB_NAME = "libmikrobill.so"
+WINDOWS_LIB_NAME = "mikrobill.dll"
+LINUX_LIB_NAME = "libmikrobill.so"
+LINUX_SONAME = "libmikrobill.so.0"
+LIB_NAME = WINDOWS_LIB_NAME if os.name == "nt" else LINUX_LIB_NAME
 
 _lock = threading.Lock()
 _cached: Optional[Tuple[ctypes.CDLL, str, str]] = None
 
 
-def _candidates(env_value: Optional[str], package_dir: str) -> List[str]:
+def _candidates(env_value: Optional[str], package_dir: str, windows: bool = os.name == "nt") -> List[str]:
     if env_value:
         return [env_value]
-    found = [os.path.join(package_dir, LIB_NAME)]
+    name = WINDOWS_LIB_NAME if windows else LINUX_LIB_NAME
+    found = [os.path.join(package_dir, name)]
     system = ctypes.util.find_library("mikrobill")
     if system:
         found.append(system)
-    found.append(LIB_NAME)
+    found.append(name)
+    if not windows:
+        found.append(LINUX_SONAME)
     return found
 
 
@@ -100,7 +108,7 @@ def load_library(env_value: Optional[str] = None, package_dir: Optional[str] = N
             raise LibraryLoadError("libmikrobill version mismatch", tried)
         return lib, location, version
     raise LibraryLoadError(
-        "libmikrobill.so not found; set MIKROBILL_LIB to its path, put it next to the mikrobill "
+        LIB_NAME + " not found; set MIKROBILL_LIB to its path, put it next to the mikrobill "
         "package, or install it on the system library path",
         tried,
     )
