@@ -5,12 +5,13 @@
 # wine and talks to it with the native mb. Needs:
 #   cargo build --release --bins --examples                       (native simulator, hostile peer)
 #   cargo build --release --target x86_64-pc-windows-gnu --workspace --lib --bins
-# or WINDOWS_DIR pointing at a folder with mikrobill.dll, libmikrobill.dll.a, mb.exe and
-# mikrobill-sim.exe (the unpacked Windows zip: scripts/test-install.sh uses it that way).
+# or, for the unpacked Windows zip (scripts/test-install.sh), WINDOWS_BIN (mikrobill.dll, mb.exe,
+# mikrobill-sim.exe), WINDOWS_IMPLIB (libmikrobill.dll.a) and WINDOWS_INCLUDE (mikrobill.h).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${MIKROBILL_TARGET:-$root/target/release}
-win=${WINDOWS_DIR:-$root/target/x86_64-pc-windows-gnu/release}
+win=${WINDOWS_BIN:-$root/target/x86_64-pc-windows-gnu/release}
+implib=${WINDOWS_IMPLIB:-$win}
 include=${WINDOWS_INCLUDE:-$root/include}
 sim=${MIKROBILL_SIM:-$out/mikrobill-sim}
 mb=${MIKROBILL_MB:-$out/mb}
@@ -18,7 +19,7 @@ hostile=$out/examples/hostile-server
 for tool in x86_64-w64-mingw32-gcc wine python3; do
     command -v "$tool" >/dev/null || { echo "tests/windows: $tool is not installed" >&2; exit 1; }
 done
-for file in "$sim" "$mb" "$hostile" "$win/mikrobill.dll" "$win/libmikrobill.dll.a" "$win/mb.exe" \
+for file in "$sim" "$mb" "$hostile" "$win/mikrobill.dll" "$implib/libmikrobill.dll.a" "$win/mb.exe" \
     "$win/mikrobill-sim.exe" "$include/mikrobill.h"; do
     [ -e "$file" ] || { echo "tests/windows: $file is missing (see the comment at the top)" >&2; exit 1; }
 done
@@ -72,7 +73,7 @@ x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcry
 # -static: winpthread and libgcc go into the .exe, so the program needs only mikrobill.dll and
 # system DLLs, as on a clean Windows machine.
 x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -Wpedantic -I "$include" \
-    "$root/tests/c/mikrobill_test.c" -o "$work/bin/mikrobill_test.exe" "$win/libmikrobill.dll.a" \
+    "$root/tests/c/mikrobill_test.c" -o "$work/bin/mikrobill_test.exe" "$implib/libmikrobill.dll.a" \
     -static -pthread
 timeout 300 wine "$work/bin/mikrobill_test.exe" "$sim_port" "$hostile_port" "$dead_port" | tr -d '\r' |
     tee "$work/c.out"

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Checks what scripts/dist.sh put into dist/: every artifact's layout, versions, tags and the
+glibc floor of the Linux binaries. The install tests (scripts/test-install.sh) then use them.
+
+usage: check_artifacts.py DIST_DIR VERSION
+Prints one line per check; exits 1 if any failed.
+"""
+
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+# The documented floor (README "Install"): the Linux binaries need nothing newer than this.
+GLIBC_FLOOR = (2, 17)
+
+dist = Path(sys.argv[1])
+version = sys.argv[2]
+abi = version.split(".")[0]
+failures = []
+
+
+def check(ok, what):
+    print("%s  %s" % ("ok    " if ok else "FAILED", what))
+    if not ok:
+        failures.append(what)
+
+
+def glibc_versions(data):
+    """The GLIBC_x.y versions an ELF image's dynamic symbols need, read by objdump -T."""
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        out = subprocess.run(["objdump", "-T", f.name], check=True, capture_output=True, text=True).stdout
+    return {tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_([0-9]+(?:\.[0-9]+)+)", out)}
+
+
+def elf_header(data, option):
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        return subprocess.run(["objdump", option, f.name], check=True, capture_output=True, text=True).stdout
+
+
+def check_elf(name, data):
+    needed = glibc_versions(data)
+    top = max(needed) if needed else (0,)
+    check(bool(needed) and top <= GLIBC_FLOOR,
+          "%s needs glibc %s (floor %s)" % (name, ".".join(map(str, top)), ".".join(map(str, GLIBC_FLOOR))))
+
+
+def check_pe_dll(name, data):
+    head = elf_header(data, "-p")
+    exports = set(re.findall(r"\]\s+(mb_[a-z_]+)", head))
+    wanted = {"mb_connect", "mb_process", "mb_close", "mb_free", "mb_version", "mb_last_error",
+              "mb_disconnect", "mb_check_connection", "mb_discard"}
+    check("pei-x86-64" in elf_header(data, "-f") and wanted <= exports,
+          "%s is an x86-64 PE exporting %s" % (name, ", ".join(sorted(wanted))))
+
+
+# --- Linux tarball
+top = "mikrobill-%s-linux-x86_64" % version
+with tarfile.open(dist / ("%s.tar.gz" % top)) as tar:
+    members = {m.name: m for m in tar.getmembers()}
+    for path in ["bin/mb", "bin/mikrobill-sim", "lib/libmikrobill.so.%s" % version, "lib/libmikrobill.a",
+                 "lib/pkgconfig/mikrobill.pc", "include/mikrobill.h", "share/php/mikrobill/apicore.php",
+                 "share/php/mikrobill/preload.php", "LICENSE", "INSTALL", "CHANGELOG.md"]:
+        check("%s/%s" % (top, path) in members, "tarball has %s" % path)
+    so0 = members.get("%s/lib/libmikrobill.so.%s" % (top, abi))
+    so = members.get("%s/lib/libmikrobill.so" % top)
+    check(so0 is not None and so0.issym() and so0.linkname == "libmikrobill.so.%s" % version,
+          "tarball: libmikrobill.so.%s -> libmikrobill.so.%s" % (abi, version))
+    check(so is not None and so.issym() and so.linkname == "libmikrobill.so.%s" % abi,
+          "tarball: libmikrobill.so -> libmikrobill.so.%s" % abi)
+    check(all(m.uid == 0 and m.gid == 0 for m in members.values()), "tarball: files owned by root")
+    library = tar.extractfile("%s/lib/libmikrobill.so.%s" % (top, version)).read()
+    check("SONAME               libmikrobill.so.%s" % abi in elf_header(library, "-p"),
+          "shared library SONAME is libmikrobill.so.%s" % abi)
+    check_elf("libmikrobill.so", library)
+    for exe in ("mb", "mikrobill-sim"):
+        check_elf(exe, tar.extractfile("%s/bin/%s" % (top, exe)).read())
+    pc = tar.extractfile("%s/lib/pkgconfig/mikrobill.pc" % top).read().decode()
+    check("Version: %s\n" % version in pc and "prefix=${pcfiledir}/../.." in pc,
+          "tarball mikrobill.pc: version %s, relocatable prefix" % version)
+
+# --- Windows zip
+top = "mikrobill-%s-windows-x86_64" % version
+with zipfile.ZipFile(dist / ("%s.zip" % top)) as z:
+    names = set(z.namelist())
+    for path in ["bin/mikrobill.dll", "bin/mb.exe", "bin/mikrobill-sim.exe", "lib/libmikrobill.dll.a",
+                 "include/mikrobill.h", "php/apicore.php", "php/preload.php", "php/mikrobill.h", "LICENSE",
+                 "INSTALL.txt"]:
+        check("%s/%s" % (top, path) in names, "zip has %s" % path)
+    check_pe_dll("mikrobill.dll", z.read("%s/bin/mikrobill.dll" % top))
+    check(b"\r\n" in z.read("%s/INSTALL.txt" % top), "zip INSTALL.txt has Windows line ends")
+
+# --- .deb
+deb = dist / ("mikrobill_%s_amd64.deb" % version)
+field = lambda name: subprocess.run(["dpkg-deb", "-f", str(deb), name], check=True, capture_output=True,
+                                    text=True).stdout.strip()
+check(field("Package") == "mikrobill" and field("Version") == version and field("Architecture") == "amd64",
+      ".deb control: mikrobill %s amd64" % version)
+check(field("Depends") == "libc6 (>= %d.%d)" % GLIBC_FLOOR, ".deb depends on libc6 >= the glibc floor")
+listing = subprocess.run(["dpkg-deb", "-c", str(deb)], check=True, capture_output=True, text=True).stdout
+for path in ["./usr/lib/x86_64-linux-gnu/libmikrobill.so.%s" % version,
+             "./usr/lib/x86_64-linux-gnu/libmikrobill.so.%s -> libmikrobill.so.%s" % (abi, version),
+             "./usr/lib/x86_64-linux-gnu/libmikrobill.so -> libmikrobill.so.%s" % abi,
+             "./usr/lib/x86_64-linux-gnu/libmikrobill.a", "./usr/lib/x86_64-linux-gnu/pkgconfig/mikrobill.pc",
+             "./usr/include/mikrobill.h", "./usr/bin/mb", "./usr/bin/mikrobill-sim",
+             "./usr/share/php/mikrobill/apicore.php", "./usr/share/doc/mikrobill/copyright"]:
+    check(re.search(r" %s$" % re.escape(path), listing, re.M) is not None, ".deb has %s" % path)
+check(all(" root/root " in line for line in listing.splitlines()), ".deb: files owned by root")
+
+# --- Composer package
+with zipfile.ZipFile(dist / "composer" / ("mikrobill-apicore-%s.zip" % version)) as z:
+    names = set(z.namelist())
+    manifest = json.loads(z.read("composer.json"))
+    check(manifest.get("name") == "mikrobill/apicore" and manifest.get("version") == version,
+          "composer.json: mikrobill/apicore %s" % version)
+    check(manifest.get("autoload", {}).get("files") == ["apicore.php"], "composer.json autoloads apicore.php")
+    for path in ["apicore.php", "preload.php", "include/mikrobill.h", "native/linux-x86_64/libmikrobill.so",
+                 "native/windows-x86_64/mikrobill.dll", "LICENSE"]:
+        check(path in names, "Composer package has %s" % path)
+    check_elf("Composer's libmikrobill.so", z.read("native/linux-x86_64/libmikrobill.so"))
+    check_pe_dll("Composer's mikrobill.dll", z.read("native/windows-x86_64/mikrobill.dll"))
+
+# --- Python wheels
+for platform, library in (("manylinux2014_x86_64", "libmikrobill.so"), ("win_amd64", "mikrobill.dll")):
+    wheel = dist / "python" / ("mikrobill-%s-py3-none-%s.whl" % (version, platform))
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        info = "mikrobill-%s.dist-info" % version
+        meta = z.read("%s/WHEEL" % info).decode()
+        check("Tag: py3-none-%s\n" % platform in meta and "Root-Is-Purelib: false" in meta,
+              "%s: tag py3-none-%s, platlib" % (wheel.name, platform))
+        check("Version: %s\n" % version in z.read("%s/METADATA" % info).decode(), "%s: metadata version" % wheel.name)
+        for path in ["mikrobill/__init__.py", "mikrobill/_loader.py", "mikrobill/py.typed", "mikrobill/" + library]:
+            check(path in names, "%s has %s" % (wheel.name, path))
+        other = "mikrobill.dll" if library != "mikrobill.dll" else "libmikrobill.so"
+        check("mikrobill/" + other not in names, "%s has no %s" % (wheel.name, other))
+        if platform.startswith("manylinux"):
+            check_elf("the wheel's libmikrobill.so", z.read("mikrobill/libmikrobill.so"))
+        else:
+            check_pe_dll("the wheel's mikrobill.dll", z.read("mikrobill/mikrobill.dll"))
+
+# --- NuGet package (the layout NuGet documents: nuspec at the root, OPC parts)
+with zipfile.ZipFile(dist / "nuget" / ("MikroBILL.%s.nupkg" % version)) as z:
+    names = set(z.namelist())
+    for path in ["MikroBILL.nuspec", "[Content_Types].xml", "_rels/.rels", "lib/netstandard2.0/MikroBILL.dll",
+                 "runtimes/linux-x64/native/libmikrobill.so", "runtimes/win-x64/native/mikrobill.dll"]:
+        check(path in names, "nupkg has %s" % path)
+    ns = {"n": "http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"}
+    nuspec = ET.fromstring(z.read("MikroBILL.nuspec"))
+    check(nuspec.findtext("n:metadata/n:id", namespaces=ns) == "MikroBILL"
+          and nuspec.findtext("n:metadata/n:version", namespaces=ns) == version
+          and nuspec.findtext("n:metadata/n:license", namespaces=ns) == "MIT",
+          "nuspec: MikroBILL %s, license MIT" % version)
+    types = ET.fromstring(z.read("[Content_Types].xml"))
+    extensions = {d.get("Extension") for d in types}
+    needed = {n.rsplit(".", 1)[1] for n in names if "." in n.rsplit("/", 1)[-1] and not n.endswith("]")}
+    needed.discard("xml")  # [Content_Types].xml itself is not a part
+    check(needed <= extensions, "[Content_Types].xml covers every part's extension: %s" % sorted(needed))
+    rels = ET.fromstring(z.read("_rels/.rels"))
+    targets = {r.get("Type").rsplit("/", 1)[-1]: r.get("Target").lstrip("/") for r in rels}
+    check(targets.get("manifest") == "MikroBILL.nuspec" and targets.get("core-properties") in names,
+          "_rels/.rels points at the nuspec and the core properties")
+    assembly = z.read("lib/netstandard2.0/MikroBILL.dll")
+    check(assembly[:2] == b"MZ" and b"MikroBILL_API" in assembly, "lib/netstandard2.0/MikroBILL.dll is the assembly")
+    check_elf("the nupkg's libmikrobill.so", z.read("runtimes/linux-x64/native/libmikrobill.so"))
+    check_pe_dll("the nupkg's mikrobill.dll", z.read("runtimes/win-x64/native/mikrobill.dll"))
+
+sums = (dist / "SHA256SUMS").read_text().splitlines()
+check(len(sums) == 7, "SHA256SUMS lists the 7 artifacts")
+print("%d checks failed" % len(failures))
+sys.exit(1 if failures else 0)

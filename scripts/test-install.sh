@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Install tests: each artifact in dist/ (scripts/dist.sh) installed the way its ecosystem does it,
+# then used from the installed copy against a simulator, with no MIKROBILL_LIB or MIKROBILL_HEADER:
+#   deb       dpkg -i; the C test program built with `pkg-config --cflags --libs mikrobill`
+#             against /usr; mb, mikrobill-sim and the PHP shim from /usr/share/php; then removed
+#   tarball   unpacked to a prefix; the C test program built through its relocatable .pc
+#   wheel     pip install into a fresh venv, imported from another directory
+#   composer  a fresh project requiring mikrobill/apicore from dist/composer (artifact repository)
+#   nuget     the nupkg unpacked as NuGet's package folder; a Mono program loads the assembly,
+#             which finds runtimes/linux-x64/native by itself
+#   windows   the zip's mikrobill.dll, mb.exe and mikrobill-sim.exe under wine (tests/windows)
+# Needs root (dpkg -i) and the hostile test peer: cargo build --release --examples.
+#   scripts/test-install.sh [deb|tarball|wheel|composer|nuget|windows]...   (default: all)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+version=$(python3 -c 'import tomllib; print(tomllib.load(open("'"$root"'/Cargo.toml", "rb"))["workspace"]["package"]["version"])')
+dist=$root/dist
+hostile=${MIKROBILL_TARGET:-$root/target/release}/examples/hostile-server
+unset MIKROBILL_LIB MIKROBILL_HEADER MIKROBILL_SIM
+
+KEY1="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+KEY2="EBESExQVFhcYGRobHB0eHw=="
+MONEY='{"return":"100.01","code":0}'
+
+work=$(mktemp -d)
+pids=()
+deb_installed=""
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -z "$deb_installed" ] || dpkg -r mikrobill >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "test-install: $*" >&2; return 1; }
+
+# start_server NAME COMMAND...: waits for "listening on HOST:PORT" and sets $port.
+start_server() {
+    local name=$1; shift
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pids+=("$!")
+    port=""
+    for _ in $(seq 1 200); do
+        if grep -q '^listening on ' "$work/$name.out" 2>/dev/null; then
+            port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" | head -n1)
+            return 0
+        fi
+        sleep 0.05
+    done
+    cat "$work/$name.err" >&2
+    fail "$name did not start"
+}
+
+# c_test NAME SIM CFLAGS-AND-LIBS...: builds tests/c/mikrobill_test.c with those flags and runs it
+# against SIM (an installed mikrobill-sim) and the hostile peer.
+c_test() {
+    local name=$1 sim=$2; shift 2
+    start_server "$name-sim" "$sim" --listen 127.0.0.1:0 || return 1
+    local sim_port=$port
+    start_server "$name-hostile" "$hostile" || return 1
+    local hostile_port=$port
+    local dead_port
+    dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    gcc -std=c11 -Wall -Wextra -Werror -Wpedantic "$root/tests/c/mikrobill_test.c" -o "$work/$name-c" \
+        "$@" -pthread || fail "$name: the C test program does not build" || return 1
+    "$work/$name-c" "$sim_port" "$hostile_port" "$dead_port" || fail "$name: the C test program failed"
+}
+
+# php_check NAME SHIM-OR-AUTOLOAD PORT: the kassa's calls through an installed shim.
+php_check() {
+    local name=$1 shim=$2 port=$3
+    mkdir -p "$work/$name-php/elsewhere"
+    cat >"$work/$name-php/check.php" <<EOF
+<?php
+require '$shim';
+\$api = new MikroBILL_API('127.0.0.1', $port, 'api', 'secret', '$KEY1', '$KEY2');
+echo \$api->Process('API.Client.633824158637492.BillingInfo.Money'), "\n";
+echo \$api->Process('API.Client.633824158637492.PersonalDataInfo.MobileTel', '+79990000003'), "\n";
+echo MikroBILL_FFI::take(MikroBILL_FFI::get(), MikroBILL_FFI::get()->mb_version()), "\n";
+EOF
+    local out
+    out=$(cd "$work/$name-php/elsewhere" && php "$work/$name-php/check.php") || fail "$name: PHP failed: $out" || return 1
+    [ "$out" = "$MONEY"$'\n''{"return":"OK","code":0}'$'\n'"$version" ] || fail "$name: PHP printed: $out"
+}
+
+test_deb() {
+    [ "$(id -u)" -eq 0 ] || fail "deb: dpkg -i needs root" || return 1
+    ! dpkg-query -W mikrobill >/dev/null 2>&1 || fail "deb: a mikrobill package is already installed" || return 1
+    dpkg -i "$dist/mikrobill_${version}_amd64.deb" >/dev/null || fail "deb: dpkg -i failed" || return 1
+    deb_installed=1
+    [ "$(pkg-config --modversion mikrobill)" = "$version" ] || fail "deb: pkg-config sees no mikrobill $version" || return 1
+    # shellcheck disable=SC2046  # pkg-config's output is a list of flags
+    c_test deb /usr/bin/mikrobill-sim $(pkg-config --cflags --libs mikrobill) || return 1
+    # /lib is /usr/lib on merged-/usr systems (Debian 12), and ldd may name either.
+    ldd "$work/deb-c" | grep -Eq "libmikrobill.so.0 => (/usr)?/lib/x86_64-linux-gnu/libmikrobill.so.0 " ||
+        fail "deb: the program is not linked to the installed libmikrobill.so.0" || return 1
+    local sim_port
+    start_server deb-sim2 /usr/bin/mikrobill-sim --listen 127.0.0.1:0 || return 1
+    sim_port=$port
+    [ "$(/usr/bin/mb process --port "$sim_port" API.Client.633824158637492.BillingInfo.Money)" = "$MONEY" ] ||
+        fail "deb: /usr/bin/mb" || return 1
+    php_check deb /usr/share/php/mikrobill/apicore.php "$sim_port" || return 1
+    dpkg -r mikrobill >/dev/null || fail "deb: dpkg -r failed" || return 1
+    deb_installed=""
+    [ ! -e /usr/lib/x86_64-linux-gnu/libmikrobill.so.0 ] && [ ! -e /usr/include/mikrobill.h ] ||
+        fail "deb: files left after dpkg -r"
+}
+
+test_tarball() {
+    local prefix=$work/opt/mikrobill
+    mkdir -p "$prefix"
+    tar -C "$prefix" --strip-components=1 -xzf "$dist/mikrobill-$version-linux-x86_64.tar.gz" ||
+        fail "tarball: cannot unpack" || return 1
+    export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+    [ "$(pkg-config --modversion mikrobill)" = "$version" ] || fail "tarball: pkg-config sees no mikrobill $version" || return 1
+    # shellcheck disable=SC2046
+    c_test tarball "$prefix/bin/mikrobill-sim" $(pkg-config --cflags --libs mikrobill) \
+        -Wl,-rpath,"$prefix/lib" || return 1
+    unset PKG_CONFIG_PATH
+    local sim_port
+    start_server tarball-sim2 "$prefix/bin/mikrobill-sim" --listen 127.0.0.1:0 || return 1
+    sim_port=$port
+    [ "$("$prefix/bin/mb" process --port "$sim_port" API.Client.633824158637492.BillingInfo.Money)" = "$MONEY" ] ||
+        fail "tarball: bin/mb" || return 1
+    MIKROBILL_LIB=$prefix/lib/libmikrobill.so.0 php_check tarball "$prefix/share/php/mikrobill/apicore.php" "$sim_port"
+}
+
+# A simulator from the tarball for the binding tests (so no build tree is needed).
+artifact_sim() {
+    local dir=$work/sim-bin
+    if [ ! -x "$dir/bin/mikrobill-sim" ]; then
+        mkdir -p "$dir"
+        tar -C "$dir" --strip-components=1 -xzf "$dist/mikrobill-$version-linux-x86_64.tar.gz" || return 1
+    fi
+    start_server "$1" "$dir/bin/mikrobill-sim" --listen 127.0.0.1:0
+}
+
+test_wheel() {
+    artifact_sim wheel-sim || return 1
+    python3 -m venv "$work/venv" || fail "wheel: cannot create a venv" || return 1
+    "$work/venv/bin/pip" install --quiet --disable-pip-version-check --no-index \
+        "$dist/python/mikrobill-$version-py3-none-manylinux2014_x86_64.whl" || fail "wheel: pip install failed" || return 1
+    mkdir -p "$work/elsewhere"
+    local out
+    out=$(cd "$work/elsewhere" && "$work/venv/bin/python" - "$port" <<EOF
+import sys, mikrobill
+with mikrobill.MikroBILL_API("127.0.0.1", int(sys.argv[1]), "api", "secret", "$KEY1", "$KEY2") as api:
+    print(api.Process("API.Client.633824158637492.BillingInfo.Money"))
+location, version = mikrobill.library_info()
+print(location.startswith("$work/venv/lib/"), location.endswith("/mikrobill/libmikrobill.so"), version)
+print(mikrobill.__version__)
+EOF
+) || fail "wheel: the program failed: $out" || return 1
+    [ "$out" = "$MONEY"$'\n'"True True $version"$'\n'"$version" ] || fail "wheel: printed $out"
+}
+
+test_composer() {
+    command -v composer >/dev/null || fail "composer: composer is not installed" || return 1
+    artifact_sim composer-sim || return 1
+    local project=$work/kassa-project
+    mkdir -p "$project"
+    # The README's instructions: an artifact repository (a folder of package zips) and no packagist.
+    cat >"$project/composer.json" <<EOF
+{
+    "repositories": [
+        {"type": "artifact", "url": "$dist/composer"},
+        {"packagist.org": false}
+    ],
+    "require": {"mikrobill/apicore": "^$version"}
+}
+EOF
+    (cd "$project" && COMPOSER_HOME=$work/composer-home COMPOSER_ALLOW_SUPERUSER=1 \
+        composer install --no-interaction --no-progress --quiet) || fail "composer: install failed" || return 1
+    [ -f "$project/vendor/mikrobill/apicore/native/linux-x86_64/libmikrobill.so" ] ||
+        fail "composer: the native library is not in vendor/" || return 1
+    php_check composer "$project/vendor/autoload.php" "$port"
+}
+
+test_nuget() {
+    for tool in mcs mono unzip; do
+        command -v "$tool" >/dev/null || fail "nuget: $tool is not installed" || return 1
+    done
+    artifact_sim nuget-sim || return 1
+    # The folder layout of NuGet's global packages folder: ~/.nuget/packages/ID/VERSION/.
+    local package=$work/nuget-packages/mikrobill/$version
+    mkdir -p "$package"
+    unzip -q "$dist/nuget/MikroBILL.$version.nupkg" -d "$package" || fail "nuget: cannot unpack" || return 1
+    local assembly=$package/lib/netstandard2.0/MikroBILL.dll
+    mkdir -p "$work/nuget-app"
+    cat >"$work/nuget-app/Program.cs" <<EOF
+using System;
+using MikroBILL;
+static class Program
+{
+    static int Main(string[] args)
+    {
+        using (var api = new MikroBILL_API("127.0.0.1", int.Parse(args[0]), "api", "secret", "$KEY1", "$KEY2"))
+        {
+            Console.WriteLine(api.Process("API.Client.633824158637492.BillingInfo.Money"));
+            Console.WriteLine(MikroBILL_API.LibraryPath);
+        }
+        return 0;
+    }
+}
+EOF
+    mcs -nologo -out:"$work/nuget-app/app.exe" -r:"$assembly" "$work/nuget-app/Program.cs" ||
+        fail "nuget: the program does not build against the package's assembly" || return 1
+    local out
+    out=$(cd "$work/nuget-app" && MONO_PATH=$package/lib/netstandard2.0 mono app.exe "$port") ||
+        fail "nuget: the program failed: $out" || return 1
+    [ "$out" = "$MONEY"$'\n'"$package/runtimes/linux-x64/native/libmikrobill.so" ] || fail "nuget: printed $out"
+}
+
+test_windows() {
+    local unpacked=$work/windows
+    mkdir -p "$unpacked"
+    unzip -q "$dist/mikrobill-$version-windows-x86_64.zip" -d "$unpacked" || fail "windows: cannot unpack" || return 1
+    local top=$unpacked/mikrobill-$version-windows-x86_64
+    WINDOWS_BIN=$top/bin WINDOWS_IMPLIB=$top/lib WINDOWS_INCLUDE=$top/include bash "$root/tests/windows/run.sh"
+}
+
+[ -x "$hostile" ] || { echo "test-install: $hostile is missing; run cargo build --release --examples" >&2; exit 1; }
+[ -f "$dist/SHA256SUMS" ] || { echo "test-install: dist/ is empty; run scripts/dist.sh" >&2; exit 1; }
+selected=("$@")
+[ "${#selected[@]}" -gt 0 ] || selected=(deb tarball wheel composer nuget windows)
+failed=0
+for name in "${selected[@]}"; do
+    echo "== install test: $name"
+    if "test_$name"; then echo "ok      $name"; else echo "FAILED  $name"; failed=$((failed + 1)); fi
+done
+echo "install tests: $(( ${#selected[@]} - failed )) passed, $failed failed"
+[ "$failed" -eq 0 ]
