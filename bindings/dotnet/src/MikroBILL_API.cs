@@ -190,6 +190,8 @@ namespace MikroBILL
             sb.Append(",\"password\":").Append(PhpJson.EncodeString(password));
             sb.Append(",\"key1\":").Append(PhpJson.EncodeString(key1));
             sb.Append(",\"key2\":").Append(PhpJson.EncodeString(key2));
+            // The library lays out doubles as PHP's json_encode does; PhpJson hands over round-trip text.
+            sb.Append(",\"php_floats\":").Append(options == null || options.PhpFloats ? "true" : "false");
             if (options != null)
             {
                 if (options.ConnectTimeoutMs.HasValue)
