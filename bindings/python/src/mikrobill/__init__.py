@@ -8,7 +8,7 @@
 import importlib.metadata as _metadata
 
 from ._api import MikroBILL_API
-from ._encoder import encode_value, php_float
+from ._encoder import encode_value
 from ._loader import LIB_NAME, library_info
 from .errors import LibraryLoadError, MikroBILLError
 
@@ -17,7 +17,6 @@ __all__ = [
     "MikroBILLError",
     "LibraryLoadError",
     "encode_value",
-    "php_float",
     "library_info",
     "LIB_NAME",
 ]

@@ -74,6 +74,7 @@ class MikroBILL_API:
         connect_timeout: float = 5.0,
         io_timeout: float = 5.0,
         max_frame_bytes: Optional[int] = None,
+        php_floats: bool = True,
     ):
         # Set first so that __del__ of a half-built object finds nothing to release.
         self._handle = 0
@@ -93,7 +94,12 @@ class MikroBILL_API:
             "key2": key2,
             "connect_timeout_ms": _timeout_ms(connect_timeout, "connect_timeout"),
             "io_timeout_ms": _timeout_ms(io_timeout, "io_timeout"),
+            # The library writes every float as PHP's json_encode writes that double; the encoder
+            # hands over Python's round-trip repr.
+            "php_floats": php_floats,
         }
+        if not isinstance(php_floats, bool):
+            raise TypeError("php_floats must be bool")
         if max_frame_bytes is not None:
             if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
                 raise TypeError("max_frame_bytes must be int or None")
