@@ -26,12 +26,9 @@ from typing import Any, NoReturn, Optional
 
 from . import _loader
 from ._encoder import encode_value
-from .errors import MikroBILLError
+from .errors import Code, MikroBILLError, error_json
 
 __all__ = ["MikroBILL_API"]
-
-# The library's "unknown or closed handle" code; used for calls after close().
-CODE_CLOSED = 9007
 
 
 def _to_c_text(text: str, what: str) -> bytes:
@@ -159,7 +156,7 @@ class MikroBILL_API:
     def disconnect(self) -> None:
         """Send DISCONNECT and close the socket; the next call reconnects."""
         handle = self._live_handle()
-        if self._lib.mb_disconnect(handle) == CODE_CLOSED:
+        if self._lib.mb_disconnect(handle) == Code.CLOSED_HANDLE:
             self._raise_closed()
 
     def close(self) -> None:
@@ -203,8 +200,8 @@ class MikroBILL_API:
         handle = lib.mb_connect(config_json)
         if handle <= 0:
             raw = _loader.take_string(lib, lib.mb_last_error())
-            text = raw.decode("utf-8", "replace") if raw is not None else (
-                '{"return":"mb_connect failed without an error text","code":9008}')
+            text = raw.decode("utf-8", "replace") if raw is not None else error_json(
+                Code.INTERNAL, "Internal error", "mb_connect failed without an error text")
             raise MikroBILLError(text)
         return handle
 
@@ -238,11 +235,7 @@ class MikroBILL_API:
 
     @staticmethod
     def _raise_closed() -> NoReturn:
-        raise MikroBILLError(json.dumps({
-            "return": "MikroBILL_API handle is closed",
-            "result": "MikroBILL_API handle is closed",
-            "code": CODE_CLOSED,
-        }))
+        raise MikroBILLError(error_json(Code.CLOSED_HANDLE, "MikroBILL_API handle is closed"))
 
     def _call(self, path: str, value_json: Optional[str]) -> str:
         c_path = _to_c_text(path, "path")
@@ -252,7 +245,7 @@ class MikroBILL_API:
         # really run concurrently up to the library's per-handle lock.
         raw = _loader.take_string(self._lib, self._lib.mb_process(handle, c_path, c_value))
         if raw is None:
-            raise MikroBILLError('{"return":"mb_process returned NULL","code":9008}')
+            raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_process returned NULL"))
         # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
         # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
         return raw.decode("utf-8", "surrogateescape")
