@@ -57,9 +57,10 @@ namespace MikroBILL
                 string error = _native.TakeString(_native.LastError());
                 if (error == null)
                 {
-                    throw new MikroBILLException(9008, "{\"return\":\"mb_connect failed without an error text\",\"code\":9008}");
+                    throw new MikroBILLException(MikroBILLCode.Internal,
+                        ErrorJson.Build(MikroBILLCode.Internal, "Internal error", "mb_connect failed without an error text"));
                 }
-                long code = JsonReader.TopLevelInteger(error, "code") ?? 9008;
+                long code = JsonReader.TopLevelInteger(error, "code") ?? MikroBILLCode.Internal;
                 throw new MikroBILLException(code, error);
             }
             handle.SetId(id);
