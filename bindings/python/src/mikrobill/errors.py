@@ -34,8 +34,8 @@ class Code(IntEnum):
 
 
 def error_json(code: int, text: str, detail: Optional[str] = None) -> str:
-    """The library's error shape, for the few errors the binding makes itself:
-    {"return":TEXT,"result":TEXT,"code":N} plus "detail" when there is more to say."""
+    """The library's error shape, for the few errors the binding makes itself: TEXT under both
+    "return" and "result", the number under "code", and "detail" when there is more to say."""
     error = {"return": text, "result": text, "code": int(code)}
     if detail:
         error["detail"] = detail
