@@ -98,7 +98,7 @@ impl Client {
         self.conn = None;
     }
 
-    fn ensure_connected(&mut self) -> Result<(), Error> {
+    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
         if let Some(stream) = &self.conn {
             if peer_still_there(stream) {
                 return Ok(());
