@@ -32,10 +32,6 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
     /// `value_json` is any JSON text (`None` reads); it is re-encoded as PHP `json_encode`
     /// writes it, keeping key order and number text.
@@ -52,10 +48,6 @@ impl Client {
             })
             .transpose()?;
         self.send(message::request_encoded(path, value.as_deref()))
-    }
-
-    pub fn process_value(&mut self, path: &str, value: Option<&Value>) -> Result<String, Error> {
-        self.send(message::request(path, value))
     }
 
     fn send(&mut self, request: String) -> Result<String, Error> {
