@@ -4,9 +4,9 @@ use serde_json::Value;
 use std::sync::{PoisonError, RwLock};
 
 use crate::batch::{self, TooLarge};
+use crate::journal::Journal;
 use crate::path::{self, Target};
 use crate::reply::{Reply, TOO_LARGE};
-use crate::state::Journal;
 use crate::store::Store;
 use crate::tree::{self, Change};
 
@@ -125,7 +125,7 @@ impl Engine {
             return false;
         }
         #[cfg(test)]
-        journal.hook(crate::state::Hook::CompactionWanted);
+        journal.hook(crate::journal::Hook::CompactionWanted);
         let store = self.store.write().unwrap_or_else(PoisonError::into_inner);
         if !journal.wants_compaction() {
             return false;
@@ -186,7 +186,7 @@ fn fatal_storage_error(e: &std::io::Error) -> ! {
 mod tests {
     use super::*;
     use crate::demo;
-    use crate::state::Hook;
+    use crate::journal::Hook;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc::{self, RecvTimeoutError};
     use std::sync::{Arc, Mutex};

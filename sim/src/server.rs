@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::error::SimError;
 use crate::options::Options;
 use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT};
 use crate::signal;
@@ -81,7 +82,7 @@ impl Server {
         cipher: Cipher,
         config: Config,
         options: Options,
-    ) -> Result<Server, String> {
+    ) -> Result<Server, SimError> {
         let trace = match &options.trace_requests {
             None => None,
             Some(path) => Some(Mutex::new(
@@ -89,7 +90,7 @@ impl Server {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
+                    .map_err(SimError::file(path))?,
             )),
         };
         Ok(Server {
