@@ -150,7 +150,12 @@ class MikroBILL_API:
         handle = self._live_handle()
         status = self._lib.mb_check_connection(handle)
         if status < 0:
-            self._raise_closed()
+            # The check could not be made: a handle closed from another thread (9007) or a
+            # contained panic (9008); the library's last error says which.
+            raw = _loader.take_string(self._lib, self._lib.mb_last_error())
+            if raw is None:
+                self._raise_closed()
+            raise MikroBILLError(raw.decode("utf-8", "replace"))
         return status == 1
 
     def disconnect(self) -> None:
