@@ -124,3 +124,11 @@ def test_set_and_read_back_cyrillic_and_specials(fresh_api):
     text = "г. Москва/Moscow, \"кв.\" 2 \\ 😀"
     assert json.loads(fresh_api.process(path, text)) == {"return": "OK", "code": 0}
     assert json.loads(fresh_api.process(path)) == {"return": text, "code": 0}
+
+
+def test_number_beyond_a_double_is_refused_like_php(fresh_api, fresh_sim):
+    # PHP's json_decode makes 1e400 infinity, which json_encode refuses; with php_floats on the
+    # library refuses it too (9005) and sends nothing.
+    parsed = json.loads(fresh_api.process_json(PATH, "[1, 1e400]"))
+    assert parsed["code"] == 9005 and "beyond the range of a double" in parsed["return"]
+    assert fresh_sim.trace_lines() == []
