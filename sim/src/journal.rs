@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use crate::error::SimError;
 use crate::model::Dataset;
 use crate::store::Store;
 use crate::tree::{self, Change};
@@ -73,23 +74,22 @@ fn journal_path(snapshot: &Path) -> PathBuf {
 }
 
 /// Takes `<FILE>.lock` exclusively, or says who has it.
-fn lock(snapshot: &Path) -> Result<File, String> {
+fn lock(snapshot: &Path) -> Result<File, SimError> {
     let path = sibling(snapshot, ".lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(SimError::file(&path))?;
     // flock(LOCK_EX | LOCK_NB) on Unix, LockFileEx on Windows.
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(format!(
-            "{}: the state file is in use by another simulator (cannot lock {})",
-            snapshot.display(),
-            path.display()
-        )),
-        Err(fs::TryLockError::Error(e)) => Err(format!("{}: cannot lock: {e}", path.display())),
+        Err(fs::TryLockError::WouldBlock) => Err(SimError::StateInUse {
+            snapshot: snapshot.to_path_buf(),
+            lock: path,
+        }),
+        Err(fs::TryLockError::Error(source)) => Err(SimError::File { path, source }),
     }
 }
 
@@ -110,6 +110,14 @@ fn checksum(payload: &[u8]) -> String {
         .collect()
 }
 
+/// Makes a rename or create in `file`'s directory durable. Windows has no directory handle to
+/// fsync through std; NTFS journals the rename itself.
+#[cfg(windows)]
+fn sync_dir(_file: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(not(windows))]
 fn sync_dir(file: &Path) -> io::Result<()> {
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -135,10 +143,12 @@ pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
     sync_dir(path)
 }
 
-fn read_snapshot(path: &Path) -> Result<Dataset, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_reader(BufReader::new(file))
-        .map_err(|e| format!("{}: not a valid state snapshot: {e}", path.display()))
+fn read_snapshot(path: &Path) -> Result<Dataset, SimError> {
+    let file = File::open(path).map_err(SimError::file(path))?;
+    serde_json::from_reader(BufReader::new(file)).map_err(|source| SimError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Valid changes of a journal and whether anything after them was dropped.
@@ -167,8 +177,8 @@ impl Journal {
     /// Opens (or creates from `seed`) the state at `path`, replays its journal and compacts.
     pub fn open(
         path: &Path,
-        seed: impl FnOnce() -> Result<Dataset, String>,
-    ) -> Result<(Store, Journal), String> {
+        seed: impl FnOnce() -> Result<Dataset, SimError>,
+    ) -> Result<(Store, Journal), SimError> {
         let lock = lock(path)?;
         let jpath = journal_path(path);
         let mut store = if path.exists() {
@@ -179,11 +189,15 @@ impl Journal {
         let mut bytes = Vec::new();
         match File::open(&jpath) {
             Ok(mut f) => {
-                f.read_to_end(&mut bytes)
-                    .map_err(|e| format!("{}: {e}", jpath.display()))?;
+                f.read_to_end(&mut bytes).map_err(SimError::file(&jpath))?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", jpath.display())),
+            Err(source) => {
+                return Err(SimError::File {
+                    path: jpath,
+                    source,
+                })
+            }
         }
         let (changes, dropped) = parse_journal(&bytes);
         if dropped {
@@ -194,14 +208,16 @@ impl Journal {
             );
         }
         for change in &changes {
-            tree::replay(&mut store, change)
-                .map_err(|e| format!("{}: cannot replay a change: {e}", jpath.display()))?;
+            tree::replay(&mut store, change).map_err(|error| SimError::Replay {
+                journal: jpath.clone(),
+                error,
+            })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&jpath)
-            .map_err(|e| format!("{}: {e}", jpath.display()))?;
+            .map_err(SimError::file(&jpath))?;
         let journal = Journal {
             snapshot: path.to_path_buf(),
             file,
@@ -216,9 +232,7 @@ impl Journal {
             #[cfg(test)]
             hook: None,
         };
-        journal
-            .compact(&store)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        journal.compact(&store).map_err(SimError::file(path))?;
         Ok((store, journal))
     }
 
