@@ -175,7 +175,7 @@ int mb_discard(long long handle);
 void mb_free(char *text);
 
 /*
- The library version, e.g. "0.1.0". Free the result with `mb_free`. NULL only on a contained
+ The library version, e.g. "0.2.0". Free the result with `mb_free`. NULL only on a contained
  panic (9008).
  */
 char *mb_version(void);

@@ -9,8 +9,9 @@
 #   nuget     the nupkg unpacked as NuGet's package folder; a Mono program loads the assembly,
 #             which finds runtimes/linux-x64/native by itself
 #   windows   the zip's mikrobill.dll, mb.exe and mikrobill-sim.exe under wine (tests/windows)
+#   nginx     the README's safe kassa deployment under nginx + php-fpm (docs/deploy/)
 # Needs root (dpkg -i) and the hostile test peer: cargo build --release --examples.
-#   scripts/test-install.sh [deb|tarball|wheel|composer|nuget|windows]...   (default: all)
+#   scripts/test-install.sh [deb|tarball|wheel|composer|nuget|windows|nginx]...   (default: all)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=$(python3 -c 'import tomllib; print(tomllib.load(open("'"$root"'/Cargo.toml", "rb"))["workspace"]["package"]["version"])')
@@ -220,10 +221,109 @@ test_windows() {
     WINDOWS_BIN=$top/bin WINDOWS_IMPLIB=$top/lib WINDOWS_INCLUDE=$top/include bash "$root/tests/windows/run.sh"
 }
 
+# The README's safe kassa deployment under nginx + php-fpm: the web root holds only a two-line
+# apicore.php that requires the shim from the unpacked tarball (library named by MIKROBILL_LIB in
+# the pool). The kassa page works; a library, header, apicore.php.orig, vendor/ or Composer file
+# that lands in the web root anyway is refused by docs/deploy/nginx-kassa.conf.
+test_nginx() {
+    for tool in nginx php-fpm8.2 curl; do
+        command -v "$tool" >/dev/null || fail "nginx: $tool is not installed" || return 1
+    done
+    artifact_sim nginx-sim || return 1
+    local sim_port=$port
+    local prefix=$work/sim-bin
+    local site=$work/site
+    [ -n "$work" ] && [ -d "$prefix" ] || fail "nginx: no unpacked tarball" || return 1
+    mkdir -p "$site/www/kassa/vendor/mikrobill" "$site/tmp"
+    printf "<?php require '%s';\n" "$prefix/share/php/mikrobill/apicore.php" >"$site/www/kassa/apicore.php"
+    cat >"$site/www/kassa/pay.php" <<PHP
+<?php
+include 'apicore.php';
+\$Api = new MikroBILL_API('127.0.0.1', $sim_port, 'api', 'secret', '$KEY1', '$KEY2');
+echo \$Api->Process('API.Client.633824158637492.BillingInfo.Money');
+PHP
+    local denied=(apicore.php.orig libmikrobill.so libmikrobill.so.0 mikrobill.dll libmikrobill.a mikrobill.h
+        preload.php composer.json composer.lock vendor/mikrobill/apicore.php)
+    local file
+    for file in "${denied[@]}"; do echo "must not be served" >"$site/www/kassa/$file"; done
+    # nginx's workers and the pool run as nobody.
+    chmod 755 "$work"
+    chmod -R a+rX "$site" "$prefix"
+    local http_port
+    http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >"$site/fpm.conf" <<FPM
+[global]
+pid = $site/fpm.pid
+error_log = $site/fpm.log
+daemonize = no
+[kassa]
+user = nobody
+group = nogroup
+listen = $site/fpm.sock
+listen.mode = 0666
+pm = static
+pm.max_children = 2
+env[MIKROBILL_LIB] = $prefix/lib/libmikrobill.so.0
+php_admin_value[ffi.enable] = true
+catch_workers_output = yes
+FPM
+    cat >"$site/nginx.conf" <<NGINX
+worker_processes 1;
+pid $site/nginx.pid;
+error_log $site/nginx-error.log;
+events {}
+http {
+    access_log $site/access.log;
+    client_body_temp_path $site/tmp/body;
+    fastcgi_temp_path $site/tmp/fastcgi;
+    proxy_temp_path $site/tmp/proxy;
+    uwsgi_temp_path $site/tmp/uwsgi;
+    scgi_temp_path $site/tmp/scgi;
+    server {
+        listen 127.0.0.1:$http_port;
+        root $site/www;
+        include $root/docs/deploy/nginx-kassa.conf;
+        location ~ \.php\$ {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+            fastcgi_pass unix:$site/fpm.sock;
+        }
+    }
+}
+NGINX
+    php-fpm8.2 --fpm-config "$site/fpm.conf" --nodaemonize >"$site/fpm.out" 2>&1 &
+    pids+=("$!")
+    nginx -c "$site/nginx.conf" -p "$site" -g 'daemon off;' >"$site/nginx.out" 2>&1 &
+    pids+=("$!")
+    local code=000
+    for _ in $(seq 1 100); do
+        if [ -S "$site/fpm.sock" ]; then
+            code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/kassa/pay.php") || code=000
+            [ "$code" = 000 ] || break
+        fi
+        sleep 0.1
+    done
+    local page
+    page=$(curl -s -w '|%{http_code}' "http://127.0.0.1:$http_port/kassa/pay.php")
+    if [ "$page" != "$MONEY|200" ]; then
+        cat "$site/fpm.log" "$site/nginx-error.log" "$site/nginx.out" >&2
+        fail "nginx: the kassa page answered $page"
+        return 1
+    fi
+    for file in "${denied[@]}"; do
+        code=$(curl -s -o "$site/body" -w '%{http_code}' "http://127.0.0.1:$http_port/kassa/$file")
+        case $code in
+            403 | 404) ;;
+            *) fail "nginx: kassa/$file answered $code: $(cat "$site/body")"; return 1 ;;
+        esac
+    done
+    echo "nginx: the kassa page works; ${#denied[@]} files that must stay private answer 403/404"
+}
+
 [ -x "$hostile" ] || { echo "test-install: $hostile is missing; run cargo build --release --examples" >&2; exit 1; }
 [ -f "$dist/SHA256SUMS" ] || { echo "test-install: dist/ is empty; run scripts/dist.sh" >&2; exit 1; }
 selected=("$@")
-[ "${#selected[@]}" -gt 0 ] || selected=(deb tarball wheel composer nuget windows)
+[ "${#selected[@]}" -gt 0 ] || selected=(deb tarball wheel composer nuget windows nginx)
 failed=0
 for name in "${selected[@]}"; do
     echo "== install test: $name"

@@ -223,7 +223,7 @@ pub unsafe extern "C" fn mb_free(text: *mut c_char) {
     })
 }
 
-/// The library version, e.g. "0.1.0". Free the result with `mb_free`. NULL only on a contained
+/// The library version, e.g. "0.2.0". Free the result with `mb_free`. NULL only on a contained
 /// panic (9008).
 #[no_mangle]
 pub extern "C" fn mb_version() -> *mut c_char {

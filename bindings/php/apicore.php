@@ -85,7 +85,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
         const SCOPE = 'MIKROBILL';
         /** The C ABI major.minor this shim was written against: the workspace version's (Cargo.toml),
          *  checked by tests/abi_consistency.rs. */
-        const VERSION_PREFIX = '0.1.';
+        const VERSION_PREFIX = '0.2.';
 
         /** @var FFI|null */
         private static $ffi = null;
@@ -226,7 +226,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
             self::requireVersion(self::take($ffi, $ffi->mb_version()));
         }
 
-        /** @throws MikroBILL_Exception unless $version is 0.1.x */
+        /** @throws MikroBILL_Exception unless $version is 0.2.x */
         public static function requireVersion(?string $version): void
         {
             if ($version === null || strncmp($version, self::VERSION_PREFIX, strlen(self::VERSION_PREFIX)) !== 0) {

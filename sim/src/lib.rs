@@ -83,6 +83,11 @@ pub fn run(options: Options) -> Result<(), SimError> {
 
 /// The whole command line after the program (or subcommand) name; returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
+    let args: Vec<String> = args.into_iter().collect();
+    if matches!(args.as_slice(), [only] if only == "--version" || only == "-V") {
+        println!("mikrobill-sim {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
     match options::parse(args) {
         Ok(None) => {
             println!("{}", options::USAGE);

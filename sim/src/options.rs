@@ -28,6 +28,7 @@ Options:
   --max-connections N      refuse connections beyond N at once (default 1024)
   --trace-requests FILE    append each decrypted non-auth request, one per line
   -h, --help               show this help
+  -V, --version            print the version (as the only argument)
 
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
 SIGINT and SIGTERM stop the server cleanly (exit 0).";

@@ -20,3 +20,16 @@ fn help_lists_every_flag_and_exits_zero() {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
 }
+
+#[test]
+fn version_prints_the_workspace_version() {
+    let o = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        format!("mikrobill-sim {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}

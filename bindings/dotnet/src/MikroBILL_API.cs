@@ -73,7 +73,7 @@ namespace MikroBILL
             get { return NativeLibraryLoader.Get().LoadedPath; }
         }
 
-        /// <summary>The version libmikrobill.so reports, e.g. "0.1.0".</summary>
+        /// <summary>The version libmikrobill.so reports, e.g. "0.2.0".</summary>
         public static string LibraryVersion
         {
             get { return NativeLibraryLoader.Get().VersionText; }

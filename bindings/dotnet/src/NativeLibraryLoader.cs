@@ -24,7 +24,7 @@ namespace MikroBILL
         internal const string LinuxSoname = "libmikrobill.so.0";
         private static readonly string RuntimeId = IsWindows ? "win-x64" : "linux-x64";
         internal const string EnvironmentVariable = "MIKROBILL_LIB";
-        internal const string RequiredVersionPrefix = "0.1.";
+        internal const string RequiredVersionPrefix = "0.2.";
 
         private const int RTLD_NOW = 2;
 

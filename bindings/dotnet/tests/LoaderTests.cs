@@ -45,7 +45,7 @@ namespace MikroBILL.Tests
         {
             string lib = Environment.GetEnvironmentVariable("MIKROBILL_LIB");
             Assert.Equal(Path.GetFullPath(lib), MikroBILL_API.LibraryPath, "path of the loaded library");
-            Assert.True(MikroBILL_API.LibraryVersion.StartsWith("0.1.", StringComparison.Ordinal), "version " + MikroBILL_API.LibraryVersion);
+            Assert.True(MikroBILL_API.LibraryVersion.StartsWith("0.2.", StringComparison.Ordinal), "version " + MikroBILL_API.LibraryVersion);
         }
 
         [Test]
@@ -91,7 +91,7 @@ namespace MikroBILL.Tests
         public void ProbeSucceedsWithTheRealLibrary()
         {
             string lib = Environment.GetEnvironmentVariable("MIKROBILL_LIB");
-            Assert.Contains("LOADED " + Path.GetFullPath(lib) + " 0.1.", RunProbe(lib), "probe output");
+            Assert.Contains("LOADED " + Path.GetFullPath(lib) + " 0.2.", RunProbe(lib), "probe output");
         }
 
         [Test]

@@ -13,7 +13,7 @@ final class LoaderTest extends TestCase
         $this->assertDoesNotMatchRegularExpression('/^[ \t]*#[ \t]*(define|include|if|ifdef|ifndef|elif|else|endif|pragma|undef|error|line)\b/m', $header, 'FFI::cdef cannot take preprocessor lines');
         $ffi = FFI::cdef($header, TestEnv::library());
         $version = MikroBILL_FFI::take($ffi, $ffi->mb_version());
-        $this->assertStringStartsWith('0.1.', $version);
+        $this->assertStringStartsWith('0.2.', $version);
         $this->assertSame(0, $ffi->mb_connect(null));
         $error = json_decode(MikroBILL_FFI::take($ffi, $ffi->mb_last_error()), true);
         $this->assertSame(9005, $error['code']);
@@ -87,15 +87,15 @@ final class LoaderTest extends TestCase
         $this->assertSame(TestEnv::bindingDir() . '/apicore.php', $out);
     }
 
-    public function testVersionOtherThan01IsRefused(): void
+    public function testVersionOutsideThe02SeriesIsRefused(): void
     {
-        MikroBILL_FFI::requireVersion('0.1.7');
-        foreach (array('0.2.0', '1.1.0', '0.10.0', '', null) as $version) {
+        MikroBILL_FFI::requireVersion('0.2.7');
+        foreach (array('0.1.0', '0.3.0', '1.2.0', '0.20.0', '', null) as $version) {
             try {
                 MikroBILL_FFI::requireVersion($version);
                 $this->fail('accepted version ' . var_export($version, true));
             } catch (MikroBILL_Exception $e) {
-                $this->assertStringContainsString('does not match the 0.1.x', $e->getMessage());
+                $this->assertStringContainsString('does not match the 0.2.x', $e->getMessage());
             }
         }
     }

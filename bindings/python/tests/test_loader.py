@@ -30,7 +30,7 @@ def run_python(code, env_extra, unset=("MIKROBILL_LIB",)):
 def test_env_override_loads_that_file():
     lib, location, version = load_library(LIB_PATH)
     assert location == LIB_PATH
-    assert version.startswith("0.1.")
+    assert version.startswith("0.2.")
 
 
 def test_env_override_missing_file_is_reported_without_fallback(tmp_path):
@@ -63,7 +63,7 @@ def test_system_path_is_searched(tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     location, version = result.stdout.decode().split()
     assert "libmikrobill" in location and not location.startswith(str(empty))
-    assert version.startswith("0.1.")
+    assert version.startswith("0.2.")
 
 
 def test_not_found_names_every_path_tried(tmp_path):
@@ -112,20 +112,20 @@ def test_version_mismatch_is_rejected(tmp_path):
         "int mb_close(long long h) { return 9007; }\n"
         "int mb_discard(long long h) { return 9007; }\n"
         "void mb_free(char *t) { free(t); }\n"
-        "char *mb_version(void) { return strdup(\"0.2.0\"); }\n")
+        "char *mb_version(void) { return strdup(\"0.1.9\"); }\n")
     fake = tmp_path / "libmikrobill.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
     with pytest.raises(LibraryLoadError) as info:
         load_library(str(fake))
     assert "version mismatch" in str(info.value)
-    assert "%s (version 0.2.0, this binding needs 0.1.x)" % fake in info.value.tried
+    assert "%s (version 0.1.9, this binding needs 0.2.x)" % fake in info.value.tried
 
 
 def test_library_info_reports_the_loaded_library():
     from mikrobill import library_info
     location, version = library_info()
     assert location == LIB_PATH
-    assert version.startswith("0.1.")
+    assert version.startswith("0.2.")
 
 
 def test_soname_alone_on_the_system_path_is_found(tmp_path):

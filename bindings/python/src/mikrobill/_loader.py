@@ -20,7 +20,7 @@ from .errors import LibraryLoadError
 
 __all__ = ["get_library", "load_library", "REQUIRED_VERSION_PREFIX"]
 
-REQUIRED_VERSION_PREFIX = "0.1."
+REQUIRED_VERSION_PREFIX = "0.2."
 WINDOWS_LIB_NAME = "mikrobill.dll"
 LINUX_LIB_NAME = "libmikrobill.so"
 LINUX_SONAME = "libmikrobill.so.0"
@@ -82,7 +82,7 @@ def load_library(env_value: Optional[str] = None, package_dir: Optional[str] = N
     """Load the library from the first working candidate; return (lib, location, version).
 
     Raises LibraryLoadError naming every location tried when none loads or the version is not
-    0.1.x. Exposed with explicit arguments so the search can be tested without the environment.
+    0.2.x. Exposed with explicit arguments so the search can be tested without the environment.
     """
     if package_dir is None:
         package_dir = os.path.dirname(os.path.abspath(__file__))
