@@ -211,9 +211,9 @@ static void test_call_errors(void) {
     CHECK(reply_code(refused) == CONNECTION_REFUSED);
     CHECK(strstr(refused, "\"return\":\"Can`t connect!\"") != NULL);
     mb_free(refused);
-    CHECK(last_error_is(111));
+    CHECK(last_error_is(CONNECTION_REFUSED));
     CHECK(mb_check_connection(h) == 0); /* offline, not a failed check */
-    CHECK(last_error_is(111));
+    CHECK(last_error_is(CONNECTION_REFUSED));
     mb_close(h);
 
     h = mb_connect(make_config("name.invalid", 7403, "api", "secret", KEY1, ""));
