@@ -48,7 +48,7 @@ suite "Python binding" bash bindings/python/run-tests.sh
 dist_version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
 suite "release artifacts (scripts/dist.sh)" bash scripts/dist.sh
 suite "release artifacts' contents and glibc floor" python3 scripts/dist/check_artifacts.py dist "$dist_version"
-suite "install tests (deb, tarball, wheel, Composer, NuGet, Windows zip)" bash scripts/test-install.sh
+suite "install tests (deb, tarball, wheel, Composer, NuGet, Windows zip, nginx deployment)" bash scripts/test-install.sh
 
 echo
 echo "=== summary"

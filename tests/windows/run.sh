@@ -102,4 +102,24 @@ start_server winsim wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0
 winsim_port=$port
 reply=$("$mb" process --port "$winsim_port" API.Client.633824158637492.BillingInfo.Money)
 [ "$reply" = '{"return":"100.01","code":0}' ] || fail "native mb against mikrobill-sim.exe: $reply"
+
+echo "== mikrobill-sim.exe --state: the lock (LockFileEx) and the journal on Windows"
+state_dir=$work/state
+mkdir -p "$state_dir"
+start_server statesim wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 --state 'Z:'"$state_dir/sim.json"
+state_port=$port
+reply=$("$mb" process --port "$state_port" API.Client.633824158637492.PersonalDataInfo.MobileTel '"+79990000004"')
+[ "$reply" = '{"return":"OK","code":0}' ] || fail "set through mikrobill-sim.exe --state: $reply"
+set +e
+timeout 60 wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 --state 'Z:'"$state_dir/sim.json" \
+    >"$work/second.out" 2>&1
+status=$?
+set -e
+[ "$status" -eq 1 ] && grep -q "in use by another simulator" "$work/second.out" ||
+    fail "a second mikrobill-sim.exe on the same state exited $status: $(cat "$work/second.out")"
+kill "${pids[-1]}"
+wait "${pids[-1]}" 2>/dev/null || true
+start_server statesim2 wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 --state 'Z:'"$state_dir/sim.json"
+reply=$("$mb" process --port "$port" API.Client.633824158637492.PersonalDataInfo.MobileTel)
+case $reply in *'+79990000004'*) ;; *) fail "the change did not survive a restart: $reply" ;; esac
 echo "windows: C test, mb.exe and mikrobill-sim.exe passed under wine"
