@@ -148,7 +148,7 @@ class MikroBILL_API:
         status = self._lib.mb_check_connection(handle)
         if status < 0:
             self._raise_closed()
-        return status == 1
+        return bool(status == 1)
 
     def disconnect(self) -> None:
         """Send DISCONNECT and close the socket; the next call reconnects."""
@@ -194,7 +194,7 @@ class MikroBILL_API:
 
     def _new_handle(self, config_json: bytes) -> int:
         lib = self._lib
-        handle = lib.mb_connect(config_json)
+        handle: int = lib.mb_connect(config_json)
         if handle <= 0:
             raw = _loader.take_string(lib, lib.mb_last_error())
             text = raw.decode("utf-8", "replace") if raw is not None else (

@@ -12,7 +12,7 @@ encoder formats floats internally (float.__repr__) with no hook to override it.
 
 import json
 import math
-from typing import Any, List
+from typing import Any, List, Set, Tuple
 
 __all__ = ["encode_value", "php_float"]
 
@@ -43,7 +43,7 @@ def php_float(value: float) -> str:
     return sign + digits[:decpt] + "." + digits[decpt:]
 
 
-def _shortest_digits(value: float):
+def _shortest_digits(value: float) -> Tuple[str, int, bool]:
     """Return (significant digits, decimal point position, negative) for the shortest round-trip
     representation, the same digits as zend_dtoa mode 0 (both are David Gay's shortest output).
 
@@ -78,7 +78,7 @@ def encode_value(value: Any) -> str:
     return "".join(parts)
 
 
-def _encode(value: Any, out: List[str], active: set) -> None:
+def _encode(value: Any, out: List[str], active: Set[int]) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -118,7 +118,7 @@ def _encode(value: Any, out: List[str], active: set) -> None:
         raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
 
-def _enter(container: Any, active: set) -> None:
+def _enter(container: Any, active: Set[int]) -> None:
     marker = id(container)
     if marker in active:
         raise ValueError("Circular reference detected")
