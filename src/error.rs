@@ -235,7 +235,10 @@ mod tests {
             e.to_json(),
             r#"{"result":"\u041d\u0435\u0442","return":"Нет","code":102,"extra":[1]}"#
         );
-        for unchanged in [r#"{"code":101}"#, r#"{"return":"a","result":"b","code":101}"#] {
+        for unchanged in [
+            r#"{"code":101}"#,
+            r#"{"return":"a","result":"b","code":101}"#,
+        ] {
             assert_eq!(Error::AuthRejected(unchanged.into()).to_json(), unchanged);
         }
     }

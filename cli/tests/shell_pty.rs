@@ -208,6 +208,13 @@ fn shell_completes_paths_and_guids_toggles_output_and_keeps_history() {
     });
     let history = std::fs::read_to_string(home.join(".mb_history")).unwrap();
     assert!(history.contains("API.GetClients"), "{history}");
+    // Lines may hold values such as an account's password: only the owner may read them.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.join(".mb_history"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "history file mode {mode:o}");
     drop(t);
 
     // A new session starts with that history.
