@@ -3,6 +3,7 @@ connection per instance, calls in the order they were awaited, cancellation and 
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -20,6 +21,21 @@ def make(port, **kw):
     kw.setdefault("password", "secret")
     login, password = kw.pop("login"), kw.pop("password")
     return AsyncAPI("127.0.0.1", port, login, password, KEY1, KEY2, **kw)
+
+
+async def request_arrived(port):
+    """Returns once the simulator's end of a connection holds unread bytes: a request has reached
+    the (suspended) simulator, so the call that sent it is in flight."""
+    give_up = time.monotonic() + 20.0
+    while True:
+        with open("/proc/net/tcp") as table:
+            for line in table.readlines()[1:]:
+                fields = line.split()
+                local, state, queues = fields[1], fields[3], fields[4]
+                if int(local.split(":")[1], 16) == port and state == "01" and int(queues.split(":")[1], 16) > 0:
+                    return
+        assert time.monotonic() < give_up, "no request reached the simulator"
+        await asyncio.sleep(0.01)
 
 
 def test_reads_writes_and_the_php_names(fresh_sim):
@@ -84,7 +100,7 @@ def test_cancelling_drops_queued_calls_and_lets_the_sent_one_finish(fresh_sim):
             try:
                 in_flight = asyncio.ensure_future(api.process(MONEY))
                 queued = asyncio.ensure_future(api.process(NAME, "never sent"))
-                await asyncio.sleep(0.2)
+                await request_arrived(fresh_sim.port)
                 queued.cancel()
                 in_flight.cancel()
                 for task in (queued, in_flight):
