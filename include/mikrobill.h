@@ -97,7 +97,9 @@ typedef enum mb_code {
 
  Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
  7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
- 67108864). Unknown keys and wrong types are refused.
+ 67108864), `php_floats` (default false: when true, every non-integer number of a value is
+ rewritten as PHP's `json_encode` writes that double; integers stay byte-identical). Unknown
+ keys and wrong types are refused.
 
  # Safety
  `config_json` is NULL or a NUL-terminated string.

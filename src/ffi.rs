@@ -1,11 +1,11 @@
 //! The C ABI. Every export converts its arguments, calls the core and converts the result inside
 //! the panic boundary for its return kind (`boundary`), which also keeps the thread's last error:
-//! set by every failing call, cleared by every successful one. Handles are integers resolved
-//! through a registry and never reused, so a closed or made-up handle is a clean error rather
-//! than a dangling pointer. Strings handed out are recorded until `mb_free` takes them back
-//! (`strings`). The registry is a B-tree because its nodes are referenced from their start, so
-//! leak checkers see it as reachable at exit (a hash table's interior pointer shows up in
-//! valgrind as "possibly lost").
+//! set by every failing call, cleared by every successful one except those that read it or free
+//! strings. Handles are integers resolved through a registry and never reused, so a closed or
+//! made-up handle is a clean error rather than a dangling pointer. Strings handed out are
+//! recorded until `mb_free` takes them back (`strings`). The registry is a B-tree because its
+//! nodes are referenced from their start, so leak checkers see it as reachable at exit (a hash
+//! table's interior pointer shows up in valgrind as "possibly lost").
 
 mod boundary;
 mod strings;
@@ -100,7 +100,9 @@ fn register(client: Client) -> c_longlong {
 ///
 /// Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
 /// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
-/// 67108864). Unknown keys and wrong types are refused.
+/// 67108864), `php_floats` (default false: when true, every non-integer number of a value is
+/// rewritten as PHP's `json_encode` writes that double; integers stay byte-identical). Unknown
+/// keys and wrong types are refused.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string.

@@ -149,3 +149,11 @@ def test_bad_settings_raise_at_construction():
     assert info.value.code == 9006
     with pytest.raises(ValueError):
         make(7403, io_timeout=0)
+
+
+def test_takes_the_same_arguments_as_the_blocking_class():
+    import inspect
+    from mikrobill import MikroBILL_API as BlockingAPI
+    blocking = inspect.signature(BlockingAPI.__init__).parameters
+    awaitable = inspect.signature(AsyncAPI.__init__).parameters
+    assert list(awaitable.values()) == list(blocking.values())

@@ -47,6 +47,7 @@ class MikroBILL_API:
         connect_timeout: float = 5.0,
         io_timeout: float = 5.0,
         max_frame_bytes: Optional[int] = None,
+        php_floats: bool = True,
     ) -> None:
         self._api = _BlockingAPI(
             host,
@@ -58,6 +59,7 @@ class MikroBILL_API:
             connect_timeout=connect_timeout,
             io_timeout=io_timeout,
             max_frame_bytes=max_frame_bytes,
+            php_floats=php_floats,
         )
         self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = (
             concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mikrobill-aio"))
