@@ -45,8 +45,8 @@ namespace MikroBILL.Tests
                 Assert.Equal(api.Process("API.GetClients"), api.ProcessAsync("API.GetClients").Result, "read");
                 Assert.Equal(0L, Reply.Code(api.ProcessAsync(NamePath, "Иван / Ivan").Result), "set");
                 Assert.Equal("Иван / Ivan", Reply.ReturnText(api.ProcessAsync(NamePath).Result), "read back");
-                Assert.Equal(0L, Reply.Code(api.ProcessJsonAsync(MoneyPath, "250.50").Result), "raw JSON set");
-                Assert.Equal("250.50", Reply.ReturnText(api.ProcessJsonAsync(MoneyPath, null).Result), "raw JSON read");
+                Assert.Equal(0L, Reply.Code(api.ProcessJsonAsync(MoneyPath, "250.25").Result), "raw JSON set");
+                Assert.Equal("250.25", Reply.ReturnText(api.ProcessJsonAsync(MoneyPath, null).Result), "raw JSON read");
             }
         }
 
