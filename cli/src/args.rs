@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2, DEMO_LOGIN};
+use mikrobill_sim::config::DEMO_LOGIN;
 
 #[derive(Parser)]
 #[command(
@@ -77,14 +77,12 @@ pub struct ConnectionArgs {
     /// Ask for the password on the terminal
     #[arg(short = 'W', long, conflicts_with_all = ["password", "password_file"])]
     pub ask_password: bool,
-    /// CRYPTO_KEY_1 (base64)
-    #[arg(long, env = "MIKROBILL_KEY1", default_value = DEMO_KEY1, hide_env_values = true,
-          hide_default_value = true, value_name = "B64")]
-    pub key1: String,
-    /// CRYPTO_KEY_2 (base64)
-    #[arg(long, env = "MIKROBILL_KEY2", default_value = DEMO_KEY2, hide_env_values = true,
-          hide_default_value = true, value_name = "B64")]
-    pub key2: String,
+    /// CRYPTO_KEY_1 (base64); visible in `ps`: prefer MIKROBILL_KEY1 (default the demo key)
+    #[arg(long, value_name = "B64")]
+    pub key1: Option<String>,
+    /// CRYPTO_KEY_2 (base64); visible in `ps`: prefer MIKROBILL_KEY2 (default the demo IV)
+    #[arg(long, value_name = "B64")]
+    pub key2: Option<String>,
     /// Connect and read timeout in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = milliseconds)]
     pub timeout_ms: u64,

@@ -13,14 +13,8 @@ use crate::password;
 /// password that could not be had or keys that are not base64 of an AES key and IV.
 pub fn client(args: &ConnectionArgs) -> Result<Client, String> {
     let password = password::resolve(args)?;
-    let mut config = Config::new(
-        &args.host,
-        args.port,
-        &args.login,
-        password,
-        &args.key1,
-        &args.key2,
-    );
+    let (key1, key2) = password::keys(args);
+    let mut config = Config::new(&args.host, args.port, &args.login, password, key1, key2);
     config.connect_timeout = Duration::from_millis(args.timeout_ms);
     config.io_timeout = Duration::from_millis(args.timeout_ms);
     Client::new(config).map_err(|e| describe(&e))

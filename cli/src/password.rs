@@ -1,10 +1,10 @@
-//! Where the password comes from. A password on the command line is readable by every user of the
-//! machine through `ps`, so it still works but earns a warning; the environment, a file or the
-//! terminal prompt keep it private.
+//! Where the secrets come from. A password or key on the command line is readable by every user
+//! of the machine through `ps`, so it still works but earns a warning; the environment, a file or
+//! the terminal prompt keep it private.
 
 use std::io::IsTerminal;
 
-use mikrobill_sim::config::{DEMO_LOGIN, DEMO_PASSWORD};
+use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2, DEMO_LOGIN, DEMO_PASSWORD};
 
 use crate::args::ConnectionArgs;
 
@@ -12,6 +12,25 @@ pub const ENV: &str = "MIKROBILL_PASSWORD";
 
 pub const PS_WARNING: &str = "mb: warning: a password given with --password is visible to other \
 users in `ps`; use MIKROBILL_PASSWORD, --password-file FILE or --ask-password instead";
+
+/// `--key1`/`--key2` (warned), then `MIKROBILL_KEY1`/`MIKROBILL_KEY2`, then the simulator's demo
+/// key and IV.
+pub fn keys(args: &ConnectionArgs) -> (String, String) {
+    let key = |flag: &Option<String>, name: &str, env: &str, demo: &str| match flag {
+        Some(key) => {
+            eprintln!(
+                "mb: warning: a key given with --{name} is visible to other users in `ps`; use \
+                 {env} instead"
+            );
+            key.clone()
+        }
+        None => std::env::var(env).unwrap_or_else(|_| demo.to_string()),
+    };
+    (
+        key(&args.key1, "key1", "MIKROBILL_KEY1", DEMO_KEY1),
+        key(&args.key2, "key2", "MIKROBILL_KEY2", DEMO_KEY2),
+    )
+}
 
 /// The password, in this order: `--password` (warned), `--password-file`, `--ask-password`,
 /// `MIKROBILL_PASSWORD`; with none of them, the demo login gets the demo password and any other

@@ -204,6 +204,28 @@ fn failures_are_plain_words_on_stderr_with_the_code() {
     let o = mb(s.port, &["--key1", "bm90IGEga2V5", "API.GetClients"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("(code 9006)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--key1 is visible to other users in `ps`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains("bm90IGEga2V5"),
+        "no key in messages: {}",
+        stderr(&o)
+    );
+    // From the environment: no warning.
+    let o = mb_command(s.port, &["API.GetClients"])
+        .env("MIKROBILL_KEY1", "bm90IGEga2V5")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("bm90IGEga2V5"),
+        "no key in messages: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
