@@ -26,12 +26,18 @@ Exit codes:
   2  usage error: a bad option, value or password source
   3  no reply: connecting, logging in or the exchange failed (the message names the code)";
 
+pub const SHELL_LINES: &str = "\
+Each line is PATH [VALUE] (VALUE as JSON text or @FILE); Tab completes paths and GUIDs.
+  \\pretty  \\json  \\timing  toggle indented replies, JSON lines, request times
+  \\help  \\q               this list; leave (or Ctrl-D)";
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Send one request and print the reply
     #[command(after_help = EXIT_CODES, allow_negative_numbers = true)]
     Process(ProcessArgs),
     /// An interactive session on one connection (line editing, history, tab completion)
+    #[command(after_help = SHELL_LINES)]
     Shell(ShellArgs),
     /// Run the MikroBILL core simulator (`mb serve --help` lists its options)
     #[command(disable_help_flag = true)]
@@ -68,7 +74,7 @@ pub struct ConnectionArgs {
     pub port: u16,
     #[arg(long, env = "MIKROBILL_LOGIN", default_value = DEMO_LOGIN)]
     pub login: String,
-    /// Visible to every user in `ps`: prefer MIKROBILL_PASSWORD, --password-file or the prompt
+    /// Visible to every user in `ps`: prefer MIKROBILL_PASSWORD, --password-file or --ask-password
     #[arg(long)]
     pub password: Option<String>,
     /// Read the password from the first line of FILE
