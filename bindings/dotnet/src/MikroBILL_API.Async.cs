@@ -99,6 +99,8 @@ namespace MikroBILL
             {
                 return Call(path, valueJson);
             }
+            // Cancelled before the call starts: nothing to abandon, and nothing is sent.
+            cancellationToken.ThrowIfCancellationRequested();
             string reply;
             using (cancellationToken.Register(CancelCallInFlight))
             {
