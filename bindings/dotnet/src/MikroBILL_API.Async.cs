@@ -95,12 +95,12 @@ namespace MikroBILL
         // is this one and mb_cancel stops exactly it.
         private string CallCancellable(string path, string valueJson, CancellationToken cancellationToken)
         {
+            // Cancelled before the call starts: nothing to abandon, and nothing is sent.
+            cancellationToken.ThrowIfCancellationRequested();
             if (_native.Cancel == null || !cancellationToken.CanBeCanceled)
             {
                 return Call(path, valueJson);
             }
-            // Cancelled before the call starts: nothing to abandon, and nothing is sent.
-            cancellationToken.ThrowIfCancellationRequested();
             string reply;
             using (cancellationToken.Register(CancelCallInFlight))
             {
