@@ -91,10 +91,11 @@ reply=$(timeout 60 wine "$work/bin/mb.exe" process --port "$sim_port" \
 reply=$("$mb" process --port "$sim_port" API.Client.633824158637492.PersonalDataInfo.MobileTel)
 case $reply in *'+79990000002'*) ;; *) fail "the set by mb.exe is not visible natively: $reply" ;; esac
 set +e
-timeout 60 wine "$work/bin/mb.exe" process --port "$dead_port" API.GetClients >"$work/dead.out" 2>&1
+timeout 60 wine "$work/bin/mb.exe" process --json --port "$dead_port" API.GetClients >"$work/dead.out" 2>&1
 status=$?
 set -e
-[ "$status" -eq 1 ] || fail "mb.exe against a closed port exited $status, wanted 1"
+# 3: no reply (mb process --help); 10061 is WinSock's "connection refused".
+[ "$status" -eq 3 ] || fail "mb.exe against a closed port exited $status, wanted 3"
 grep -q '"code":10061' "$work/dead.out" || fail "mb.exe against a closed port: $(cat "$work/dead.out")"
 
 echo "== mikrobill-sim.exe under wine, native mb as the client"
