@@ -18,7 +18,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-eval "$(bash scripts/dist-tools.sh)"
+# An assignment, so that a failure of dist-tools.sh stops the build (eval "$(...)" would not).
+tools_env=$(bash scripts/dist-tools.sh)
+eval "$tools_env"
 
 version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
 abi=${version%%.*}

@@ -168,7 +168,7 @@ test_composer() {
         {"type": "artifact", "url": "$dist/composer"},
         {"packagist.org": false}
     ],
-    "require": {"mikrobill/apicore": "^$version"}
+    "require": {"mikrobill/apicore": "^${version%.*}"}
 }
 EOF
     (cd "$project" && COMPOSER_HOME=$work/composer-home COMPOSER_ALLOW_SUPERUSER=1 \
