@@ -12,6 +12,7 @@ pub mod reply;
 pub mod server;
 pub mod signal;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod tree;
 
@@ -64,6 +65,7 @@ pub fn run(options: Options) -> Result<(), String> {
     let listener = TcpListener::bind(&options.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    stats::publish_to(options.session_counts.clone())?;
     let engine = Engine::new(store, journal);
     let server = Arc::new(Server::new(engine, cipher, config, options)?);
     let mut out = std::io::stdout().lock();
