@@ -108,7 +108,10 @@ fn set_last_error(error: Option<String>) {
 ///
 /// Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
 /// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
-/// 67108864). Unknown keys and wrong types are refused.
+/// 67108864), `persistent` (default false: hand the connection to the process-wide pool on
+/// close) with `persistent_id` (default ""), `pool_max_idle` (4 per identity),
+/// `pool_max_idle_total` (64) and `pool_idle_timeout_ms` (60000). Unknown keys and wrong types
+/// are refused.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string.
@@ -198,7 +201,7 @@ pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
 }
 
 /// Says DISCONNECT and closes the socket; the handle stays valid and the next call connects
-/// again. Returns 0, or 9007 for an unknown or closed handle.
+/// again. A persistent client hands the connection to the pool instead. Returns 0, or 9007 for an unknown or closed handle.
 #[no_mangle]
 pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
     guarded(
@@ -210,7 +213,8 @@ pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
     )
 }
 
-/// Disconnects and releases the handle; later use of it gets error 9007. Waits for a call in
+/// Disconnects and releases the handle; later use of it gets error 9007. A persistent client's
+/// connection goes to the pool instead of saying DISCONNECT. Waits for a call in
 /// progress on another thread. Returns 0, or 9007 when the handle is unknown or already closed.
 #[no_mangle]
 pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
@@ -219,11 +223,11 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
 
 /// Releases the handle at once, without saying DISCONNECT and without waiting for the server:
 /// for finalizers and garbage collectors, which must never block on the network. The socket is
-/// just closed. Later use of the handle gets error 9007. Returns 0, or 9007 when the handle is
+/// just closed, or, for a persistent client, handed to the pool. Later use of the handle gets error 9007. Returns 0, or 9007 when the handle is
 /// unknown or already closed.
 #[no_mangle]
 pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
-    release(handle, Client::drop_connection)
+    release(handle, Client::release)
 }
 
 /// Takes the client out of the registry, says goodbye with `farewell`, and drops it.
@@ -269,6 +273,76 @@ pub extern "C" fn mb_version() -> *mut c_char {
     guarded(std::ptr::null_mut, || {
         give(env!("CARGO_PKG_VERSION").to_string())
     })
+}
+
+/// The persistent-connection pool as JSON: `idle` (connections waiting in all), `identities`
+/// (distinct identities they serve), and counts since the process started or forked:
+/// `returned`, `reused`, `closed_idle_timeout`, `closed_over_limit`, `closed_dead`,
+/// `closed_by_clear`, `forgotten_after_fork`. Closes expired connections (with DISCONNECT)
+/// first. Thread-safe. Free the result with `mb_free`.
+#[no_mangle]
+pub extern "C" fn mb_pool_stats() -> *mut c_char {
+    guarded(
+        || give(Error::Internal("panic in mb_pool_stats".into()).to_json()),
+        || give(crate::pool::stats()),
+    )
+}
+
+/// Closes every idle pooled connection with DISCONNECT and returns how many; connections in
+/// use by open handles are not touched. Thread-safe. Returns -1 on an internal failure.
+#[no_mangle]
+pub extern "C" fn mb_pool_clear() -> c_longlong {
+    guarded(
+        || -1,
+        || c_longlong::try_from(crate::pool::clear()).unwrap_or(c_longlong::MAX),
+    )
+}
+
+/// The string kept under `name` by `mb_worker_cache_set`, or NULL when there is none. Such
+/// strings live as long as the process (a php-fpm worker), across requests. Free the result
+/// with `mb_free`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mb_worker_cache_get(name: *const c_char) -> *mut c_char {
+    guarded(std::ptr::null_mut, || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        match unsafe { text_arg(name, "name") } {
+            Ok(name) => crate::worker_cache::get(name).map_or(std::ptr::null_mut(), give),
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Keeps `value` under `name` for the life of the process, or forgets `name` when `value` is
+/// NULL. At most 256 names (the oldest in name order goes first) of at most 64 KiB with their
+/// value. Returns 0, or 9005 for a NULL or non-UTF-8 name or value, or a pair too large.
+///
+/// # Safety
+/// `name` and `value` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn mb_worker_cache_set(name: *const c_char, value: *const c_char) -> c_int {
+    guarded(
+        || code::INTERNAL as c_int,
+        || {
+            let stored = (|| {
+                // SAFETY: the caller promises NULL or NUL-terminated strings.
+                let name = unsafe { text_arg(name, "name") }?;
+                let value = if value.is_null() {
+                    None
+                } else {
+                    // SAFETY: as for `name`.
+                    Some(unsafe { text_arg(value, "value") }?)
+                };
+                Ok::<bool, Error>(crate::worker_cache::set(name, value))
+            })();
+            match stored {
+                Ok(true) => 0,
+                _ => code::INVALID_ARGUMENT as c_int,
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod error;
 mod ffi;
 pub mod pool;
 pub mod protocol;
+mod worker_cache;
 
 pub use client::Client;
 pub use config::Config;
