@@ -26,6 +26,9 @@ namespace MikroBILL
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate IntPtr MbVersion();
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate long MbPoolClear();
+
     /// <summary>The bound entry points of one loaded libmikrobill.</summary>
     internal sealed class NativeMethods
     {
@@ -38,6 +41,8 @@ namespace MikroBILL
         internal MbHandleCall Discard;
         internal MbFree Free;
         internal MbVersion Version;
+        internal MbLastError PoolStats;
+        internal MbPoolClear PoolClear;
         internal string LoadedPath;
         internal string VersionText;
 
