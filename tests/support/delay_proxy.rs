@@ -18,7 +18,10 @@ fn main() {
     let delay = Duration::from_millis(delay.parse().expect("DELAY_MS is a number"));
     let listen = args.get(2).map_or("127.0.0.1:0", String::as_str);
     let listener = TcpListener::bind(listen).expect("bind");
-    println!("listening on {}", listener.local_addr().expect("local address"));
+    println!(
+        "listening on {}",
+        listener.local_addr().expect("local address")
+    );
     for client in listener.incoming().flatten() {
         let target = target.clone();
         thread::spawn(move || {
@@ -56,7 +59,10 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                if tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+                {
                     break;
                 }
             }
