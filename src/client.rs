@@ -41,10 +41,6 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
     /// `value_json` is any JSON text (`None` reads); it is re-encoded as PHP `json_encode`
     /// writes it, keeping key order and number text.
@@ -61,10 +57,6 @@ impl Client {
             })
             .transpose()?;
         self.send(message::request_encoded(path, value.as_deref()))
-    }
-
-    pub fn process_value(&mut self, path: &str, value: Option<&Value>) -> Result<String, Error> {
-        self.send(message::request(path, value))
     }
 
     fn send(&mut self, request: String) -> Result<String, Error> {
@@ -143,7 +135,7 @@ impl Client {
         }
     }
 
-    fn ensure_connected(&mut self) -> Result<(), Error> {
+    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
         if self.conn.is_some() && self.conn_pid != std::process::id() {
             // Inherited across fork: the parent may still use this session.
             self.drop_connection();

@@ -3,6 +3,7 @@
 //! `--session-counts FILE` the server rewrites FILE as `{"auths":N,"disconnects":M}` after each
 //! of them, replacing it whole (write and rename) so a reader never sees half a line.
 
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -12,9 +13,9 @@ static DISCONNECTS: AtomicU64 = AtomicU64::new(0);
 static FILE: OnceLock<Option<Mutex<PathBuf>>> = OnceLock::new();
 
 /// Where to publish the counts; called once before the server starts.
-pub fn publish_to(path: Option<PathBuf>) -> Result<(), String> {
+pub fn publish_to(path: Option<PathBuf>) -> Result<(), crate::error::SimError> {
     let _ = FILE.set(path.map(Mutex::new));
-    write()
+    write().map_err(|(path, source)| crate::error::SimError::File { path, source })
 }
 
 pub fn auth_granted() {
@@ -34,13 +35,16 @@ pub fn counts() -> (u64, u64) {
     )
 }
 
-fn report(result: Result<(), String>) {
-    if let Err(e) = result {
-        eprintln!("mikrobill-sim: cannot write the session counts: {e}");
+fn report(result: Result<(), (PathBuf, io::Error)>) {
+    if let Err((path, e)) = result {
+        eprintln!(
+            "mikrobill-sim: cannot write the session counts: {}: {e}",
+            path.display()
+        );
     }
 }
 
-fn write() -> Result<(), String> {
+fn write() -> Result<(), (PathBuf, io::Error)> {
     let Some(Some(path)) = FILE.get() else {
         return Ok(());
     };
@@ -55,5 +59,5 @@ fn write() -> Result<(), String> {
         format!("{{\"auths\":{auths},\"disconnects\":{disconnects}}}\n"),
     )
     .and_then(|()| std::fs::rename(&tmp, &*path))
-    .map_err(|e| format!("{}: {e}", path.display()))
+    .map_err(|e| (path.clone(), e))
 }
