@@ -13,13 +13,15 @@
 # under a temporary folder and is stopped at the end.
 #
 # usage: scripts/bench-php-fpm.sh [SECONDS_PER_MEASUREMENT (3)] [ROUNDS (3)]
+#   MB_BENCH_PAGES="a c d"    only these page kinds (default: a a2 b c c0 d)
+#   MB_BENCH_CONNECTIONS=N    wrk connections and php-fpm workers (default 4)
 # Needs: nginx php8.2-fpm php8.2-cli php8.2-mysql php8.2-opcache mariadb-server wrk curl
 # (scripts/setup.sh --bench installs them) and cargo.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-3}
 rounds=${2:-3}
-conns=4
+conns=${MB_BENCH_CONNECTIONS:-4}
 
 for tool in nginx php-fpm8.2 php wrk curl mariadbd mariadb-install-db mariadb cargo; do
     command -v "$tool" >/dev/null || { echo "bench-php-fpm: $tool not found (run scripts/setup.sh --bench)" >&2; exit 1; }
@@ -48,7 +50,7 @@ start_listening() {
     "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=("$!")
     for _ in $(seq 1 200); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" | head -n1)
+        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null | head -n1 || true)
         [ -n "$port" ] && return 0
         sleep 0.05
     done
@@ -199,7 +201,7 @@ done
 
 # One wrk run: prints "REQS_PER_S P50_MS P99_MS ERRORS".
 measure() {
-    wrk -t2 -c"$conns" -d"${secs}s" --latency "$1" | awk '
+    wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" --latency "$1" | awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
         /^Requests\/sec:/ { rps = $2 } /Non-2xx/ { err += $NF } /Socket errors/ { err += 1 }
