@@ -47,10 +47,18 @@ impl Client {
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
         let value = value_json
             .map(|text| {
-                phpjson::reencode(text).map_err(|e| match e {
+                let numbers = if self.config.php_floats {
+                    phpjson::Numbers::PhpDoubles
+                } else {
+                    phpjson::Numbers::AsWritten
+                };
+                phpjson::reencode_with(text, numbers).map_err(|e| match e {
                     phpjson::ParseError::TooDeep => Error::InvalidArgument(format!("value is {e}")),
                     phpjson::ParseError::Json(e) => {
                         Error::InvalidArgument(format!("value is not valid JSON: {e}"))
+                    }
+                    phpjson::ParseError::NotFinite(e) => {
+                        Error::InvalidArgument(format!("value: {e}"))
                     }
                     phpjson::ParseError::NoThread(_) => Error::Internal(e.to_string()),
                 })

@@ -33,6 +33,10 @@ pub struct Config {
     pub persistent_id: String,
     /// Pool bounds, applied when this client returns a connection.
     pub pool_limits: Limits,
+    /// Rewrite every non-integer number of a value as PHP's `json_encode` writes that double
+    /// (`1.0` → `1`, `1e25` → `1.0e+25`); integers stay byte-identical. For bindings that hand
+    /// over their language's round-trip number text.
+    pub php_floats: bool,
 }
 
 /// Secrets stay out of logs and panic messages.
@@ -48,6 +52,7 @@ impl fmt::Debug for Config {
             .field("persistent", &self.persistent)
             .field("persistent_id", &self.persistent_id)
             .field("pool_limits", &self.pool_limits)
+            .field("php_floats", &self.php_floats)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +76,8 @@ struct ConfigJson {
     pool_max_idle: Option<usize>,
     pool_max_idle_total: Option<usize>,
     pool_idle_timeout_ms: Option<u64>,
+    #[serde(default)]
+    php_floats: bool,
 }
 
 fn default_port() -> u16 {
@@ -99,6 +106,7 @@ impl Config {
             persistent: false,
             persistent_id: String::new(),
             pool_limits: DEFAULT_LIMITS,
+            php_floats: false,
         }
     }
 
@@ -135,6 +143,7 @@ impl Config {
         if let Some(ms) = raw.pool_idle_timeout_ms {
             config.pool_limits.idle_timeout = positive_ms("pool_idle_timeout_ms", ms)?;
         }
+        config.php_floats = raw.php_floats;
         config.validate()?;
         Ok(config)
     }
@@ -188,6 +197,7 @@ mod tests {
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.io_timeout, Duration::from_secs(5));
         assert_eq!(c.max_frame_bytes, DEFAULT_MAX_FRAME);
+        assert!(!c.php_floats);
         assert!(!c.persistent);
         assert_eq!(c.pool_limits, DEFAULT_LIMITS);
     }
@@ -206,6 +216,14 @@ mod tests {
         refused(r#","persistent":1"#, "invalid type");
         refused(r#","pool_idle_timeout_ms":0"#, "pool_idle_timeout_ms");
         refused(r#","pool_max_idle":-1"#, "invalid value");
+    }
+
+    #[test]
+    fn php_floats_is_a_bool() {
+        assert!(parse(r#","php_floats":true"#).unwrap().php_floats);
+        assert!(!parse(r#","php_floats":false"#).unwrap().php_floats);
+        refused(r#","php_floats":1"#, "invalid type");
+        refused(r#","php_float":true"#, "php_float");
     }
 
     #[test]

@@ -100,10 +100,11 @@ fn register(client: Client) -> c_longlong {
 ///
 /// Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
 /// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
-/// 67108864), `persistent` (default false: hand the connection to the process-wide pool on
-/// close) with `persistent_id` (default ""), `pool_max_idle` (4 per identity),
-/// `pool_max_idle_total` (64) and `pool_idle_timeout_ms` (60000). Unknown keys and wrong types
-/// are refused.
+/// 67108864), `php_floats` (default false: when true, every non-integer number of a value is
+/// rewritten as PHP's `json_encode` writes that double; integers stay byte-identical),
+/// `persistent` (default false: hand the connection to the process-wide pool on close) with
+/// `persistent_id` (default ""), `pool_max_idle` (4 per identity), `pool_max_idle_total` (64) and
+/// `pool_idle_timeout_ms` (60000). Unknown keys and wrong types are refused.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string.

@@ -42,6 +42,7 @@ impl Identity {
         field(&config.connect_timeout.as_nanos().to_le_bytes());
         field(&config.io_timeout.as_nanos().to_le_bytes());
         field(&(config.max_frame_bytes as u64).to_le_bytes());
+        field(&[u8::from(config.php_floats)]);
         field(config.persistent_id.as_bytes());
         Identity(bytes)
     }
