@@ -283,7 +283,7 @@ def pool_stats() -> dict:
     lib = _loader.get_library()
     raw = _loader.take_string(lib, lib.mb_pool_stats())
     if raw is None:
-        raise MikroBILLError('{"return":"mb_pool_stats returned NULL","code":9008}')
+        raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_pool_stats returned NULL"))
     return json.loads(raw.decode("utf-8"))
 
 
