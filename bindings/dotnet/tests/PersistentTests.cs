@@ -113,15 +113,32 @@ namespace MikroBILL.Tests
             UseWithoutDispose();
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            GC.Collect();
             Assert.Equal(1L, Stat("idle"), "idle after the finalizer");
             Page(Persistent());
             Assert.Equal("1/0", Counts(), "auths/disconnects");
         }
 
+        /// <summary>On a thread of its own that ends, so no stack slot (Mono scans stacks
+        /// conservatively) keeps the abandoned instance alive.</summary>
         private void UseWithoutDispose()
         {
-            var api = Client(Persistent());
-            api.Process(Path1);
+            Exception failure = null;
+            var maker = new Thread(() =>
+            {
+                try
+                {
+                    var api = Client(Persistent());
+                    Assert.Equal(0L, JsonReader.TopLevelInteger(api.Process(Path1), "code") ?? -1, "reply code");
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            });
+            maker.Start();
+            Assert.True(maker.Join(TimeSpan.FromSeconds(20)), "the abandoned instance was made");
+            if (failure != null) throw failure;
         }
 
         [Test]
