@@ -532,7 +532,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
                 return $e->toJson();
             }
             $reply = $this->text($this->ffi->mb_process($handle, $path, $json));
-            if ($this->keysCachedAs !== null && self::isNullResponse($reply)) {
+            if ($this->keysCachedAs !== null && $this->authGotNoReply()) {
                 // The request never left: auth failed. Keys kept from an earlier request may be stale
                 // (a reinstall changed them); read them once more from the installation.
                 try {
@@ -578,7 +578,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
                 if ($this->ffi->mb_check_connection($handle) === 1) {
                     return true;
                 }
-                return $this->keysCachedAs !== null && $this->ffi->mb_check_connection($this->forgetCachedKeys()) === 1;
+                return $this->keysCachedAs !== null && $this->authGotNoReply()
+                    && $this->ffi->mb_check_connection($this->forgetCachedKeys()) === 1;
             } catch (MikroBILL_Failure $e) {
                 return false;
             }
@@ -709,14 +710,12 @@ if (!class_exists('MikroBILL_FFI', false)) {
             return $this->handle();
         }
 
-        /** The library's code-6 reply: no usable answer to the auth message. */
-        private static function isNullResponse(string $reply): bool
+        /** The last call failed with the library's code 6: no usable answer to the auth message, so
+         *  nothing was sent. A server reply carrying code 6 is a success for the library and never
+         *  matches, so a request that reached the server is never repeated. */
+        private function authGotNoReply(): bool
         {
-            if (strlen($reply) > 4096 || strpos($reply, '"code":6') === false) {
-                return false;
-            }
-            $decoded = json_decode($reply, true);
-            return is_array($decoded) && ($decoded['code'] ?? null) === 6;
+            return $this->ffi->mb_last_error_code() === MikroBILL_Code::NULL_RESPONSE;
         }
 
         private function text($ptr): string
