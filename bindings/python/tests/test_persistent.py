@@ -126,3 +126,17 @@ def test_a_forked_child_never_takes_the_parents_pooled_session(counted):
     # The parent's pooled session is intact.
     page(counted.port)
     assert counts(counted) == (2, 0)
+
+
+def test_the_asyncio_class_takes_the_same_option(counted):
+    import asyncio
+    from mikrobill.aio import MikroBILL_API as AsyncAPI
+    from conftest import KEY1, KEY2
+
+    async def pages():
+        for _ in range(3):
+            api = AsyncAPI("127.0.0.1", counted.port, "api", "secret", KEY1, KEY2, persistent=True)
+            assert json.loads(await api.process(PATH))["code"] == 0
+            await api.close()
+    asyncio.run(pages())
+    assert counts(counted) == (1, 0)

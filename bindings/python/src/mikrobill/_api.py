@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import weakref
-from typing import Any, NoReturn, Optional
+from typing import Any, Dict, NoReturn, Optional
 
 from . import _loader
 from ._encoder import encode_value
@@ -277,14 +277,15 @@ class MikroBILL_API:
         return raw.decode("utf-8", "surrogateescape")
 
 
-def pool_stats() -> dict:
+def pool_stats() -> Dict[str, int]:
     """This process's pool of persistent connections: idle, identities, and counts of
     connections returned, reused and closed (see the README). Closes expired ones first."""
     lib = _loader.get_library()
     raw = _loader.take_string(lib, lib.mb_pool_stats())
     if raw is None:
         raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_pool_stats returned NULL"))
-    return json.loads(raw.decode("utf-8"))
+    stats: Dict[str, int] = json.loads(raw.decode("utf-8"))
+    return stats
 
 
 def pool_clear() -> int:
