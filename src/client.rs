@@ -91,6 +91,11 @@ impl Client {
     /// Says DISCONNECT, waits for a reply if one comes, and closes. The client stays usable: the
     /// next call connects again. A persistent client hands its connection to the pool instead.
     pub fn disconnect(&mut self) {
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            // Inherited across fork: DISCONNECT would end the parent's session.
+            self.drop_connection();
+            return;
+        }
         if self.return_to_pool() {
             return;
         }

@@ -286,7 +286,11 @@ fn a_forked_child_never_uses_its_parents_sessions() {
     let mut held = Client::new(config.clone()).unwrap();
     assert_eq!(code(&call(&mut held, "API.GetClients", None)), 0);
     page(&config);
-    assert_eq!(s.counts(), (2, 0));
+    let mut plain_config = config.clone();
+    plain_config.persistent = false;
+    let mut plain = Client::new(plain_config).unwrap();
+    assert_eq!(code(&call(&mut plain, "API.GetClients", None)), 0);
+    assert_eq!(s.counts(), (3, 0));
 
     // SAFETY: the child only runs this test's code, with no lock of ours held (tests take turns),
     // and leaves with _exit.
@@ -303,7 +307,10 @@ fn a_forked_child_never_uses_its_parents_sessions() {
             let inherited = held.process("API.GetClients", None).ok()?;
             drop(c);
             // The inherited held connection is closed, not pooled: one entry only.
-            Some(code(&fresh) == 0 && code(&inherited) == 0 && stats()["idle"] == 1)
+            let one_idle = stats()["idle"] == 1;
+            // A plain client inherited with its connection closes it without DISCONNECT.
+            plain.disconnect();
+            Some(code(&fresh) == 0 && code(&inherited) == 0 && one_idle)
         })()
         .unwrap_or(false);
         // SAFETY: _exit ends the child without running the parent's atexit handlers or test
@@ -319,13 +326,15 @@ fn a_forked_child_never_uses_its_parents_sessions() {
     );
     assert_eq!(
         s.counts(),
-        (4, 0),
-        "the child opened two sessions of its own"
+        (5, 0),
+        "the child opened two sessions of its own and said no DISCONNECT"
     );
     // The parent's sessions were left intact by the child.
     assert_eq!(code(&call(&mut held, "API.GetClients", None)), 0);
+    assert_eq!(code(&call(&mut plain, "API.GetClients", None)), 0);
     page(&config);
-    assert_eq!(s.counts(), (4, 0));
+    assert_eq!(s.counts(), (5, 0));
     drop(held);
+    drop(plain);
     pool::clear();
 }
