@@ -32,8 +32,9 @@ id www-data >/dev/null 2>&1 || fail "user www-data is missing"
 # The shim must find its files by the deployment's layout alone, not through the test's variables.
 unset MIKROBILL_LIB MIKROBILL_HEADER
 
+umask 022 # the servers' workers run as www-data and read the fixture as a real install's files
 tmp=$(mktemp -d /tmp/mikrobill-deploy.XXXXXX)
-chmod 0755 "$tmp" # the servers' workers run as www-data
+chmod 0755 "$tmp"
 pids=()
 cleanup() {
     local status=$?
@@ -53,9 +54,13 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$tmp/logs" "$tmp/run"
 
-free_port() {
-    php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo substr(strrchr(stream_socket_get_name($s, false), ":"), 1);'
+free_ports() { # N: N distinct free loopback ports, held open together while chosen
+    php -r 'for ($i = 0; $i < (int)$argv[1]; $i++) { $s[] = stream_socket_server("tcp://127.0.0.1:0");
+        echo substr(strrchr(stream_socket_get_name(end($s), false), ":"), 1), " "; } echo "\n";' "$1"
 }
+read -r fpm_port nginx_port nginx_bare_port apache_conf_port apache_htaccess_port apache_bare_port \
+    < <(free_ports 6)
+[ -n "$apache_bare_port" ] || fail "could not pick free ports"
 wait_for_port() { # PORT PID NAME: until something accepts on PORT, while PID lives (10 s at most)
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -167,6 +172,8 @@ check_page() { # BASE NAME
 $(cat "$tmp/body")
 expected:
 $expected_page"
+    status=$(status_of "$1/kassa/apicore.php")
+    [ "$status" = 200 ] && [ ! -s "$tmp/body" ] || fail "$2: kassa/apicore.php answered $status with $(head -c 200 "$tmp/body")"
     echo "deploy: $2: kassa page through the shim: ok"
 }
 # Paths a web root must never serve, as the migration leaves it (nothing there: 404; config.php
@@ -217,7 +224,6 @@ remove_careless_copies() {
 }
 
 # --- nginx + php-fpm, each on a free loopback port, in the foreground, with private paths.
-fpm_port=$(free_port)
 cat >"$tmp/fpm.conf" <<EOF
 [global]
 pid = $tmp/run/fpm.pid
@@ -236,8 +242,6 @@ php-fpm8.2 -F -y "$tmp/fpm.conf" >"$tmp/logs/fpm.out" 2>&1 &
 pids+=($!)
 wait_for_port "$fpm_port" "${pids[-1]}" php-fpm
 
-nginx_port=$(free_port)
-nginx_bare_port=$(free_port)
 mkdir -p "$tmp/nginx"
 php_location="location ~ \\.php\$ {
             include /etc/nginx/fastcgi_params;
@@ -294,9 +298,6 @@ remove_careless_copies
 # --- Apache + mod_php (prefork), on free loopback ports, in the foreground, with private paths.
 # Three virtual hosts over the same web root: the vhost snippet (AllowOverride None, Debian's
 # default), the .htaccess alone (AllowOverride AuthConfig), and neither (the control).
-apache_conf_port=$(free_port)
-apache_htaccess_port=$(free_port)
-apache_bare_port=$(free_port)
 mkdir -p "$tmp/apache"
 modules=/usr/lib/apache2/modules
 vhost() { # PORT ALLOWOVERRIDE EXTRA
