@@ -122,7 +122,7 @@ leftovers=$(find "$webroot" \( -name '*.so*' -o -name '*.dll' -o -name '*.h' -o 
 [ -z "$leftovers" ] || fail "the migration leaves in the web root: $leftovers"
 case "$SHIM" in "$webroot"/*) fail "SHIM is inside the web root" ;; esac
 
-# Each documented file must be the one shown in the READMEs, byte for byte.
+# Each file must be shown in bindings/php/README.md as it is, byte for byte.
 verbatim() { # DOC FILE: the fenced block after "<!-- verbatim: FILE -->"
     awk -v marker="<!-- verbatim: $2 -->" '$0 == marker { m = 1; next }
          m && /^```/ { if (f) exit; f = 1; next }
