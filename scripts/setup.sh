@@ -13,6 +13,7 @@ need_tests=(gcc valgrind libasan8 python3 python3-venv
 need_bench=(php8.2-cli php8.2-mysql php8.2-opcache php8.2-fpm mariadb-server nginx wrk curl)
 
 packages=("${need_tests[@]}")
+packages+=(nginx apache2 libapache2-mod-php8.2 curl) # tests/deploy/run.sh: real web servers
 [ "${1:-}" = "--demo" ] && packages=("${need_demo[@]}")
 [ "${1:-}" = "--bench" ] && packages=("${need_bench[@]}")
 
