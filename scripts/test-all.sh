@@ -43,6 +43,7 @@ suite "Windows under wine (C test, mb.exe, mikrobill-sim.exe)" bash tests/window
 suite "Rust tests" cargo test --workspace --release
 suite "C program (ASan, valgrind)" bash tests/c/run.sh
 suite "PHP binding" bash bindings/php/run-tests.sh
+suite "kassa deployment (nginx + php-fpm, Apache + mod_php)" bash tests/deploy/run.sh
 suite ".NET binding" bash bindings/dotnet/run-tests.sh
 suite "Python binding" bash bindings/python/run-tests.sh
 dist_version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')

@@ -9,7 +9,7 @@
 #   nuget     the nupkg unpacked as NuGet's package folder; a Mono program loads the assembly,
 #             which finds runtimes/linux-x64/native by itself
 #   windows   the zip's mikrobill.dll, mb.exe and mikrobill-sim.exe under wine (tests/windows)
-#   nginx     the README's safe kassa deployment under nginx + php-fpm (docs/deploy/)
+#   nginx     the tarball's shim serving a kassa under nginx + php-fpm (bindings/php/deploy/)
 # Needs root (dpkg -i) and the hostile test peer: cargo build --release --examples.
 #   scripts/test-install.sh [deb|tarball|wheel|composer|nuget|windows|nginx]...   (default: all)
 set -uo pipefail
@@ -221,10 +221,12 @@ test_windows() {
     WINDOWS_BIN=$top/bin WINDOWS_IMPLIB=$top/lib WINDOWS_INCLUDE=$top/include bash "$root/tests/windows/run.sh"
 }
 
-# The README's safe kassa deployment under nginx + php-fpm: the web root holds only a two-line
-# apicore.php that requires the shim from the unpacked tarball (library named by MIKROBILL_LIB in
-# the pool). The kassa page works; a library, header, apicore.php.orig, vendor/ or Composer file
-# that lands in the web root anyway is refused by docs/deploy/nginx-kassa.conf.
+# The README's safe kassa deployment with the tarball, under nginx + php-fpm: the web root holds
+# only a one-line apicore.php that requires the shim from the unpacked tarball (library named by
+# MIKROBILL_LIB in the pool). The kassa page works; a library, header, apicore.php.orig,
+# preload.php or config.php that lands in the web root anyway is refused by
+# bindings/php/deploy/nginx-kassa.conf. (tests/deploy/run.sh covers the from-source migration
+# under nginx and Apache.)
 test_nginx() {
     for tool in nginx php-fpm8.2 curl; do
         command -v "$tool" >/dev/null || fail "nginx: $tool is not installed" || return 1
@@ -242,8 +244,8 @@ include 'apicore.php';
 \$Api = new MikroBILL_API('127.0.0.1', $sim_port, 'api', 'secret', '$KEY1', '$KEY2');
 echo \$Api->Process('API.Client.633824158637492.BillingInfo.Money');
 PHP
-    local denied=(apicore.php.orig libmikrobill.so libmikrobill.so.0 mikrobill.dll libmikrobill.a mikrobill.h
-        preload.php composer.json composer.lock vendor/mikrobill/apicore.php)
+    local denied=(apicore.php.orig libmikrobill.so libmikrobill.so.0 mikrobill.dll mikrobill.h preload.php
+        config.php vendor/mikrobill/libmikrobill.so)
     local file
     for file in "${denied[@]}"; do echo "must not be served" >"$site/www/kassa/$file"; done
     # nginx's workers and the pool run as nobody.
@@ -282,7 +284,7 @@ http {
     server {
         listen 127.0.0.1:$http_port;
         root $site/www;
-        include $root/docs/deploy/nginx-kassa.conf;
+        include $root/bindings/php/deploy/nginx-kassa.conf;
         location ~ \.php\$ {
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
