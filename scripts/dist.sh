@@ -38,8 +38,9 @@ mkdir -p "$out" "$stage"
 
 remap="--remap-path-prefix=$root=/build/mikrobill --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$remap"
-# GNU ld stamps PE files with the link time unless told not to.
-export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$remap -C link-arg=-Wl,--no-insert-timestamp"
+# GNU ld stamps PE files with the link time unless told not to; the COFF symbol table (not needed
+# to run, exports are kept) names rustc's temporary folders, so it goes too.
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$remap -C link-arg=-Wl,--no-insert-timestamp -C strip=symbols"
 
 echo "== Linux x86_64 (glibc $GLIBC_FLOOR)"
 cargo zigbuild --release --locked --target "$linux_target.$GLIBC_FLOOR" --target-dir "$build_dir" \
