@@ -12,7 +12,10 @@
 # Linux binaries are linked by zig against glibc 2.17 (cargo-zigbuild), so they load on any
 # x86_64 glibc distribution from 2014 on (RHEL/CentOS 7, Debian 8, Ubuntu 14.04).
 # Reproducible: timestamps come from the last commit (SOURCE_DATE_EPOCH), archives are sorted
-# and owner-free, build paths are remapped, zig and cargo-zigbuild are pinned.
+# and owner-free, build paths are remapped, zig and cargo-zigbuild are pinned. Two clean clones
+# of one commit give identical files except mb.exe and mikrobill-sim.exe (so the Windows zip):
+# their import tables are ordered by the random names of rustc's temporary import libraries
+# (raw-dylib, used by windows-sys); mikrobill.dll is identical.
 #   scripts/dist.sh          (installs its tools first, see scripts/dist-tools.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
