@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod config;
 pub mod demo;
+pub mod double;
 pub mod engine;
 pub mod generate;
 pub mod model;
@@ -60,16 +61,42 @@ pub fn run(options: Options) -> Result<(), String> {
         }
         None => (Store::from_dataset(initial_dataset(&options)?)?, None),
     };
+    let test_double = Arc::new(double::from_options(&config, &options.double)?);
+    let admin_addr = match &options.double.admin {
+        Some(addr) => Some(double::admin::check_address(
+            addr,
+            options.double.admin_allow_remote,
+        )?),
+        None => None,
+    };
     signal::install();
     let listener = TcpListener::bind(&options.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let engine = Engine::new(store, journal);
-    let server = Arc::new(Server::new(engine, cipher, config, options)?);
+    let reset_options = options.clone();
+    let server = Arc::new(
+        Server::new(engine, cipher, config, options)?.with_double(Arc::clone(&test_double)),
+    );
+    let admin_bound = match admin_addr {
+        Some(at) => {
+            let admin = double::admin::api::Admin {
+                server: Arc::clone(&server),
+                double: test_double,
+                reset: Box::new(move || Store::from_dataset(initial_dataset(&reset_options)?)),
+            };
+            Some(double::admin::start(at, Arc::new(admin))?)
+        }
+        None => None,
+    };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {addr}")
         .and_then(|()| out.flush())
         .map_err(|e| e.to_string())?;
+    if let Some(at) = admin_bound {
+        // Whoever read the first line may have closed the pipe already: not an error.
+        let _ = writeln!(out, "admin on http://{at}/").and_then(|()| out.flush());
+    }
     drop(out);
     server.run(listener).map_err(|e| e.to_string())
 }

@@ -26,6 +26,12 @@ Options:
                            accepted, however it trickles bytes (default 10)
   --max-connections N      refuse connections beyond N at once (default 1024)
   --trace-requests FILE    append each decrypted non-auth request, one per line
+  --admin ADDR:PORT        serve the control API and dashboard (loopback only; port 0 =
+                           any free port; the second stdout line is `admin on http://ADDR/`)
+  --admin-allow-remote     allow --admin on a non-loopback address (it has no authentication)
+  --replay FILE            answer requests with the replies `mb proxy --record` wrote
+  --replay-unmatched MODE  a request the recording lacks: tree (default: stubs and the
+                           simulated tree answer) or error (code 211)
   -h, --help               show this help
 
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
@@ -45,6 +51,8 @@ pub struct Options {
     pub auth_timeout: Duration,
     pub max_connections: usize,
     pub trace_requests: Option<PathBuf>,
+    /// --admin, --replay and friends (crate::double::flags).
+    pub double: crate::double::flags::Flags,
 }
 
 impl Default for Options {
@@ -62,6 +70,7 @@ impl Default for Options {
             auth_timeout: Duration::from_secs(10),
             max_connections: 1024,
             trace_requests: None,
+            double: crate::double::flags::Flags::default(),
         }
     }
 }
@@ -117,6 +126,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
             }
             "--max-connections" => o.max_connections = number(value()?)?.max(1) as usize,
             "--trace-requests" => o.trace_requests = Some(value()?.into()),
+            f if crate::double::flags::Flags::takes(f) => o.double.set(f, &mut value)?,
             _ => return Err(format!("unknown argument: {arg}")),
         }
     }

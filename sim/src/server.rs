@@ -15,6 +15,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::double::{send_truncated, Outcome, TestDouble};
 use crate::engine::{parse_request, Engine, Request};
 use crate::options::Options;
 use crate::reply::{Reply, BAD_LOGIN, NO_API_RIGHT};
@@ -30,6 +31,7 @@ pub struct Server {
     options: Options,
     trace: Option<Mutex<File>>,
     active: AtomicUsize,
+    double: Arc<TestDouble>,
 }
 
 /// Stack of a connection thread. Parsing, expanding and dropping a request value recurse once
@@ -100,7 +102,18 @@ impl Server {
             options,
             trace,
             active: AtomicUsize::new(0),
+            double: Arc::default(),
         })
+    }
+
+    /// Stubs, faults, replay and the request journal (crate::double) for this server.
+    pub fn with_double(mut self, double: Arc<TestDouble>) -> Server {
+        self.double = double;
+        self
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Accepts until SIGINT/SIGTERM, then compacts the state and returns.
@@ -179,13 +192,16 @@ impl Server {
         let Some(plain) = self.cipher.decrypt(&first) else {
             return;
         };
+        let mut session = self.double.open();
         match self.authenticate(&plain) {
             Auth::Absent => return,
             Auth::Refused(reply) => {
+                self.double.auth(&mut session, &plain, false);
                 let _ = self.send(&mut stream, &reply.to_json());
                 return;
             }
             Auth::Granted => {
+                self.double.auth(&mut session, &plain, true);
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
@@ -201,11 +217,27 @@ impl Server {
             self.trace(&plain);
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
+                    self.double.disconnect();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }
-                Ok(Request::Process { path, value }) => self.engine.process(&path, &value),
-                Err(reply) => reply.to_json(),
+                Ok(Request::Process { path, value }) => {
+                    let tree = || self.engine.process(&path, &value);
+                    match self.double.process(&session, &path, &value, tree) {
+                        Outcome::Reply(text) => text,
+                        Outcome::NoReply => continue,
+                        Outcome::Close => return,
+                        Outcome::Truncate(text) => {
+                            let _ = send_truncated(&mut stream, &self.cipher, &text);
+                            return;
+                        }
+                    }
+                }
+                Err(reply) => {
+                    let text = reply.to_json();
+                    self.double.unparsed(&session, &text);
+                    text
+                }
             };
             if self.send(&mut stream, &reply).is_err() {
                 return;
