@@ -1,5 +1,7 @@
 //! `mb`: a command-line MikroBILL API client (`mb process`) and the simulator (`mb serve`).
 
+mod proxy;
+
 use mikrobill::{Client, Config};
 use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2, DEMO_LOGIN, DEMO_PASSWORD};
 use serde_json::{json, Value};
@@ -8,12 +10,14 @@ use std::process::exit;
 const USAGE: &str = "\
 Usage: mb process [OPTIONS] PATH [VALUE_JSON]
        mb serve [SIMULATOR OPTIONS]      (see `mb serve --help`)
+       mb proxy --upstream HOST:PORT --record FILE [OPTIONS]  (see `mb proxy --help`)
        mb --help
 
 Commands:
   process   send one request and print the reply; exit 1 when its code (or any batch
             element's code) is non-zero or the request failed, 2 on usage errors
-  serve     run the MikroBILL core simulator";
+  serve     run the MikroBILL core simulator
+  proxy     forward to a real core and record every exchange as JSON lines";
 
 const PROCESS_USAGE: &str = "\
 Usage: mb process [OPTIONS] PATH [VALUE_JSON]
@@ -173,6 +177,7 @@ fn main() {
     let code = match args.next().as_deref() {
         Some("process") => process(args.collect()),
         Some("serve") => mikrobill_sim::main_with_args(args),
+        Some("proxy") => proxy::main(args.collect()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             0

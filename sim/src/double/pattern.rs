@@ -1,10 +1,18 @@
 //! Path patterns for stubs and faults: dotted segments where `*` stands for exactly one segment.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct PathPattern(String);
+
+/// Checked like `new`, so a config or API body cannot hold a pattern that never matches.
+impl<'de> Deserialize<'de> for PathPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PathPattern, D::Error> {
+        let text = String::deserialize(d)?;
+        PathPattern::new(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl PathPattern {
     pub fn new(text: &str) -> Result<PathPattern, String> {
