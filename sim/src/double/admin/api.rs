@@ -5,7 +5,6 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::io::Read;
 use std::sync::Arc;
 
 use crate::double::faults::FaultSpec;
@@ -47,7 +46,7 @@ fn ok(value: impl Serialize) -> Answer {
     }
 }
 
-fn error(status: u16, text: &str) -> Answer {
+pub fn error(status: u16, text: &str) -> Answer {
     Answer {
         status,
         content_type: "application/json",
@@ -114,33 +113,6 @@ fn id(segment: &str) -> Result<u64, Answer> {
 }
 
 impl Admin {
-    pub fn serve(&self, mut request: tiny_http::Request) {
-        let method = request.method().as_str().to_ascii_uppercase();
-        let url = request.url().to_string();
-        let mut body = Vec::new();
-        let read = request
-            .as_reader()
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body);
-        let answer = match read {
-            Err(e) => error(400, &format!("cannot read the request body: {e}")),
-            Ok(_) if body.len() > MAX_BODY => {
-                error(413, &format!("request body over {MAX_BODY} bytes"))
-            }
-            Ok(_) => self.route(&method, &url, &body),
-        };
-        let header = tiny_http::Header::from_bytes("Content-Type", answer.content_type)
-            .expect("a static, valid header");
-        let no_cache = tiny_http::Header::from_bytes("Cache-Control", "no-store")
-            .expect("a static, valid header");
-        let response = tiny_http::Response::from_string(answer.body)
-            .with_status_code(answer.status)
-            .with_header(header)
-            .with_header(no_cache);
-        // A peer gone before the reply is its own business.
-        let _ = request.respond(response);
-    }
-
     pub fn route(&self, method: &str, url: &str, body: &[u8]) -> Answer {
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let query = Query::parse(query);

@@ -1,16 +1,18 @@
 //! The control API and dashboard (`--admin ADDR`): JSON over HTTP on a port of its own, served by
-//! tiny_http. Loopback only unless `--admin-allow-remote`: the API can rewrite every reply.
+//! hyper on a one-thread tokio runtime beside the simulator's own threads. Loopback only unless
+//! `--admin-allow-remote`: the API can rewrite every reply.
 
 pub mod api;
 
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread;
 
-use api::Admin;
-
-/// Threads answering HTTP requests; the API is light and a dashboard polls a few routes.
-const WORKERS: usize = 2;
+use api::{Admin, Answer, MAX_BODY};
 
 /// The address to bind, refusing non-loopback ones unless they are explicitly allowed.
 pub fn check_address(addr: &str, allow_remote: bool) -> Result<SocketAddr, String> {
@@ -33,28 +35,95 @@ pub fn check_address(addr: &str, allow_remote: bool) -> Result<SocketAddr, Strin
     Ok(first)
 }
 
-/// Binds and serves in background threads; returns the bound address.
+/// Binds, then serves on a thread of its own; returns the bound address.
 pub fn start(addr: SocketAddr, admin: Arc<Admin>) -> Result<SocketAddr, String> {
-    let http = tiny_http::Server::http(addr)
+    let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| format!("cannot serve the control API on {addr}: {e}"))?;
-    let bound = http
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| "the control API is not on an IP socket".to_string())?;
-    let http = Arc::new(http);
-    for _ in 0..WORKERS {
-        let http = Arc::clone(&http);
-        let admin = Arc::clone(&admin);
-        thread::Builder::new()
-            .name("mikrobill-admin".into())
-            .spawn(move || {
-                for request in http.incoming_requests() {
-                    admin.serve(request);
-                }
-            })
-            .map_err(|e| format!("cannot start the control API thread: {e}"))?;
-    }
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start the control API: {e}"))?;
+    thread::Builder::new()
+        .name("mikrobill-admin".into())
+        .spawn(move || runtime.block_on(accept_loop(listener, admin)))
+        .map_err(|e| format!("cannot start the control API thread: {e}"))?;
     Ok(bound)
+}
+
+async fn accept_loop(listener: std::net::TcpListener, admin: Arc<Admin>) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mikrobill-sim: the control API cannot listen: {e}");
+            return;
+        }
+    };
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // EMFILE and friends: keep serving once descriptors free up.
+                eprintln!("mikrobill-sim: control API accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let admin = Arc::clone(&admin);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(Arc::clone(&admin), req));
+            // A peer that goes away mid-request is its own business.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    admin: Arc<Admin>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().as_str().to_ascii_uppercase();
+    let url = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+    let answer = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(body) => {
+            let body = body.to_bytes();
+            // The routes take locks and may fsync the state file: off the async thread.
+            tokio::task::spawn_blocking(move || admin.route(&method, &url, &body))
+                .await
+                .unwrap_or_else(|_| api::error(500, "the control API handler failed"))
+        }
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            api::error(413, &format!("request body over {MAX_BODY} bytes"))
+        }
+        Err(e) => api::error(400, &format!("cannot read the request body: {e}")),
+    };
+    Ok(respond(answer))
+}
+
+fn respond(answer: Answer) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(answer.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(answer.content_type),
+    );
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 #[cfg(test)]
