@@ -32,30 +32,30 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
     /// `value_json` is any JSON text (`None` reads); it is re-encoded as PHP `json_encode`
     /// writes it, keeping key order and number text.
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
         let value = value_json
             .map(|text| {
-                phpjson::reencode(text).map_err(|e| match e {
+                let numbers = if self.config.php_floats {
+                    phpjson::Numbers::PhpDoubles
+                } else {
+                    phpjson::Numbers::AsWritten
+                };
+                phpjson::reencode_with(text, numbers).map_err(|e| match e {
                     phpjson::ParseError::TooDeep => Error::InvalidArgument(format!("value is {e}")),
                     phpjson::ParseError::Json(e) => {
                         Error::InvalidArgument(format!("value is not valid JSON: {e}"))
+                    }
+                    phpjson::ParseError::NotFinite(e) => {
+                        Error::InvalidArgument(format!("value: {e}"))
                     }
                     phpjson::ParseError::NoThread(_) => Error::Internal(e.to_string()),
                 })
             })
             .transpose()?;
         self.send(message::request_encoded(path, value.as_deref()))
-    }
-
-    pub fn process_value(&mut self, path: &str, value: Option<&Value>) -> Result<String, Error> {
-        self.send(message::request(path, value))
     }
 
     fn send(&mut self, request: String) -> Result<String, Error> {
@@ -98,7 +98,7 @@ impl Client {
         self.conn = None;
     }
 
-    fn ensure_connected(&mut self) -> Result<(), Error> {
+    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
         if let Some(stream) = &self.conn {
             if peer_still_there(stream) {
                 return Ok(());

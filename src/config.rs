@@ -26,6 +26,10 @@ pub struct Config {
     /// Limit for each read and write; a read's limit starts again whenever bytes arrive.
     pub io_timeout: Duration,
     pub max_frame_bytes: usize,
+    /// Rewrite every non-integer number of a value as PHP's `json_encode` writes that double
+    /// (`1.0` → `1`, `1e25` → `1.0e+25`); integers stay byte-identical. For bindings that hand
+    /// over their language's round-trip number text.
+    pub php_floats: bool,
 }
 
 /// Secrets stay out of logs and panic messages.
@@ -38,6 +42,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("io_timeout", &self.io_timeout)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("php_floats", &self.php_floats)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +60,8 @@ struct ConfigJson {
     connect_timeout_ms: Option<u64>,
     io_timeout_ms: Option<u64>,
     max_frame_bytes: Option<usize>,
+    #[serde(default)]
+    php_floats: bool,
 }
 
 fn default_port() -> u16 {
@@ -80,6 +87,7 @@ impl Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             io_timeout: DEFAULT_IO_TIMEOUT,
             max_frame_bytes: DEFAULT_MAX_FRAME,
+            php_floats: false,
         }
     }
 
@@ -105,6 +113,7 @@ impl Config {
         if let Some(bytes) = raw.max_frame_bytes {
             config.max_frame_bytes = bytes;
         }
+        config.php_floats = raw.php_floats;
         config.validate()?;
         Ok(config)
     }
@@ -158,6 +167,15 @@ mod tests {
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.io_timeout, Duration::from_secs(5));
         assert_eq!(c.max_frame_bytes, DEFAULT_MAX_FRAME);
+        assert!(!c.php_floats);
+    }
+
+    #[test]
+    fn php_floats_is_a_bool() {
+        assert!(parse(r#","php_floats":true"#).unwrap().php_floats);
+        assert!(!parse(r#","php_floats":false"#).unwrap().php_floats);
+        refused(r#","php_floats":1"#, "invalid type");
+        refused(r#","php_float":true"#, "php_float");
     }
 
     #[test]

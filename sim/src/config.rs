@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use std::path::Path;
 
+use crate::error::SimError;
+
 pub const DEMO_KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const DEMO_KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";
 pub const DEMO_LOGIN: &str = "api";
@@ -55,9 +57,12 @@ impl Default for Config {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Config, SimError> {
+        let text = std::fs::read_to_string(path).map_err(SimError::file(path))?;
+        serde_json::from_str(&text).map_err(|source| SimError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     pub fn cashier(&self, login: &str) -> Option<&Cashier> {

@@ -5,14 +5,15 @@ pub mod config;
 pub mod demo;
 pub mod double;
 pub mod engine;
+pub mod error;
 pub mod generate;
+pub mod journal;
 pub mod model;
 pub mod options;
 pub mod path;
 pub mod reply;
 pub mod server;
 pub mod signal;
-pub mod state;
 pub mod store;
 pub mod tree;
 
@@ -22,17 +23,21 @@ use std::sync::Arc;
 
 use config::Config;
 use engine::Engine;
+use error::SimError;
+use journal::Journal;
 use mikrobill::protocol::crypto::Cipher;
 use model::Dataset;
 use options::Options;
 use server::Server;
-use state::Journal;
 use store::Store;
 
-fn initial_dataset(options: &Options) -> Result<Dataset, String> {
+fn initial_dataset(options: &Options) -> Result<Dataset, SimError> {
     if let Some(path) = &options.dataset {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(SimError::file(path))?;
+        return serde_json::from_str(&text).map_err(|source| SimError::Json {
+            path: path.clone(),
+            source,
+        });
     }
     if let Some(n) = options.generate {
         return Ok(Dataset {
@@ -44,7 +49,7 @@ fn initial_dataset(options: &Options) -> Result<Dataset, String> {
 }
 
 /// Runs the simulator until SIGINT/SIGTERM.
-pub fn run(options: Options) -> Result<(), String> {
+pub fn run(options: Options) -> Result<(), SimError> {
     let mut config = match &options.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -53,7 +58,7 @@ pub fn run(options: Options) -> Result<(), String> {
         config.key1 = k1.clone();
         config.key2 = k2.clone();
     }
-    let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(|e| e.to_string())?;
+    let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(SimError::Keys)?;
     let (store, journal) = match &options.state {
         Some(path) => {
             let (store, journal) = Journal::open(path, || initial_dataset(&options))?;
@@ -61,18 +66,21 @@ pub fn run(options: Options) -> Result<(), String> {
         }
         None => (Store::from_dataset(initial_dataset(&options)?)?, None),
     };
-    let test_double = Arc::new(double::from_options(&config, &options.double)?);
+    let test_double =
+        Arc::new(double::from_options(&config, &options.double).map_err(SimError::TestDouble)?);
     let admin_addr = match &options.double.admin {
-        Some(addr) => Some(double::admin::check_address(
-            addr,
-            options.double.admin_allow_remote,
-        )?),
+        Some(addr) => Some(
+            double::admin::check_address(addr, options.double.admin_allow_remote)
+                .map_err(SimError::TestDouble)?,
+        ),
         None => None,
     };
     signal::install();
-    let listener = TcpListener::bind(&options.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(&options.listen).map_err(|source| SimError::Listen {
+        addr: options.listen.clone(),
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(SimError::Io)?;
     let engine = Engine::new(store, journal);
     let reset_options = options.clone();
     let server = Arc::new(
@@ -83,22 +91,25 @@ pub fn run(options: Options) -> Result<(), String> {
             let admin = double::admin::api::Admin {
                 server: Arc::clone(&server),
                 double: test_double,
-                reset: Box::new(move || Store::from_dataset(initial_dataset(&reset_options)?)),
+                reset: Box::new(move || {
+                    let dataset = initial_dataset(&reset_options).map_err(|e| e.to_string())?;
+                    Store::from_dataset(dataset).map_err(|e| e.to_string())
+                }),
             };
-            Some(double::admin::start(at, Arc::new(admin))?)
+            Some(double::admin::start(at, Arc::new(admin)).map_err(SimError::TestDouble)?)
         }
         None => None,
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {addr}")
         .and_then(|()| out.flush())
-        .map_err(|e| e.to_string())?;
+        .map_err(SimError::Io)?;
     if let Some(at) = admin_bound {
         // Whoever read the first line may have closed the pipe already: not an error.
         let _ = writeln!(out, "admin on http://{at}/").and_then(|()| out.flush());
     }
     drop(out);
-    server.run(listener).map_err(|e| e.to_string())
+    server.run(listener).map_err(SimError::Io)
 }
 
 /// The whole command line after the program (or subcommand) name; returns the exit code.

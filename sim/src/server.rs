@@ -4,7 +4,6 @@
 //! has one overall deadline (--auth-timeout), so unauthenticated sockets hold their slot of
 //! --max-connections only briefly.
 
-use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,13 +15,14 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::double::{send_truncated, Outcome, TestDouble};
-use crate::engine::{parse_request, Engine, Request};
+use crate::engine::Engine;
+use crate::error::SimError;
 use crate::options::Options;
-use crate::reply::{Reply, BAD_LOGIN, NO_API_RIGHT};
+use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT};
 use crate::signal;
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::frame::{read_frame, write_frame};
-use mikrobill::protocol::message::password_hash;
+use mikrobill::protocol::message::{parse_auth, parse_request, Request};
 
 pub struct Server {
     engine: Engine,
@@ -84,7 +84,7 @@ impl Server {
         cipher: Cipher,
         config: Config,
         options: Options,
-    ) -> Result<Server, String> {
+    ) -> Result<Server, SimError> {
         let trace = match &options.trace_requests {
             None => None,
             Some(path) => Some(Mutex::new(
@@ -92,7 +92,7 @@ impl Server {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
+                    .map_err(SimError::file(path))?,
             )),
         };
         Ok(Server {
@@ -233,8 +233,12 @@ impl Server {
                         }
                     }
                 }
-                Err(reply) => {
-                    let text = reply.to_json();
+                Err(_) => {
+                    let text = Reply::error(
+                        NOT_UNDERSTOOD,
+                        "request not understood: expected {\"path\":...,\"value\":...}",
+                    )
+                    .to_json();
                     self.double.unparsed(&session, &text);
                     text
                 }
@@ -246,20 +250,14 @@ impl Server {
     }
 
     fn authenticate(&self, plain: &[u8]) -> Auth {
-        let Ok(message) = serde_json::from_slice::<Value>(plain) else {
-            return Auth::Absent;
-        };
-        let field = |name: &str| message.get("auth")?.get(name)?.as_str();
-        let (Some(login), Some(hash), Some(sign)) =
-            (field("login"), field("password"), field("sign"))
-        else {
+        let Some(auth) = parse_auth(plain) else {
             return Auth::Absent;
         };
         let bad = || Auth::Refused(Reply::error(BAD_LOGIN, "incorrect login or password"));
-        let Some(cashier) = self.config.cashier(login) else {
+        let Some(cashier) = self.config.cashier(&auth.login) else {
             return bad();
         };
-        if !password_hash(&cashier.password, sign).eq_ignore_ascii_case(hash) {
+        if !auth.proves(&cashier.password) {
             return bad();
         }
         if !cashier.api {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::replay::Unmatched;
+use crate::options::UsageError;
 
 #[derive(Debug, Clone)]
 pub struct Flags {
@@ -34,14 +35,16 @@ impl Flags {
     pub fn set(
         &mut self,
         flag: &str,
-        mut value: impl FnMut() -> Result<String, String>,
-    ) -> Result<(), String> {
+        value: impl FnOnce() -> Result<String, UsageError>,
+    ) -> Result<(), UsageError> {
         match flag {
             "--admin" => self.admin = Some(value()?),
             "--admin-allow-remote" => self.admin_allow_remote = true,
             "--replay" => self.replay = Some(value()?.into()),
-            "--replay-unmatched" => self.replay_unmatched = Unmatched::parse(&value()?)?,
-            _ => return Err(format!("unknown argument: {flag}")),
+            "--replay-unmatched" => {
+                self.replay_unmatched = Unmatched::parse(&value()?).map_err(UsageError::BadValue)?
+            }
+            _ => return Err(UsageError::UnknownArgument(flag.to_string())),
         }
         Ok(())
     }
