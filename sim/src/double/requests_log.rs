@@ -86,6 +86,11 @@ pub fn reply_code(reply: &str) -> Option<i64> {
 /// argument) are masked, and huge values are summarised.
 pub fn journal_value(path: &str, value: &Value) -> Value {
     let masked = "***";
+    // Measured before cloning: a huge batch value is summarised without a copy of it.
+    let text_len = value.to_string().len();
+    if text_len > MAX_VALUE_TEXT {
+        return Value::from(format!("({text_len} bytes of JSON, not journalled)"));
+    }
     let mut value = value.clone();
     if path.ends_with(".Password") && !value.is_null() {
         value = Value::from(masked);
@@ -94,10 +99,6 @@ pub fn journal_value(path: &str, value: &Value) -> Value {
         if let Some(slot) = value.as_array_mut().and_then(|a| a.get_mut(3)) {
             *slot = Value::from(masked);
         }
-    }
-    let text = value.to_string();
-    if text.len() > MAX_VALUE_TEXT {
-        return Value::from(format!("({} bytes of JSON, not journalled)", text.len()));
     }
     value
 }
@@ -165,6 +166,11 @@ mod tests {
         assert_eq!(
             journal_value("API.Client.1.AutorizeInfo.Accounts.AddAccount", &args)[3],
             "***"
+        );
+        let huge = Value::from("x".repeat(MAX_VALUE_TEXT));
+        assert_eq!(
+            journal_value("P", &huge),
+            Value::from(format!("({} bytes of JSON, not journalled)", MAX_VALUE_TEXT + 2))
         );
     }
 
