@@ -91,6 +91,7 @@ pub fn run(options: Options) -> Result<(), SimError> {
             let admin = double::admin::api::Admin {
                 server: Arc::clone(&server),
                 double: test_double,
+                allow_remote: reset_options.double.admin_allow_remote,
                 reset: Box::new(move || {
                     let dataset = initial_dataset(&reset_options).map_err(|e| e.to_string())?;
                     Store::from_dataset(dataset).map_err(|e| e.to_string())

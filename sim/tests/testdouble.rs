@@ -105,6 +105,16 @@ fn http(admin: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Stri
     (status, body.to_string())
 }
 
+/// The status of a hand-written request (for headers `http` always sets right).
+fn raw_status(admin: &str, request: &str) -> u16 {
+    let mut s = TcpStream::connect(admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
 impl Double {
     fn get(&self, path: &str) -> Value {
         let (status, body) = http(&self.admin, "GET", path, None);
@@ -455,6 +465,16 @@ fn every_control_route_including_bad_input() {
     assert_eq!(d.send("PUT", "/api/stubs", json!({})).0, 405);
     assert_eq!(d.send("POST", "/api/counts", json!({})).0, 405);
     assert_eq!(d.send("GET", "/api/reset", json!({})).0, 405);
+    // A web page cannot drive the API: a foreign Host (DNS rebinding) and a POST that is not
+    // JSON (a form or no-cors fetch, which skips the CORS preflight) are refused.
+    let foreign = "GET /api/counts HTTP/1.0\r\nHost: evil.example:80\r\n\r\n";
+    assert_eq!(raw_status(&d.admin, foreign), 403);
+    let form = format!(
+        "POST /api/stubs HTTP/1.0\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n{{\"path\":\"A\"}}",
+        d.admin
+    );
+    assert_eq!(raw_status(&d.admin, &form), 415);
+    assert!(d.get("/api/stubs")["stubs"].as_array().unwrap().is_empty());
     let huge = "x".repeat(1024 * 1024 + 10);
     assert_eq!(http(&d.admin, "POST", "/api/stubs", Some(&huge)).0, 413);
 }

@@ -170,7 +170,10 @@ mod tests {
         let huge = Value::from("x".repeat(MAX_VALUE_TEXT));
         assert_eq!(
             journal_value("P", &huge),
-            Value::from(format!("({} bytes of JSON, not journalled)", MAX_VALUE_TEXT + 2))
+            Value::from(format!(
+                "({} bytes of JSON, not journalled)",
+                MAX_VALUE_TEXT + 2
+            ))
         );
     }
 

@@ -30,6 +30,8 @@ pub struct Admin {
     pub server: Arc<Server>,
     pub double: Arc<TestDouble>,
     pub reset: Reset,
+    /// --admin-allow-remote: any Host header is accepted.
+    pub allow_remote: bool,
 }
 
 pub struct Answer {

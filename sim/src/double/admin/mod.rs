@@ -82,10 +82,54 @@ async fn accept_loop(listener: std::net::TcpListener, admin: Arc<Admin>) {
     }
 }
 
+/// Whether a Host header ("name", "name:port", "[v6]" or "[v6]:port") names loopback.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A web page the developer happens to visit must not drive the API: a POST must say JSON (so a
+/// browser sends a CORS preflight first, which gets no CORS headers), and on a loopback port the
+/// Host must be a loopback name (no DNS rebinding).
+fn refuse(admin: &Admin, req: &Request<Incoming>) -> Option<Answer> {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    if !admin.allow_remote && !loopback_host(header(hyper::header::HOST)) {
+        return Some(api::error(
+            403,
+            "the control API answers only to a loopback Host",
+        ));
+    }
+    let json = header(hyper::header::CONTENT_TYPE)
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if req.method() == hyper::Method::POST && !json {
+        return Some(api::error(
+            415,
+            "a POST body must be Content-Type: application/json",
+        ));
+    }
+    None
+}
+
 async fn handle(
     admin: Arc<Admin>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(answer) = refuse(&admin, &req) {
+        return Ok(respond(answer));
+    }
     let method = req.method().as_str().to_ascii_uppercase();
     let url = req
         .uri()
@@ -138,5 +182,28 @@ mod tests {
         assert!(refused.contains("--admin-allow-remote"), "{refused}");
         assert!(check_address("0.0.0.0:0", true).is_ok());
         assert!(check_address("nonsense", false).is_err());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "127.0.0.1:7480",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:80",
+            "[::1]",
+            "127.1.2.3",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:7480",
+            "10.0.0.1:80",
+            "",
+            "[::2]:1",
+            "localhost.evil:1",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
     }
 }
