@@ -5,14 +5,12 @@ import time
 
 import pytest
 
-from mikrobill.pytest_plugin import ControlError
+from mikrobill.pytest_plugin import ControlError, stub
 
 PAY = [
-    {"path": "API.Payments.*.Balance", "value": None, "return": "0",
-     "scenario": "pay", "required_state": "Started"},
-    {"path": "API.Payments.*.Add", "value": "150", "scenario": "pay", "new_state": "Paid"},
-    {"path": "API.Payments.*.Balance", "value": None, "return": "150",
-     "scenario": "pay", "required_state": "Paid"},
+    stub("API.Payments.*.Balance", "0", value=None, scenario="pay", required_state="Started"),
+    stub("API.Payments.*.Add", value="150", scenario="pay", new_state="Paid"),
+    stub("API.Payments.*.Balance", "150", value=None, scenario="pay", required_state="Paid"),
 ]
 
 
@@ -51,3 +49,12 @@ def test_a_dataset_faults_and_reset(mikrobill_sim):
     with pytest.raises(ControlError) as err:
         mikrobill_sim.client_state(43)
     assert err.value.status == 404
+
+
+@pytest.mark.mikrobill_sim()
+def test_stubs_added_at_run_time(mikrobill_sim):
+    stub_id = mikrobill_sim.add_stub("API.Tariffs.*.Name", "Unlimited")
+    with mikrobill_sim.client() as api:
+        assert json.loads(api.Process("API.Tariffs.7.Name")) == {"return": "Unlimited", "code": 0}
+        mikrobill_sim.remove_stub(stub_id)
+        assert json.loads(api.Process("API.Tariffs.7.Name"))["code"] == 201

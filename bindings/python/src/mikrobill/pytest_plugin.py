@@ -5,12 +5,13 @@ Installed with the package (entry point ``pytest11``), so a project that depends
 gets the fixture without any conftest code::
 
     import json, pytest
+    from mikrobill.pytest_plugin import stub
 
-    @pytest.mark.mikrobill_sim(stubs=[{"path": "API.Tariffs.*.Name", "return": "Unlimited"}])
+    @pytest.mark.mikrobill_sim(stubs=[stub("API.Tariffs.*.Name", "Unlimited")])
     def test_tariff_name(mikrobill_sim):
         with mikrobill_sim.client() as api:
             reply = json.loads(api.Process("API.Tariffs.7.Name"))
-        assert reply == {"return": "Unlimited", "code": 0}
+        assert (reply["return"], reply["code"]) == ("Unlimited", 0)
         assert mikrobill_sim.journal()[0]["path"] == "API.Tariffs.7.Name"
 
 The simulator binary is ``$MIKROBILL_SIM`` or ``mikrobill-sim`` on ``PATH``; a missing binary
@@ -42,6 +43,14 @@ DEMO_LOGIN = "api"
 DEMO_PASSWORD = "secret"
 
 _STARTUP_GUARD_S = 60
+
+
+def stub(path, ret="OK", code=0, **more):
+    """A stub spec for the marker or add_stub: ``more`` takes value, scenario, required_state and
+    new_state (``value=None`` matches reads only; leave it out to match any value)."""
+    spec = dict(path=path, code=code, **more)
+    spec["return"] = ret
+    return spec
 
 
 def simulator_binary():
@@ -147,7 +156,7 @@ class SimulatorDouble:
 
     def add_stub(self, path, ret="OK", code=0, **more):
         """Adds a stub (``value=``, ``scenario=``, ``required_state=``, ``new_state=``)."""
-        return self.call("POST", "api/stubs", dict(path=path, code=code, **{"return": ret}, **more))["id"]
+        return self.call("POST", "api/stubs", stub(path, ret, code, **more))["id"]
 
     def remove_stub(self, stub_id):
         self.call("DELETE", "api/stubs/%d" % stub_id)
