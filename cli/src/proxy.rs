@@ -464,9 +464,12 @@ fn run(o: Options) -> Result<(), String> {
     if upstream.is_empty() {
         return Err(format!("--upstream {}: resolves to no address", o.upstream));
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut open = OpenOptions::new();
+    open.create(true).append(true);
+    // Request values are recorded as sent (an account password set among them): owner only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let file = open
         .open(&o.record)
         .map_err(|e| format!("{}: {e}", o.record))?;
     let shared = Arc::new(Shared {

@@ -292,4 +292,7 @@ fn a_connection_open_at_shutdown_still_gets_its_line() {
     let text = std::fs::read_to_string(record).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.ends_with('\n'));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(record).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the record file is the owner's only");
 }

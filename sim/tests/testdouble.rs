@@ -580,3 +580,39 @@ fn a_refused_login_is_counted() {
     assert_eq!(counts["auths_refused"], 2);
     assert_eq!(counts["auths_granted"], 0);
 }
+
+#[test]
+fn bad_test_double_settings_stop_the_start_with_a_clear_error() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, err) = run(&["--replay", "/nonexistent/session.jsonl"]);
+    assert_eq!(status, Some(1));
+    assert!(err.contains("/nonexistent/session.jsonl"), "{err}");
+    let (status, err) = run(&["--replay-unmatched", "maybe"]);
+    assert_eq!(status, Some(2));
+    assert!(err.contains("tree or error"), "{err}");
+    let dir = TempDir::new("badconfig");
+    let config = dir.0.join("config.json");
+    let bad = demo_config(json!({"faults": [{"action": "error"}]}));
+    std::fs::write(&config, bad.to_string()).unwrap();
+    let (status, err) = run(&["--config", config.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(
+        err.contains("faults[0]: an error fault needs a code"),
+        "{err}"
+    );
+    let bad = demo_config(json!({"stubs": [{"path": "API.Ta*"}]}));
+    std::fs::write(&config, bad.to_string()).unwrap();
+    let (status, err) = run(&["--config", config.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(err.contains("whole segment"), "{err}");
+}
