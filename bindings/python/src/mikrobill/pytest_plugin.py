@@ -32,6 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional
 
 import pytest
 
@@ -45,15 +46,15 @@ DEMO_PASSWORD = "secret"
 _STARTUP_GUARD_S = 60
 
 
-def stub(path, ret="OK", code=0, **more):
+def stub(path: str, ret: Any = "OK", code: int = 0, **more: Any) -> Dict[str, Any]:
     """A stub spec for the marker or add_stub: ``more`` takes value, scenario, required_state and
     new_state (``value=None`` matches reads only; leave it out to match any value)."""
-    spec = dict(path=path, code=code, **more)
+    spec: Dict[str, Any] = dict(path=path, code=code, **more)
     spec["return"] = ret
     return spec
 
 
-def simulator_binary():
+def simulator_binary() -> str:
     """The simulator to run: $MIKROBILL_SIM, else mikrobill-sim on PATH."""
     path = os.environ.get("MIKROBILL_SIM") or shutil.which("mikrobill-sim")
     if not path or not os.path.isfile(path):
@@ -64,7 +65,7 @@ def simulator_binary():
 class ControlError(Exception):
     """The control API answered with an error status; ``status`` and ``body`` say which."""
 
-    def __init__(self, status, body):
+    def __init__(self, status: int, body: str) -> None:
         super().__init__("%d: %s" % (status, body))
         self.status = status
         self.body = body
@@ -73,7 +74,9 @@ class ControlError(Exception):
 class SimulatorDouble:
     """A running simulator with its control API (``--admin``) on free loopback ports."""
 
-    def __init__(self, dataset=None, stubs=(), faults=(), args=(), binary=None):
+    def __init__(self, dataset: Optional[Dict[str, Any]] = None,
+                 stubs: Iterable[Dict[str, Any]] = (), faults: Iterable[Dict[str, Any]] = (),
+                 args: Iterable[str] = (), binary: Optional[str] = None) -> None:
         self._dir = tempfile.mkdtemp(prefix="mikrobill-sim-")
         config = {
             "key1": DEMO_KEY1, "key2": DEMO_KEY2,
@@ -92,7 +95,7 @@ class SimulatorDouble:
         self._stderr = open(Path(self._dir) / "stderr.txt", "wb")
         # Unbuffered: the two startup lines are read one by one with select, which a buffered
         # reader would defeat by swallowing the second line along with the first.
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
+        self.proc: "subprocess.Popen[bytes]" = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self._run_dir = os.environ.get("MIKROBILL_PY_RUN_DIR")
         if self._run_dir:
@@ -104,11 +107,17 @@ class SimulatorDouble:
         except Exception:
             self.stop()
             raise
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        threading.Thread(target=self._stdout().read, daemon=True).start()
 
-    def _line(self, pattern):
-        ready, _, _ = select.select([self.proc.stdout], [], [], _STARTUP_GUARD_S)
-        line = self.proc.stdout.readline().decode("utf-8", "replace") if ready else ""
+    def _stdout(self) -> IO[bytes]:
+        out = self.proc.stdout
+        assert out is not None, "started with stdout=PIPE"
+        return out
+
+    def _line(self, pattern: str) -> str:
+        out = self._stdout()
+        ready, _, _ = select.select([out], [], [], _STARTUP_GUARD_S)
+        line = out.readline().decode("utf-8", "replace") if ready else ""
         match = re.fullmatch(pattern + r"\n", line)
         if not match:
             raise RuntimeError("simulator did not start: line %r, stderr: %s" % (
@@ -116,13 +125,14 @@ class SimulatorDouble:
         return match.group(1)
 
     # --- the client side -----------------------------------------------------------------
-    def client(self, login=DEMO_LOGIN, password=DEMO_PASSWORD, **options):
+    def client(self, login: str = DEMO_LOGIN, password: str = DEMO_PASSWORD,
+               **options: Any) -> MikroBILL_API:
         """A MikroBILL_API connected to this simulator (use it in a ``with`` block)."""
         return MikroBILL_API("127.0.0.1", self.port, login, password, DEMO_KEY1, DEMO_KEY2,
                              **options)
 
     # --- the control API -----------------------------------------------------------------
-    def call(self, method, route, body=None):
+    def call(self, method: str, route: str, body: Any = None) -> Any:
         """One control-API call; returns the decoded JSON, raises ControlError on 4xx/5xx."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(urllib.parse.urljoin(self.admin_url, route), data=data,
@@ -133,45 +143,52 @@ class SimulatorDouble:
         except urllib.error.HTTPError as e:
             raise ControlError(e.code, e.read().decode(errors="replace")) from None
 
-    def journal(self, path=None, since=None, limit=10000):
+    def journal(self, path: Optional[str] = None, since: Optional[int] = None,
+                limit: int = 10000) -> List[Dict[str, Any]]:
         """Journalled requests, oldest first; ``path`` is a pattern (``*`` = one segment)."""
-        query = {"limit": limit}
+        query: Dict[str, Any] = {"limit": limit}
         if path is not None:
             query["path"] = path
         if since is not None:
             query["since"] = since
-        return self.call("GET", "api/journal?" + urllib.parse.urlencode(query))["entries"]
+        entries: List[Dict[str, Any]] = self.call(
+            "GET", "api/journal?" + urllib.parse.urlencode(query))["entries"]
+        return entries
 
-    def clear_journal(self):
+    def clear_journal(self) -> None:
         self.call("DELETE", "api/journal")
 
-    def counts(self):
-        return self.call("GET", "api/counts")
+    def counts(self) -> Dict[str, int]:
+        counts: Dict[str, int] = self.call("GET", "api/counts")
+        return counts
 
-    def client_state(self, guid):
-        return self.call("GET", "api/clients/%s" % guid)
+    def client_state(self, guid: int) -> Dict[str, Any]:
+        state: Dict[str, Any] = self.call("GET", "api/clients/%s" % guid)
+        return state
 
-    def reset(self):
+    def reset(self) -> None:
         self.call("POST", "api/reset")
 
-    def add_stub(self, path, ret="OK", code=0, **more):
+    def add_stub(self, path: str, ret: Any = "OK", code: int = 0, **more: Any) -> int:
         """Adds a stub (``value=``, ``scenario=``, ``required_state=``, ``new_state=``)."""
-        return self.call("POST", "api/stubs", stub(path, ret, code, **more))["id"]
+        stub_id: int = self.call("POST", "api/stubs", stub(path, ret, code, **more))["id"]
+        return stub_id
 
-    def remove_stub(self, stub_id):
+    def remove_stub(self, stub_id: int) -> None:
         self.call("DELETE", "api/stubs/%d" % stub_id)
 
-    def add_fault(self, action, path=None, **more):
+    def add_fault(self, action: str, path: Optional[str] = None, **more: Any) -> int:
         """Adds a fault: action is delay, no_reply, close, truncate or error."""
-        spec = dict(action=action, **more)
+        spec: Dict[str, Any] = dict(action=action, **more)
         if path is not None:
             spec["path"] = path
-        return self.call("POST", "api/faults", spec)["id"]
+        fault_id: int = self.call("POST", "api/faults", spec)["id"]
+        return fault_id
 
-    def remove_fault(self, fault_id):
+    def remove_fault(self, fault_id: int) -> None:
         self.call("DELETE", "api/faults/%d" % fault_id)
 
-    def stop(self):
+    def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -188,18 +205,18 @@ class SimulatorDouble:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "mikrobill_sim(dataset=None, stubs=(), faults=(), args=()): "
                    "how the mikrobill_sim fixture starts the simulator")
 
 
 @pytest.fixture
-def mikrobill_sim(request):
+def mikrobill_sim(request: pytest.FixtureRequest) -> Iterator[SimulatorDouble]:
     """A simulator for this test: ``.client()``, ``.journal()``, ``.counts()``, ``.add_stub()``,
     ``.add_fault()``, ``.reset()``; stopped when the test ends."""
     marker = request.node.get_closest_marker("mikrobill_sim")
-    kwargs = dict(marker.kwargs) if marker else {}
+    kwargs: Dict[str, Any] = dict(marker.kwargs) if marker else {}
     sim = SimulatorDouble(**kwargs)
     try:
         yield sim
