@@ -12,6 +12,7 @@ need_tests=(gcc valgrind libasan8 python3 python3-venv
     chromium nodejs)
 
 packages=("${need_tests[@]}")
+packages+=(nginx apache2 libapache2-mod-php8.2 curl) # tests/deploy/run.sh: real web servers
 [ "${1:-}" = "--demo" ] && packages=("${need_demo[@]}")
 
 missing=()
