@@ -33,10 +33,6 @@ class Code(IntEnum):
     KEY2_ROW_MISSING = 9010
 
 
-_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                  "\r": "\\r", "\t": "\\t"}
-
-
 def _php_string(text: str) -> str:
     """`text` as a JSON string written byte for byte as PHP's json_encode (and the library) write
     it: `/` as `\\/`, every other character outside printable ASCII as lowercase `\\uXXXX`
@@ -55,6 +51,11 @@ def _php_string(text: str) -> str:
             out.append(char)
     out.append('"')
     return "".join(out)
+
+
+# After the Code table on purpose: tests/abi_consistency.rs reads that table up to the next def.
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                  "\r": "\\r", "\t": "\\t"}
 
 
 def error_json(code: int, text: str, detail: Optional[str] = None) -> str:
