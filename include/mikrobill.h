@@ -20,11 +20,12 @@
  * Errors: every function that fails sets this thread's last error and says so by its return
  * value: 0 from mb_connect, a non-zero code from the int functions, -1 from mb_check_connection
  * (9007, or 9008: a defect inside the library, including a contained panic; its 0, "offline",
- * also leaves the reason as last error), NULL from mb_version, the error JSON from mb_process. mb_last_error_code() gives its code and
- * mb_last_error() its JSON text {"return":..,"result":..,"code":N}. Every call that succeeds
- * clears it (mb_last_error_code() is then 0), except mb_last_error, mb_last_error_code and
- * mb_free, which leave it as it was so that it can be read after freeing a reply. A reply from
- * the server is a success whatever its own code.
+ * also leaves the reason as last error), NULL from mb_version, the error JSON from mb_process.
+ * mb_last_error_code() gives its code and mb_last_error() its JSON text
+ * {"return":..,"result":..,"code":N}. Every call that succeeds clears it (mb_last_error_code()
+ * is then 0), except mb_last_error, mb_last_error_code and mb_free, which leave it as it was so
+ * that it can be read after freeing a reply. A reply from the server is a success whatever its
+ * own code.
  *
  * Threads: every function may be called from any thread. Calls on one handle are serialized,
  * so replies never cross; use one handle per thread for parallel requests. The last error is
@@ -164,8 +165,8 @@ int mb_close(long long handle);
  Releases the handle without saying DISCONNECT and without waiting for the server: for
  finalizers and garbage collectors, which must never block on the network. The socket is just
  closed. Like mb_close it first waits for a call in progress on the handle in another thread
- to return. Later use of the handle gets error 9007. Returns 0, or
- the error's code (9007 when the handle is unknown or already closed).
+ to return. Later use of the handle gets error 9007. Returns 0, or the error's code (9007
+ when the handle is unknown or already closed).
  */
 int mb_discard(long long handle);
 

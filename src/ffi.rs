@@ -193,8 +193,8 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
 /// Releases the handle without saying DISCONNECT and without waiting for the server: for
 /// finalizers and garbage collectors, which must never block on the network. The socket is just
 /// closed. Like mb_close it first waits for a call in progress on the handle in another thread
-/// to return. Later use of the handle gets error 9007. Returns 0, or
-/// the error's code (9007 when the handle is unknown or already closed).
+/// to return. Later use of the handle gets error 9007. Returns 0, or the error's code (9007
+/// when the handle is unknown or already closed).
 #[no_mangle]
 pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
     boundary::status("mb_discard", || release(handle, Client::drop_connection))
