@@ -102,8 +102,10 @@ typedef enum mb_code {
  Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
  7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
  67108864), `php_floats` (default false: when true, every non-integer number of a value is
- rewritten as PHP's `json_encode` writes that double; integers stay byte-identical). Unknown
- keys and wrong types are refused.
+ rewritten as PHP's `json_encode` writes that double; integers stay byte-identical),
+ `persistent` (default false: hand the connection to the process-wide pool on close) with
+ `persistent_id` (default ""), `pool_max_idle` (4 per identity), `pool_max_idle_total` (64) and
+ `pool_idle_timeout_ms` (60000). Unknown keys and wrong types are refused.
 
  # Safety
  `config_json` is NULL or a NUL-terminated string.
@@ -150,12 +152,13 @@ int mb_check_connection(long long handle);
 
 /*
  Says DISCONNECT and closes the socket; the handle stays valid and the next call connects
- again. Returns 0, or the error's code (9007 for an unknown or closed handle).
+ again. A persistent client hands the connection to the pool instead. Returns 0, or the error's code (9007 for an unknown or closed handle).
  */
 int mb_disconnect(long long handle);
 
 /*
- Disconnects and releases the handle; later use of it gets error 9007. Waits for a call in
+ Disconnects and releases the handle; later use of it gets error 9007. A persistent client's
+ connection goes to the pool instead of saying DISCONNECT. Waits for a call in
  progress on another thread. Returns 0, or the error's code (9007 when the handle is unknown or
  already closed).
  */
@@ -164,9 +167,10 @@ int mb_close(long long handle);
 /*
  Releases the handle without saying DISCONNECT and without waiting for the server: for
  finalizers and garbage collectors, which must never block on the network. The socket is just
- closed. Like mb_close it first waits for a call in progress on the handle in another thread
- to return. Later use of the handle gets error 9007. Returns 0, or the error's code (9007
- when the handle is unknown or already closed).
+ closed, or, for a persistent client, handed to the pool. Like mb_close it first waits for a
+ call in progress on the handle in another thread to return. Later use of the handle gets
+ error 9007. Returns 0, or the error's code (9007 when the handle is unknown or already
+ closed).
  */
 int mb_discard(long long handle);
 
@@ -188,3 +192,38 @@ void mb_free(char *text);
  panic (9008).
  */
 char *mb_version(void);
+
+/*
+ The persistent-connection pool as JSON: `idle` (connections waiting in all), `identities`
+ (distinct identities they serve), and counts since the process started or forked:
+ `returned`, `reused`, `closed_idle_timeout`, `closed_over_limit`, `closed_dead`,
+ `closed_by_clear`, `forgotten_after_fork`. Closes expired connections (with DISCONNECT)
+ first. Thread-safe. Free the result with `mb_free`. NULL only on a contained panic (9008).
+ */
+char *mb_pool_stats(void);
+
+/*
+ Closes every idle pooled connection with DISCONNECT and returns how many; connections in
+ use by open handles are not touched. Thread-safe. -1 only on a contained panic (9008).
+ */
+long long mb_pool_clear(void);
+
+/*
+ The string kept under `name` by `mb_worker_cache_set`, or NULL when there is none (the last
+ error is then 0) or `name` is NULL or not UTF-8 (9005). Such strings live as long as the
+ process (a php-fpm worker), across requests. Free the result with `mb_free`.
+
+ # Safety
+ `name` is NULL or a NUL-terminated string.
+ */
+char *mb_worker_cache_get(const char *name);
+
+/*
+ Keeps `value` under `name` for the life of the process, or forgets `name` when `value` is
+ NULL. At most 256 names (beyond that the first in name order goes) of at most 64 KiB with
+ their value. Returns 0, or 9005 for a NULL or non-UTF-8 name or value, or a pair too large.
+
+ # Safety
+ `name` and `value` are NULL or NUL-terminated strings.
+ */
+int mb_worker_cache_set(const char *name, const char *value);

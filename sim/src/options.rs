@@ -27,6 +27,8 @@ Options:
                            accepted, however it trickles bytes (default 10)
   --max-connections N      refuse connections beyond N at once (default 1024)
   --trace-requests FILE    append each decrypted non-auth request, one per line
+  --session-counts FILE    keep FILE as JSON {auths, disconnects}: sessions granted and
+                           DISCONNECTs answered so far
   -h, --help               show this help
 
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
@@ -46,6 +48,7 @@ pub struct Options {
     pub auth_timeout: Duration,
     pub max_connections: usize,
     pub trace_requests: Option<PathBuf>,
+    pub session_counts: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             auth_timeout: Duration::from_secs(10),
             max_connections: 1024,
             trace_requests: None,
+            session_counts: None,
         }
     }
 }
@@ -153,6 +157,7 @@ fn set(
         "--auth-timeout" => o.auth_timeout = seconds(flag, value()?)?,
         "--max-connections" => o.max_connections = number(flag, value()?)?.max(1) as usize,
         "--trace-requests" => o.trace_requests = Some(value()?.into()),
+        "--session-counts" => o.session_counts = Some(value()?.into()),
         _ => return Ok(false),
     }
     Ok(true)

@@ -186,6 +186,7 @@ impl Server {
                 return;
             }
             Auth::Granted => {
+                crate::stats::auth_granted();
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
@@ -201,6 +202,7 @@ impl Server {
             self.trace(&plain);
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
+                    crate::stats::disconnect_answered();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }

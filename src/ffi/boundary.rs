@@ -154,6 +154,23 @@ impl Kind for Code {
     }
 }
 
+/// A count (>= 0); -1 on failure.
+pub(super) struct Count;
+
+impl Kind for Count {
+    type Ok = c_longlong;
+    type C = c_longlong;
+    fn success(count: c_longlong) -> Result<c_longlong, Error> {
+        Ok(count)
+    }
+    fn failure(_: &Error) -> c_longlong {
+        -1
+    }
+    fn last_resort() -> c_longlong {
+        -1
+    }
+}
+
 /// Nothing to return (`mb_free`).
 pub(super) struct Nothing;
 
@@ -187,6 +204,13 @@ pub(super) fn text(
     body: impl FnOnce() -> Result<Option<String>, Error>,
 ) -> *mut c_char {
     run::<Text>(export, ClearsLastError::Yes, body)
+}
+
+pub(super) fn count(
+    export: &'static str,
+    body: impl FnOnce() -> Result<c_longlong, Error>,
+) -> c_longlong {
+    run::<Count>(export, ClearsLastError::Yes, body)
 }
 
 pub(super) fn reply(
