@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::pool::{self, Identity};
 use crate::protocol::crypto::Cipher;
 use crate::protocol::frame::{read_frame, write_frame, FrameError};
 use crate::protocol::{message, phpjson};
@@ -16,6 +17,11 @@ pub struct Client {
     config: Config,
     cipher: Cipher,
     conn: Option<TcpStream>,
+    /// The process that opened or took `conn`: a forked child must not talk on its parent's
+    /// session.
+    conn_pid: u32,
+    /// Set for a persistent client: the pool key its connections go back under.
+    identity: Option<Identity>,
 }
 
 impl Client {
@@ -25,10 +31,13 @@ impl Client {
         config.validate()?;
         let cipher = Cipher::from_base64(&config.key1, &config.key2)
             .map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let identity = config.persistent.then(|| Identity::of(&config));
         Ok(Client {
             config,
             cipher,
             conn: None,
+            conn_pid: 0,
+            identity,
         })
     }
 
@@ -80,8 +89,16 @@ impl Client {
     }
 
     /// Says DISCONNECT, waits for a reply if one comes, and closes. The client stays usable: the
-    /// next call connects again.
+    /// next call connects again. A persistent client hands its connection to the pool instead.
     pub fn disconnect(&mut self) {
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            // Inherited across fork: DISCONNECT would end the parent's session.
+            self.drop_connection();
+            return;
+        }
+        if self.return_to_pool() {
+            return;
+        }
         if let Some(mut stream) = self.conn.take() {
             let bye = message::request(message::DISCONNECT_PATH, None);
             if write_frame(&mut stream, &self.cipher.encrypt(bye.as_bytes())).is_ok() {
@@ -98,7 +115,44 @@ impl Client {
         self.conn = None;
     }
 
+    /// Lets go of the connection without network I/O or waiting: a persistent client hands it
+    /// to the pool, any other just closes it. For finalizers.
+    pub fn release(&mut self) {
+        if !self.return_to_pool() {
+            self.drop_connection();
+        }
+    }
+
+    /// True when the connection went to the pool. Failed exchanges drop their connection, so one
+    /// still here is idle and its last exchange succeeded; one inherited across `fork` is only
+    /// closed, never pooled.
+    fn return_to_pool(&mut self) -> bool {
+        let Some(identity) = &self.identity else {
+            return false;
+        };
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            self.drop_connection();
+            return true;
+        }
+        match self.conn.take() {
+            Some(stream) => {
+                pool::put(
+                    identity.clone(),
+                    stream,
+                    self.cipher.clone(),
+                    self.config.pool_limits,
+                );
+                true
+            }
+            None => true,
+        }
+    }
+
     pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            // Inherited across fork: the parent may still use this session.
+            self.drop_connection();
+        }
         if let Some(stream) = &self.conn {
             if peer_still_there(stream) {
                 return Ok(());
@@ -107,8 +161,13 @@ impl Client {
             // in flight, so connecting again before sending is safe.
             self.drop_connection();
         }
-        let stream = self.open()?;
+        let pooled = self.identity.as_ref().and_then(pool::take);
+        let stream = match pooled {
+            Some(stream) => stream,
+            None => self.open()?,
+        };
         self.conn = Some(stream);
+        self.conn_pid = std::process::id();
         Ok(())
     }
 
@@ -241,7 +300,7 @@ impl Drop for Client {
 
 /// A connection that is idle between calls has nothing to read; end of stream, an error or
 /// unsolicited bytes all mean it cannot carry the next request.
-fn peer_still_there(stream: &TcpStream) -> bool {
+pub(crate) fn peer_still_there(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return false;
     }

@@ -33,6 +33,8 @@ Options:
   --replay FILE            answer requests with the replies `mb proxy --record` wrote
   --replay-unmatched MODE  a request the recording lacks: tree (default: stubs and the
                            simulated tree answer) or error (code 211)
+  --session-counts FILE    keep FILE as JSON {auths, disconnects}: sessions granted and
+                           DISCONNECTs answered so far
   -h, --help               show this help
 
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
@@ -54,6 +56,7 @@ pub struct Options {
     pub trace_requests: Option<PathBuf>,
     /// --admin, --replay and friends (crate::double::flags).
     pub double: crate::double::flags::Flags,
+    pub session_counts: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             max_connections: 1024,
             trace_requests: None,
             double: crate::double::flags::Flags::default(),
+            session_counts: None,
         }
     }
 }
@@ -169,6 +173,7 @@ fn set(
         "--max-connections" => o.max_connections = number(flag, value()?)?.max(1) as usize,
         "--trace-requests" => o.trace_requests = Some(value()?.into()),
         f if crate::double::flags::Flags::takes(f) => o.double.set(f, value)?,
+        "--session-counts" => o.session_counts = Some(value()?.into()),
         _ => return Ok(false),
     }
     Ok(true)

@@ -202,6 +202,7 @@ impl Server {
             }
             Auth::Granted => {
                 self.double.auth(&mut session, &plain, true);
+                crate::stats::auth_granted();
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
@@ -218,6 +219,7 @@ impl Server {
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
                     self.double.disconnect();
+                    crate::stats::disconnect_answered();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }
