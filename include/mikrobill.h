@@ -19,19 +19,23 @@
  *
  * Errors: every function that fails sets this thread's last error and says so by its return
  * value: 0 from mb_connect, a non-zero code from the int functions, -1 from mb_check_connection
- * (whose 0, "offline", also leaves the reason as last error), NULL from mb_version, the error
- * JSON from mb_process. mb_last_error_code() gives its code and
- * mb_last_error() its JSON text {"return":..,"result":..,"code":N}. Every call that succeeds
- * clears it (mb_last_error_code() is then 0), except mb_last_error, mb_last_error_code and
- * mb_free, which leave it as it was so that it can be read after freeing a reply. A reply from
- * the server is a success whatever its own code.
+ * (9007, or 9008: a defect inside the library, including a contained panic; its 0, "offline",
+ * also leaves the reason as last error), NULL from mb_version, the error JSON from mb_process.
+ * mb_last_error_code() gives its code and mb_last_error() its JSON text
+ * {"return":..,"result":..,"code":N}. Every call that succeeds clears it (mb_last_error_code()
+ * is then 0), except mb_last_error, mb_last_error_code and mb_free, which leave it as it was so
+ * that it can be read after freeing a reply. A reply from the server is a success whatever its
+ * own code.
  *
  * Threads: every function may be called from any thread. Calls on one handle are serialized,
  * so replies never cross; use one handle per thread for parallel requests. The last error is
  * per thread.
  *
  * Panics inside the library are caught at the boundary of every function and reported as a
- * failure with last error 9008 (MB_INTERNAL), never as a normal result.
+ * failure with last error 9008 (MB_INTERNAL). Two results cannot tell a panic by themselves:
+ * mb_last_error returns NULL both for "no last error" and for a panic, and mb_last_error_code
+ * returns 9008 both for a last error 9008 and for a panic. mb_last_error_code() tells them
+ * apart: after a NULL from mb_last_error it is 0 when there was no error and 9008 after a panic.
  */
 
 /*
@@ -111,14 +115,17 @@ long long mb_connect(const char *config_json);
 /*
  The code of this thread's last error: 0 when the last call (other than mb_last_error,
  mb_last_error_code and mb_free, which leave it alone) succeeded or no call failed yet.
- A server's auth rejection code that does not fit in int reads as 9004.
+ A server's auth rejection code that does not fit in int reads as 9004. 9008 is also what a
+ contained panic in this function returns (it then becomes the last error, and mb_last_error()
+ says "panic in mb_last_error_code"); either way it is a defect to report.
  */
 int mb_last_error_code(void);
 
 /*
  The JSON text of this thread's last error, `{"return":..,"result":..,"code":N}` (or the
  server's own text when it refused the login), or NULL when mb_last_error_code() is 0.
- Free the result with `mb_free`.
+ NULL is also what a contained panic in this function returns: mb_last_error_code() is then
+ 9008 instead of 0, which tells the two apart. Free the result with `mb_free`.
  */
 char *mb_last_error(void);
 
@@ -138,7 +145,8 @@ char *mb_process(long long handle, const char *path, const char *value_json);
 /*
  1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
  not; the last error says why (the connect errno, 9001, 6, the server's refusal...). -1 when
- the check could not be made: an unknown or closed handle (9007) or a contained panic (9008).
+ the check could not be made: an unknown or closed handle (9007), or 9008: a defect inside the
+ library, including a contained panic.
  */
 int mb_check_connection(long long handle);
 
@@ -157,10 +165,12 @@ int mb_disconnect(long long handle);
 int mb_close(long long handle);
 
 /*
- Releases the handle at once, without saying DISCONNECT and without waiting for the server:
- for finalizers and garbage collectors, which must never block on the network. The socket is
- just closed, or, for a persistent client, handed to the pool. Later use of the handle gets error 9007. Returns 0, or the error's code (9007
- when the handle is unknown or already closed).
+ Releases the handle without saying DISCONNECT and without waiting for the server: for
+ finalizers and garbage collectors, which must never block on the network. The socket is just
+ closed, or, for a persistent client, handed to the pool. Like mb_close it first waits for a
+ call in progress on the handle in another thread to return. Later use of the handle gets
+ error 9007. Returns 0, or the error's code (9007 when the handle is unknown or already
+ closed).
  */
 int mb_discard(long long handle);
 

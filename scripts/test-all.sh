@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and runs every test of the project: formatting and lints,
 # the header's freshness, the Rust unit and integration tests, the C program under
-# AddressSanitizer and valgrind, and the PHP, .NET and Python bindings against the simulator.
+# AddressSanitizer and valgrind, the PHP, .NET and Python bindings against the simulator, and the
+# simulator's dashboard in headless Chromium.
 # Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +47,7 @@ suite "PHP binding" bash bindings/php/run-tests.sh
 suite "kassa deployment (nginx + php-fpm, Apache + mod_php)" bash tests/deploy/run.sh
 suite ".NET binding" bash bindings/dotnet/run-tests.sh
 suite "Python binding" bash bindings/python/run-tests.sh
+suite "dashboard in Chromium" bash tests/browser/run.sh
 dist_version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
 suite "release artifacts (scripts/dist.sh)" bash scripts/dist.sh
 suite "release artifacts' contents and glibc floor" python3 scripts/dist/check_artifacts.py dist "$dist_version"

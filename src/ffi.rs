@@ -121,7 +121,9 @@ pub unsafe extern "C" fn mb_connect(config_json: *const c_char) -> c_longlong {
 
 /// The code of this thread's last error: 0 when the last call (other than mb_last_error,
 /// mb_last_error_code and mb_free, which leave it alone) succeeded or no call failed yet.
-/// A server's auth rejection code that does not fit in int reads as 9004.
+/// A server's auth rejection code that does not fit in int reads as 9004. 9008 is also what a
+/// contained panic in this function returns (it then becomes the last error, and mb_last_error()
+/// says "panic in mb_last_error_code"); either way it is a defect to report.
 #[no_mangle]
 pub extern "C" fn mb_last_error_code() -> c_int {
     boundary::keeping_last_error::<boundary::Code>("mb_last_error_code", || {
@@ -131,7 +133,8 @@ pub extern "C" fn mb_last_error_code() -> c_int {
 
 /// The JSON text of this thread's last error, `{"return":..,"result":..,"code":N}` (or the
 /// server's own text when it refused the login), or NULL when mb_last_error_code() is 0.
-/// Free the result with `mb_free`.
+/// NULL is also what a contained panic in this function returns: mb_last_error_code() is then
+/// 9008 instead of 0, which tells the two apart. Free the result with `mb_free`.
 #[no_mangle]
 pub extern "C" fn mb_last_error() -> *mut c_char {
     boundary::keeping_last_error::<boundary::Text>("mb_last_error", || {
@@ -165,7 +168,8 @@ pub unsafe extern "C" fn mb_process(
 
 /// 1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
 /// not; the last error says why (the connect errno, 9001, 6, the server's refusal...). -1 when
-/// the check could not be made: an unknown or closed handle (9007) or a contained panic (9008).
+/// the check could not be made: an unknown or closed handle (9007), or 9008: a defect inside the
+/// library, including a contained panic.
 #[no_mangle]
 pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
     boundary::probe("mb_check_connection", || {
@@ -189,10 +193,12 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
     boundary::status("mb_close", || release(handle, Client::disconnect))
 }
 
-/// Releases the handle at once, without saying DISCONNECT and without waiting for the server:
-/// for finalizers and garbage collectors, which must never block on the network. The socket is
-/// just closed, or, for a persistent client, handed to the pool. Later use of the handle gets error 9007. Returns 0, or the error's code (9007
-/// when the handle is unknown or already closed).
+/// Releases the handle without saying DISCONNECT and without waiting for the server: for
+/// finalizers and garbage collectors, which must never block on the network. The socket is just
+/// closed, or, for a persistent client, handed to the pool. Like mb_close it first waits for a
+/// call in progress on the handle in another thread to return. Later use of the handle gets
+/// error 9007. Returns 0, or the error's code (9007 when the handle is unknown or already
+/// closed).
 #[no_mangle]
 pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
     boundary::status("mb_discard", || release(handle, Client::release))
@@ -586,15 +592,34 @@ mod tests {
     }
 
     #[test]
-    fn free_ignores_null_foreign_and_repeated_pointers() {
-        let version = mb_version();
-        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
+    fn free_releases_issued_pointers_and_ignores_null_and_foreign_ones() {
+        let kept = mb_version();
+        let freed = mb_version();
+        assert!(strings::is_issued(kept) && strings::is_issued(freed));
+        // SAFETY: a string this library issued, freed once and not used afterwards.
+        unsafe { mb_free(freed) };
+        // Freed once, it is no longer issued, so mb_free would ignore it. It is not freed a second
+        // time here: other tests in this binary issue strings concurrently, and the allocator may
+        // already have given its address to one of them (the case no check can detect).
+        assert!(!strings::is_issued(freed));
+
+        // A live buffer of the caller's is never in the table: mb_free leaves it, and every issued
+        // string, alone.
+        let mut local = *b"not ours\0";
+        let foreign: *mut c_char = local.as_mut_ptr().cast();
+        assert!(!strings::is_issued(foreign));
+        // SAFETY: NULL and a foreign pointer, which the export ignores without dereferencing.
         unsafe {
-            mb_free(version);
-            mb_free(version);
             mb_free(std::ptr::null_mut());
-            let mut local = *b"not ours\0";
-            mb_free(local.as_mut_ptr().cast());
+            mb_free(foreign);
         }
+        assert_eq!(&local, b"not ours\0");
+        assert!(!strings::is_issued(foreign));
+        assert!(
+            strings::is_issued(kept),
+            "an unrelated issued string stays issued"
+        );
+        assert_eq!(take(kept), env!("CARGO_PKG_VERSION"));
+        assert!(!strings::is_issued(kept));
     }
 }

@@ -27,6 +27,12 @@ Options:
                            accepted, however it trickles bytes (default 10)
   --max-connections N      refuse connections beyond N at once (default 1024)
   --trace-requests FILE    append each decrypted non-auth request, one per line
+  --admin ADDR:PORT        serve the control API and dashboard (loopback only; port 0 =
+                           any free port; the second stdout line is `admin on http://ADDR/`)
+  --admin-allow-remote     allow --admin on a non-loopback address (it has no authentication)
+  --replay FILE            answer requests with the replies `mb proxy --record` wrote
+  --replay-unmatched MODE  a request the recording lacks: tree (default: stubs and the
+                           simulated tree answer) or error (code 211)
   --session-counts FILE    keep FILE as JSON {auths, disconnects}: sessions granted and
                            DISCONNECTs answered so far
   -h, --help               show this help
@@ -49,6 +55,8 @@ pub struct Options {
     pub auth_timeout: Duration,
     pub max_connections: usize,
     pub trace_requests: Option<PathBuf>,
+    /// --admin, --replay and friends (crate::double::flags).
+    pub double: crate::double::flags::Flags,
     pub session_counts: Option<PathBuf>,
 }
 
@@ -67,6 +75,7 @@ impl Default for Options {
             auth_timeout: Duration::from_secs(10),
             max_connections: 1024,
             trace_requests: None,
+            double: crate::double::flags::Flags::default(),
             session_counts: None,
         }
     }
@@ -76,12 +85,17 @@ impl Default for Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsageError {
     MissingValue(String),
-    NotANumber { flag: String, value: String },
+    NotANumber {
+        flag: String,
+        value: String,
+    },
     FrameTooSmall,
     ZeroSeconds(String),
     UnknownArgument(String),
     DatasetAndGenerate,
     OneKeyOnly,
+    /// A test-double flag's value is not one it takes (crate::double::flags).
+    BadValue(String),
 }
 
 impl fmt::Display for UsageError {
@@ -101,6 +115,7 @@ impl fmt::Display for UsageError {
                 "--dataset and --generate cannot be combined (a dataset may say \"generate\")"
             ),
             UsageError::OneKeyOnly => write!(f, "--key1 and --key2 go together"),
+            UsageError::BadValue(text) => write!(f, "{text}"),
         }
     }
 }
@@ -158,6 +173,7 @@ fn set(
         "--auth-timeout" => o.auth_timeout = seconds(flag, value()?)?,
         "--max-connections" => o.max_connections = number(flag, value()?)?.max(1) as usize,
         "--trace-requests" => o.trace_requests = Some(value()?.into()),
+        f if crate::double::flags::Flags::takes(f) => o.double.set(f, value)?,
         "--session-counts" => o.session_counts = Some(value()?.into()),
         _ => return Ok(false),
     }

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::double::{send_truncated, Outcome, TestDouble};
 use crate::engine::Engine;
 use crate::error::SimError;
 use crate::options::Options;
@@ -29,6 +30,7 @@ pub struct Server {
     options: Options,
     trace: Option<Mutex<File>>,
     active: AtomicUsize,
+    double: Arc<TestDouble>,
 }
 
 /// Stack of a connection thread. Parsing, expanding and dropping a request value recurse once
@@ -99,7 +101,18 @@ impl Server {
             options,
             trace,
             active: AtomicUsize::new(0),
+            double: Arc::default(),
         })
+    }
+
+    /// Stubs, faults, replay and the request journal (crate::double) for this server.
+    pub fn with_double(mut self, double: Arc<TestDouble>) -> Server {
+        self.double = double;
+        self
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Accepts until SIGINT/SIGTERM, then compacts the state and returns.
@@ -172,13 +185,16 @@ impl Server {
         let Some(plain) = self.cipher.decrypt(&first) else {
             return;
         };
+        let mut session = self.double.open();
         match self.authenticate(&plain) {
             Auth::Absent => return,
             Auth::Refused(reply) => {
+                self.double.auth(&mut session, &plain, false);
                 let _ = self.send(&mut stream, &reply.to_json());
                 return;
             }
             Auth::Granted => {
+                self.double.auth(&mut session, &plain, true);
                 crate::stats::auth_granted();
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
@@ -195,16 +211,32 @@ impl Server {
             self.trace(&plain);
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
+                    self.double.disconnect();
                     crate::stats::disconnect_answered();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }
-                Ok(Request::Process { path, value }) => self.engine.process(&path, &value),
-                Err(_) => Reply::error(
-                    NOT_UNDERSTOOD,
-                    "request not understood: expected {\"path\":...,\"value\":...}",
-                )
-                .to_json(),
+                Ok(Request::Process { path, value }) => {
+                    let tree = || self.engine.process(&path, &value);
+                    match self.double.process(&session, &path, &value, tree) {
+                        Outcome::Reply(text) => text,
+                        Outcome::NoReply => continue,
+                        Outcome::Close => return,
+                        Outcome::Truncate(text) => {
+                            let _ = send_truncated(&mut stream, &self.cipher, &text);
+                            return;
+                        }
+                    }
+                }
+                Err(_) => {
+                    let text = Reply::error(
+                        NOT_UNDERSTOOD,
+                        "request not understood: expected {\"path\":...,\"value\":...}",
+                    )
+                    .to_json();
+                    self.double.unparsed(&session, &text);
+                    text
+                }
             };
             if self.send(&mut stream, &reply).is_err() {
                 return;

@@ -123,7 +123,7 @@ where
 }
 
 /// Strips 0x00 from both ends, which removes the zero padding and any extra all-zero blocks.
-pub fn strip_nul(bytes: &[u8]) -> &[u8] {
+fn strip_nul(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|&b| b != 0).map_or(start, |i| i + 1);
     &bytes[start..end]
