@@ -75,6 +75,20 @@ typedef enum mb_code {
    `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
    */
   MB_KEY2_ROW_MISSING = 9010,
+  /*
+   The call was cancelled from another thread (`mb_cancel`), or its handle was discarded
+   while it ran; the request may or may not have reached the server, and was not resent.
+   */
+  MB_CANCELLED = 9011,
+  /*
+   The reply stream is out of step with the requests (more bytes followed a reply at once,
+   or a batch reply names paths outside the request); the connection was dropped.
+   */
+  MB_OUT_OF_STEP = 9012,
+  /*
+   The server's reply is not JSON; its text is kept in `detail`.
+   */
+  MB_REPLY_NOT_JSON = 9013,
 } mb_code;
 
 /*
