@@ -244,3 +244,85 @@ fn disconnect_keeps_the_client_usable() {
     assert_eq!(code(c.process("API.GetClients", None)), 0);
     assert_eq!(server.counters.auths.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn a_reply_that_is_not_json_is_9013_with_its_text_in_detail() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "not-json");
+    let e = c.process("API.GetClients", None).unwrap_err();
+    assert_eq!(e.code(), code::REPLY_NOT_JSON);
+    let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    assert_eq!(v["detail"], "<b>Fatal error</b>: out of memory");
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn a_batch_reply_naming_other_paths_is_out_of_step() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "stray-path");
+    let e = c
+        .process(
+            "API.Client",
+            Some(r#"{"1.AutorizeInfo.Name":"x","2.X":"y"}"#),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), code::OUT_OF_STEP, "{e}");
+    assert!(e.to_string().contains("API.Clients.2.X"), "{e}");
+    assert!(!c.is_connected());
+    // The same reply under a prefix it fits is accepted, and so is a non-batch request's.
+    let mut c = client(server.addr.port(), "stray-path");
+    assert!(c
+        .process("API", Some(r#"{"Client.1.AutorizeInfo.Name":"x"}"#))
+        .is_ok());
+    assert!(c.process("API.Other", None).is_ok());
+}
+
+#[test]
+fn a_trickling_reply_ends_at_the_call_deadline_not_after_it() {
+    let server = hostile::spawn(0);
+    let mut config = Config::new(
+        "127.0.0.1",
+        server.addr.port(),
+        "trickle",
+        "pw",
+        hostile::KEY1,
+        hostile::KEY2,
+    );
+    config.io_timeout = Duration::from_millis(500);
+    config.call_timeout = Duration::from_millis(800);
+    let mut c = Client::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let e = c.process("API.GetClients", None).unwrap_err();
+    assert_eq!(e.code(), code::TIMEOUT, "{e}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(780) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_call_cancelled_from_another_thread_returns_9011_at_once() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "trickle");
+    let token = c.canceller();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(250));
+        token.cancel();
+        std::time::Instant::now()
+    });
+    let e = c.process("API.GetClients", None).unwrap_err();
+    let returned = std::time::Instant::now();
+    let cancelled = canceller.join().unwrap();
+    assert_eq!(e.code(), code::CANCELLED, "{e}");
+    assert!(returned.duration_since(cancelled) < Duration::from_millis(200));
+    assert!(!c.is_connected());
+    // A cancel applies to the call in progress only: the next call runs (and is cut short by
+    // its own deadline here, since this peer trickles).
+    let mut c = client(server.addr.port(), "echo");
+    c.canceller().cancel();
+    assert_eq!(code(c.process("API.GetClients", None)), 0);
+    // A discarded client refuses every later call without touching the network.
+    c.canceller().discard();
+    assert_eq!(code(c.process("API.GetClients", None)), code::CANCELLED);
+}
