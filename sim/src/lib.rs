@@ -8,6 +8,7 @@ pub mod generate;
 pub mod model;
 pub mod options;
 pub mod path;
+pub mod redact;
 pub mod reply;
 pub mod server;
 pub mod signal;

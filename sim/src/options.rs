@@ -24,12 +24,20 @@ Options:
   --idle-timeout SECS      close a connection silent this long (default 300)
   --auth-timeout SECS      close a connection not authenticated this long after it was
                            accepted, however it trickles bytes (default 10)
-  --max-connections N      refuse connections beyond N at once (default 1024)
+  --max-connections N      at most N connections at once (default 1024); when all are taken,
+                           a new one replaces the oldest not yet authenticated, and only
+                           when every one is authenticated is it refused
+  --max-buffered-bytes N   at most N bytes of request frames being received or decoded, over
+                           all connections (default 268435456); a request that would pass it
+                           gets code 209 and its connection is closed
   --trace-requests FILE    append each decrypted non-auth request, one per line
   -h, --help               show this help
 
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
 SIGINT and SIGTERM stop the server cleanly (exit 0).";
+
+/// Four frames of the default maximum size at once.
+pub const DEFAULT_MAX_BUFFERED: usize = 4 * DEFAULT_MAX_FRAME;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -44,6 +52,7 @@ pub struct Options {
     pub idle_timeout: Duration,
     pub auth_timeout: Duration,
     pub max_connections: usize,
+    pub max_buffered: usize,
     pub trace_requests: Option<PathBuf>,
 }
 
@@ -61,6 +70,7 @@ impl Default for Options {
             idle_timeout: Duration::from_secs(300),
             auth_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_buffered: DEFAULT_MAX_BUFFERED,
             trace_requests: None,
         }
     }
@@ -116,6 +126,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
                 }
             }
             "--max-connections" => o.max_connections = number(value()?)?.max(1) as usize,
+            "--max-buffered-bytes" => {
+                let bytes = number(value()?)?;
+                if bytes < 16 {
+                    return Err("--max-buffered-bytes must be at least 16".into());
+                }
+                o.max_buffered = usize::try_from(bytes).unwrap_or(usize::MAX);
+            }
             "--trace-requests" => o.trace_requests = Some(value()?.into()),
             _ => return Err(format!("unknown argument: {arg}")),
         }
@@ -157,6 +174,14 @@ mod tests {
             16
         );
         assert!(parse(args("--auth-timeout 0")).is_err());
+        assert_eq!(
+            parse(args("--max-buffered-bytes 4096"))
+                .unwrap()
+                .unwrap()
+                .max_buffered,
+            4096
+        );
+        assert!(parse(args("--max-buffered-bytes 8")).is_err());
         let o = parse(args("--auth-timeout 1")).unwrap().unwrap();
         assert_eq!(o.auth_timeout, Duration::from_secs(1));
     }
