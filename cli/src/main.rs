@@ -104,13 +104,18 @@ fn number(text: &str, what: &str) -> u64 {
         .unwrap_or_else(|_| usage_error(&format!("{what} must be a number: {text}"), PROCESS_USAGE))
 }
 
-/// Non-zero when the reply's code is non-zero, or any batch element's is.
+/// Non-zero when the reply's code is non-zero, or any batch element's is. Only the codes are
+/// read (the rest is skipped unparsed), so a reply of millions of clients is never held twice.
 fn reply_failed(reply: &str) -> bool {
-    let code_of = |v: &Value| v.get("code").and_then(Value::as_i64);
-    match serde_json::from_str::<Value>(reply) {
-        Ok(Value::Array(items)) => items.iter().any(|i| code_of(i) != Some(0)),
-        Ok(v) => code_of(&v) != Some(0),
-        Err(_) => true,
+    #[derive(serde::Deserialize)]
+    struct Coded {
+        code: Option<i64>,
+    }
+    if reply.trim_start().starts_with('[') {
+        serde_json::from_str::<Vec<Coded>>(reply)
+            .map_or(true, |items| items.iter().any(|i| i.code != Some(0)))
+    } else {
+        serde_json::from_str::<Coded>(reply).map_or(true, |v| v.code != Some(0))
     }
 }
 
@@ -151,14 +156,11 @@ fn process(args: Vec<String>) -> i32 {
         });
     match result {
         Ok(reply) => {
-            println!(
-                "{}",
-                if p.pretty {
-                    pretty(&reply)
-                } else {
-                    reply.clone()
-                }
-            );
+            if p.pretty {
+                println!("{}", pretty(&reply));
+            } else {
+                println!("{reply}");
+            }
             i32::from(reply_failed(&reply))
         }
         Err(e) => {

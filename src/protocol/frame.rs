@@ -93,15 +93,21 @@ pub fn read_len<R: Read>(r: &mut R, max: usize) -> Result<usize, FrameError> {
 /// (the C ABI's terminating NUL, so handing the text out needs no reallocation).
 ///
 /// Memory grows with the bytes that actually arrive, so a peer that announces a large frame and
-/// sends nothing holds no more than the first chunk. The buffer doubles as it fills, never past
-/// `len + spare`; large buffers are `mmap`ed by the allocator and grow by remapping, not copying.
+/// sends nothing holds no more than the first chunk, and one that sends a quarter of what it
+/// announced holds the announced size. The buffer never grows past `len + spare`.
 pub fn read_body<R: Read>(r: &mut R, len: usize, spare: usize) -> Result<Vec<u8>, FrameError> {
     let mut body = Vec::with_capacity(len.min(FIRST_CHUNK) + spare);
     let mut filled = 0;
     body.resize(len.min(FIRST_CHUNK), 0);
     while filled < len {
         if filled == body.len() {
-            let next = (body.len() * 2).min(len);
+            // Straight to `len` once a quarter has arrived: the last step then moves at most
+            // half of `len` beside the new block, so growing never holds over 1.5 times `len`.
+            let next = if body.len() * 4 >= len {
+                len
+            } else {
+                body.len() * 2
+            };
             body.reserve_exact(next + spare - body.len());
             body.resize(next, 0);
         }

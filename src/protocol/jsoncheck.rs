@@ -1,10 +1,47 @@
 //! Is this text one JSON value? Checked without building it and without recursion: a reply may
 //! be tens of megabytes or nested thousands of levels deep, and neither may cost memory beyond a
-//! byte per open bracket, nor a stack overflow (serde_json either recurses or stops at 128).
+//! bit per open bracket, nor a stack overflow (serde_json either recurses or stops at 128).
 
 /// `Err` says what is wrong and at which byte.
 pub fn check(text: &[u8]) -> Result<(), String> {
     Checker { text, at: 0 }.document()
+}
+
+/// The open brackets, one bit each: set for an array, clear for an object.
+#[derive(Default)]
+struct Open {
+    bits: Vec<u64>,
+    depth: usize,
+}
+
+impl Open {
+    fn push(&mut self, array: bool) {
+        let (word, bit) = (self.depth / 64, self.depth % 64);
+        if word == self.bits.len() {
+            self.bits.push(0);
+        }
+        if array {
+            self.bits[word] |= 1 << bit;
+        } else {
+            self.bits[word] &= !(1 << bit);
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// The closing bracket the innermost open container needs, if any is open.
+    fn last(&self) -> Option<u8> {
+        let top = self.depth.checked_sub(1)?;
+        let array = self.bits[top / 64] >> (top % 64) & 1 == 1;
+        Some(if array { b']' } else { b'}' })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
 }
 
 struct Checker<'a> {
@@ -37,7 +74,7 @@ impl Checker<'_> {
     }
 
     fn document(mut self) -> Result<(), String> {
-        let mut open: Vec<u8> = Vec::new();
+        let mut open = Open::default();
         let mut want = Want::Value;
         loop {
             self.skip_space();
@@ -53,12 +90,12 @@ impl Checker<'_> {
                 Want::Value | Want::FirstItem => match c {
                     b'[' => {
                         self.at += 1;
-                        open.push(b']');
+                        open.push(true);
                         Want::FirstItem
                     }
                     b'{' => {
                         self.at += 1;
-                        open.push(b'}');
+                        open.push(false);
                         Want::FirstKey
                     }
                     b'"' => {
@@ -92,7 +129,7 @@ impl Checker<'_> {
                     Want::Value
                 }
                 Want::Next => {
-                    let Some(&close) = open.last() else {
+                    let Some(close) = open.last() else {
                         return if self.at == self.text.len() {
                             Ok(())
                         } else {
