@@ -46,6 +46,18 @@ def _to_c_text(text: str, what: str) -> bytes:
         raise ValueError("%s is not valid Unicode (lone surrogate?): %s" % (what, exc)) from None
 
 
+class _Hidden:
+    """Holds secrets under a repr that shows none of them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
 def _timeout_ms(seconds: Any, what: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError("%s must be a number of seconds" % what)
@@ -73,39 +85,57 @@ class MikroBILL_API:
         *,
         connect_timeout: float = 5.0,
         io_timeout: float = 5.0,
+        call_timeout: float = 30.0,
         max_frame_bytes: Optional[int] = None,
     ):
         # Set first so that __del__ of a half-built object finds nothing to release.
         self._handle = 0
         self._closed = True
-        self._config = b""
         self._lock = threading.Lock()
-        for name, text in (("host", host), ("login", login), ("password", password), ("key1", key1), ("key2", key2)):
-            _to_c_text(text, name)
+        # The secrets leave this frame's locals at once, so that a traceback that records
+        # locals (pytest, Sentry, cgitb) never shows them; they live on only inside
+        # config_json, which is deleted before anything can raise with it in scope.
+        secrets = _Hidden({"password": password, "key1": key1, "key2": key2})
+        del password, key1, key2
+        for name, text in (("host", host), ("login", login)) + tuple(secrets.value.items()):
+            error = None
+            try:
+                _to_c_text(text, name)
+            except (TypeError, ValueError) as exc:
+                # Raised afresh outside the handler: the original's traceback holds the frame
+                # of _to_c_text, whose locals hold the secret.
+                error = type(exc)(str(exc))
+            del text
+            if error is not None:
+                raise error
         if isinstance(port, bool) or not isinstance(port, int):
             raise TypeError("port must be int")
         config = {
             "host": host,
             "port": port,
             "login": login,
-            "password": password,
-            "key1": key1,
-            "key2": key2,
             "connect_timeout_ms": _timeout_ms(connect_timeout, "connect_timeout"),
             "io_timeout_ms": _timeout_ms(io_timeout, "io_timeout"),
+            "call_timeout_ms": _timeout_ms(call_timeout, "call_timeout"),
         }
         if max_frame_bytes is not None:
             if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
                 raise TypeError("max_frame_bytes must be int or None")
             config["max_frame_bytes"] = max_frame_bytes
         self._lib = _loader.get_library()
-        # The config carries the password and keys. It is kept (private, never logged, not in
-        # repr) only because a forked child must build a handle of its own from it; close()
-        # drops it.
+        config.update(secrets.value)
+        del secrets
+        # The config carries the password and keys. It is kept only because a forked child must
+        # build a handle of its own from it, and outside the instance (vars(api), pickling and
+        # debuggers never see it); close() drops it.
         config_json = json.dumps(config, ensure_ascii=False).encode("utf-8")
-        # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
-        self._handle = self._new_handle(config_json)
-        self._config = config_json
+        del config
+        try:
+            # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
+            self._handle = self._new_handle(config_json)
+            _secret_configs[self] = config_json
+        finally:
+            del config_json
         self._closed = False
         self._desc = "%s:%d as %r" % (host, port, login)
         _instances.add(self)
@@ -195,6 +225,7 @@ class MikroBILL_API:
     def _new_handle(self, config_json: bytes) -> int:
         lib = self._lib
         handle = lib.mb_connect(config_json)
+        del config_json
         if handle <= 0:
             raw = _loader.take_string(lib, lib.mb_last_error())
             text = raw.decode("utf-8", "replace") if raw is not None else (
@@ -207,7 +238,7 @@ class MikroBILL_API:
         with self._lock:
             handle, self._handle = self._handle, 0
             self._closed = True
-            self._config = b""
+            _secret_configs.pop(self, None)
         return handle
 
     def _live_handle(self) -> int:
@@ -219,7 +250,7 @@ class MikroBILL_API:
                 self._raise_closed()
             if not self._handle:
                 # Only after a fork: this process has no handle of its own yet.
-                self._handle = self._new_handle(self._config)
+                self._handle = self._new_handle(_secret_configs[self])
             return self._handle
 
     def _forget_inherited_handle(self) -> None:
@@ -251,6 +282,9 @@ class MikroBILL_API:
         # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
         return raw.decode("utf-8", "surrogateescape")
 
+
+# Each live instance's config JSON (with the password and keys), outside the instances.
+_secret_configs: "weakref.WeakKeyDictionary[MikroBILL_API, bytes]" = weakref.WeakKeyDictionary()
 
 # Every live instance, so that a forked child can find them; weak so that it keeps none alive.
 _instances: "weakref.WeakSet[MikroBILL_API]" = weakref.WeakSet()
