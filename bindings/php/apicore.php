@@ -398,6 +398,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
         const OPTIONS = array(
             'connect_timeout_ms' => 1,
             'io_timeout_ms' => 1,
+            'call_timeout_ms' => 1,
             'max_frame_bytes' => 16,
         );
 
@@ -415,7 +416,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
         /**
          * The password and keys are marked sensitive: PHP 8.2+ shows them as SensitiveParameterValue
          * in the trace of the MikroBILL_Exception this constructor throws (inert on 8.0/8.1).
-         * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), max_frame_bytes (default 64 MiB)
+         * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), call_timeout_ms (default 30000:
+         *     the whole call, however slowly the reply trickles), max_frame_bytes (default 64 MiB)
          * @throws MikroBILL_Exception when the native library cannot be loaded
          */
         public function __construct($Host, $Port, $Login, #[\SensitiveParameter] $Password,
@@ -440,6 +442,12 @@ if (!class_exists('MikroBILL_FFI', false)) {
         public function SetIOTimeout(int $milliseconds): void
         {
             $this->setOption('io_timeout_ms', $milliseconds);
+        }
+
+        /** Limit for a whole call: connect, auth, request and the whole reply (code 9001 past it). */
+        public function SetCallTimeout(int $milliseconds): void
+        {
+            $this->setOption('call_timeout_ms', $milliseconds);
         }
 
         public function SetMaxFrame(int $bytes): void
