@@ -62,6 +62,8 @@ fn redact(path: &str, value: &mut Value) -> bool {
             }
             changed
         }
+        // A null value is a read of the password, which carries none.
+        Value::Null => false,
         _ if leaf.eq_ignore_ascii_case("password") => {
             *value = Value::String(REDACTED.into());
             true
@@ -102,6 +104,8 @@ mod tests {
         let set = r#"{"path":"API.Client.1.AutorizeInfo.Name","value":"\u0418 a\/b"}"#;
         assert_eq!(traced(set), set);
         let read = r#"{"path":"API.Client.1.AutorizeInfo.Accounts.2","value":["Password","IP"]}"#;
+        assert_eq!(traced(read), read);
+        let read = r#"{"path":"API.Client.1.AutorizeInfo.Accounts.2.Password","value":null}"#;
         assert_eq!(traced(read), read);
         assert_eq!(
             traced("not json hunter2"),
