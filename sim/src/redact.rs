@@ -8,7 +8,20 @@ pub const REDACTED: &str = "[redacted]";
 
 /// The request text to trace: `plain` itself, or its re-encoding with every password replaced.
 pub fn for_trace(plain: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let Ok(mut request) = serde_json::from_slice::<Value>(plain) else {
+    // Most requests cannot set a password at all: they are traced as sent, unparsed.
+    let lower = plain.to_ascii_lowercase();
+    if !contains(&lower, b"password") && !contains(&lower, b"addaccount") {
+        return plain.into();
+    }
+    // As deep as the engine accepts (the request object around a value as deep as PHP allows).
+    let parsed = std::str::from_utf8(plain).ok().and_then(|text| {
+        mikrobill::protocol::phpjson::parse_nested(
+            text,
+            mikrobill::protocol::phpjson::MAX_DEPTH + 1,
+        )
+        .ok()
+    });
+    let Some(mut request) = parsed else {
         // Not JSON, so not applied: its length is all the trace needs, and the bytes may hold
         // anything.
         return format!("<{} bytes that are not a JSON request>", plain.len())
@@ -30,6 +43,10 @@ pub fn for_trace(plain: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     } else {
         plain.into()
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn last_segment(path: &str) -> &str {
@@ -107,9 +124,33 @@ mod tests {
         assert_eq!(traced(read), read);
         let read = r#"{"path":"API.Client.1.AutorizeInfo.Accounts.2.Password","value":null}"#;
         assert_eq!(traced(read), read);
+        assert_eq!(traced("not json hunter2"), "not json hunter2");
         assert_eq!(
-            traced("not json hunter2"),
-            "<16 bytes that are not a JSON request>"
+            traced("not json, Password hunter2"),
+            "<26 bytes that are not a JSON request>"
         );
+        let deep = format!(
+            r#"{{"path":"API.X","value":{}1{}}}"#,
+            "[".repeat(512),
+            "]".repeat(512)
+        );
+        assert_eq!(traced(&deep), deep);
+    }
+
+    #[test]
+    fn a_password_set_inside_deep_nesting_is_redacted_too() {
+        let deep_secret = format!(
+            r#"{{"path":"API.X","value":{}{{"Password":"hunter2"}}{}}}"#,
+            "[".repeat(500),
+            "]".repeat(500)
+        );
+        // Deep recursion: on a thread with the simulator's connection stack.
+        let traced = std::thread::Builder::new()
+            .stack_size(crate::server::CONNECTION_STACK)
+            .spawn(move || traced(&deep_secret))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(!traced.contains("hunter2") && traced.contains(REDACTED));
     }
 }
