@@ -88,7 +88,7 @@ impl CallIo<'_> {
         let idle_until = Instant::now() + self.idle;
         loop {
             if self.cancel.is_cancelled() {
-                return Err(io::Error::new(io::ErrorKind::Other, Stop::Cancelled));
+                return Err(io::Error::other(Stop::Cancelled));
             }
             let now = Instant::now();
             if now >= self.deadline {

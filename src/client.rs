@@ -40,10 +40,6 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The token another thread uses to cancel this client's call in progress
     /// ([`CancelToken::cancel`]) or every call from now on ([`CancelToken::discard`]). The
     /// cancelled call returns code 9011 within about 20 ms; one stuck in a TCP connect returns
@@ -58,10 +54,18 @@ impl Client {
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
         let value = value_json
             .map(|text| {
-                phpjson::reencode(text).map_err(|e| match e {
+                let numbers = if self.config.php_floats {
+                    phpjson::Numbers::PhpDoubles
+                } else {
+                    phpjson::Numbers::AsWritten
+                };
+                phpjson::reencode_with(text, numbers).map_err(|e| match e {
                     phpjson::ParseError::TooDeep => Error::InvalidArgument(format!("value is {e}")),
                     phpjson::ParseError::Json(e) => {
                         Error::InvalidArgument(format!("value is not valid JSON: {e}"))
+                    }
+                    phpjson::ParseError::NotFinite(e) => {
+                        Error::InvalidArgument(format!("value: {e}"))
                     }
                     phpjson::ParseError::NoThread(_) => Error::Internal(e.to_string()),
                 })
@@ -73,21 +77,12 @@ impl Client {
         self.send(request, batch.then_some(path))
     }
 
-    pub fn process_value(&mut self, path: &str, value: Option<&Value>) -> Result<String, Error> {
-        let batch = value.is_some_and(|v| match v {
-            Value::Array(items) => !items.is_empty(),
-            Value::Object(map) => !map.is_empty(),
-            _ => false,
-        });
-        self.send(message::request(path, value), batch.then_some(path))
-    }
-
     /// `batch` is the request's path when its value is a batch, so that the reply's paths can be
     /// checked against it.
     fn send(&mut self, request: String, batch: Option<&str>) -> Result<String, Error> {
         self.cancel.begin_call();
         let deadline = self.deadline();
-        self.ensure_connected(deadline)?;
+        self.connect_by(deadline)?;
         let frame = self.cipher.encrypt_frame(request.as_bytes());
         drop(request);
         let result = self.exchange(&frame, deadline, batch);
@@ -115,8 +110,14 @@ impl Client {
     /// True when the server is reachable and accepts our login, connecting if needed; the
     /// "is the billing online" probe that kassa extensions use.
     pub fn check_connection(&mut self) -> bool {
+        self.ensure_connected().is_ok()
+    }
+
+    /// Connects and authenticates unless the connection is already sound, within one call's
+    /// deadline; the reason when that fails.
+    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
         self.cancel.begin_call();
-        self.ensure_connected(self.deadline()).is_ok()
+        self.connect_by(self.deadline())
     }
 
     pub fn is_connected(&self) -> bool {
@@ -147,7 +148,7 @@ impl Client {
         self.conn = None;
     }
 
-    fn ensure_connected(&mut self, deadline: Instant) -> Result<(), Error> {
+    fn connect_by(&mut self, deadline: Instant) -> Result<(), Error> {
         if self.cancel.is_discarded() {
             return Err(Error::Cancelled(
                 "before it started: the handle was discarded".into(),
@@ -289,7 +290,7 @@ impl Client {
         batch: Option<&str>,
     ) -> Result<String, Error> {
         let max = self.config.max_frame_bytes;
-        let stream = self.conn.as_ref().expect("connected by ensure_connected");
+        let stream = self.conn.as_ref().expect("connected by connect_by");
         let mut io = self.io(stream, deadline);
         io.write_all(frame).map_err(|e| {
             self.stopped(&e, "while sending the request; it was not resent")

@@ -32,6 +32,10 @@ pub struct Config {
     /// Limit for a whole call: connecting, auth, sending and the whole reply.
     pub call_timeout: Duration,
     pub max_frame_bytes: usize,
+    /// Rewrite every non-integer number of a value as PHP's `json_encode` writes that double
+    /// (`1.0` → `1`, `1e25` → `1.0e+25`); integers stay byte-identical. For bindings that hand
+    /// over their language's round-trip number text.
+    pub php_floats: bool,
 }
 
 /// Secrets stay out of logs and panic messages.
@@ -45,6 +49,7 @@ impl fmt::Debug for Config {
             .field("io_timeout", &self.io_timeout)
             .field("call_timeout", &self.call_timeout)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("php_floats", &self.php_floats)
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +68,8 @@ struct ConfigJson {
     io_timeout_ms: Option<u64>,
     call_timeout_ms: Option<u64>,
     max_frame_bytes: Option<usize>,
+    #[serde(default)]
+    php_floats: bool,
 }
 
 fn default_port() -> u16 {
@@ -89,6 +96,7 @@ impl Config {
             io_timeout: DEFAULT_IO_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             max_frame_bytes: DEFAULT_MAX_FRAME,
+            php_floats: false,
         }
     }
 
@@ -121,6 +129,7 @@ impl Config {
         if let Some(bytes) = raw.max_frame_bytes {
             config.max_frame_bytes = bytes;
         }
+        config.php_floats = raw.php_floats;
         config.validate()?;
         Ok(config)
     }
@@ -200,6 +209,15 @@ mod tests {
         assert_eq!(c.io_timeout, Duration::from_secs(5));
         assert_eq!(c.call_timeout, Duration::from_secs(30));
         assert_eq!(c.max_frame_bytes, DEFAULT_MAX_FRAME);
+        assert!(!c.php_floats);
+    }
+
+    #[test]
+    fn php_floats_is_a_bool() {
+        assert!(parse(r#","php_floats":true"#).unwrap().php_floats);
+        assert!(!parse(r#","php_floats":false"#).unwrap().php_floats);
+        refused(r#","php_floats":1"#, "invalid type");
+        refused(r#","php_float":true"#, "php_float");
     }
 
     #[test]

@@ -15,6 +15,7 @@ unsafe extern "C" {
     fn mb_connect(config_json: *const c_char) -> i64;
     fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
     safe fn mb_close(handle: i64) -> i32;
+    safe fn mb_last_error_code() -> i32;
     safe fn mb_discard(handle: i64) -> i32;
     fn mb_free(text: *mut c_char);
 }
@@ -183,6 +184,11 @@ fn a_reply_c_text_cannot_carry_is_9004_at_the_c_boundary() {
     let reply = process(handle, "API.GetClients", None);
     assert_eq!(mikrobill::reply_code(&reply), Some(code::MALFORMED_REPLY));
     assert!(reply.contains("NUL"), "{reply}");
+    assert_eq!(
+        i64::from(mb_last_error_code()),
+        code::MALFORMED_REPLY,
+        "a reply C cannot carry is a failed call"
+    );
     assert_eq!(mb_close(handle), 0);
 }
 
@@ -229,4 +235,30 @@ fn mb_connect_echo(port: u16) -> i64 {
     let handle = unsafe { mb_connect(config(port, "echo").as_ptr()) };
     assert!(handle > 0);
     handle
+}
+
+#[test]
+fn each_thread_sees_only_its_own_last_error() {
+    let server = hostile::spawn(0);
+    let handle = mb_connect_echo(server.addr.port());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let failing = {
+        let barrier = Arc::clone(&barrier);
+        thread::spawn(move || {
+            let reply = process(-1, "API.GetClients", None);
+            assert_eq!(mikrobill::reply_code(&reply), Some(code::CLOSED_HANDLE));
+            barrier.wait(); // the other thread succeeds now
+            barrier.wait();
+            i64::from(mb_last_error_code())
+        })
+    };
+    barrier.wait();
+    assert_eq!(
+        mikrobill::reply_code(&process(handle, "API.GetClients", None)),
+        Some(0)
+    );
+    assert_eq!(mb_last_error_code(), 0);
+    barrier.wait();
+    assert_eq!(failing.join().unwrap(), code::CLOSED_HANDLE);
+    assert_eq!(mb_close(handle), 0);
 }

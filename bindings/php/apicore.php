@@ -26,6 +26,31 @@
 
 if (!class_exists('MikroBILL_FFI', false)) {
 
+    /**
+     * The library's error codes by name (enum mb_code in include/mikrobill.h, whose source is
+     * src/error.rs; tests/abi_consistency.rs fails when this table differs). A failed connect
+     * reports the OS errno instead, always below 4096.
+     */
+    final class MikroBILL_Code
+    {
+        const OK = 0;
+        const CONFIG_NOT_FOUND = 5;
+        const NULL_RESPONSE = 6;
+        const TIMEOUT = 9001;
+        const CONNECTION_LOST = 9002;
+        const FRAME_TOO_LARGE = 9003;
+        const MALFORMED_REPLY = 9004;
+        const INVALID_ARGUMENT = 9005;
+        const INVALID_KEY = 9006;
+        const CLOSED_HANDLE = 9007;
+        const INTERNAL = 9008;
+        const HOST_NOT_RESOLVED = 9009;
+        const KEY2_ROW_MISSING = 9010;
+        const CANCELLED = 9011;
+        const OUT_OF_STEP = 9012;
+        const REPLY_NOT_JSON = 9013;
+    }
+
     /** Deployment error: the native library cannot be used. */
     class MikroBILL_Exception extends RuntimeException
     {
@@ -43,7 +68,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
             $code = is_array($decoded) ? (int)($decoded['code'] ?? 0) : 0;
             if ($code === 0) {
                 // Never let a failure look like success.
-                return new self('Internal error: the library failed without a usable error text', 9008);
+                return new self('Internal error: the library failed without a usable error text', MikroBILL_Code::INTERNAL);
             }
             $failure = new self((string)($decoded['return'] ?? ''), $code);
             $failure->json = $json;
@@ -61,7 +86,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
     {
         /** Scope name registered by preload.php through FFI::load. */
         const SCOPE = 'MIKROBILL';
-        /** The C ABI major.minor this shim was written against. */
+        /** The C ABI major.minor this shim was written against: the workspace version's (Cargo.toml),
+         *  checked by tests/abi_consistency.rs. */
         const VERSION_PREFIX = '0.1.';
 
         /** @var FFI|null */
@@ -144,7 +170,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
             }
         }
 
-        /** The error JSON shape the library uses, so callers parse one format. */
+        /** The error JSON shape the library uses, so callers parse one format: every error this
+         *  shim makes itself is built here. */
         public static function errorJson(int $code, string $text, ?string $detail = null): string
         {
             $error = array('return' => $text, 'result' => $text, 'code' => $code);
@@ -197,10 +224,6 @@ if (!class_exists('MikroBILL_FFI', false)) {
     /** Finds CRYPTO_KEY_1 in config.php and CRYPTO_KEY_2 in the MikroBILL database, as the original does. */
     final class MikroBILL_Keys
     {
-        const MISSING_CONFIG = 5;
-        const MISSING_ROW = 9010;
-        const INVALID_KEY = 9006;
-
         /** config.php one folder above kassa: relative to the working directory (the original's
          *  '../config.php', kassa scripts run in kassa), relative to this file's folder (a copy of
          *  the shim in kassa), then relative to the running script: __DIR__ resolves symlinks, so
@@ -229,7 +252,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
             if ($key1 === null) {
                 $key1 = $config['CRYPTO_KEY_1'] ?? null;
                 if (!is_string($key1) || $key1 === '') {
-                    throw new MikroBILL_Failure('CRYPTO_KEY_1 is not set in config.php', self::INVALID_KEY);
+                    throw new MikroBILL_Failure('CRYPTO_KEY_1 is not set in config.php', MikroBILL_Code::INVALID_KEY);
                 }
             }
             if ($key2 === null) {
@@ -245,7 +268,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
                     return $path;
                 }
             }
-            throw new MikroBILL_Failure("MikroBILL WEB config file: 'config.php' not found!", self::MISSING_CONFIG);
+            throw new MikroBILL_Failure("MikroBILL WEB config file: 'config.php' not found!", MikroBILL_Code::CONFIG_NOT_FOUND);
         }
 
         /** Settings already read, by file identity: config.php may define constants or functions,
@@ -278,7 +301,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
             if (!extension_loaded('mysqli')) {
                 // mysqli is optional (only this lookup needs it); without the check mysqli_init() would
                 // be an Error thrown out of Process() instead of the JSON every runtime failure gives.
-                throw new MikroBILL_Failure('the mysqli extension is needed to read CRYPTO_KEY_2 from workparams', 9005);
+                throw new MikroBILL_Failure('the mysqli extension is needed to read CRYPTO_KEY_2 from workparams',
+                    MikroBILL_Code::INVALID_ARGUMENT);
             }
             list($host, $port, $socket) = self::parseAddress((string)($config['mysql_adr'] ?? ''));
             $db = mysqli_init();
@@ -302,7 +326,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
             }
             if ($row === null || $row[0] === null || $row[0] === '') {
                 throw new MikroBILL_Failure("CRYPTO_KEY_2 not found in table workparams (param_name = 'CRYPTO_KEY_2')",
-                    self::MISSING_ROW);
+                    MikroBILL_Code::KEY2_ROW_MISSING);
             }
             return (string)$row[0];
         }
@@ -463,13 +487,14 @@ if (!class_exists('MikroBILL_FFI', false)) {
         {
             $path = (string)$Path;
             if (strpos($path, "\0") !== false) {
-                return MikroBILL_FFI::errorJson(9005, 'Invalid argument', 'path contains a NUL byte');
+                return MikroBILL_FFI::errorJson(MikroBILL_Code::INVALID_ARGUMENT, 'Invalid argument', 'path contains a NUL byte');
             }
             $json = NULL;
             if ($Value !== NULL) {
                 $json = json_encode($Value);
                 if ($json === false) {
-                    return MikroBILL_FFI::errorJson(9005, 'Invalid argument', 'value cannot be JSON-encoded: ' . json_last_error_msg());
+                    return MikroBILL_FFI::errorJson(MikroBILL_Code::INVALID_ARGUMENT, 'Invalid argument',
+                        'value cannot be JSON-encoded: ' . json_last_error_msg());
                 }
             }
             try {
@@ -499,9 +524,16 @@ if (!class_exists('MikroBILL_FFI', false)) {
             return $this->ffi->mb_check_connection($handle) === 1;
         }
 
+        /** Releases the handle with mb_discard: the socket is just closed, without DISCONNECT and
+         *  without waiting for the server, so a hung server cannot stall the end of a request or a
+         *  script (the original client had no destructor and left the socket to PHP to close). Call
+         *  Close() first for a polite goodbye. */
         public function __destruct()
         {
-            $this->release();
+            if ($this->handle > 0) {
+                $this->ffi->mb_discard($this->handle);
+                $this->handle = 0;
+            }
         }
 
         /** The copy would share the original's library handle, and whichever object went first would
@@ -557,7 +589,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
                 'key2' => $key2,
             ) + $this->options);
             if ($config === false) {
-                throw new MikroBILL_Failure('Invalid argument: login, password and keys must be UTF-8 text', 9005);
+                throw new MikroBILL_Failure('Invalid argument: login, password and keys must be UTF-8 text',
+                    MikroBILL_Code::INVALID_ARGUMENT);
             }
             $handle = $this->ffi->mb_connect($config);
             if ($handle <= 0) {
@@ -570,7 +603,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
         private function text($ptr): string
         {
             $text = MikroBILL_FFI::take($this->ffi, $ptr);
-            return $text ?? MikroBILL_FFI::errorJson(9008, 'Internal error', 'the library returned NULL');
+            return $text ?? MikroBILL_FFI::errorJson(MikroBILL_Code::INTERNAL, 'Internal error', 'the library returned NULL');
         }
 
         private function release(): void

@@ -10,6 +10,8 @@ use sim_support::Sim;
 
 /// Runs `mb process API.GetClients` against `port`; returns its stdout length and peak RSS
 /// in bytes (from wait4's rusage, which covers exactly that child).
+// The child is reaped by wait4 below, which std's Child cannot see.
+#[allow(clippy::zombie_processes)]
 fn mb_peak(port: u16) -> (usize, usize) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mb"))
         .args(["process", "API.GetClients"])

@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use std::path::Path;
 
+use crate::error::SimError;
+
 pub const DEMO_KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const DEMO_KEY2: &str = "EBESExQVFhcYGRobHB0eHw==";
 pub const DEMO_LOGIN: &str = "api";
@@ -47,12 +49,26 @@ impl Default for Config {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        refuse_non_string_secrets(&value).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Config, SimError> {
+        let text = std::fs::read_to_string(path).map_err(SimError::file(path))?;
+        let json = |source| SimError::Json {
+            path: path.to_path_buf(),
+            source,
+        };
+        // serde's type errors quote the value they refuse (``invalid type: integer `1234` ``):
+        // keys and passwords of the wrong JSON type are refused first, by their type alone.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
+        if let Some((key, kind)) = non_string_secret(&value) {
+            return Err(SimError::SecretNotText {
+                path: path.to_path_buf(),
+                key,
+                kind,
+            });
+        }
+        serde_json::from_str(&text).map_err(|source| SimError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     pub fn cashier(&self, login: &str) -> Option<&Cashier> {
@@ -60,9 +76,10 @@ impl Config {
     }
 }
 
-/// serde's type errors quote the value they refuse (``invalid type: integer `1234` ``): keys and
-/// passwords of the wrong JSON type are refused first, by their type alone.
-fn refuse_non_string_secrets(config: &serde_json::Value) -> Result<(), String> {
+// Keys and passwords must never reach a log line, so Debug is deliberately not derived.
+
+/// The first key or password that is present but not a string, with its JSON type.
+fn non_string_secret(config: &serde_json::Value) -> Option<(String, &'static str)> {
     let kind = |v: &serde_json::Value| match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
@@ -71,25 +88,25 @@ fn refuse_non_string_secrets(config: &serde_json::Value) -> Result<(), String> {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     };
-    let check = |v: Option<&serde_json::Value>, name: &str| match v {
-        Some(v) if !v.is_string() => Err(format!(
-            "{name} must be a string, not {} (its value is not shown)",
-            kind(v)
-        )),
-        _ => Ok(()),
-    };
-    check(config.get("key1"), "key1")?;
-    check(config.get("key2"), "key2")?;
+    let mut secrets: Vec<(String, &serde_json::Value)> = ["key1", "key2"]
+        .into_iter()
+        .filter_map(|k| Some((k.to_string(), config.get(k)?)))
+        .collect();
     if let Some(cashiers) = config.get("cashiers").and_then(|c| c.as_array()) {
         for (i, cashier) in cashiers.iter().enumerate() {
-            check(cashier.get("password"), &format!("cashiers[{i}].password"))?;
+            if let Some(password) = cashier.get("password") {
+                secrets.push((format!("cashiers[{i}].password"), password));
+            }
         }
     }
-    Ok(())
+    secrets
+        .into_iter()
+        .find(|(_, v)| !v.is_string())
+        .map(|(key, v)| (key, kind(v)))
 }
 
 #[cfg(test)]
-mod tests {
+mod secret_tests {
     #[test]
     fn a_secret_of_the_wrong_type_is_refused_without_its_value() {
         let dir = std::env::temp_dir().join(format!("mb-sim-config-{}", std::process::id()));
@@ -104,11 +121,9 @@ mod tests {
             ),
         ] {
             std::fs::write(&file, json).unwrap();
-            let e = super::Config::load(&file).err().unwrap();
+            let e = super::Config::load(&file).err().unwrap().to_string();
             assert!(e.contains(key) && !e.contains("73519284"), "{e}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
-
-// Keys and passwords must never reach a log line, so Debug is deliberately not derived.

@@ -4,49 +4,15 @@ use serde_json::Value;
 use std::sync::{PoisonError, RwLock};
 
 use crate::batch::{self, TooLarge};
+use crate::journal::Journal;
 use crate::path::{self, Target};
-use crate::reply::{Reply, NOT_UNDERSTOOD, TOO_LARGE};
-use crate::state::Journal;
+use crate::reply::{Reply, TOO_LARGE};
 use crate::store::Store;
 use crate::tree::{self, Change};
 
 pub struct Engine {
     store: RwLock<Store>,
     journal: Option<Journal>,
-}
-
-/// A parsed request: `{"path":PATH,"value":VALUE}`.
-pub enum Request {
-    Disconnect,
-    Process { path: String, value: Value },
-}
-
-pub fn parse_request(plaintext: &[u8]) -> Result<Request, Reply> {
-    let not_understood = || {
-        Reply::error(
-            NOT_UNDERSTOOD,
-            "request not understood: expected {\"path\":...,\"value\":...}",
-        )
-    };
-    // A value as deep as PHP's json_encode allows sits one level inside the request object.
-    let parsed = std::str::from_utf8(plaintext).ok().and_then(|text| {
-        mikrobill::protocol::phpjson::parse_nested(
-            text,
-            mikrobill::protocol::phpjson::MAX_DEPTH + 1,
-        )
-        .ok()
-    });
-    let Some(Value::Object(mut map)) = parsed else {
-        return Err(not_understood());
-    };
-    let Some(Value::String(path)) = map.remove("path") else {
-        return Err(not_understood());
-    };
-    if path == mikrobill::protocol::message::DISCONNECT_PATH {
-        return Ok(Request::Disconnect);
-    }
-    let value = map.remove("value").unwrap_or(Value::Null);
-    Ok(Request::Process { path, value })
 }
 
 struct Leaf {
@@ -159,7 +125,7 @@ impl Engine {
             return false;
         }
         #[cfg(test)]
-        journal.hook(crate::state::Hook::CompactionWanted);
+        journal.hook(crate::journal::Hook::CompactionWanted);
         let store = self.store.write().unwrap_or_else(PoisonError::into_inner);
         if !journal.wants_compaction() {
             return false;
@@ -220,7 +186,7 @@ fn fatal_storage_error(e: &std::io::Error) -> ! {
 mod tests {
     use super::*;
     use crate::demo;
-    use crate::state::Hook;
+    use crate::journal::Hook;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc::{self, RecvTimeoutError};
     use std::sync::{Arc, Mutex};

@@ -1,6 +1,7 @@
 //! Synthetic clients for `--generate N`. A generated client is a pure function of its index, so
 //! a million of them cost no memory: only clients that are changed get materialized (see store.rs).
 
+use crate::error::DatasetError;
 use crate::model::{Account, Client, Field};
 
 /// First generated client GUID; above 2^53 on purpose so GUIDs that pass through a double break.
@@ -57,7 +58,7 @@ const SPEEDS: [i64; 3] = [10240, 51200, 102400];
 pub const MAX_COUNT: u64 = (u64::MAX - ACCOUNT_BASE) / 2;
 
 /// Refuses a count whose GUIDs would overflow (checked, so no wrap-around in release builds).
-pub fn check_count(count: u64) -> Result<(), String> {
+pub fn check_count(count: u64) -> Result<(), DatasetError> {
     let fits = CLIENT_BASE.checked_add(count).is_some()
         && count
             .checked_mul(2)
@@ -66,9 +67,10 @@ pub fn check_count(count: u64) -> Result<(), String> {
     if fits && count <= MAX_COUNT {
         Ok(())
     } else {
-        Err(format!(
-            "generate: {count} clients is too many (at most {MAX_COUNT}: their GUIDs must fit in 64 bits)"
-        ))
+        Err(DatasetError::TooManyGenerated {
+            count,
+            max: MAX_COUNT,
+        })
     }
 }
 

@@ -4,7 +4,9 @@ pub mod batch;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod error;
 pub mod generate;
+pub mod journal;
 pub mod model;
 pub mod options;
 pub mod path;
@@ -12,7 +14,6 @@ pub mod redact;
 pub mod reply;
 pub mod server;
 pub mod signal;
-pub mod state;
 pub mod store;
 pub mod tree;
 
@@ -22,17 +23,21 @@ use std::sync::Arc;
 
 use config::Config;
 use engine::Engine;
+use error::SimError;
+use journal::Journal;
 use mikrobill::protocol::crypto::Cipher;
 use model::Dataset;
 use options::Options;
 use server::Server;
-use state::Journal;
 use store::Store;
 
-fn initial_dataset(options: &Options) -> Result<Dataset, String> {
+fn initial_dataset(options: &Options) -> Result<Dataset, SimError> {
     if let Some(path) = &options.dataset {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(SimError::file(path))?;
+        return serde_json::from_str(&text).map_err(|source| SimError::Json {
+            path: path.clone(),
+            source,
+        });
     }
     if let Some(n) = options.generate {
         return Ok(Dataset {
@@ -44,7 +49,7 @@ fn initial_dataset(options: &Options) -> Result<Dataset, String> {
 }
 
 /// Runs the simulator until SIGINT/SIGTERM.
-pub fn run(options: Options) -> Result<(), String> {
+pub fn run(options: Options) -> Result<(), SimError> {
     let mut config = match &options.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -53,7 +58,7 @@ pub fn run(options: Options) -> Result<(), String> {
         config.key1 = k1.clone();
         config.key2 = k2.clone();
     }
-    let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(|e| e.to_string())?;
+    let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(SimError::Keys)?;
     let (store, journal) = match &options.state {
         Some(path) => {
             let (store, journal) = Journal::open(path, || initial_dataset(&options))?;
@@ -62,17 +67,19 @@ pub fn run(options: Options) -> Result<(), String> {
         None => (Store::from_dataset(initial_dataset(&options)?)?, None),
     };
     signal::install();
-    let listener = TcpListener::bind(&options.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(&options.listen).map_err(|source| SimError::Listen {
+        addr: options.listen.clone(),
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(SimError::Io)?;
     let engine = Engine::new(store, journal);
     let server = Arc::new(Server::new(engine, cipher, config, options)?);
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {addr}")
         .and_then(|()| out.flush())
-        .map_err(|e| e.to_string())?;
+        .map_err(SimError::Io)?;
     drop(out);
-    server.run(listener).map_err(|e| e.to_string())
+    server.run(listener).map_err(SimError::Io)
 }
 
 /// The whole command line after the program (or subcommand) name; returns the exit code.

@@ -1,5 +1,6 @@
 //! Command-line flags of `mikrobill-sim` and `mb serve`.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -76,76 +77,129 @@ impl Default for Options {
     }
 }
 
+/// A command line that cannot be run; the usage text follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageError {
+    MissingValue(String),
+    NotANumber { flag: String, value: String },
+    FrameTooSmall,
+    BufferTooSmall,
+    ZeroSeconds(String),
+    UnknownArgument(String),
+    DatasetAndGenerate,
+    OneKeyOnly,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::MissingValue(flag) => write!(f, "{flag} needs a value"),
+            UsageError::NotANumber { flag, value } => {
+                write!(f, "{flag}: not a non-negative integer: {value}")
+            }
+            UsageError::FrameTooSmall => {
+                write!(f, "--max-frame must be at least 16 (one cipher block)")
+            }
+            UsageError::BufferTooSmall => write!(f, "--max-buffered-bytes must be at least 16"),
+            UsageError::ZeroSeconds(flag) => write!(f, "{flag} must be at least 1"),
+            UsageError::UnknownArgument(arg) => write!(f, "unknown argument: {arg}"),
+            UsageError::DatasetAndGenerate => write!(
+                f,
+                "--dataset and --generate cannot be combined (a dataset may say \"generate\")"
+            ),
+            UsageError::OneKeyOnly => write!(f, "--key1 and --key2 go together"),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// `Ok(None)` means --help was asked for.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, UsageError> {
     let mut o = Options::default();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (arg.as_str(), None),
         };
         if flag == "-h" || flag == "--help" {
             return Ok(None);
         }
-        let mut value = || {
+        let value = || {
             inline
-                .clone()
+                .map(str::to_string)
                 .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
+                .ok_or_else(|| UsageError::MissingValue(flag.to_string()))
         };
-        let number = |v: String| -> Result<u64, String> {
-            v.parse()
-                .map_err(|_| format!("{flag}: not a non-negative integer: {v}"))
-        };
-        match flag.as_str() {
-            "--listen" => o.listen = value()?,
-            "--config" => o.config = Some(value()?.into()),
-            "--key1" => o.key1 = Some(value()?),
-            "--key2" => o.key2 = Some(value()?),
-            "--dataset" => o.dataset = Some(value()?.into()),
-            "--generate" => o.generate = Some(number(value()?)?),
-            "--state" => o.state = Some(value()?.into()),
-            "--max-frame" => {
-                let bytes = number(value()?)?;
-                if bytes < 16 {
-                    return Err("--max-frame must be at least 16 (one cipher block)".into());
-                }
-                o.max_frame = usize::try_from(bytes).unwrap_or(usize::MAX);
-            }
-            "--idle-timeout" | "--auth-timeout" => {
-                let secs = number(value()?)?;
-                if secs == 0 {
-                    return Err(format!("{flag} must be at least 1"));
-                }
-                let secs = Duration::from_secs(secs);
-                if flag == "--idle-timeout" {
-                    o.idle_timeout = secs;
-                } else {
-                    o.auth_timeout = secs;
-                }
-            }
-            "--max-connections" => o.max_connections = number(value()?)?.max(1) as usize,
-            "--max-buffered-bytes" => {
-                let bytes = number(value()?)?;
-                if bytes < 16 {
-                    return Err("--max-buffered-bytes must be at least 16".into());
-                }
-                o.max_buffered = usize::try_from(bytes).unwrap_or(usize::MAX);
-            }
-            "--trace-requests" => o.trace_requests = Some(value()?.into()),
-            _ => return Err(format!("unknown argument: {arg}")),
+        if !set(&mut o, flag, value)? {
+            return Err(UsageError::UnknownArgument(arg));
         }
     }
+    check_combinations(&o)?;
+    Ok(Some(o))
+}
+
+/// Applies one flag, taking its value from `value`; false when the flag is unknown.
+fn set(
+    o: &mut Options,
+    flag: &str,
+    value: impl FnOnce() -> Result<String, UsageError>,
+) -> Result<bool, UsageError> {
+    match flag {
+        "--listen" => o.listen = value()?,
+        "--config" => o.config = Some(value()?.into()),
+        "--key1" => o.key1 = Some(value()?),
+        "--key2" => o.key2 = Some(value()?),
+        "--dataset" => o.dataset = Some(value()?.into()),
+        "--generate" => o.generate = Some(number(flag, value()?)?),
+        "--state" => o.state = Some(value()?.into()),
+        "--max-frame" => {
+            let bytes = number(flag, value()?)?;
+            if bytes < 16 {
+                return Err(UsageError::FrameTooSmall);
+            }
+            o.max_frame = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        "--idle-timeout" => o.idle_timeout = seconds(flag, value()?)?,
+        "--auth-timeout" => o.auth_timeout = seconds(flag, value()?)?,
+        "--max-connections" => o.max_connections = number(flag, value()?)?.max(1) as usize,
+        "--max-buffered-bytes" => {
+            let bytes = number(flag, value()?)?;
+            if bytes < 16 {
+                return Err(UsageError::BufferTooSmall);
+            }
+            o.max_buffered = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        "--trace-requests" => o.trace_requests = Some(value()?.into()),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn number(flag: &str, value: String) -> Result<u64, UsageError> {
+    value.parse().map_err(|_| UsageError::NotANumber {
+        flag: flag.to_string(),
+        value,
+    })
+}
+
+/// A timeout of at least one second: a socket refuses a zero timeout.
+fn seconds(flag: &str, value: String) -> Result<Duration, UsageError> {
+    match number(flag, value)? {
+        0 => Err(UsageError::ZeroSeconds(flag.to_string())),
+        secs => Ok(Duration::from_secs(secs)),
+    }
+}
+
+fn check_combinations(o: &Options) -> Result<(), UsageError> {
     if o.dataset.is_some() && o.generate.is_some() {
-        return Err(
-            "--dataset and --generate cannot be combined (a dataset may say \"generate\")".into(),
-        );
+        return Err(UsageError::DatasetAndGenerate);
     }
     if o.key1.is_some() != o.key2.is_some() {
-        return Err("--key1 and --key2 go together".into());
+        return Err(UsageError::OneKeyOnly);
     }
-    Ok(Some(o))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -181,7 +235,10 @@ mod tests {
                 .max_buffered,
             4096
         );
-        assert!(parse(args("--max-buffered-bytes 8")).is_err());
+        assert_eq!(
+            parse(args("--max-buffered-bytes 8")).unwrap_err(),
+            UsageError::BufferTooSmall
+        );
         let o = parse(args("--auth-timeout 1")).unwrap().unwrap();
         assert_eq!(o.auth_timeout, Duration::from_secs(1));
     }

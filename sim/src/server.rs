@@ -7,7 +7,6 @@
 //! honest clients out. Request frames being received or decoded share one memory budget
 //! (--max-buffered-bytes) over all connections.
 
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -19,14 +18,15 @@ use std::thread;
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::engine::{parse_request, Engine, Request};
+use crate::engine::Engine;
+use crate::error::SimError;
 use crate::options::Options;
 use crate::redact;
-use crate::reply::{Reply, BAD_LOGIN, NO_API_RIGHT, TOO_LARGE};
+use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT, TOO_LARGE};
 use crate::signal;
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::frame::{read_body, read_frame, read_len, write_frame};
-use mikrobill::protocol::message::password_hash;
+use mikrobill::protocol::message::{parse_auth, parse_request, Request};
 
 pub struct Server {
     engine: Engine,
@@ -139,13 +139,13 @@ impl Server {
         cipher: Cipher,
         config: Config,
         options: Options,
-    ) -> Result<Server, String> {
+    ) -> Result<Server, SimError> {
         let trace = match &options.trace_requests {
             None => None,
             // Requests may carry account data: the trace is the owner's alone.
             Some(path) => Some(Mutex::new(
-                crate::state::open_secret(OpenOptions::new().create(true).append(true), path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
+                crate::journal::open_secret(OpenOptions::new().create(true).append(true), path)
+                    .map_err(SimError::file(path))?,
             )),
         };
         Ok(Server {
@@ -333,7 +333,11 @@ impl Server {
                     return;
                 }
                 Ok(Request::Process { path, value }) => self.engine.process(&path, &value),
-                Err(reply) => reply.to_json(),
+                Err(_) => Reply::error(
+                    NOT_UNDERSTOOD,
+                    "request not understood: expected {\"path\":...,\"value\":...}",
+                )
+                .to_json(),
             };
             // The request is done with (its value was dropped by now): the budget is free again
             // before the peer can see the reply.
@@ -346,20 +350,14 @@ impl Server {
     }
 
     fn authenticate(&self, plain: &[u8]) -> Auth {
-        let Ok(message) = serde_json::from_slice::<Value>(plain) else {
-            return Auth::Absent;
-        };
-        let field = |name: &str| message.get("auth")?.get(name)?.as_str();
-        let (Some(login), Some(hash), Some(sign)) =
-            (field("login"), field("password"), field("sign"))
-        else {
+        let Some(auth) = parse_auth(plain) else {
             return Auth::Absent;
         };
         let bad = || Auth::Refused(Reply::error(BAD_LOGIN, "incorrect login or password"));
-        let Some(cashier) = self.config.cashier(login) else {
+        let Some(cashier) = self.config.cashier(&auth.login) else {
             return bad();
         };
-        if !password_hash(&cashier.password, sign).eq_ignore_ascii_case(hash) {
+        if !auth.proves(&cashier.password) {
             return bad();
         }
         if !cashier.api {

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crate::error::DatasetError;
 use crate::generate;
 use crate::model::{Client, Dataset};
 
@@ -19,7 +20,7 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn from_dataset(dataset: Dataset) -> Result<Store, String> {
+    pub fn from_dataset(dataset: Dataset) -> Result<Store, DatasetError> {
         generate::check_count(dataset.generate)?;
         let mut store = Store {
             generated: dataset.generate,
@@ -33,7 +34,7 @@ impl Store {
             }
             if generate::index_of(guid, store.generated).is_none() {
                 if store.clients.contains_key(&guid) {
-                    return Err(format!("client {guid} appears twice in the dataset"));
+                    return Err(DatasetError::DuplicateClient(guid));
                 }
                 store.order.push(guid);
             }
@@ -162,8 +163,11 @@ mod tests {
             generate: u64::MAX / 2,
             clients: Vec::new(),
         };
-        assert!(Store::from_dataset(absurd)
-            .unwrap_err()
-            .contains("generate"));
+        let error = Store::from_dataset(absurd).unwrap_err();
+        assert!(error.to_string().contains("generate"));
+        assert!(matches!(
+            error,
+            DatasetError::TooManyGenerated { count, .. } if count == u64::MAX / 2
+        ));
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 
+use crate::error::ReplayError;
 use crate::model::{Account, Client};
 use crate::path::{AccountProp, FieldProp, Prop, Target};
 use crate::reply::{
@@ -198,69 +199,83 @@ pub fn write(
     let Target::Client(c, prop) = *target else {
         unreachable!("GetClients is never a write (see is_write)");
     };
-    // Existence first (client, then account or field), looked up once: a generated client is
-    // built on each lookup. So a read-only property of a missing field still says 204.
-    {
-        let Some(client) = store.client(c) else {
-            return Err(no_client(c));
+    check_exists(store, c, prop)?;
+    let set = |()| {
+        let change = Change::Set {
+            path: path.to_string(),
+            value: value.clone(),
         };
-        match prop {
-            Prop::Account(a, _) if client.account(a).is_none() => return Err(no_account(a)),
-            Prop::Field(f, _) if client.field(f).is_none() => return Err(no_field(f)),
-            _ => {}
-        }
-    }
-    let set = || Change::Set {
-        path: path.to_string(),
-        value: value.clone(),
+        (Reply::ok(), change)
     };
     match prop {
         Prop::Accounts | Prop::Fields | Prop::Field(_, FieldProp::Name) => Err(Reply::error(
             READ_ONLY,
             &format!("property is read-only: {}", shorten(path)),
         )),
-        Prop::AddAccount => {
-            let account = add_account_args(store, value)?;
-            let guid = account.guid;
-            client_mut(store, c)?.accounts.push(account.clone());
-            Ok((
-                Reply::value(guid.to_string()),
-                Change::AddAccount { client: c, account },
-            ))
-        }
-        Prop::Account(a, p) => {
-            let v = match p {
-                AccountProp::Ip => ipv4(value, "IP", false)?,
-                AccountProp::PppIp => ipv4(value, "PPP_IP", true)?,
-                AccountProp::Mac => mac(value)?,
-                AccountProp::Login => string(value, "Login")?,
-                AccountProp::Password => string(value, "Password")?,
-            };
-            let acc = client_mut(store, c)?
-                .account_mut(a)
-                .ok_or_else(|| no_account(a))?;
-            *match p {
-                AccountProp::Ip => &mut acc.ip,
-                AccountProp::PppIp => &mut acc.ppp_ip,
-                AccountProp::Mac => &mut acc.mac,
-                AccountProp::Login => &mut acc.login,
-                AccountProp::Password => &mut acc.password,
-            } = v;
-            Ok((Reply::ok(), set()))
-        }
-        Prop::Field(f, FieldProp::Value) => {
-            let v = string(value, "FieldValue")?;
-            client_mut(store, c)?
-                .field_mut(f)
-                .ok_or_else(|| no_field(f))?
-                .value = v;
-            Ok((Reply::ok(), set()))
-        }
-        _ => {
-            set_client_scalar(store, c, prop, value)?;
-            Ok((Reply::ok(), set()))
-        }
+        Prop::AddAccount => add_account(store, c, value),
+        Prop::Account(a, p) => set_account_prop(store, c, a, p, value).map(set),
+        Prop::Field(f, FieldProp::Value) => set_field_value(store, c, f, value).map(set),
+        _ => set_client_scalar(store, c, prop, value).map(set),
     }
+}
+
+/// Existence first (client, then account or field), looked up once: a generated client is
+/// built on each lookup. So a read-only property of a missing field still says 204.
+fn check_exists(store: &Store, c: u64, prop: Prop) -> Result<(), Reply> {
+    let Some(client) = store.client(c) else {
+        return Err(no_client(c));
+    };
+    match prop {
+        Prop::Account(a, _) if client.account(a).is_none() => Err(no_account(a)),
+        Prop::Field(f, _) if client.field(f).is_none() => Err(no_field(f)),
+        _ => Ok(()),
+    }
+}
+
+fn add_account(store: &mut Store, c: u64, value: &Value) -> Result<(Reply, Change), Reply> {
+    let account = add_account_args(store, value)?;
+    let guid = account.guid;
+    client_mut(store, c)?.accounts.push(account.clone());
+    Ok((
+        Reply::value(guid.to_string()),
+        Change::AddAccount { client: c, account },
+    ))
+}
+
+fn set_account_prop(
+    store: &mut Store,
+    c: u64,
+    a: u64,
+    p: AccountProp,
+    value: &Value,
+) -> Result<(), Reply> {
+    let v = match p {
+        AccountProp::Ip => ipv4(value, "IP", false)?,
+        AccountProp::PppIp => ipv4(value, "PPP_IP", true)?,
+        AccountProp::Mac => mac(value)?,
+        AccountProp::Login => string(value, "Login")?,
+        AccountProp::Password => string(value, "Password")?,
+    };
+    let acc = client_mut(store, c)?
+        .account_mut(a)
+        .ok_or_else(|| no_account(a))?;
+    *match p {
+        AccountProp::Ip => &mut acc.ip,
+        AccountProp::PppIp => &mut acc.ppp_ip,
+        AccountProp::Mac => &mut acc.mac,
+        AccountProp::Login => &mut acc.login,
+        AccountProp::Password => &mut acc.password,
+    } = v;
+    Ok(())
+}
+
+fn set_field_value(store: &mut Store, c: u64, f: u64, value: &Value) -> Result<(), Reply> {
+    let v = string(value, "FieldValue")?;
+    client_mut(store, c)?
+        .field_mut(f)
+        .ok_or_else(|| no_field(f))?
+        .value = v;
+    Ok(())
 }
 
 fn client_mut(store: &mut Store, c: u64) -> Result<&mut Client, Reply> {
@@ -335,19 +350,23 @@ fn add_account_args(store: &mut Store, value: &Value) -> Result<Account, Reply> 
 }
 
 /// Re-applies a journalled change while loading the state file.
-pub fn replay(store: &mut Store, change: &Change) -> Result<(), String> {
+pub fn replay(store: &mut Store, change: &Change) -> Result<(), ReplayError> {
     match change {
         Change::Set { path, value } => {
-            let target = crate::path::parse(path).map_err(|r| r.ret)?;
+            let refused = |reply: Reply| ReplayError::Refused {
+                path: path.clone(),
+                reason: reply.ret,
+            };
+            let target = crate::path::parse(path).map_err(refused)?;
             write(store, &target, path, value)
                 .map(|_| ())
-                .map_err(|r| format!("{path}: {}", r.ret))
+                .map_err(refused)
         }
         Change::AddAccount { client, account } => {
             store.reserve_account_guid(account.guid);
             let c = store
                 .client_mut(*client)
-                .ok_or_else(|| format!("unknown client {client}"))?;
+                .ok_or(ReplayError::UnknownClient(*client))?;
             if c.account(account.guid).is_none() {
                 c.accounts.push(account.clone());
             }

@@ -1,4 +1,4 @@
-//! Batch commands: every example of shared/protocol.md, at any depth, in document order.
+//! Batch commands: every example of docs/protocol.md, at any depth, in document order.
 
 mod support;
 use serde_json::{json, Value};

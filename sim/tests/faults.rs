@@ -18,6 +18,8 @@ unsafe extern "C" {
     fn mb_connect(config_json: *const c_char) -> i64;
     fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
     safe fn mb_close(handle: i64) -> i32;
+    safe fn mb_cancel(handle: i64) -> i32;
+    safe fn mb_discard(handle: i64) -> i32;
     fn mb_free(text: *mut c_char);
 }
 
@@ -196,4 +198,65 @@ fn connections_closed_by_a_restart_are_reopened_and_state_survives() {
     assert!(read.contains("before"), "{read}");
     let _ = IVANOV;
     assert_eq!(mb_close(handle), 0);
+}
+
+/// Runs one set on `handle` in another thread, returning its reply and when it returned.
+fn call_in_background(handle: i64, marker: &str) -> std::thread::JoinHandle<(String, Instant)> {
+    let value = format!("\"{marker}\"");
+    std::thread::spawn(move || {
+        let reply = process(handle, NAME, Some(&value));
+        (reply, Instant::now())
+    })
+}
+
+#[test]
+fn a_stalled_call_is_cancelled_from_another_thread_at_once_and_the_handle_stays_usable() {
+    let bench = Bench::start("cancel");
+    let handle = connect(
+        bench.proxy.port,
+        r#","io_timeout_ms":20000,"call_timeout_ms":30000"#,
+    );
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    bench.proxy.set(Fault::Stall);
+    let call = call_in_background(handle, "cancelled");
+    std::thread::sleep(Duration::from_millis(300));
+    let cancelled_at = Instant::now();
+    assert_eq!(mb_cancel(handle), 0);
+    let (reply, returned_at) = call.join().unwrap();
+    assert_eq!(code_of(&reply), code::CANCELLED, "{reply}");
+    assert!(returned_at.duration_since(cancelled_at) < Duration::from_millis(500));
+    // The request had left: the set was applied once, and the next call works.
+    assert_eq!(applied(&bench.trace, "cancelled"), 1);
+    let read = process(handle, NAME, None);
+    assert!(read.contains("cancelled") && code_of(&read) == 0, "{read}");
+    // A cancel with no call in progress does nothing to the next call.
+    assert_eq!(mb_cancel(handle), 0);
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    assert_eq!(mb_close(handle), 0);
+    assert_eq!(mb_cancel(handle), code::CLOSED_HANDLE as i32);
+}
+
+#[test]
+fn discard_does_not_wait_for_a_stalled_call_which_then_ends_cancelled() {
+    let bench = Bench::start("discard");
+    let handle = connect(
+        bench.proxy.port,
+        r#","io_timeout_ms":20000,"call_timeout_ms":30000"#,
+    );
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    bench.proxy.set(Fault::Stall);
+    let call = call_in_background(handle, "discarded");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_eq!(mb_discard(handle), 0);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(100),
+        "mb_discard took {took:?}"
+    );
+    let (reply, returned_at) = call.join().unwrap();
+    assert_eq!(code_of(&reply), code::CANCELLED, "{reply}");
+    assert!(returned_at.duration_since(started) < Duration::from_millis(500));
+    assert_eq!(code_of(&process(handle, NAME, None)), code::CLOSED_HANDLE);
+    assert_eq!(mb_discard(handle), code::CLOSED_HANDLE as i32);
 }

@@ -160,7 +160,7 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
         "the set must be journalled before its reply"
     );
     let valid = bytes.len();
-    let bad = mikrobill_sim::state::record_line(&Change::Set {
+    let bad = mikrobill_sim::journal::record_line(&Change::Set {
         path: name_path(IVANOV),
         value: json!("bad checksum"),
     })
@@ -171,8 +171,11 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
     bytes.extend_from_slice(br#"{"op":"set","path":"API.Client.633824158637492.Autor"#);
     std::fs::write(&journal, &bytes).unwrap();
     assert_eq!(
-        mikrobill_sim::state::parse_journal(&bytes),
-        (mikrobill_sim::state::parse_journal(&bytes[..valid]).0, true)
+        mikrobill_sim::journal::parse_journal(&bytes),
+        (
+            mikrobill_sim::journal::parse_journal(&bytes[..valid]).0,
+            true
+        )
     );
     {
         let mut sim = Sim::start(&["--state", &state]);

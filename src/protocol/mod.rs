@@ -8,4 +8,5 @@ pub mod crypto;
 pub mod frame;
 pub mod jsoncheck;
 pub mod message;
+pub mod phpfloat;
 pub mod phpjson;

@@ -1,11 +1,26 @@
 //! JSON written byte for byte as PHP's `json_encode` writes it with default flags: no whitespace,
 //! `/` escaped, every non-ASCII character as lowercase `\uXXXX` (surrogate pairs above U+FFFF).
 //! Numbers keep the text they were parsed from (serde_json's `arbitrary_precision`), so a 64-bit
-//! GUID never passes through a double.
+//! GUID never passes through a double; with [`Numbers::PhpDoubles`] the non-integer ones are
+//! rewritten as PHP writes doubles (`phpfloat`).
 
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write;
+
+use super::phpfloat::{self, NotFinite};
+
+/// How number tokens are written. Integer tokens are copied byte for byte either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Numbers {
+    /// Every number keeps the text it was parsed from.
+    #[default]
+    AsWritten,
+    /// A token with a fraction or exponent is written as PHP's `json_encode` writes the double
+    /// it denotes (`1.0` → `1`, `1e25` → `1.0e+25`), so a binding can hand over any round-trip
+    /// text of its doubles (Python's `repr`, .NET's "R").
+    PhpDoubles,
+}
 
 pub fn encode(value: &Value) -> String {
     let mut out = String::new();
@@ -14,12 +29,30 @@ pub fn encode(value: &Value) -> String {
 }
 
 pub fn write_value(out: &mut String, value: &Value) {
+    write_with(out, value, Numbers::AsWritten).expect("numbers as written cannot fail");
+}
+
+/// `encode` with a choice of number layout; fails only for a double token beyond a double's
+/// range under [`Numbers::PhpDoubles`].
+pub fn encode_with(value: &Value, numbers: Numbers) -> Result<String, NotFinite> {
+    let mut out = String::new();
+    write_with(&mut out, value, numbers)?;
+    Ok(out)
+}
+
+fn write_with(out: &mut String, value: &Value, numbers: Numbers) -> Result<(), NotFinite> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => {
-            let _ = write!(out, "{n}");
+            // With `arbitrary_precision` the Display of a number is its source text.
+            let text = n.to_string();
+            if numbers == Numbers::PhpDoubles && phpfloat::is_double_token(&text) {
+                phpfloat::write_token(out, &text)?;
+            } else {
+                out.push_str(&text);
+            }
         }
         Value::String(s) => write_str(out, s),
         Value::Array(items) => {
@@ -28,7 +61,7 @@ pub fn write_value(out: &mut String, value: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(out, item);
+                write_with(out, item, numbers)?;
             }
             out.push(']');
         }
@@ -40,11 +73,12 @@ pub fn write_value(out: &mut String, value: &Value) {
                 }
                 write_str(out, key);
                 out.push(':');
-                write_value(out, item);
+                write_with(out, item, numbers)?;
             }
             out.push('}');
         }
     }
+    Ok(())
 }
 
 pub fn write_str(out: &mut String, s: &str) {
@@ -86,6 +120,8 @@ pub enum ParseError {
     Json(serde_json::Error),
     /// The helper thread for a deep value could not be started.
     NoThread(std::io::Error),
+    /// Under [`Numbers::PhpDoubles`], a number beyond a double's range (`1e400`).
+    NotFinite(NotFinite),
 }
 
 impl std::fmt::Display for ParseError {
@@ -96,6 +132,7 @@ impl std::fmt::Display for ParseError {
             }
             ParseError::Json(e) => write!(f, "{e}"),
             ParseError::NoThread(e) => write!(f, "cannot start a thread for a deep value: {e}"),
+            ParseError::NotFinite(e) => write!(f, "{e}"),
         }
     }
 }
@@ -117,11 +154,19 @@ pub fn parse_nested(text: &str, max_depth: usize) -> Result<Value, ParseError> {
 /// Caller-supplied JSON text re-encoded as PHP's `json_encode` writes it, without ever recursing
 /// deeply on the caller's stack.
 pub fn reencode(text: &str) -> Result<String, ParseError> {
+    reencode_with(text, Numbers::AsWritten)
+}
+
+/// `reencode` with a choice of number layout.
+pub fn reencode_with(text: &str, numbers: Numbers) -> Result<String, ParseError> {
     let depth = nesting_depth(text.as_bytes());
     if depth > MAX_DEPTH {
         return Err(ParseError::TooDeep);
     }
-    let work = || parse_bounded(text).map(|value| encode(&value));
+    let work = || {
+        let value = parse_bounded(text)?;
+        encode_with(&value, numbers).map_err(ParseError::NotFinite)
+    };
     if depth <= INLINE_DEPTH {
         return work();
     }
@@ -260,6 +305,25 @@ mod tests {
     fn trailing_text_is_refused() {
         assert!(parse("[1] [2]").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn php_doubles_rewrite_only_non_integer_tokens() {
+        let php = |text| reencode_with(text, Numbers::PhpDoubles).unwrap();
+        assert_eq!(
+            php("[9527563927532953, 18446744073709551615123, -0, 1.0, -0.0, 1e25, 1E-7, 100.010]"),
+            "[9527563927532953,18446744073709551615123,-0,1,-0,1.0e+25,1.0e-7,100.01]"
+        );
+        assert_eq!(
+            php(r#"{"a":[0.1,{"b":12345678901234567890.0}]}"#),
+            r#"{"a":[0.1,{"b":1.2345678901234567e+19}]}"#
+        );
+        assert!(matches!(
+            reencode_with("[1, 1e400]", Numbers::PhpDoubles),
+            Err(ParseError::NotFinite(_))
+        ));
+        // As written, the same text passes unchanged.
+        assert_eq!(reencode("[1.0,1e+400]").unwrap(), "[1.0,1e+400]");
     }
 
     #[test]

@@ -45,13 +45,35 @@ static long reply_code(const char *reply) {
     return at ? strtol(at + 7, NULL, 10) : -99999;
 }
 
-/* Calls mb_process, checks the reply code, frees the reply; returns whether it matched. */
+/* Whether this thread's last error is `expected`, as a code and as JSON text whose code agrees;
+ * 0 means no last error at all (mb_last_error gives NULL). Reading it changes nothing. */
+static int last_error_is(long expected) {
+    int code = mb_last_error_code();
+    char *err = mb_last_error();
+    int ok = code == expected && code == mb_last_error_code() &&
+             (expected == 0 ? err == NULL : err != NULL && reply_code(err) == expected);
+    if (!ok)
+        fprintf(stderr, "  last error %d, %s (wanted %ld)\n", code, err ? err : "NULL", expected);
+    mb_free(err);
+    return ok;
+}
+
+/* Calls mb_process, checks the reply code, frees the reply; returns whether it matched. A
+ * non-zero code here is the library's error, so it must also be the last error, with the same
+ * text, and still be there after the reply was freed. */
 static int expect_code(long long h, const char *path, const char *value, long code) {
     char *reply = mb_process(h, path, value);
     int ok = reply != NULL && reply_code(reply) == code;
     if (!ok) fprintf(stderr, "  %s -> %s (wanted code %ld)\n", path, reply ? reply : "NULL", code);
+    if (reply != NULL && code != 0) {
+        char *err = mb_last_error();
+        int same = err != NULL && strcmp(err, reply) == 0;
+        if (!same) fprintf(stderr, "  %s: last error %s, reply %s\n", path, err ? err : "NULL", reply);
+        ok = ok && same;
+        mb_free(err);
+    }
     mb_free(reply);
-    return ok;
+    return ok && last_error_is(code);
 }
 
 static int last_error_code(long expected) {
@@ -59,14 +81,16 @@ static int last_error_code(long expected) {
     int ok = err != NULL && reply_code(err) == expected;
     if (!ok) fprintf(stderr, "  last error %s (wanted %ld)\n", err ? err : "NULL", expected);
     mb_free(err);
-    return ok;
+    return ok && last_error_is(expected);
 }
 
 static void test_happy_path(void) {
     long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
     CHECK(h > 0);
     CHECK(mb_last_error() == NULL);
+    CHECK(mb_last_error_code() == 0);
     CHECK(mb_check_connection(h) == 1);
+    CHECK(last_error_is(0));
 
     char *clients = mb_process(h, "API.GetClients", NULL);
     CHECK(strstr(clients, "633824158637492") != NULL);
@@ -97,14 +121,20 @@ static void test_happy_path(void) {
     char *unknown = mb_process(h, "API.Client.1.AutorizeInfo.Name", NULL);
     CHECK(reply_code(unknown) != 0 && reply_code(unknown) != -99999);
     mb_free(unknown);
+    CHECK(last_error_is(0)); /* the server answered: the call itself succeeded */
 
     CHECK(mb_disconnect(h) == 0);
     CHECK(expect_code(h, "API.GetClients", NULL, 0)); /* reconnects */
     CHECK(mb_close(h) == 0);
+    CHECK(last_error_is(0));
     CHECK(mb_close(h) == MB_CLOSED_HANDLE);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
     CHECK(mb_discard(h) == MB_CLOSED_HANDLE);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
     CHECK(mb_disconnect(h) == MB_CLOSED_HANDLE);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
     CHECK(mb_check_connection(h) == -1);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
     CHECK(expect_code(h, "API.GetClients", NULL, MB_CLOSED_HANDLE));
 }
 
@@ -113,8 +143,11 @@ static void test_discard(void) {
     long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
     CHECK(expect_code(h, "API.GetClients", NULL, 0));
     CHECK(mb_discard(h) == 0);
+    CHECK(last_error_is(0));
     CHECK(mb_discard(h) == MB_CLOSED_HANDLE);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
     CHECK(mb_close(h) == MB_CLOSED_HANDLE);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
     CHECK(expect_code(h, "API.GetClients", NULL, MB_CLOSED_HANDLE));
     long long never_connected = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
     CHECK(mb_discard(never_connected) == 0);
@@ -149,12 +182,15 @@ static void test_call_errors(void) {
     CHECK(expect_code(0, "API.GetClients", NULL, MB_CLOSED_HANDLE));
     CHECK(expect_code(-1, "API.GetClients", NULL, MB_CLOSED_HANDLE));
     CHECK(mb_close(987654321) == MB_CLOSED_HANDLE);
+    CHECK(last_error_is(MB_CLOSED_HANDLE));
 
     h = mb_connect(make_config("127.0.0.1", sim_port, "api", "wrong", KEY1, ""));
     char *rejected = mb_process(h, "API.GetClients", NULL);
     CHECK(reply_code(rejected) != 0 && reply_code(rejected) != -99999);
+    CHECK(mb_last_error_code() == reply_code(rejected)); /* the server's refusal is the error */
     mb_free(rejected);
     CHECK(mb_check_connection(h) == 0);
+    CHECK(mb_last_error_code() != 0 && last_error_is(mb_last_error_code()));
     mb_close(h);
 
     h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", "AAECAwQFBgcICQoLDA0ODw==", ""));
@@ -166,6 +202,9 @@ static void test_call_errors(void) {
     CHECK(reply_code(refused) == 111);
     CHECK(strstr(refused, "\"return\":\"Can`t connect!\"") != NULL);
     mb_free(refused);
+    CHECK(last_error_is(111));
+    CHECK(mb_check_connection(h) == 0); /* offline, not a failed check */
+    CHECK(last_error_is(111));
     mb_close(h);
 
     h = mb_connect(make_config("name.invalid", 7403, "api", "secret", KEY1, ""));
@@ -188,6 +227,7 @@ static void test_hostile_peer(void) {
                                              ",\"io_timeout_ms\":300,\"max_frame_bytes\":65536"));
         CHECK(expect_code(h, "API.GetClients", NULL, cases[i].code));
         CHECK(mb_close(h) == 0);
+        CHECK(last_error_is(0));
     }
 }
 
@@ -202,6 +242,7 @@ static void *hammer(void *arg) {
         char *reply = mb_process(w->handle, path, NULL);
         if (strstr(reply, wanted) == NULL) w->mismatches++;
         mb_free(reply);
+        if (mb_last_error_code() != 0) w->mismatches++; /* per thread, and these succeeded */
     }
     return NULL;
 }
@@ -224,8 +265,9 @@ static void test_threads_share_a_handle(void) {
 static void test_free_functions(void) {
     char *version = mb_version();
     CHECK(version != NULL && strncmp(version, "0.1.", 4) == 0);
+    CHECK(last_error_is(0));
     mb_free(version);
-    mb_free(version); /* ignored: already taken back */
+    mb_free(version); /* ignored: not currently issued (no string was made in between) */
     mb_free(NULL);
     char local[] = "not from the library";
     mb_free(local); /* ignored: not ours */
@@ -233,9 +275,11 @@ static void test_free_functions(void) {
     char *err = mb_last_error();
     CHECK(err != NULL);
     mb_free(err);
+    CHECK(mb_last_error_code() == MB_INVALID_ARGUMENT); /* neither reading nor freeing clears it */
     long long h = mb_connect(make_config("127.0.0.1", 1, "a", "b", KEY1, ""));
     CHECK(h > 0);
     CHECK(mb_last_error() == NULL); /* cleared by the successful connect */
+    CHECK(mb_last_error_code() == 0);
     CHECK(mb_close(h) == 0);
 }
 

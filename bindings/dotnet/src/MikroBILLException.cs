@@ -4,7 +4,7 @@ namespace MikroBILL
 {
     /// <summary>
     /// The library refused to create a client (bad config or keys). <see cref="Code"/> is the error's
-    /// code (9005 invalid argument, 9006 invalid key, ...) and <see cref="Json"/> its full JSON text.
+    /// code (compare with <see cref="MikroBILLCode"/>: InvalidArgument, InvalidKey, ...) and <see cref="Json"/> its full JSON text.
     /// Errors while talking to the server are not exceptions: Process returns them as JSON, like PHP.
     /// </summary>
     public class MikroBILLException : Exception

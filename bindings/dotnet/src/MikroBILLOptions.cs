@@ -36,6 +36,19 @@ namespace MikroBILL
             set { _callTimeoutMs = AtLeast(value, 1, "CallTimeoutMs"); }
         }
 
+        private bool _phpFloats = true;
+
+        /// <summary>True (the default): every non-integer number of a value, from
+        /// <see cref="MikroBILL_API.Process(string, object)"/> or raw <see cref="MikroBILL_API.ProcessJson"/>
+        /// text, reaches the server as PHP's json_encode writes that double (1e25 as 1.0e+25, 2.50 as
+        /// 2.5). False sends number text as given, which for a .NET double is its round-trip form
+        /// (1E+25), not PHP's.</summary>
+        public bool PhpFloats
+        {
+            get { return _phpFloats; }
+            set { _phpFloats = value; }
+        }
+
         /// <summary>The largest <see cref="MaxFrameBytes"/> this binding accepts: 1 GiB minus 1 MiB
         /// (1,072,693,248). A reply has at most as many characters as its frame has bytes and comes
         /// back as one .NET string, which holds at most 0x3FFFFFDF (1,073,741,791) characters; the

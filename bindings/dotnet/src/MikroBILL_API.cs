@@ -57,9 +57,10 @@ namespace MikroBILL
                 string error = _native.TakeString(_native.LastError());
                 if (error == null)
                 {
-                    throw new MikroBILLException(9008, "{\"return\":\"mb_connect failed without an error text\",\"code\":9008}");
+                    throw new MikroBILLException(MikroBILLCode.Internal,
+                        ErrorJson.Build(MikroBILLCode.Internal, "Internal error", "mb_connect failed without an error text"));
                 }
-                long code = JsonReader.TopLevelInteger(error, "code") ?? 9008;
+                long code = JsonReader.TopLevelInteger(error, "code") ?? MikroBILLCode.Internal;
                 throw new MikroBILLException(code, error);
             }
             handle.SetId(id);
@@ -190,6 +191,8 @@ namespace MikroBILL
             sb.Append(",\"password\":").Append(PhpJson.EncodeString(password));
             sb.Append(",\"key1\":").Append(PhpJson.EncodeString(key1));
             sb.Append(",\"key2\":").Append(PhpJson.EncodeString(key2));
+            // The library lays out doubles as PHP's json_encode does; PhpJson hands over round-trip text.
+            sb.Append(",\"php_floats\":").Append(options == null || options.PhpFloats ? "true" : "false");
             if (options != null)
             {
                 if (options.ConnectTimeoutMs.HasValue)

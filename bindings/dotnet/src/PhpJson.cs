@@ -11,7 +11,9 @@ namespace MikroBILL
     /// <summary>
     /// Writes .NET values as the bytes PHP's json_encode (default flags, PHP 7.1+) writes for the
     /// equivalent PHP value, so a call made through this binding puts the same request on the wire
-    /// as the original PHP client would.
+    /// as the original PHP client would. Doubles and floats are written as round-trip text only: the
+    /// library, which this binding configures with php_floats on, writes every non-integer number as
+    /// json_encode writes that double, so PHP's float layout exists once, in the library.
     /// </summary>
     public static class PhpJson
     {
@@ -40,14 +42,6 @@ namespace MikroBILL
             if (value == null) throw new ArgumentNullException("value");
             var sb = new StringBuilder(value.Length + 2);
             WriteString(sb, value);
-            return sb.ToString();
-        }
-
-        /// <summary>A double exactly as json_encode writes it with serialize_precision = -1.</summary>
-        public static string EncodeDouble(double value)
-        {
-            var sb = new StringBuilder();
-            WriteDouble(sb, value);
             return sb.ToString();
         }
 
@@ -89,6 +83,7 @@ namespace MikroBILL
             }
             if (value is double)
             {
+                // Round-trip text; the library (php_floats) writes it as json_encode would.
                 WriteDouble(sb, (double)value);
                 return;
             }
@@ -255,65 +250,62 @@ namespace MikroBILL
             sb.Append('"');
         }
 
+        // Any text that reads back as the same double will do: the binding turns the library's
+        // php_floats on, and the library writes every non-integer number as PHP's json_encode
+        // writes that double. "R" is not round-trip on every runtime (the .NET Framework's can
+        // lose the last bit), so it is checked and "G17", which always is, taken otherwise.
         private static void WriteDouble(StringBuilder sb, double value)
         {
             if (double.IsNaN(value) || double.IsInfinity(value))
             {
                 throw new ArgumentException("Inf and NaN cannot be JSON encoded");
             }
-            bool negative = BitConverter.DoubleToInt64Bits(value) < 0;
-            WriteDigits(sb, negative, ShortestDecimal.FromDouble(Math.Abs(value)));
+            string text = value.ToString("R", CultureInfo.InvariantCulture);
+            if (double.Parse(text, CultureInfo.InvariantCulture) != value)
+            {
+                text = value.ToString("G17", CultureInfo.InvariantCulture);
+            }
+            AppendAsDouble(sb, text, BitConverter.DoubleToInt64Bits(value) < 0);
         }
 
-        // PHP has no single-precision type. A float is written as the shortest digits that identify
-        // it among floats (0.1f gives 0.1, the value the caller wrote), laid out the way PHP lays
-        // out doubles; widening to double first would print 0.10000000149011612.
+        // PHP has no single-precision type. A float is handed over as the shortest text that
+        // identifies it among floats (0.1f gives 0.1, the value the caller wrote); widening to double
+        // first would send 0.10000000149011612.
         private static void WriteSingle(StringBuilder sb, float value)
         {
             if (float.IsNaN(value) || float.IsInfinity(value))
             {
                 throw new ArgumentException("Inf and NaN cannot be JSON encoded");
             }
-            bool negative = BitConverter.DoubleToInt64Bits(value) < 0;
-            WriteDigits(sb, negative, ShortestDecimal.FromSingle(Math.Abs(value)));
+            string text = null;
+            for (int precision = 1; precision <= 9; precision++)
+            {
+                text = value.ToString("G" + precision.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+                if (ReadsBackAs(text, value)) break;
+            }
+            AppendAsDouble(sb, text, BitConverter.DoubleToInt64Bits(value) < 0);
         }
 
-        // Layout of PHP's php_gcvt with precision 17: exponential form when the decimal point lies
-        // more than 4 places left of the first digit or more than 17 places right of it; "1.0e+25" keeps
-        // a ".0" after a single digit; no ".0" is added to integral values in fixed form.
-        private static void WriteDigits(StringBuilder sb, bool negative, ShortestDecimal.Result r)
+        private static bool ReadsBackAs(string text, float value)
         {
-            const int precision = 17;
-            string digits = r.Digits;
-            int point = r.DecimalPoint;
-            if (negative) sb.Append('-');
-            if (point < -3 || point > precision)
+            try
             {
-                int exp = point - 1;
-                sb.Append(digits[0]);
-                sb.Append('.');
-                sb.Append(digits.Length == 1 ? "0" : digits.Substring(1));
-                sb.Append('e');
-                sb.Append(exp < 0 ? '-' : '+');
-                sb.Append(Math.Abs(exp).ToString(CultureInfo.InvariantCulture));
+                return float.Parse(text, CultureInfo.InvariantCulture) == value;
             }
-            else if (point <= 0)
+            catch (OverflowException)
             {
-                sb.Append("0.");
-                sb.Append('0', -point);
-                sb.Append(digits);
+                // Too few digits can round past float.MaxValue (3E+38 is fine, 4E+38 is not).
+                return false;
             }
-            else if (digits.Length <= point)
-            {
-                sb.Append(digits);
-                sb.Append('0', point - digits.Length);
-            }
-            else
-            {
-                sb.Append(digits, 0, point);
-                sb.Append('.');
-                sb.Append(digits, point, digits.Length - point);
-            }
+        }
+
+        // The token must read as a double, not an integer, for the library to lay it out as PHP
+        // does; runtimes write an integral value ("1") and negative zero ("0") without a point or sign.
+        private static void AppendAsDouble(StringBuilder sb, string text, bool negative)
+        {
+            if (negative && text[0] != '-') sb.Append('-');
+            sb.Append(text);
+            if (text.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) sb.Append(".0");
         }
 
         // PHP has no decimal type. A decimal is written exactly (money must not pass through a

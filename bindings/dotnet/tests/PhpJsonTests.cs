@@ -3,7 +3,6 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Collections.Specialized;
-using System.IO;
 using System.Linq;
 using System.Numerics;
 
@@ -15,54 +14,29 @@ namespace MikroBILL.Tests
     public class PhpJsonTests
     {
         [Test]
-        public void DoublesFromTheIssue()
+        public void DoublesAreHandedOverAsRoundTripText()
         {
-            // php -r 'echo json_encode([1.0, 0.1, 1e25, 1.5e-7, -0.0, 123456789012345678.0]);'
-            Assert.Equal("[1,0.1,1.0e+25,1.5e-7,-0,1.2345678901234568e+17]",
-                PhpJson.Encode(new[] { 1.0, 0.1, 1e25, 1.5e-7, -0.0, 123456789012345678.0 }), "PHP output");
-        }
-
-        [Test]
-        public void DoublesAtLayoutBoundaries()
-        {
-            // json_encode([0.5, 100.0, 1e15, 1e16, 1e17, 1e21, 1e-5, 1e-4, 0.0001234, 1.7976931348623157e308,
-            //   5e-324, 2.5e-5, 123.456, -1.5, 3.0e20, 1.0e22, 0.3, 1/3, 2/3, 1e100, 9007199254740993.0, 4.35, 0.000001])
-            double[] values =
+            // No PHP layout here (the library writes it, see ValueShapeTests.Numbers): any text that
+            // reads back as the same double, always with a point or exponent so that the library
+            // sees a double, and negative zero keeping its sign.
+            Assert.Equal("[0.1,1E+25,1.0,-0.0,0.30000000000000004]",
+                PhpJson.Encode(new[] { 0.1, 1e25, 1.0, -0.0, 0.1 + 0.2 }), "doubles");
+            double[] values = { 5e-324, double.MaxValue, double.MinValue, 123456789012345678.0, 1.0 / 3, 9007199254740993.0 };
+            foreach (double d in values)
             {
-                0.5, 100.0, 1e15, 1e16, 1e17, 1e21, 1e-5, 1e-4, 0.0001234, 1.7976931348623157e308,
-                5e-324, 2.5e-5, 123.456, -1.5, 3.0e20, 1.0e22, 0.3, 1.0 / 3, 2.0 / 3, 1e100, 9007199254740993.0, 4.35, 0.000001,
-            };
-            Assert.Equal("[0.5,100,1000000000000000,10000000000000000,1.0e+17,1.0e+21,1.0e-5,0.0001,0.0001234,"
-                + "1.7976931348623157e+308,5.0e-324,2.5e-5,123.456,-1.5,3.0e+20,1.0e+22,0.3,0.3333333333333333,"
-                + "0.6666666666666666,1.0e+100,9007199254740992,4.35,1.0e-6]", PhpJson.Encode(values), "PHP output");
-            // json_encode(0.1+0.2), json_encode(2.0**63), json_encode(0.000123456789012345678), json_encode(1e16+2)
-            Assert.Equal("0.30000000000000004", PhpJson.EncodeDouble(0.1 + 0.2), "0.1+0.2");
-            Assert.Equal("9.223372036854776e+18", PhpJson.EncodeDouble(9223372036854775808.0), "2**63");
-            Assert.Equal("0.00012345678901234567", PhpJson.EncodeDouble(0.000123456789012345678), "small");
-            Assert.Equal("10000000000000002", PhpJson.EncodeDouble(1e16 + 2), "1e16+2");
-            Assert.Equal("12345678.9", PhpJson.EncodeDouble(12345678.9), "12345678.9");
-            Assert.Equal("-1.0e-7", PhpJson.EncodeDouble(-1e-7), "-1e-7");
-        }
-
-        [Test]
-        public void ThousandsOfDoublesMatchPhpFixture()
-        {
-            // tests/fixtures/php-doubles.txt: "<IEEE bits in hex> <json_encode output>", made by
-            // tests/fixtures/gen-php-doubles.php (random bit patterns, decimals, powers, extremes).
-            string path = Path.Combine(TestEnv.TestsDir, "fixtures", "php-doubles.txt");
-            int checkedCount = 0;
-            var mismatches = new List<string>();
-            foreach (string line in File.ReadAllLines(path))
-            {
-                if (line.Length == 0) continue;
-                string[] parts = line.Split(' ');
-                double d = BitConverter.Int64BitsToDouble(Convert.ToInt64(parts[0], 16));
-                string mine = PhpJson.EncodeDouble(d);
-                if (mine != parts[1]) mismatches.Add(parts[0] + ": PHP " + parts[1] + ", binding " + mine);
-                checkedCount++;
+                string text = PhpJson.Encode(d);
+                Assert.Equal(d, double.Parse(text, System.Globalization.CultureInfo.InvariantCulture), "round trip of " + text);
+                Assert.True(text.IndexOfAny(new[] { '.', 'E' }) >= 0, text + " reads as a double");
             }
-            Assert.True(checkedCount > 3000, "fixture has " + checkedCount + " lines");
-            Assert.Equal(0, mismatches.Count, "mismatches (" + string.Join("; ", mismatches.Take(5)) + ")");
+        }
+
+        [Test]
+        public void FloatsAreHandedOverAsTheirShortestText()
+        {
+            // 0.1f is sent as 0.1, the value the caller wrote, not as the double 0.10000000149011612.
+            Assert.Equal("[0.1,3.4028235E+38,1E-45,16777216.0,1E-10,-0.0,3.14159]",
+                PhpJson.Encode(new[] { 0.1f, float.MaxValue, float.Epsilon, 16777216f, 1e-10f, -0.0f, 3.14159f }),
+                "floats");
         }
 
         [Test]
@@ -73,15 +47,6 @@ namespace MikroBILL.Tests
             Assert.Throws<ArgumentException>(() => PhpJson.Encode(double.PositiveInfinity), "+Inf");
             Assert.Throws<ArgumentException>(() => PhpJson.Encode(new object[] { 1, double.NegativeInfinity }), "-Inf in a list");
             Assert.Throws<ArgumentException>(() => PhpJson.Encode(float.NaN), "float NaN");
-        }
-
-        [Test]
-        public void FloatsUseTheirOwnShortestDigits()
-        {
-            // No PHP counterpart (PHP has no single precision): the float's shortest digits in PHP's layout.
-            Assert.Equal("[0.1,3.4028235e+38,1.0e-45,16777216,1.0e-10,-0,3.14159,1.1754944e-38]",
-                PhpJson.Encode(new[] { 0.1f, float.MaxValue, float.Epsilon, 16777216f, 1e-10f, -0.0f, 3.14159f, 1.17549435e-38f }),
-                "floats");
         }
 
         [Test]

@@ -19,9 +19,14 @@ namespace MikroBILL.Tests
 
         private void Check(Func<MikroBILL_API, string> send, string expectedValueJson, string what)
         {
+            Check(send, expectedValueJson, what, null);
+        }
+
+        private void Check(Func<MikroBILL_API, string> send, string expectedValueJson, string what, MikroBILLOptions options)
+        {
             int before = _sim.Trace().Count;
             string reply;
-            using (var api = _sim.Client())
+            using (var api = new MikroBILL_API("127.0.0.1", _sim.Port, "api", "secret", TestEnv.Key1, TestEnv.Key2, options))
             {
                 reply = send(api);
             }
@@ -65,6 +70,48 @@ namespace MikroBILL.Tests
         }
 
         [Test]
+        public void DoublesAtPhpLayoutBoundaries()
+        {
+            // php -r 'echo json_encode([1.0, 0.1, 1e25, 1.5e-7, -0.0, 123456789012345678.0, 0.5, 100.0, 1e15, 1e16,
+            //   1e17, 1e21, 1e-5, 1e-4, 0.0001234, 1.7976931348623157e308, 5e-324, 2.5e-5, 123.456, -1.5, 3.0e20, 1.0e22,
+            //   0.3, 1/3, 2/3, 1e100, 9007199254740993.0, 4.35, 0.000001, 0.1+0.2, 2.0**63, 0.000123456789012345678,
+            //   1e16+2, 12345678.9, -1e-7]);'
+            double[] values =
+            {
+                1.0, 0.1, 1e25, 1.5e-7, -0.0, 123456789012345678.0, 0.5, 100.0, 1e15, 1e16,
+                1e17, 1e21, 1e-5, 1e-4, 0.0001234, 1.7976931348623157e308, 5e-324, 2.5e-5, 123.456, -1.5, 3.0e20, 1.0e22,
+                0.3, 1.0 / 3, 2.0 / 3, 1e100, 9007199254740993.0, 4.35, 0.000001, 0.1 + 0.2, 9223372036854775808.0, 0.000123456789012345678,
+                1e16 + 2, 12345678.9, -1e-7,
+            };
+            Check(a => a.Process(Path, values),
+                "[1,0.1,1.0e+25,1.5e-7,-0,1.2345678901234568e+17,0.5,100,1000000000000000,10000000000000000,"
+                + "1.0e+17,1.0e+21,1.0e-5,0.0001,0.0001234,1.7976931348623157e+308,5.0e-324,2.5e-5,123.456,-1.5,3.0e+20,1.0e+22,"
+                + "0.3,0.3333333333333333,0.6666666666666666,1.0e+100,9007199254740992,4.35,1.0e-6,0.30000000000000004,"
+                + "9.223372036854776e+18,0.00012345678901234567,10000000000000002,12345678.9,-1.0e-7]", "PHP output");
+        }
+
+        [Test]
+        public void FloatsAndDecimalsReachTheServerInPhpLayout()
+        {
+            // No PHP counterpart (PHP has neither single precision nor decimal): a float is its own
+            // shortest digits, a decimal its exact digits, each then laid out as PHP lays out that double.
+            Check(a => a.Process(Path, new[] { 0.1f, float.MaxValue, float.Epsilon, 16777216f, 1e-10f, -0.0f, 3.14159f, 1.17549435e-38f }),
+                "[0.1,3.4028235e+38,1.0e-45,16777216,1.0e-10,-0,3.14159,1.1754944e-38]", "floats");
+            // Integral decimals stay exact integers; fractional ones pass through a double, as in PHP.
+            Check(a => a.Process(Path, new[] { 100.01m, 5.00m, decimal.MaxValue, 0.0000000000000000000000000001m, -15.50m }),
+                "[100.01,5,79228162514264337593543950335,1.0e-28,-15.5]", "decimals");
+        }
+
+        [Test]
+        public void PhpFloatsOffSendsTheRuntimeText()
+        {
+            var asGiven = new MikroBILLOptions { PhpFloats = false };
+            // .NET writes 1E+25; the library's JSON parser keeps the digits and writes the exponent as 1e+25.
+            Check(a => a.Process(Path, new[] { 1e25, 1.0 }), "[1e+25,1.0]", ".NET round-trip text, not PHP's", asGiven);
+            Check(a => a.ProcessJson(Path, "[2.50,1e+25]"), "[2.50,1e+25]", "raw number text kept", asGiven);
+        }
+
+        [Test]
         public void Collections()
         {
             // PHP: json_encode([1,2,3]), ["a",1,null,true], ["IP"=>"1.2.3.4","n"=>5,"list"=>[1.5,["k"=>"v/w"]]]
@@ -81,9 +128,10 @@ namespace MikroBILL.Tests
         [Test]
         public void RawJsonIsNormalizedLikePhp()
         {
-            // The library re-encodes raw JSON as json_encode would, keeping key order and number text.
+            // The library re-encodes raw JSON as json_decode then json_encode would: key order and integer
+            // text kept, doubles in PHP's layout (2.50 becomes 2.5, as PHP writes it).
             Check(a => a.ProcessJson(Path, "{ \"a\" : [1, 2.50, \"x/y\"],\n \"b\": \"Иван\" }"),
-                "{\"a\":[1,2.50,\"x\\/y\"],\"b\":\"\\u0418\\u0432\\u0430\\u043d\"}", "raw JSON");
+                "{\"a\":[1,2.5,\"x\\/y\"],\"b\":\"\\u0418\\u0432\\u0430\\u043d\"}", "raw JSON");
             Check(a => a.ProcessJson(Path, "9527563927532953"), "9527563927532953", "raw GUID");
         }
 

@@ -28,7 +28,7 @@ final class LeakTest extends TestCase
             if ($reply !== $expected) {
                 throw new RuntimeException("iteration $i: unexpected reply $reply");
             }
-            $api = null; // __destruct -> mb_close
+            $api = null; // __destruct -> mb_discard
         }
     }
 

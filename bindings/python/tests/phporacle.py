@@ -1,7 +1,6 @@
 """Ask the real PHP interpreter what json_encode produces: the oracle for PHP-compatible text."""
 
 import shutil
-import struct
 import subprocess
 
 # Defaults made explicit so a php.ini elsewhere cannot change the oracle.
@@ -21,14 +20,6 @@ def _run(code, stdin_text):
     if result.returncode != 0:
         raise RuntimeError("php failed: %s" % result.stderr.decode("utf-8", "replace"))
     return result.stdout.decode("utf-8")
-
-
-def php_encode_floats(values):
-    """json_encode of each double, passed bit-exactly (big-endian hex) so no parsing is involved."""
-    hexes = "\n".join(struct.pack(">d", v).hex() for v in values)
-    code = ('foreach (explode("\\n", trim(stream_get_contents(STDIN))) as $h) '
-            '{ echo json_encode(unpack("E", hex2bin($h))[1]), "\\n"; }')
-    return _run(code, hexes).split("\n")[: len(values)]
 
 
 def php_request(path, value_json):

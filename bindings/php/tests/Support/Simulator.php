@@ -43,6 +43,19 @@ final class Simulator
         $this->end(9);
     }
 
+    /** SIGSTOP: the server hangs, its connections stay open and nothing is answered. */
+    public function suspend(): void
+    {
+        // Linux signal numbers; ext-pcntl, which names them, is not required by the suite.
+        proc_terminate($this->process, 19);
+    }
+
+    /** SIGCONT after suspend(). */
+    public function resume(): void
+    {
+        proc_terminate($this->process, 18);
+    }
+
     /** Starts again on the same port (after stop() or kill()). */
     public function restart(): void
     {

@@ -8,16 +8,16 @@
 import importlib.metadata as _metadata
 
 from ._api import MikroBILL_API
-from ._encoder import encode_value, php_float
+from ._encoder import encode_value
 from ._loader import LIB_NAME, library_info
-from .errors import LibraryLoadError, MikroBILLError
+from .errors import Code, LibraryLoadError, MikroBILLError
 
 __all__ = [
     "MikroBILL_API",
     "MikroBILLError",
+    "Code",
     "LibraryLoadError",
     "encode_value",
-    "php_float",
     "library_info",
     "LIB_NAME",
 ]

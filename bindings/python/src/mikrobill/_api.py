@@ -26,12 +26,9 @@ from typing import Any, NoReturn, Optional
 
 from . import _loader
 from ._encoder import encode_value
-from .errors import MikroBILLError
+from .errors import Code, MikroBILLError, error_json
 
 __all__ = ["MikroBILL_API"]
-
-# The library's "unknown or closed handle" code; used for calls after close().
-CODE_CLOSED = 9007
 
 
 def _to_c_text(text: str, what: str) -> bytes:
@@ -87,6 +84,7 @@ class MikroBILL_API:
         io_timeout: float = 5.0,
         call_timeout: float = 30.0,
         max_frame_bytes: Optional[int] = None,
+        php_floats: bool = True,
     ):
         # Set first so that __del__ of a half-built object finds nothing to release.
         self._handle = 0
@@ -117,7 +115,12 @@ class MikroBILL_API:
             "connect_timeout_ms": _timeout_ms(connect_timeout, "connect_timeout"),
             "io_timeout_ms": _timeout_ms(io_timeout, "io_timeout"),
             "call_timeout_ms": _timeout_ms(call_timeout, "call_timeout"),
+            # The library writes every float as PHP's json_encode writes that double; the encoder
+            # hands over Python's round-trip repr.
+            "php_floats": php_floats,
         }
+        if not isinstance(php_floats, bool):
+            raise TypeError("php_floats must be bool")
         if max_frame_bytes is not None:
             if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
                 raise TypeError("max_frame_bytes must be int or None")
@@ -177,13 +180,18 @@ class MikroBILL_API:
         handle = self._live_handle()
         status = self._lib.mb_check_connection(handle)
         if status < 0:
-            self._raise_closed()
+            # The check could not be made: a handle closed from another thread (9007) or a
+            # contained panic (9008); the library's last error says which.
+            raw = _loader.take_string(self._lib, self._lib.mb_last_error())
+            if raw is None:
+                self._raise_closed()
+            raise MikroBILLError(raw.decode("utf-8", "replace"))
         return status == 1
 
     def disconnect(self) -> None:
         """Send DISCONNECT and close the socket; the next call reconnects."""
         handle = self._live_handle()
-        if self._lib.mb_disconnect(handle) == CODE_CLOSED:
+        if self._lib.mb_disconnect(handle) == Code.CLOSED_HANDLE:
             self._raise_closed()
 
     def close(self) -> None:
@@ -228,8 +236,8 @@ class MikroBILL_API:
         del config_json
         if handle <= 0:
             raw = _loader.take_string(lib, lib.mb_last_error())
-            text = raw.decode("utf-8", "replace") if raw is not None else (
-                '{"return":"mb_connect failed without an error text","code":9008}')
+            text = raw.decode("utf-8", "replace") if raw is not None else error_json(
+                Code.INTERNAL, "Internal error", "mb_connect failed without an error text")
             raise MikroBILLError(text)
         return handle
 
@@ -263,11 +271,7 @@ class MikroBILL_API:
 
     @staticmethod
     def _raise_closed() -> NoReturn:
-        raise MikroBILLError(json.dumps({
-            "return": "MikroBILL_API handle is closed",
-            "result": "MikroBILL_API handle is closed",
-            "code": CODE_CLOSED,
-        }))
+        raise MikroBILLError(error_json(Code.CLOSED_HANDLE, "MikroBILL_API handle is closed"))
 
     def _call(self, path: str, value_json: Optional[str]) -> str:
         c_path = _to_c_text(path, "path")
@@ -277,7 +281,7 @@ class MikroBILL_API:
         # really run concurrently up to the library's per-handle lock.
         raw = _loader.take_string(self._lib, self._lib.mb_process(handle, c_path, c_value))
         if raw is None:
-            raise MikroBILLError('{"return":"mb_process returned NULL","code":9008}')
+            raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_process returned NULL"))
         # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
         # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
         return raw.decode("utf-8", "surrogateescape")

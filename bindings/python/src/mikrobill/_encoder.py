@@ -1,75 +1,37 @@
 """Turn Python values into the JSON text the library expects.
 
 The library re-encodes whatever JSON it gets exactly as PHP's json_encode would (escaped "/",
-\\uXXXX for non-ASCII, key order and number text kept), so this module only has to produce valid
-JSON whose *number text* already matches PHP: the library copies number text verbatim, and
-Python's float repr differs from PHP's (1e25 is "1e+25" in Python, "1.0e+25" in PHP; 1.0 is "1.0"
-in Python, "1" in PHP). Everything else can be plain JSON.
+\\uXXXX for non-ASCII, key order and integer text kept), and with the php_floats option this
+binding turns on it also writes every float as PHP writes that double (1e25 as 1.0e+25, 1.0 as
+1). So this module only has to produce valid JSON: floats go out as Python's own round-trip repr.
 
-The encoder is written out by hand instead of subclassing json.JSONEncoder because the standard
-encoder formats floats internally (float.__repr__) with no hook to override it.
+The encoder is written out by hand instead of calling json.dumps because json.dumps turns bool
+and float dict keys into "true"/"1.5" silently, and lets NaN through unless told not to.
 """
 
 import json
 import math
 from typing import Any, List
 
-__all__ = ["encode_value", "php_float"]
-
-# PHP's php_gcvt switches to exponent notation once the decimal point lies more than this many
-# digits to the right of the first significant digit (precision 17 when serialize_precision=-1).
-_PHP_PRECISION = 17
+__all__ = ["encode_value"]
 
 # json.dumps for a lone str is the C-accelerated escaper; ensure_ascii=False keeps the text short
-# (the library applies PHP's \uXXXX escaping anyway).
+# (the library applies PHP's \\uXXXX escaping anyway).
 _dump_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def php_float(value: float) -> str:
-    """Format a finite float exactly as PHP json_encode does with serialize_precision=-1."""
+def _float_text(value: float) -> str:
+    # repr is the shortest text that reads back as the same double and always carries a "." or
+    # an exponent ("1.0", "1e+25"), so the library sees a double and lays it out as PHP does.
     if math.isnan(value) or math.isinf(value):
         raise ValueError("NaN and infinite floats cannot be encoded as JSON (PHP refuses them too)")
-    digits, decpt, negative = _shortest_digits(value)
-    sign = "-" if negative else ""
-    if (decpt < -3) if decpt < 0 else (decpt > _PHP_PRECISION):
-        # Exponent form d.ddde±X; PHP always writes at least one digit after the point.
-        exponent = decpt - 1
-        mantissa = digits[0] + "." + (digits[1:] or "0")
-        return "%s%se%s%d" % (sign, mantissa, "-" if exponent < 0 else "+", abs(exponent))
-    if decpt <= 0:
-        return sign + "0." + "0" * (-decpt) + digits
-    if len(digits) <= decpt:
-        return sign + digits + "0" * (decpt - len(digits))
-    return sign + digits[:decpt] + "." + digits[decpt:]
-
-
-def _shortest_digits(value: float):
-    """Return (significant digits, decimal point position, negative) for the shortest round-trip
-    representation, the same digits as zend_dtoa mode 0 (both are David Gay's shortest output).
-
-    The value equals 0.<digits> * 10**decpt. Zero gives ("0", 1).
-    """
-    text = repr(float(value))
-    negative = text.startswith("-")
-    if negative:
-        text = text[1:]
-    mantissa, _, exp_text = text.partition("e")
-    exponent = int(exp_text) if exp_text else 0
-    int_part, _, frac_part = mantissa.partition(".")
-    all_digits = int_part + frac_part
-    decpt = len(int_part) + exponent
-    stripped = all_digits.lstrip("0")
-    decpt -= len(all_digits) - len(stripped)
-    stripped = stripped.rstrip("0")
-    if not stripped:
-        return "0", 1, negative
-    return stripped, decpt, negative
+    return float.__repr__(value)
 
 
 def encode_value(value: Any) -> str:
     """Encode a JSON-serializable Python value.
 
-    None, bool, int (any size, exact), float (PHP text), str, list/tuple (JSON array) and dict
+    None, bool, int (any size, exact), float (round-trip text), str, list/tuple (JSON array) and dict
     (JSON object; keys str or int, int keys become strings as in PHP) are accepted. Anything else
     raises TypeError; NaN/infinity and circular containers raise ValueError.
     """
@@ -91,7 +53,7 @@ def _encode(value: Any, out: List[str], active: set) -> None:
         # int.__repr__ so that IntEnum members and other subclasses give their number.
         out.append(int.__repr__(value))
     elif isinstance(value, float):
-        out.append(php_float(value))
+        out.append(_float_text(value))
     elif isinstance(value, (list, tuple)):
         _enter(value, active)
         out.append("[")

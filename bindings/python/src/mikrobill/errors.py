@@ -7,16 +7,50 @@ missing or mismatched native library.
 """
 
 import json
+from enum import IntEnum
 from typing import List, Optional
 
-__all__ = ["MikroBILLError", "LibraryLoadError"]
+__all__ = ["Code", "MikroBILLError", "LibraryLoadError", "error_json"]
+
+
+class Code(IntEnum):
+    """The library's error codes by name (enum mb_code in include/mikrobill.h, whose source is
+    src/error.rs; tests/abi_consistency.rs fails when this table differs). A failed connect
+    reports the OS errno instead, always below 4096."""
+
+    OK = 0
+    CONFIG_NOT_FOUND = 5
+    NULL_RESPONSE = 6
+    TIMEOUT = 9001
+    CONNECTION_LOST = 9002
+    FRAME_TOO_LARGE = 9003
+    MALFORMED_REPLY = 9004
+    INVALID_ARGUMENT = 9005
+    INVALID_KEY = 9006
+    CLOSED_HANDLE = 9007
+    INTERNAL = 9008
+    HOST_NOT_RESOLVED = 9009
+    KEY2_ROW_MISSING = 9010
+    CANCELLED = 9011
+    OUT_OF_STEP = 9012
+    REPLY_NOT_JSON = 9013
+
+
+def error_json(code: int, text: str, detail: Optional[str] = None) -> str:
+    """The library's error shape, for the few errors the binding makes itself: TEXT under both
+    "return" and "result", the number under "code", and "detail" when there is more to say."""
+    error = {"return": text, "result": text, "code": int(code)}
+    if detail:
+        error["detail"] = detail
+    return json.dumps(error, ensure_ascii=False)
 
 
 class MikroBILLError(Exception):
     """A failure reported by the native library as JSON error text.
 
-    ``code`` is the library's numeric code (see the contract: 9005 invalid argument, 9006 invalid
-    key, 9007 closed handle, ...), ``json`` the exact error text, ``message`` its description.
+    ``code`` is the library's numeric code (compare with :class:`Code`: ``Code.INVALID_ARGUMENT``,
+    ``Code.INVALID_KEY``, ``Code.CLOSED_HANDLE``, ...), ``json`` the exact error text, ``message``
+    its description.
     """
 
     def __init__(self, json_text: str):

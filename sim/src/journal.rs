@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use crate::error::SimError;
 use crate::model::Dataset;
 use crate::store::Store;
 use crate::tree::{self, Change};
@@ -73,25 +74,24 @@ fn journal_path(snapshot: &Path) -> PathBuf {
 }
 
 /// Takes `<FILE>.lock` exclusively, or says who has it.
-fn lock(snapshot: &Path) -> Result<File, String> {
+fn lock(snapshot: &Path) -> Result<File, SimError> {
     let path = sibling(snapshot, ".lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(SimError::file(&path))?;
     // SAFETY: flock on a file descriptor that `file` owns and keeps open.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = io::Error::last_os_error();
         return Err(if e.kind() == io::ErrorKind::WouldBlock {
-            format!(
-                "{}: the state file is in use by another simulator (cannot lock {})",
-                snapshot.display(),
-                path.display()
-            )
+            SimError::StateInUse {
+                snapshot: snapshot.to_path_buf(),
+                lock: path,
+            }
         } else {
-            format!("{}: cannot lock: {e}", path.display())
+            SimError::File { path, source: e }
         });
     }
     Ok(file)
@@ -151,10 +151,12 @@ pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
     sync_dir(path)
 }
 
-fn read_snapshot(path: &Path) -> Result<Dataset, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_reader(BufReader::new(file))
-        .map_err(|e| format!("{}: not a valid state snapshot: {e}", path.display()))
+fn read_snapshot(path: &Path) -> Result<Dataset, SimError> {
+    let file = File::open(path).map_err(SimError::file(path))?;
+    serde_json::from_reader(BufReader::new(file)).map_err(|source| SimError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Valid changes of a journal and whether anything after them was dropped.
@@ -183,8 +185,8 @@ impl Journal {
     /// Opens (or creates from `seed`) the state at `path`, replays its journal and compacts.
     pub fn open(
         path: &Path,
-        seed: impl FnOnce() -> Result<Dataset, String>,
-    ) -> Result<(Store, Journal), String> {
+        seed: impl FnOnce() -> Result<Dataset, SimError>,
+    ) -> Result<(Store, Journal), SimError> {
         let lock = lock(path)?;
         let jpath = journal_path(path);
         let mut store = if path.exists() {
@@ -195,11 +197,15 @@ impl Journal {
         let mut bytes = Vec::new();
         match File::open(&jpath) {
             Ok(mut f) => {
-                f.read_to_end(&mut bytes)
-                    .map_err(|e| format!("{}: {e}", jpath.display()))?;
+                f.read_to_end(&mut bytes).map_err(SimError::file(&jpath))?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", jpath.display())),
+            Err(source) => {
+                return Err(SimError::File {
+                    path: jpath,
+                    source,
+                })
+            }
         }
         let (changes, dropped) = parse_journal(&bytes);
         if dropped {
@@ -210,11 +216,13 @@ impl Journal {
             );
         }
         for change in &changes {
-            tree::replay(&mut store, change)
-                .map_err(|e| format!("{}: cannot replay a change: {e}", jpath.display()))?;
+            tree::replay(&mut store, change).map_err(|error| SimError::Replay {
+                journal: jpath.clone(),
+                error,
+            })?;
         }
         let file = open_secret(OpenOptions::new().create(true).append(true), &jpath)
-            .map_err(|e| format!("{}: {e}", jpath.display()))?;
+            .map_err(SimError::file(&jpath))?;
         let journal = Journal {
             snapshot: path.to_path_buf(),
             file,
@@ -229,9 +237,7 @@ impl Journal {
             #[cfg(test)]
             hook: None,
         };
-        journal
-            .compact(&store)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        journal.compact(&store).map_err(SimError::file(path))?;
         Ok((store, journal))
     }
 

@@ -1,0 +1,45 @@
+//! The strings handed to C. Each one is recorded until `mb_free` takes it back, so that NULL, a
+//! foreign pointer or one already taken back is ignored instead of corrupting the heap. What
+//! cannot be detected is a stale pointer whose address the allocator has since given to a newer
+//! string of ours: it is indistinguishable from that newer string. The table is a B-tree because
+//! its nodes are referenced from their start, so leak checkers see it as reachable at exit (a hash
+//! table's interior pointer shows up in valgrind as "possibly lost").
+
+use std::collections::BTreeSet;
+use std::ffi::{c_char, CString};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use super::lock;
+use crate::error::Error;
+
+fn issued() -> MutexGuard<'static, BTreeSet<usize>> {
+    static ISSUED: OnceLock<Mutex<BTreeSet<usize>>> = OnceLock::new();
+    lock(ISSUED.get_or_init(Default::default))
+}
+
+/// `text` as C text; a NUL byte inside it (which C would take for the end) is an error, not a
+/// silently shortened string.
+pub(super) fn c_text(text: String) -> Result<CString, Error> {
+    CString::new(text).map_err(|_| {
+        Error::MalformedReply("the reply holds a NUL byte, which C text cannot carry".into())
+    })
+}
+
+/// Hands `text` to C; it stays issued until [`take_back`].
+pub(super) fn give(text: CString) -> *mut c_char {
+    let ptr = text.into_raw();
+    issued().insert(ptr as usize);
+    ptr
+}
+
+/// Releases `ptr` when it is currently issued; anything else is left alone.
+///
+/// # Safety
+/// If `ptr` is currently issued, nothing may use it after this call.
+pub(super) unsafe fn take_back(ptr: *mut c_char) {
+    if !ptr.is_null() && issued().remove(&(ptr as usize)) {
+        // SAFETY: the table held this address, so `give` made it with `CString::into_raw` and
+        // nothing has released it since; removing it from the table makes this the only release.
+        drop(unsafe { CString::from_raw(ptr) });
+    }
+}
