@@ -110,6 +110,25 @@ def test_a_trickled_reply_ends_at_call_timeout(fresh_sim, proxy):
     api.close()
 
 
+def test_a_stalled_call_is_cancelled_from_another_thread(fresh_sim, proxy):
+    import threading
+    api = make_api(proxy.port, io_timeout=20, call_timeout=30)
+    assert code(api.process(NAME)) == 0
+    proxy.command("fault stall")
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(reply=api.process(NAME, "cancelled")))
+    worker.start()
+    time.sleep(0.3)
+    cancelled_at = time.monotonic()
+    api.cancel()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert time.monotonic() - cancelled_at < 1.0
+    assert code(result["reply"]) == 9011, result
+    assert json.loads(api.process(NAME))["return"] == "cancelled"
+    api.close()
+
+
 def test_password_stays_out_of_the_instance_and_of_traceback_locals(sim):
     api = make_api(sim.port, password="secret")
     assert "secret" not in repr(vars(api)) + repr(api)

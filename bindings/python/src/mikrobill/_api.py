@@ -194,6 +194,16 @@ class MikroBILL_API:
         if self._lib.mb_disconnect(handle) == Code.CLOSED_HANDLE:
             self._raise_closed()
 
+    def cancel(self) -> None:
+        """Cancel the call in progress on this instance in another thread, without waiting.
+
+        That call returns the library's 9011 error within about 20 ms (its request may or may
+        not have reached the server, and is never resent). Later calls are not affected.
+        """
+        handle = self._handle
+        if handle:
+            self._lib.mb_cancel(handle)
+
     def close(self) -> None:
         """Release the native handle (disconnecting first). Idempotent and thread-safe."""
         handle = self._take_handle()
