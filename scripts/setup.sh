@@ -8,7 +8,7 @@ set -euo pipefail
 need_demo=(gcc)
 need_tests=(gcc valgrind libasan8 python3 python3-venv
     php8.2-cli php8.2-mcrypt php8.2-mysql php8.2-opcache php8.2-fpm libfcgi-bin phpunit
-    mono-mcs mono-runtime mariadb-server)
+    mono-mcs mono-runtime mariadb-server tmux)
 
 packages=("${need_tests[@]}")
 [ "${1:-}" = "--demo" ] && packages=("${need_demo[@]}")

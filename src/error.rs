@@ -160,10 +160,11 @@ impl Error {
 
     /// `{"return":TEXT,"result":TEXT,"code":N}` (+ `"detail"`): `return` is the key the server
     /// uses, `result` the key the original PHP client used, so callers written for either work.
-    /// A server's auth rejection is returned exactly as the server sent it.
+    /// A server's auth rejection is the server's reply with `result` added (see
+    /// [`with_result_key`]).
     pub fn to_json(&self) -> String {
         if let Error::AuthRejected(reply) = self {
-            return reply.clone();
+            return with_result_key(reply);
         }
         let text = self.text();
         let mut out = String::from(r#"{"return":"#);
@@ -191,6 +192,27 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The original client answers a rejected login with the server's `return` text moved under its
+/// own key `result`; the server's reply has `return`. Both keys are given: `result` (encoded as
+/// PHP's `json_encode` wrote it) goes in front of the server's text, which is kept byte for byte.
+/// A reply without `return`, or one that already has `result`, is left as it came.
+fn with_result_key(reply: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = phpjson::parse(reply) else {
+        return reply.to_string();
+    };
+    let (Some(text), None) = (map.get("return"), map.get("result")) else {
+        return reply.to_string();
+    };
+    let Some(rest) = reply.trim_start().strip_prefix('{') else {
+        return reply.to_string();
+    };
+    let mut out = String::from(r#"{"result":"#);
+    phpjson::write_value(&mut out, text);
+    out.push(',');
+    out.push_str(rest);
+    out
+}
 
 /// The `code` of a reply text, when it is a JSON object with an integer code.
 pub fn reply_code(reply: &str) -> Option<i64> {
@@ -224,11 +246,26 @@ mod tests {
     }
 
     #[test]
-    fn auth_rejection_passes_through_unchanged() {
-        let reply = r#"{"return":"Wrong password","code":101}"#;
+    fn auth_rejection_keeps_the_servers_reply_and_adds_result() {
+        let reply = r#"{"return":"\u041d\u0435\u0442 \/ no","code":101}"#;
         let e = Error::AuthRejected(reply.into());
-        assert_eq!(e.to_json(), reply);
+        assert_eq!(
+            e.to_json(),
+            r#"{"result":"\u041d\u0435\u0442 \/ no","return":"\u041d\u0435\u0442 \/ no","code":101}"#
+        );
         assert_eq!(e.code(), 101);
+        // The server's own spelling of its text is kept; `result` is written as PHP writes it.
+        let e = Error::AuthRejected(r#" {"return":"Нет","code":102,"extra":[1]}"#.into());
+        assert_eq!(
+            e.to_json(),
+            r#"{"result":"\u041d\u0435\u0442","return":"Нет","code":102,"extra":[1]}"#
+        );
+        for unchanged in [
+            r#"{"code":101}"#,
+            r#"{"return":"a","result":"b","code":101}"#,
+        ] {
+            assert_eq!(Error::AuthRejected(unchanged.into()).to_json(), unchanged);
+        }
     }
 
     #[test]

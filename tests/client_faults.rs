@@ -106,11 +106,14 @@ fn wrong_keys_against_the_peer_give_code_6() {
 }
 
 #[test]
-fn auth_rejection_passes_through_unchanged() {
+fn auth_rejection_has_the_servers_return_and_the_original_clients_result() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "reject");
     let e = c.process("API.GetClients", None).unwrap_err();
-    assert_eq!(e.to_json(), r#"{"return":"Access denied","code":101}"#);
+    assert_eq!(
+        e.to_json(),
+        r#"{"result":"Access denied","return":"Access denied","code":101}"#
+    );
     assert!(!c.check_connection());
 }
 

@@ -198,12 +198,30 @@ if (!class_exists('MikroBILL_FFI', false)) {
             foreach (self::libraryCandidates() as $lib) {
                 try {
                     return FFI::cdef($header, $lib);
+                } catch (FFI\Exception $e) {
+                    if (strpos($e->getMessage(), 'ffi.enable') !== false) {
+                        // No library path can help here: the setting refuses FFI::cdef itself.
+                        throw new MikroBILL_Exception(self::ffiRestrictedMessage());
+                    }
+                    $errors[] = $lib . ' (' . $e->getMessage() . ')';
                 } catch (Throwable $e) {
                     $errors[] = $lib . ' (' . $e->getMessage() . ')';
                 }
             }
             throw new MikroBILL_Exception('MikroBILL: cannot load libmikrobill.so; tried: ' . implode('; ', $errors)
                 . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see README.md)');
+        }
+
+        /** What to change when ffi.enable forbids loading the library in this script. */
+        private static function ffiRestrictedMessage(): string
+        {
+            $setting = (string)ini_get('ffi.enable');
+            $preload = 'opcache.preload=' . __DIR__ . '/preload.php (with opcache.preload_user for php-fpm)';
+            $state = strtolower($setting) === 'preload'
+                ? 'restricted to preloaded code by ffi.enable=preload under ' . PHP_SAPI
+                : 'disabled by ffi.enable=' . ($setting === '' ? '0' : $setting);
+            return 'MikroBILL: PHP FFI is ' . $state . '. Fix: preload the binding with ' . $preload
+                . ' in the php.ini of this SAPI, or set ffi.enable=1 (on the CLI: php -d ffi.enable=1 script.php).';
         }
 
         private static function checkVersion(FFI $ffi): void

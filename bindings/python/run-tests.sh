@@ -26,12 +26,14 @@ PY="$VENV/bin/python"
 # Pinned, so once the venv holds them pip is satisfied without asking the index: later runs work
 # offline.
 "$PY" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements-test.txt" \
-    || die "cannot install the test requirements (pytest, setuptools)"
+    || die "cannot install the test requirements (pytest, setuptools, mypy)"
 # Installs the package as pip does for users (which also checks pyproject.toml and setup.py), but
 # with the venv's pinned setuptools instead of fetching a build backend into an isolated env.
 "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e "$HERE" \
     || die "cannot install the mikrobill package"
 "$PY" -m pytest --version >/dev/null || die "pytest is not usable in $VENV"
+# The package's type hints (it ships py.typed) are checked as strictly as mypy can.
+"$PY" -m mypy --strict --cache-dir "$VENV/.mypy_cache" "$HERE/src/mikrobill" || die "mypy --strict failed on src/mikrobill"
 
 # The simulators run in sessions of their own (see tests/conftest.py), so nothing kills them with
 # pytest's process group. Each one's pid is kept under RUN_DIR while it runs; on any exit of this

@@ -231,6 +231,19 @@ static void test_hostile_peer(void) {
     }
 }
 
+/* A rejected login reads as the original client's reply (its text under "result") and as the
+ * server's (under "return"). */
+static void test_auth_rejection_has_result_and_return(void) {
+    long long h = mb_connect(make_config("127.0.0.1", hostile_port, "reject", "pw", KEY1, ""));
+    char *reply = mb_process(h, "API.GetClients", NULL);
+    int ok = reply != NULL &&
+             strcmp(reply, "{\"result\":\"Access denied\",\"return\":\"Access denied\",\"code\":101}") == 0;
+    if (!ok) fprintf(stderr, "  rejection: %s\n", reply ? reply : "NULL");
+    CHECK(ok);
+    mb_free(reply);
+    CHECK(mb_close(h) == 0);
+}
+
 struct worker { long long handle; int id; int mismatches; };
 
 static void *hammer(void *arg) {
@@ -296,6 +309,7 @@ int main(int argc, char **argv) {
     test_connect_refusals();
     test_call_errors();
     test_hostile_peer();
+    test_auth_rejection_has_result_and_return();
     test_threads_share_a_handle();
     test_free_functions();
     printf("%d passed, %d failed\n", passed, failed);

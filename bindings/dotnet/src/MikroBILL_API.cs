@@ -12,7 +12,7 @@ namespace MikroBILL
     /// One instance may be shared by many threads: the library serializes calls on one handle, and
     /// disposal waits for calls in flight. For parallel requests use one instance per thread.
     /// </summary>
-    public sealed class MikroBILL_API : IDisposable
+    public sealed partial class MikroBILL_API : IDisposable
     {
         private readonly NativeMethods _native;
         private readonly MikroBILLHandle _handle;

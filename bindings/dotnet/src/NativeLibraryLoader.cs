@@ -118,6 +118,7 @@ namespace MikroBILL
             m.Discard = Symbol<MbHandleCall>(lib, "mb_discard", ref problem);
             m.Free = Symbol<MbFree>(lib, "mb_free", ref problem);
             m.Version = Symbol<MbVersion>(lib, "mb_version", ref problem);
+            m.Cancel = OptionalSymbol<MbHandleCall>(lib, "mb_cancel");
             if (problem != null)
             {
                 return null;
@@ -131,6 +132,13 @@ namespace MikroBILL
             m.LoadedPath = path;
             m.VersionText = version;
             return m;
+        }
+
+        // An export that newer libraries have and older ones lack; null when absent.
+        private static T OptionalSymbol<T>(IntPtr lib, string name) where T : class
+        {
+            IntPtr fn = Dl.Symbol(lib, name);
+            return fn == IntPtr.Zero ? null : (T)(object)Marshal.GetDelegateForFunctionPointer(fn, typeof(T));
         }
 
         private static T Symbol<T>(IntPtr lib, string name, ref string problem) where T : class

@@ -16,7 +16,31 @@ namespace MikroBILL.Tests
             {
                 string reply = api.Process(MoneyPath);
                 Assert.Equal(101, Reply.Code(reply), "server's auth rejection: " + reply);
+                var fields = Reply.Object(reply);
+                Assert.True(fields["return"] is string, "return is the server's text: " + reply);
+                Assert.Equal((string)fields["return"], fields["result"] as string, "result, the original client's key");
                 Assert.True(!api.CheckConnection(), "CheckConnection is false");
+            }
+        }
+
+        [Test]
+        public void ARejectedLoginReadsAsTheOriginalClientsReply()
+        {
+            using (var sim = new Sim())
+            {
+                foreach (var account in new[] { new[] { "api", "wrong" }, new[] { "noapi", "secret" } })
+                {
+                    var original = Reply.Object(OriginalStyle.Reply(sim.Port, account[0], account[1], MoneyPath));
+                    string ours;
+                    using (var api = sim.Client(account[0], account[1]))
+                    {
+                        ours = api.Process(MoneyPath);
+                    }
+                    var fields = Reply.Object(ours);
+                    Assert.Equal(original.Count, 2, "the original gives result and code");
+                    Assert.Equal(((JsonNumber)original["code"]).Text, ((JsonNumber)fields["code"]).Text, "code");
+                    Assert.Equal((string)original["result"], fields["result"] as string, "result: " + ours);
+                }
             }
         }
 

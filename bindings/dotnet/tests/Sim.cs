@@ -111,6 +111,35 @@ namespace MikroBILL.Tests
         public void Suspend()
         {
             Signal(SIGSTOP, "SIGSTOP");
+            // kill() returns before every thread has stopped; until they have, a request sent now may
+            // still be answered. Wait for the kernel to report each thread stopped (state T).
+            var giveUp = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (!AllThreadsStopped())
+            {
+                if (DateTime.UtcNow > giveUp) throw new InvalidOperationException("the simulator did not stop after SIGSTOP");
+                System.Threading.Thread.Sleep(5);
+            }
+        }
+
+        private bool AllThreadsStopped()
+        {
+            string taskDir = "/proc/" + Pid.ToString(CultureInfo.InvariantCulture) + "/task";
+            foreach (string dir in Directory.GetDirectories(taskDir))
+            {
+                string stat;
+                try
+                {
+                    stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                }
+                catch (IOException)
+                {
+                    continue; // the thread ended meanwhile
+                }
+                // The state follows the parenthesised command name, which may contain spaces.
+                string state = stat.Substring(stat.LastIndexOf(')') + 1).TrimStart().Split(' ')[0];
+                if (state != "T" && state != "t") return false;
+            }
+            return true;
         }
 
         /// <summary>Lets a suspended simulator run again (SIGCONT).</summary>

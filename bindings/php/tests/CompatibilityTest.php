@@ -68,6 +68,23 @@ final class CompatibilityTest extends TestCase
         $this->assertSame($origReplies, $shimReplies);
     }
 
+    public function testARejectedLoginHasTheOriginalsResultAndTheServersReturn(): void
+    {
+        $sim = new Simulator();
+        foreach (array(array(TestEnv::LOGIN, 'wrong', 101), array('noapi', TestEnv::PASSWORD, 102)) as list($login, $password, $code)) {
+            $shim = new MikroBILL_API('127.0.0.1', $sim->port, $login, $password, TestEnv::KEY1, TestEnv::KEY2);
+            $orig = new OriginalStyleClient('127.0.0.1', $sim->port, $login, $password, TestEnv::KEY1, TestEnv::KEY2);
+            $origReply = json_decode($orig->Process('API.GetClients'), true);
+            $shimReply = json_decode($shim->Process('API.GetClients'), true);
+            $this->assertSame($code, $origReply['code']);
+            $this->assertIsString($origReply['result']);
+            $this->assertNotSame('', $origReply['result']);
+            // An extension written for the original reads `result`; one written for the server reads `return`.
+            $this->assertSame($origReply, array_intersect_key($shimReply, array('result' => 1, 'code' => 1)));
+            $this->assertSame($shimReply['result'], $shimReply['return']);
+        }
+    }
+
     public function testBothClientsReportWrongKeysAndServerDownWithTheSameCodes(): void
     {
         $sim = new Simulator();

@@ -30,6 +30,8 @@ final class ErrorPathsTest extends TestCase
         $api = TestEnv::api($this->sim->port, array('password' => 'wrong'));
         $reply = self::decode($api->Process('API.GetClients'));
         $this->assertSame(101, $reply['code']);
+        $this->assertIsString($reply['return']);
+        $this->assertSame($reply['return'], $reply['result'], 'both the server\'s and the original\'s key');
         $this->assertFalse($api->CheckConnection());
         // Not code 0 on the second failure either (a defect of the original).
         $this->assertSame(101, self::decode($api->Process('API.GetClients'))['code']);

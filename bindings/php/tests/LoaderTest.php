@@ -108,4 +108,22 @@ final class LoaderTest extends TestCase
             . ";\n" . $code . "\n");
         return $file;
     }
+    /** With FFI switched off, the message names the settings that fix it, not a library path. */
+    public function testFfiDisabledNamesPreloadAndFfiEnable(): void
+    {
+        $script = TestEnv::tempDir() . '/ffi-off-' . bin2hex(random_bytes(4)) . '.php';
+        file_put_contents($script, '<?php
+require ' . var_export(TestEnv::bindingDir() . '/apicore.php', true) . ';
+try {
+    new MikroBILL_API("127.0.0.1", 7403, "api", "secret", "a", "b");
+    echo "constructed\n";
+} catch (MikroBILL_Exception $e) {
+    echo $e->getMessage(), "\n";
+}');
+        list($status, $out, $err) = TestEnv::runPhp(array('ffi.enable' => '0'), $script);
+        $this->assertSame(0, $status, $out . $err);
+        $this->assertSame('MikroBILL: PHP FFI is disabled by ffi.enable=0. Fix: preload the binding with opcache.preload='
+            . TestEnv::bindingDir() . '/preload.php (with opcache.preload_user for php-fpm) in the php.ini of this SAPI, '
+            . "or set ffi.enable=1 (on the CLI: php -d ffi.enable=1 script.php).\n", $out);
+    }
 }

@@ -74,10 +74,16 @@ class OriginalStyleClient
             return self::error(6, 'Null response! Probably incorrect encryption keys!');
         }
         $decoded = json_decode($reply, true);
-        if (!is_array($decoded) || ($decoded['code'] ?? 1) !== 0) {
+        if (!is_array($decoded)) {
             $this->socket = null;
             fclose($socket);
             return $reply;
+        }
+        if (($decoded['code'] ?? 1) !== 0) {
+            // As measured with the original: the server's text moves under the client's own key.
+            $this->socket = null;
+            fclose($socket);
+            return self::error($decoded['code'] ?? null, $decoded['return'] ?? null);
         }
         return null;
     }

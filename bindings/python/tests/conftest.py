@@ -134,6 +134,25 @@ class Sim:
         """Freeze the simulator (SIGSTOP), as a hung server looks: its connections stay open and
         the kernel still takes bytes, but nothing answers. Always pair with resume()."""
         self.proc.send_signal(signal.SIGSTOP)
+        # kill() returns before every thread has stopped; until they have, a request sent now may
+        # still be answered. Wait for the kernel to report each thread stopped (state T).
+        give_up = time.monotonic() + 20.0
+        while not self._all_threads_stopped():
+            assert time.monotonic() < give_up, "the simulator did not stop after SIGSTOP"
+            time.sleep(0.005)
+
+    def _all_threads_stopped(self):
+        task_dir = "/proc/%d/task" % self.proc.pid
+        for tid in os.listdir(task_dir):
+            try:
+                with open(os.path.join(task_dir, tid, "stat")) as stat:
+                    # The state follows the parenthesised command name, which may contain spaces.
+                    state = stat.read().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                continue  # the thread ended meanwhile
+            if state not in ("T", "t"):
+                return False
+        return True
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)

@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+from pathlib import Path
 
 # Defaults made explicit so a php.ini elsewhere cannot change the oracle.
 _PHP_FLAGS = ["-n", "-d", "serialize_precision=-1", "-d", "precision=14"]
@@ -32,3 +33,18 @@ def php_request(path, value_json):
             'echo json_encode(array("path" => $in[0], "value" => json_decode($in[1])));')
     import json
     return _run(code, json.dumps([path, value_json]))
+
+
+_ORIGINAL_STYLE = Path(__file__).resolve().parents[2] / "php" / "tests" / "original-style-reply.php"
+
+
+def original_style_reply(port, login, password, path, key1=None, key2=None):
+    """The reply a client behaving as the original PHP client (mcrypt, fsockopen) gives to one
+    Process(path) call against the simulator on `port`."""
+    from conftest import KEY1, KEY2
+    args = [php_binary(), str(_ORIGINAL_STYLE), "127.0.0.1", str(port), login, password,
+            key1 or KEY1, key2 or KEY2, path]
+    result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError("the original-style client failed: %s" % result.stderr.decode("utf-8", "replace"))
+    return result.stdout.decode("utf-8").strip()

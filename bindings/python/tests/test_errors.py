@@ -9,6 +9,7 @@ import pytest
 from mikrobill import MikroBILL_API, MikroBILLError
 
 from conftest import KEY1, KEY2, WRONG_KEY1, WRONG_KEY2, C1, make_api
+from phporacle import original_style_reply
 
 MONEY = "API.Client.%d.BillingInfo.Money" % C1
 
@@ -30,8 +31,22 @@ def closed_port():
 
 def test_wrong_password_code_passes_through(sim):
     with make_api(sim.port, password="not-the-password") as api:
-        assert reply(api.Process(MONEY))["code"] == 101
+        parsed = reply(api.Process(MONEY))
+        assert parsed["code"] == 101
+        # The server's key and the original client's key, with the same text.
+        assert isinstance(parsed["return"], str) and parsed["return"]
+        assert parsed["result"] == parsed["return"]
         assert api.CheckConnection() is False
+
+
+@pytest.mark.parametrize("login,password,code", [("api", "not-the-password", 101), ("noapi", "secret", 102)])
+def test_a_rejected_login_reads_as_the_original_clients_reply(sim, login, password, code):
+    original = json.loads(original_style_reply(sim.port, login, password, MONEY))
+    assert original["code"] == code
+    with make_api(sim.port, login=login, password=password) as api:
+        ours = reply(api.Process(MONEY))
+    assert {key: ours[key] for key in ("result", "code")} == original
+    assert ours["return"] == ours["result"]
 
 
 def test_cashier_without_api_right(sim):

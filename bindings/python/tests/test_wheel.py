@@ -37,6 +37,9 @@ def test_wheel_without_the_library_is_pure(tmp_path):
     assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
     with zipfile.ZipFile(wheel) as archive:
         assert "mikrobill/libmikrobill.so" not in archive.namelist()
+        # Type checkers use the package's hints only when the marker is installed with it.
+        assert "mikrobill/py.typed" in archive.namelist()
+        assert "mikrobill/aio.py" in archive.namelist()
 
 
 def test_wheel_with_the_library_is_tagged_for_this_platform(tmp_path):

@@ -186,7 +186,7 @@ class MikroBILL_API:
             if raw is None:
                 self._raise_closed()
             raise MikroBILLError(raw.decode("utf-8", "replace"))
-        return status == 1
+        return bool(status == 1)
 
     def disconnect(self) -> None:
         """Send DISCONNECT and close the socket; the next call reconnects."""
@@ -242,7 +242,7 @@ class MikroBILL_API:
 
     def _new_handle(self, config_json: bytes) -> int:
         lib = self._lib
-        handle = lib.mb_connect(config_json)
+        handle: int = lib.mb_connect(config_json)
         del config_json
         if handle <= 0:
             raw = _loader.take_string(lib, lib.mb_last_error())

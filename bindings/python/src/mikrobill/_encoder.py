@@ -11,7 +11,7 @@ and float dict keys into "true"/"1.5" silently, and lets NaN through unless told
 
 import json
 import math
-from typing import Any, List
+from typing import Any, List, Set
 
 __all__ = ["encode_value"]
 
@@ -40,7 +40,7 @@ def encode_value(value: Any) -> str:
     return "".join(parts)
 
 
-def _encode(value: Any, out: List[str], active: set) -> None:
+def _encode(value: Any, out: List[str], active: Set[int]) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -80,7 +80,7 @@ def _encode(value: Any, out: List[str], active: set) -> None:
         raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
 
-def _enter(container: Any, active: set) -> None:
+def _enter(container: Any, active: Set[int]) -> None:
     marker = id(container)
     if marker in active:
         raise ValueError("Circular reference detected")

@@ -1,0 +1,135 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace MikroBILL
+{
+    // The Task face of MikroBILL_API. The library's calls block, so each runs on a thread-pool
+    // thread; the awaiting caller's thread is never held. Asynchronous calls on one instance take
+    // turns (the protocol has one request in flight per connection), so a cancellation always
+    // concerns the caller's own request:
+    //  - cancelled while waiting for its turn: the request is never sent;
+    //  - cancelled while in flight: mb_cancel makes the library abandon the call (code 9011; the
+    //    connection is dropped, the request is never resent) and the task ends Canceled. With a
+    //    library that lacks mb_cancel, the task ends Canceled at once while the request finishes
+    //    in the background; the next call on the instance starts after it.
+    // Synchronous calls from other threads on the same instance do not take these turns: an
+    // instance used both ways should not rely on cancellation picking the right call.
+    public sealed partial class MikroBILL_API
+    {
+        private const long CodeCancelled = 9011;
+
+        private readonly SemaphoreSlim _asyncTurn = new SemaphoreSlim(1, 1);
+
+        /// <summary>Reads <paramref name="path"/> without blocking the caller; see <see cref="Process(string)"/>.</summary>
+        /// <exception cref="OperationCanceledException">(in the task) <paramref name="cancellationToken"/> was cancelled.</exception>
+        public Task<string> ProcessAsync(string path, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return StartAsync(path, null, cancellationToken);
+        }
+
+        /// <summary>Sends <paramref name="value"/> encoded as PHP's json_encode would, without blocking the
+        /// caller; see <see cref="Process(string, object)"/>. An unencodable value throws here, before any task.</summary>
+        public Task<string> ProcessAsync(string path, object value, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return StartAsync(path, value == null ? null : PhpJson.Encode(value), cancellationToken);
+        }
+
+        /// <summary>Sends <paramref name="valueJson"/> (JSON text; null reads) without blocking the caller;
+        /// see <see cref="ProcessJson"/>.</summary>
+        public Task<string> ProcessJsonAsync(string path, string valueJson,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return StartAsync(path, valueJson, cancellationToken);
+        }
+
+        private Task<string> StartAsync(string path, string valueJson, CancellationToken cancellationToken)
+        {
+            // Mistakes of the caller surface at the call, as in the synchronous methods.
+            if (path == null) throw new ArgumentNullException("path");
+            if (_disposed) throw new ObjectDisposedException(GetType().Name);
+            return RunInTurnAsync(path, valueJson, cancellationToken);
+        }
+
+        private async Task<string> RunInTurnAsync(string path, string valueJson, CancellationToken cancellationToken)
+        {
+            await _asyncTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Task<string> call;
+            try
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                call = Task.Run(() => CallCancellable(path, valueJson, cancellationToken));
+            }
+            catch
+            {
+                _asyncTurn.Release();
+                throw;
+            }
+            // The next call's turn comes when the native call has returned, even if nobody waits for it.
+            WhenDone(call, t => _asyncTurn.Release());
+            if (_native.Cancel != null || !cancellationToken.CanBeCanceled)
+            {
+                return await call.ConfigureAwait(false);
+            }
+            var cancelled = new TaskCompletionSource<bool>();
+            using (cancellationToken.Register(() => cancelled.TrySetResult(true)))
+            {
+                if (await Task.WhenAny(call, cancelled.Task).ConfigureAwait(false) != call)
+                {
+                    // The reply of the abandoned request is dropped; a failure of it is observed here
+                    // so that it is not reported as an unobserved task exception.
+                    WhenDone(call, t => { var ignored = t.Exception; });
+                    throw new OperationCanceledException(cancellationToken);
+                }
+            }
+            return await call.ConfigureAwait(false);
+        }
+
+        // A continuation nobody awaits; it runs whichever way the task ends.
+        private static void WhenDone(Task<string> task, Action<Task<string>> then)
+        {
+            task.ContinueWith(then, TaskScheduler.Default);
+        }
+
+        // Runs on a pool thread while this caller holds the turn, so the call in flight on the handle
+        // is this one and mb_cancel stops exactly it.
+        private string CallCancellable(string path, string valueJson, CancellationToken cancellationToken)
+        {
+            // Cancelled before the call starts: nothing to abandon, and nothing is sent.
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_native.Cancel == null || !cancellationToken.CanBeCanceled)
+            {
+                return Call(path, valueJson);
+            }
+            string reply;
+            using (cancellationToken.Register(CancelCallInFlight))
+            {
+                reply = Call(path, valueJson);
+            }
+            if (cancellationToken.IsCancellationRequested && JsonReader.TopLevelInteger(reply, "code") == CodeCancelled)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+            return reply;
+        }
+
+        private void CancelCallInFlight()
+        {
+            bool added = false;
+            try
+            {
+                if (_disposed) return;
+                _handle.DangerousAddRef(ref added);
+                _native.Cancel(_handle.Id);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile: the handle is gone, and with it any call to cancel.
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+        }
+    }
+}

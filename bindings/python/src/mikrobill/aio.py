@@ -1,0 +1,131 @@
+"""The asyncio face of the binding.
+
+    from mikrobill.aio import MikroBILL_API
+    async with MikroBILL_API("127.0.0.1", 7403, "api", "secret", KEY1, KEY2) as api:
+        print(await api.process("API.GetClients"))
+
+Every network call runs on a worker thread of the instance's own, so awaiting never blocks the
+event loop, however slow the server. The thread is one per instance, which gives what the
+protocol needs: one connection per instance and its calls one after another, in the order they
+were awaited (the protocol has one request in flight per connection). For parallel requests use
+several instances.
+
+Cancelling a task that awaits a call stops the waiting, not the request: a request already sent
+finishes on the worker (it is never resent), and the instance's next call runs after it. A call
+still queued behind another is dropped without being sent.
+"""
+
+import asyncio
+import concurrent.futures
+import functools
+from types import TracebackType
+from typing import Any, Callable, Optional, Type, TypeVar
+
+from ._api import MikroBILL_API as _BlockingAPI
+
+__all__ = ["MikroBILL_API"]
+
+_T = TypeVar("_T")
+
+
+class MikroBILL_API:
+    """An asyncio client of a MikroBILL core; the arguments are those of mikrobill.MikroBILL_API.
+
+    Construction validates the configuration and keys (raising MikroBILLError, as the blocking
+    class does) but does not connect; the first call does.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        login: str,
+        password: str,
+        key1: str,
+        key2: str,
+        *,
+        connect_timeout: float = 5.0,
+        io_timeout: float = 5.0,
+        max_frame_bytes: Optional[int] = None,
+        php_floats: bool = True,
+    ) -> None:
+        self._api = _BlockingAPI(
+            host,
+            port,
+            login,
+            password,
+            key1,
+            key2,
+            connect_timeout=connect_timeout,
+            io_timeout=io_timeout,
+            max_frame_bytes=max_frame_bytes,
+            php_floats=php_floats,
+        )
+        self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = (
+            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mikrobill-aio"))
+
+    async def process(self, path: str, value: Any = None) -> str:
+        """The reply text to one request; value is any JSON-serializable object (None reads).
+
+        Failures come back as the library's JSON error text, as with the blocking class.
+        """
+        return await self._run(self._api.process, path, value)
+
+    async def process_json(self, path: str, value_json: Optional[str]) -> str:
+        """Like process(), with the value given as JSON text (None reads)."""
+        return await self._run(self._api.process_json, path, value_json)
+
+    async def check_connection(self) -> bool:
+        """True when the core answers (connecting and logging in if needed)."""
+        return await self._run(self._api.check_connection)
+
+    async def disconnect(self) -> None:
+        """Say DISCONNECT and drop the connection; the next call connects again."""
+        await self._run(self._api.disconnect)
+
+    # The original PHP client's names, awaitable.
+    async def Process(self, Path: str, Value: Any = None) -> str:
+        return await self.process(Path, Value)
+
+    async def CheckConnection(self) -> bool:
+        return await self.check_connection()
+
+    async def Close(self) -> None:
+        await self.disconnect()
+
+    async def close(self) -> None:
+        """Release the connection and the native handle for good, after the calls already queued.
+        Later calls raise MikroBILLError 9007. Idempotent."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(worker, self._api.close)
+        finally:
+            worker.shutdown(wait=False)
+
+    @property
+    def closed(self) -> bool:
+        return self._worker is None or self._api.closed
+
+    async def __aenter__(self) -> "MikroBILL_API":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return "<mikrobill.aio.MikroBILL_API %s>" % repr(self._api)[len("<MikroBILL_API "):-1]
+
+    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
+        worker = self._worker
+        if worker is None:
+            # Closed (or closing on the worker right now): MikroBILLError 9007, as the blocking
+            # class raises, and never a call on the event loop's thread.
+            _BlockingAPI._raise_closed()
+        return await asyncio.get_running_loop().run_in_executor(worker, functools.partial(call, *args))

@@ -1,0 +1,193 @@
+//! `mb shell`: an interactive session on one connection, in the manner of psql or redis-cli.
+//! Each line is `PATH [VALUE]`; backslash commands change how replies are shown.
+
+mod helper;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Config, Editor};
+
+use crate::args::ShellArgs;
+use crate::connection;
+use crate::output::{describe, exit, format_reply, reply_problem, Style};
+use crate::paths;
+use crate::value;
+use helper::ShellHelper;
+
+const HELP: &str = "\
+  PATH [VALUE]   send a request; VALUE is JSON text or @FILE (Tab completes paths and GUIDs)
+  \\pretty        indented replies on/off
+  \\json          one compact JSON line per reply on/off
+  \\timing        show how long each request took on/off
+  \\help          this text
+  \\q             leave (or Ctrl-D)";
+
+struct Session {
+    style: Style,
+    timing: bool,
+}
+
+pub fn run(args: ShellArgs) -> i32 {
+    let mut client = match connection::client(&args.connection) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("mb: {message}");
+            return exit::USAGE;
+        }
+    };
+    let target = format!(
+        "{}@{}:{}",
+        args.connection.login, args.connection.host, args.connection.port
+    );
+    let mut editor = match new_editor() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("mb: cannot start line editing: {e}");
+            return exit::USAGE;
+        }
+    };
+    let history = args.history.or_else(default_history);
+    if let Some(file) = &history {
+        // A first session has no history file yet; that is not worth a message.
+        let _ = editor.load_history(file);
+    }
+    println!("mb shell: {target}. \\help for help, Ctrl-D to leave.");
+    if !client.check_connection() {
+        eprintln!("mb: not connected yet (server down or login refused); each request tries again");
+    }
+    let mut session = Session {
+        style: Style::from_args(&args.output),
+        timing: false,
+    };
+    let prompt = format!("{target}> ");
+    loop {
+        let line = match editor.readline(&prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("mb: cannot read the line: {e}");
+                break;
+            }
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(line);
+        if let Some(command) = line.strip_prefix('\\') {
+            if !session.backslash(command) {
+                break;
+            }
+            continue;
+        }
+        let (path, value_text) = match line.split_once(char::is_whitespace) {
+            Some((path, rest)) => (path, Some(rest.trim())),
+            None => (line, None),
+        };
+        let value = match value_text.map(load_value).transpose() {
+            Ok(v) => v,
+            Err(message) => {
+                eprintln!("mb: {message}");
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let result = client.process(path, value.as_deref());
+        let elapsed = started.elapsed();
+        match result {
+            Ok(reply) => {
+                println!("{}", format_reply(&reply, session.style));
+                if let Some(problem) = reply_problem(&reply) {
+                    eprintln!("mb: {problem}");
+                }
+                if let (Some(helper), Ok(parsed)) = (
+                    editor.helper_mut(),
+                    mikrobill::protocol::phpjson::parse(&reply),
+                ) {
+                    let mut found = Vec::new();
+                    paths::guids_in(&parsed, &mut found);
+                    helper.guids.extend(found);
+                }
+            }
+            Err(error) => eprintln!("mb: {}", describe(&error)),
+        }
+        if session.timing {
+            println!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+        }
+    }
+    if let Some(file) = &history {
+        if let Err(e) = editor.save_history(file) {
+            eprintln!("mb: cannot save the history to {}: {e}", file.display());
+        }
+    }
+    client.disconnect();
+    exit::OK
+}
+
+impl Session {
+    /// Runs a backslash command; false means leave.
+    fn backslash(&mut self, command: &str) -> bool {
+        match command.trim() {
+            "q" | "quit" => return false,
+            "pretty" => {
+                self.style = toggle(self.style, Style::Pretty);
+                println!("Pretty output is {}.", on_off(self.style == Style::Pretty));
+            }
+            "json" => {
+                self.style = toggle(self.style, Style::JsonLine);
+                println!("JSON lines are {}.", on_off(self.style == Style::JsonLine));
+            }
+            "timing" => {
+                self.timing = !self.timing;
+                println!("Timing is {}.", on_off(self.timing));
+            }
+            "help" | "?" => println!("{HELP}"),
+            other => eprintln!("mb: unknown command \\{other}; \\help lists the commands"),
+        }
+        true
+    }
+}
+
+fn toggle(current: Style, style: Style) -> Style {
+    if current == style {
+        Style::Raw
+    } else {
+        style
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// A value typed on the line, or `@FILE`; standard input is the terminal here, so no `-`.
+fn load_value(text: &str) -> Result<String, String> {
+    if text.starts_with('@') {
+        return value::load(text);
+    }
+    value::check(text)?;
+    Ok(text.to_string())
+}
+
+fn new_editor() -> rustyline::Result<Editor<ShellHelper, FileHistory>> {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .max_history_size(5000)?
+        .build();
+    let mut editor = Editor::with_config(config)?;
+    editor.set_helper(Some(ShellHelper::default()));
+    Ok(editor)
+}
+
+fn default_history() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".mb_history"))
+}

@@ -1,0 +1,268 @@
+//! `mb shell` driven for real through a pseudo-terminal: tmux runs it, `send-keys` types and
+//! `capture-pane` reads the screen, so line editing, completion, history and the password prompt
+//! are exercised as a user meets them. tmux is required (scripts/setup.sh installs it).
+
+#[path = "../../sim/tests/support/mod.rs"]
+mod sim_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use sim_support::Sim;
+
+fn serve() -> Sim {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mb"));
+    command.arg("serve");
+    Sim::start_command(command)
+}
+
+/// One tmux server of our own (its own socket), ended by `kill-server` on drop.
+struct Terminal {
+    socket: String,
+}
+
+impl Terminal {
+    fn start(name: &str, home: &Path, port: u16, args: &[&str]) -> Terminal {
+        let socket = format!("mb-test-{}-{name}", std::process::id());
+        let terminal = Terminal { socket };
+        let mut shell = format!(
+            "env -i HOME='{}' LANG=C.UTF-8 TERM=xterm-256color MIKROBILL_PORT={port} '{}' shell",
+            home.display(),
+            env!("CARGO_BIN_EXE_mb")
+        );
+        for arg in args {
+            shell.push_str(&format!(" '{arg}'"));
+        }
+        // When mb exits the pane stays, so its last screen can still be read.
+        let o = terminal.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            "-s",
+            "t",
+            &shell,
+        ]);
+        assert!(o.status.success(), "tmux new-session: {}", text(&o.stderr));
+        let o = terminal.tmux(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+        assert!(o.status.success(), "tmux set-option: {}", text(&o.stderr));
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-u")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap_or_else(|e| panic!("tmux is required for this test (scripts/setup.sh): {e}"))
+    }
+
+    /// Types keys; names such as `Tab`, `Enter`, `Up`, `C-d` are keys, other words literal text.
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let o = self.tmux(&["send-keys", "-t", "t", key]);
+            assert!(o.status.success(), "send-keys {key}: {}", text(&o.stderr));
+            // rustyline may drop type-ahead when it switches terminal modes: one key at a time.
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    /// Literal text, however it looks (no key-name lookup).
+    fn type_text(&self, line: &str) {
+        let o = self.tmux(&["send-keys", "-t", "t", "-l", line]);
+        assert!(o.status.success(), "send-keys -l: {}", text(&o.stderr));
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn screen(&self) -> String {
+        text(
+            &self
+                .tmux(&["capture-pane", "-p", "-t", "t", "-S", "-200"])
+                .stdout,
+        )
+    }
+
+    /// Waits until the screen shows `wanted`, and returns the screen. tmux drops trailing
+    /// blanks from captured lines, so `wanted` is compared without its own.
+    fn wait_for(&self, wanted: &str) -> String {
+        let wanted = wanted.trim_end();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if screen.contains(wanted) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {wanted:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The last line that holds the prompt, as typed so far.
+    fn prompt_line(&self, prompt: &str) -> String {
+        self.screen()
+            .lines()
+            .rev()
+            .find(|l| l.contains(prompt.trim_end()))
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_home(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mb-shell-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn shell_completes_paths_and_guids_toggles_output_and_keeps_history() {
+    let sim = serve();
+    let home = temp_home("main");
+    let t = Terminal::start("main", &home, sim.port, &[]);
+    let prompt = format!("api@127.0.0.1:{}> ", sim.port);
+    t.wait_for(&format!("mb shell: api@127.0.0.1:{}.", sim.port));
+    t.wait_for(&prompt);
+
+    // Path segments complete from the tree.
+    t.keys(&["API.Cl", "Tab"]);
+    wait_until("API.Client. completed", || {
+        t.prompt_line(&prompt).ends_with("> API.Client.")
+    });
+    t.keys(&["C-u", "API.Get", "Tab"]);
+    wait_until("API.GetClients completed", || {
+        t.prompt_line(&prompt)
+            .trim_end()
+            .ends_with("> API.GetClients")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("[633824158637492,9527563927532953,4611686018427387905]");
+
+    // GUIDs from that reply complete at a GUID position: all three listed, one completed.
+    t.keys(&["API.Client.", "Tab", "Tab"]);
+    let screen = t.wait_for("4611686018427387905  633824158637492");
+    assert!(screen.contains("9527563927532953"), "{screen}");
+    t.keys(&["6", "Tab", "Bi", "Tab", "M", "Tab"]);
+    wait_until("the money path completed", || {
+        t.prompt_line(&prompt)
+            .trim_end()
+            .ends_with("> API.Client.633824158637492.BillingInfo.Money")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for(r#"{"return":"100.01","code":0}"#);
+
+    // \timing and \pretty (completed from \tim and \pre).
+    t.keys(&["\\tim", "Tab", "Enter"]);
+    t.wait_for("Timing is on.");
+    t.keys(&["\\pre", "Tab", "Enter"]);
+    t.wait_for("Pretty output is on.");
+    t.type_text("API.Client.633824158637492.AutorizeInfo.Name");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("\"return\": \"Иванов Иван Иванович\"");
+    assert!(screen.contains("Time: "), "{screen}");
+
+    // A bare word gets the hint and the session goes on; a server error shows its code.
+    t.type_text("API.Client.633824158637492.AutorizeInfo.Name Петров");
+    t.keys(&["Enter"]);
+    t.wait_for("write it in quotes: '\"Петров\"'");
+    t.type_text("API.Client.1.BillingInfo.Money");
+    t.keys(&["Enter"]);
+    t.wait_for("mb: the server answered code 202");
+
+    // History: Up brings back the last line, which line editing can change before sending.
+    t.keys(&["Up"]);
+    wait_until("the last line recalled", || {
+        t.prompt_line(&prompt)
+            .trim_end()
+            .ends_with("> API.Client.1.BillingInfo.Money")
+    });
+    t.keys(&["C-u", "C-d"]);
+    wait_until("mb shell to leave and save its history", || {
+        std::fs::read_to_string(home.join(".mb_history"))
+            .is_ok_and(|h| h.contains("API.Client.1.BillingInfo.Money"))
+    });
+    let history = std::fs::read_to_string(home.join(".mb_history")).unwrap();
+    assert!(history.contains("API.GetClients"), "{history}");
+    // Lines may hold values such as an account's password: only the owner may read them.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.join(".mb_history"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "history file mode {mode:o}");
+    drop(t);
+
+    // A new session starts with that history.
+    let t = Terminal::start("again", &home, sim.port, &[]);
+    t.wait_for(&prompt);
+    t.keys(&["Up"]);
+    wait_until("history from the previous session", || {
+        t.prompt_line(&prompt)
+            .trim_end()
+            .ends_with("> API.Client.1.BillingInfo.Money")
+    });
+    t.keys(&["C-u", "\\q", "Enter"]);
+    drop(t);
+    std::fs::remove_dir_all(&home).unwrap();
+}
+
+#[test]
+fn shell_asks_for_the_password_on_the_terminal() {
+    let sim = serve();
+    let home = temp_home("password");
+    let t = Terminal::start("password", &home, sim.port, &["--ask-password"]);
+    t.wait_for("Password for api: ");
+    t.type_text("secret");
+    t.keys(&["Enter"]);
+    let prompt = format!("api@127.0.0.1:{}> ", sim.port);
+    let screen = t.wait_for(&prompt);
+    assert!(
+        !screen.contains("secret"),
+        "the password is not echoed:\n{screen}"
+    );
+    assert!(!screen.contains("not connected"), "{screen}");
+    t.type_text("API.GetClients");
+    t.keys(&["Enter"]);
+    t.wait_for(r#""code":0}"#);
+    t.keys(&["C-d"]);
+    drop(t);
+
+    let t = Terminal::start("wrong", &home, sim.port, &["-W"]);
+    t.wait_for("Password for api: ");
+    t.type_text("not-the-password");
+    t.keys(&["Enter"]);
+    t.wait_for("not connected yet");
+    t.type_text("API.GetClients");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("mb: the server refused the login");
+    assert!(screen.contains("(code 101)"), "{screen}");
+    assert!(!screen.contains("not-the-password"), "{screen}");
+    t.keys(&["C-d"]);
+    drop(t);
+    std::fs::remove_dir_all(&home).unwrap();
+}
