@@ -1,13 +1,14 @@
 //! Socket reads and writes bounded by the whole call: each one waits at most until the call's
 //! deadline, at most `io_timeout` without progress, and notices a cancellation within
-//! `CANCEL_POLL`. The socket is non-blocking and every wait is a `poll` slice, so a peer that
-//! trickles one byte a second cannot stretch a call past its deadline, and cancelling needs no
-//! signal, no `shutdown` and no descriptor of its own: it only sets a flag in this process's
-//! memory, which is what keeps it harmless to a connection inherited across `fork`.
+//! `CANCEL_POLL`. Every wait is a socket timeout of at most one slice, so a peer that trickles one
+//! byte a second cannot stretch a call past its deadline, and cancelling needs no signal, no
+//! `shutdown` and no descriptor of its own: it only sets a flag in this process's memory, which
+//! is what keeps it harmless to a connection inherited across `fork`. Only std socket calls are
+//! used, so the same code runs on Linux and Windows.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -82,10 +83,23 @@ pub struct CallIo<'a> {
     pub cancel: &'a CancelToken,
 }
 
+/// Which socket timeout a slice sets.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
 impl CallIo<'_> {
-    /// Waits until the socket is ready for `events`, or returns the reason it stopped waiting.
-    fn wait(&self, events: libc::c_short) -> io::Result<()> {
+    /// Runs `attempt` (one read or one write) in slices until it moves bytes, fails for real,
+    /// or a limit or a cancel stops it.
+    fn bounded(
+        &self,
+        direction: Direction,
+        mut attempt: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
         let idle_until = Instant::now() + self.idle;
+        let set_slice = Cell::new(None);
         loop {
             if self.cancel.is_cancelled() {
                 return Err(io::Error::other(Stop::Cancelled));
@@ -100,24 +114,24 @@ impl CallIo<'_> {
             let slice = CANCEL_POLL
                 .min(self.deadline - now)
                 .min(idle_until - now)
-                .as_millis()
-                .max(1) as libc::c_int;
-            let mut pollfd = libc::pollfd {
-                fd: self.stream.as_raw_fd(),
-                events,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd on the stack that outlives the call.
-            let ready = unsafe { libc::poll(&mut pollfd, 1, slice) };
-            if ready > 0 {
-                // Readable, writable, or an error/hang-up the next read or write will report.
-                return Ok(());
-            }
-            if ready < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
+                .max(Duration::from_millis(1));
+            if set_slice.get() != Some(slice) {
+                match direction {
+                    Direction::Read => self.stream.set_read_timeout(Some(slice))?,
+                    Direction::Write => self.stream.set_write_timeout(Some(slice))?,
                 }
+                set_slice.set(Some(slice));
+            }
+            match attempt() {
+                // Unix reports a socket timeout as WouldBlock, Windows as TimedOut.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                other => return other,
             }
         }
     }
@@ -125,29 +139,15 @@ impl CallIo<'_> {
 
 impl Read for CallIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match (&mut &*self.stream).read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait(libc::POLLIN)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
-            }
-        }
+        let stream = self.stream;
+        self.bounded(Direction::Read, || (&mut &*stream).read(buf))
     }
 }
 
 impl Write for CallIo<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        loop {
-            match (&mut &*self.stream).write(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait(libc::POLLOUT)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
-            }
-        }
+        let stream = self.stream;
+        self.bounded(Direction::Write, || (&mut &*stream).write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -170,10 +170,9 @@ impl Client {
 
     fn open(&self, deadline: Instant) -> Result<TcpStream, Error> {
         let stream = self.connect_tcp(deadline)?;
-        // Non-blocking from here on: every wait is a poll bounded by the call (see call_io).
+        // Every wait is a socket timeout bounded by the call (see call_io).
         stream
-            .set_nonblocking(true)
-            .and_then(|_| stream.set_nodelay(true))
+            .set_nodelay(true)
             .map_err(|e| Error::Internal(format!("configuring the socket: {e}")))?;
         self.authenticate(stream, deadline)
     }
@@ -373,13 +372,19 @@ fn path_outside(reply: &str, prefix: &str) -> Option<String> {
         })
 }
 
-/// How many bytes are already waiting on the (non-blocking) socket, if any.
+/// How many bytes are already waiting on the socket, if any, without waiting for more.
 fn bytes_waiting(stream: &TcpStream) -> Option<usize> {
     let mut probe = [0u8; 64];
-    match stream.peek(&mut probe) {
+    stream.set_nonblocking(true).ok()?;
+    let waiting = match stream.peek(&mut probe) {
         Ok(n) if n > 0 => Some(n),
         _ => None,
+    };
+    // A socket left non-blocking would turn every later timeout slice into a busy loop.
+    if stream.set_nonblocking(false).is_err() {
+        return Some(0);
     }
+    waiting
 }
 
 /// A reset or broken pipe while authenticating: the server closed without reading our auth
@@ -418,10 +423,15 @@ impl Drop for Client {
 }
 
 /// A connection that is idle between calls has nothing to read; end of stream, an error or
-/// unsolicited bytes all mean it cannot carry the next request. The socket is non-blocking.
+/// unsolicited bytes all mean it cannot carry the next request.
 fn peer_still_there(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
     let mut byte = [0u8; 1];
-    matches!(stream.peek(&mut byte), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+    let idle =
+        matches!(stream.peek(&mut byte), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).is_ok() && idle
 }
 
 /// The original reported fsockopen's errno; a timeout from `connect_timeout` carries none, so it

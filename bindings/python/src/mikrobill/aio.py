@@ -46,6 +46,7 @@ class MikroBILL_API:
         *,
         connect_timeout: float = 5.0,
         io_timeout: float = 5.0,
+        call_timeout: float = 30.0,
         max_frame_bytes: Optional[int] = None,
         php_floats: bool = True,
     ) -> None:
@@ -58,6 +59,7 @@ class MikroBILL_API:
             key2,
             connect_timeout=connect_timeout,
             io_timeout=io_timeout,
+            call_timeout=call_timeout,
             max_frame_bytes=max_frame_bytes,
             php_floats=php_floats,
         )
