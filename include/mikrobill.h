@@ -19,19 +19,23 @@
  *
  * Errors: every function that fails sets this thread's last error and says so by its return
  * value: 0 from mb_connect, a non-zero code from the int functions, -1 from mb_check_connection
- * (whose 0, "offline", also leaves the reason as last error), NULL from mb_version, the error
- * JSON from mb_process. mb_last_error_code() gives its code and
- * mb_last_error() its JSON text {"return":..,"result":..,"code":N}. Every call that succeeds
- * clears it (mb_last_error_code() is then 0), except mb_last_error, mb_last_error_code and
- * mb_free, which leave it as it was so that it can be read after freeing a reply. A reply from
- * the server is a success whatever its own code.
+ * (9007, or 9008: a defect inside the library, including a contained panic; its 0, "offline",
+ * also leaves the reason as last error), NULL from mb_version, the error JSON from mb_process.
+ * mb_last_error_code() gives its code and mb_last_error() its JSON text
+ * {"return":..,"result":..,"code":N}. Every call that succeeds clears it (mb_last_error_code()
+ * is then 0), except mb_last_error, mb_last_error_code and mb_free, which leave it as it was so
+ * that it can be read after freeing a reply. A reply from the server is a success whatever its
+ * own code.
  *
  * Threads: every function may be called from any thread. Calls on one handle are serialized,
  * so replies never cross; use one handle per thread for parallel requests. The last error is
  * per thread.
  *
  * Panics inside the library are caught at the boundary of every function and reported as a
- * failure with last error 9008 (MB_INTERNAL), never as a normal result.
+ * failure with last error 9008 (MB_INTERNAL). Two results cannot tell a panic by themselves:
+ * mb_last_error returns NULL both for "no last error" and for a panic, and mb_last_error_code
+ * returns 9008 both for a last error 9008 and for a panic. mb_last_error_code() tells them
+ * apart: after a NULL from mb_last_error it is 0 when there was no error and 9008 after a panic.
  */
 
 /*
@@ -113,8 +117,10 @@ typedef enum mb_code {
  7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `call_timeout_ms` (default
  30000: the whole call, however slowly the reply trickles), `max_frame_bytes` (default
  67108864), `php_floats` (default false: when true, every non-integer number of a value is
- rewritten as PHP's `json_encode` writes that double; integers stay byte-identical). Unknown
- keys and wrong types are refused.
+ rewritten as PHP's `json_encode` writes that double; integers stay byte-identical),
+ `persistent` (default false: hand the connection to the process-wide pool on close) with
+ `persistent_id` (default ""), `pool_max_idle` (4 per identity), `pool_max_idle_total` (64) and
+ `pool_idle_timeout_ms` (60000). Unknown keys and wrong types are refused.
 
  # Safety
  `config_json` is NULL or a NUL-terminated string.
@@ -124,14 +130,17 @@ long long mb_connect(const char *config_json);
 /*
  The code of this thread's last error: 0 when the last call (other than mb_last_error,
  mb_last_error_code and mb_free, which leave it alone) succeeded or no call failed yet.
- A server's auth rejection code that does not fit in int reads as 9004.
+ A server's auth rejection code that does not fit in int reads as 9004. 9008 is also what a
+ contained panic in this function returns (it then becomes the last error, and mb_last_error()
+ says "panic in mb_last_error_code"); either way it is a defect to report.
  */
 int mb_last_error_code(void);
 
 /*
  The JSON text of this thread's last error, `{"return":..,"result":..,"code":N}` (or the
  server's own text when it refused the login), or NULL when mb_last_error_code() is 0.
- Free the result with `mb_free`.
+ NULL is also what a contained panic in this function returns: mb_last_error_code() is then
+ 9008 instead of 0, which tells the two apart. Free the result with `mb_free`.
  */
 char *mb_last_error(void);
 
@@ -151,18 +160,20 @@ char *mb_process(long long handle, const char *path, const char *value_json);
 /*
  1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
  not; the last error says why (the connect errno, 9001, 6, the server's refusal...). -1 when
- the check could not be made: an unknown or closed handle (9007) or a contained panic (9008).
+ the check could not be made: an unknown or closed handle (9007), or 9008: a defect inside the
+ library, including a contained panic.
  */
 int mb_check_connection(long long handle);
 
 /*
  Says DISCONNECT and closes the socket; the handle stays valid and the next call connects
- again. Returns 0, or the error's code (9007 for an unknown or closed handle).
+ again. A persistent client hands the connection to the pool instead. Returns 0, or the error's code (9007 for an unknown or closed handle).
  */
 int mb_disconnect(long long handle);
 
 /*
- Disconnects and releases the handle; later use of it gets error 9007. Waits for a call in
+ Disconnects and releases the handle; later use of it gets error 9007. A persistent client's
+ connection goes to the pool instead of saying DISCONNECT. Waits for a call in
  progress on another thread. Returns 0, or the error's code (9007 when the handle is unknown or
  already closed).
  */
@@ -172,9 +183,9 @@ int mb_close(long long handle);
  Releases the handle at once, without saying DISCONNECT and without waiting for anything:
  for finalizers and garbage collectors, which must never block on the network. A call in
  progress on the handle in another thread is cancelled (it returns 9011 within about 20 ms)
- and its connection closed when it returns; otherwise the socket is closed now. Only this
- process's descriptor is closed, so a connection shared with a forked process stays intact
- there. Later use of the handle gets error 9007. Returns 0, or the error's code (9007 when the
+ and its connection closed when it returns; otherwise the socket is closed now, or, for a
+ persistent client, handed to the pool. Only this process's descriptor is closed, so a
+ connection shared with a forked process stays intact there. Later use of the handle gets error 9007. Returns 0, or the error's code (9007 when the
  handle is unknown or already closed).
  */
 int mb_discard(long long handle);
@@ -208,3 +219,38 @@ void mb_free(char *text);
  panic (9008).
  */
 char *mb_version(void);
+
+/*
+ The persistent-connection pool as JSON: `idle` (connections waiting in all), `identities`
+ (distinct identities they serve), and counts since the process started or forked:
+ `returned`, `reused`, `closed_idle_timeout`, `closed_over_limit`, `closed_dead`,
+ `closed_by_clear`, `forgotten_after_fork`. Closes expired connections (with DISCONNECT)
+ first. Thread-safe. Free the result with `mb_free`. NULL only on a contained panic (9008).
+ */
+char *mb_pool_stats(void);
+
+/*
+ Closes every idle pooled connection with DISCONNECT and returns how many; connections in
+ use by open handles are not touched. Thread-safe. -1 only on a contained panic (9008).
+ */
+long long mb_pool_clear(void);
+
+/*
+ The string kept under `name` by `mb_worker_cache_set`, or NULL when there is none (the last
+ error is then 0) or `name` is NULL or not UTF-8 (9005). Such strings live as long as the
+ process (a php-fpm worker), across requests. Free the result with `mb_free`.
+
+ # Safety
+ `name` is NULL or a NUL-terminated string.
+ */
+char *mb_worker_cache_get(const char *name);
+
+/*
+ Keeps `value` under `name` for the life of the process, or forgets `name` when `value` is
+ NULL. At most 256 names (beyond that the first in name order goes) of at most 64 KiB with
+ their value. Returns 0, or 9005 for a NULL or non-UTF-8 name or value, or a pair too large.
+
+ # Safety
+ `name` and `value` are NULL or NUL-terminated strings.
+ */
+int mb_worker_cache_set(const char *name, const char *value);

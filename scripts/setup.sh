@@ -3,15 +3,19 @@
 # sudo available). Packages already present are not reinstalled.
 #   scripts/setup.sh          everything the tests need
 #   scripts/setup.sh --demo   only what the demo needs
+#   scripts/setup.sh --bench  what scripts/bench-php-fpm.sh needs
 set -euo pipefail
 
 need_demo=(gcc)
 need_tests=(gcc valgrind libasan8 python3 python3-venv
     php8.2-cli php8.2-mcrypt php8.2-mysql php8.2-opcache php8.2-fpm libfcgi-bin phpunit
     mono-mcs mono-runtime mariadb-server tmux)
+need_bench=(php8.2-cli php8.2-mysql php8.2-opcache php8.2-fpm mariadb-server nginx wrk curl)
 
 packages=("${need_tests[@]}")
+packages+=(nginx apache2 libapache2-mod-php8.2 curl) # tests/deploy/run.sh: real web servers
 [ "${1:-}" = "--demo" ] && packages=("${need_demo[@]}")
+[ "${1:-}" = "--bench" ] && packages=("${need_bench[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

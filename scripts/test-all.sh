@@ -47,6 +47,7 @@ suite "header is current" header_is_current
 suite "Rust tests" cargo test --workspace --release
 suite "C program (ASan, valgrind)" bash tests/c/run.sh
 suite "PHP binding" bash bindings/php/run-tests.sh
+suite "kassa deployment (nginx + php-fpm, Apache + mod_php)" bash tests/deploy/run.sh
 suite ".NET binding" bash bindings/dotnet/run-tests.sh
 suite "Python binding" bash bindings/python/run-tests.sh
 

@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime};
 use crate::call_io::{stop_of, CallIo, CancelToken, Stop};
 use crate::config::Config;
 use crate::error::Error;
+use crate::pool::{self, Identity};
 use crate::protocol::crypto::Cipher;
 use crate::protocol::frame::{read_body, read_len, FrameError};
 use crate::protocol::{jsoncheck, message, phpjson};
@@ -19,6 +20,11 @@ pub struct Client {
     cipher: Cipher,
     conn: Option<TcpStream>,
     cancel: Arc<CancelToken>,
+    /// The process that opened or took `conn`: a forked child must not talk on its parent's
+    /// session.
+    conn_pid: u32,
+    /// Set for a persistent client: the pool key its connections go back under.
+    identity: Option<Identity>,
 }
 
 /// Text of code 6 when the server hung up instead of answering the auth message.
@@ -32,11 +38,14 @@ impl Client {
         config.validate()?;
         let cipher = Cipher::from_base64(&config.key1, &config.key2)
             .map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let identity = config.persistent.then(|| Identity::of(&config));
         Ok(Client {
             config,
             cipher,
             conn: None,
             cancel: Arc::default(),
+            conn_pid: 0,
+            identity,
         })
     }
 
@@ -125,8 +134,17 @@ impl Client {
     }
 
     /// Says DISCONNECT, waits for a reply if one comes (at most `io_timeout`), and closes. The
-    /// client stays usable: the next call connects again.
+    /// client stays usable: the next call connects again. A persistent client hands its
+    /// connection to the pool instead.
     pub fn disconnect(&mut self) {
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            // Inherited across fork: DISCONNECT would end the parent's session.
+            self.drop_connection();
+            return;
+        }
+        if self.return_to_pool() {
+            return;
+        }
         if let Some(stream) = self.conn.take() {
             let bye = message::request(message::DISCONNECT_PATH, None);
             let mut io = self.io(&stream, Instant::now() + self.config.io_timeout);
@@ -148,11 +166,48 @@ impl Client {
         self.conn = None;
     }
 
+    /// Lets go of the connection without network I/O or waiting: a persistent client hands it
+    /// to the pool, any other just closes it. For finalizers.
+    pub fn release(&mut self) {
+        if !self.return_to_pool() {
+            self.drop_connection();
+        }
+    }
+
+    /// True when the connection went to the pool. Failed exchanges drop their connection, so one
+    /// still here is idle and its last exchange succeeded; one inherited across `fork` is only
+    /// closed, never pooled.
+    fn return_to_pool(&mut self) -> bool {
+        let Some(identity) = &self.identity else {
+            return false;
+        };
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            self.drop_connection();
+            return true;
+        }
+        match self.conn.take() {
+            Some(stream) => {
+                pool::put(
+                    identity.clone(),
+                    stream,
+                    self.cipher.clone(),
+                    self.config.pool_limits,
+                );
+                true
+            }
+            None => true,
+        }
+    }
+
     fn connect_by(&mut self, deadline: Instant) -> Result<(), Error> {
         if self.cancel.is_discarded() {
             return Err(Error::Cancelled(
                 "before it started: the handle was discarded".into(),
             ));
+        }
+        if self.conn.is_some() && self.conn_pid != std::process::id() {
+            // Inherited across fork: the parent may still use this session.
+            self.drop_connection();
         }
         if let Some(stream) = &self.conn {
             if peer_still_there(stream) {
@@ -163,8 +218,13 @@ impl Client {
             // safe.
             self.drop_connection();
         }
-        let stream = self.open(deadline)?;
+        let pooled = self.identity.as_ref().and_then(pool::take);
+        let stream = match pooled {
+            Some(stream) => stream,
+            None => self.open(deadline)?,
+        };
         self.conn = Some(stream);
+        self.conn_pid = std::process::id();
         Ok(())
     }
 
@@ -411,11 +471,11 @@ fn reply_failure(e: FrameError, missing: fn(String) -> Error, context: &str) -> 
 }
 
 impl Drop for Client {
-    /// A discarded client leaves without a word: its connection may be shared with a forked
-    /// process, and the one dropping it must not wait.
+    /// A discarded client leaves without a word and without waiting: its connection is closed,
+    /// or, for a persistent client, handed to the pool.
     fn drop(&mut self) {
         if self.cancel.is_discarded() {
-            self.drop_connection();
+            self.release();
         } else {
             self.disconnect();
         }
@@ -424,7 +484,7 @@ impl Drop for Client {
 
 /// A connection that is idle between calls has nothing to read; end of stream, an error or
 /// unsolicited bytes all mean it cannot carry the next request.
-fn peer_still_there(stream: &TcpStream) -> bool {
+pub(crate) fn peer_still_there(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return false;
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::pool::{Limits, DEFAULT_LIMITS};
 use crate::protocol::frame::DEFAULT_MAX_FRAME;
 
 pub const DEFAULT_PORT: u16 = 7403;
@@ -32,6 +33,12 @@ pub struct Config {
     /// Limit for a whole call: connecting, auth, sending and the whole reply.
     pub call_timeout: Duration,
     pub max_frame_bytes: usize,
+    /// Hand the connection to the process-wide pool on close instead of saying DISCONNECT.
+    pub persistent: bool,
+    /// Separates pools of otherwise identical settings, as phpredis' `persistent_id` does.
+    pub persistent_id: String,
+    /// Pool bounds, applied when this client returns a connection.
+    pub pool_limits: Limits,
     /// Rewrite every non-integer number of a value as PHP's `json_encode` writes that double
     /// (`1.0` → `1`, `1e25` → `1.0e+25`); integers stay byte-identical. For bindings that hand
     /// over their language's round-trip number text.
@@ -49,6 +56,9 @@ impl fmt::Debug for Config {
             .field("io_timeout", &self.io_timeout)
             .field("call_timeout", &self.call_timeout)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("persistent", &self.persistent)
+            .field("persistent_id", &self.persistent_id)
+            .field("pool_limits", &self.pool_limits)
             .field("php_floats", &self.php_floats)
             .finish_non_exhaustive()
     }
@@ -68,6 +78,12 @@ struct ConfigJson {
     io_timeout_ms: Option<u64>,
     call_timeout_ms: Option<u64>,
     max_frame_bytes: Option<usize>,
+    #[serde(default)]
+    persistent: bool,
+    persistent_id: Option<String>,
+    pool_max_idle: Option<usize>,
+    pool_max_idle_total: Option<usize>,
+    pool_idle_timeout_ms: Option<u64>,
     #[serde(default)]
     php_floats: bool,
 }
@@ -96,6 +112,9 @@ impl Config {
             io_timeout: DEFAULT_IO_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             max_frame_bytes: DEFAULT_MAX_FRAME,
+            persistent: false,
+            persistent_id: String::new(),
+            pool_limits: DEFAULT_LIMITS,
             php_floats: false,
         }
     }
@@ -128,6 +147,17 @@ impl Config {
         }
         if let Some(bytes) = raw.max_frame_bytes {
             config.max_frame_bytes = bytes;
+        }
+        config.persistent = raw.persistent;
+        config.persistent_id = raw.persistent_id.unwrap_or_default();
+        if let Some(n) = raw.pool_max_idle {
+            config.pool_limits.max_idle_per_identity = n;
+        }
+        if let Some(n) = raw.pool_max_idle_total {
+            config.pool_limits.max_idle_total = n;
+        }
+        if let Some(ms) = raw.pool_idle_timeout_ms {
+            config.pool_limits.idle_timeout = positive_ms("pool_idle_timeout_ms", ms)?;
         }
         config.php_floats = raw.php_floats;
         config.validate()?;
@@ -210,6 +240,24 @@ mod tests {
         assert_eq!(c.call_timeout, Duration::from_secs(30));
         assert_eq!(c.max_frame_bytes, DEFAULT_MAX_FRAME);
         assert!(!c.php_floats);
+        assert!(!c.persistent);
+        assert_eq!(c.pool_limits, DEFAULT_LIMITS);
+    }
+
+    #[test]
+    fn persistence_settings_are_read() {
+        let c = parse(
+            r#","persistent":true,"persistent_id":"shop2","pool_max_idle":2,"pool_max_idle_total":9,"pool_idle_timeout_ms":1500"#,
+        )
+        .unwrap();
+        assert!(c.persistent);
+        assert_eq!(c.persistent_id, "shop2");
+        assert_eq!(c.pool_limits.max_idle_per_identity, 2);
+        assert_eq!(c.pool_limits.max_idle_total, 9);
+        assert_eq!(c.pool_limits.idle_timeout, Duration::from_millis(1500));
+        refused(r#","persistent":1"#, "invalid type");
+        refused(r#","pool_idle_timeout_ms":0"#, "pool_idle_timeout_ms");
+        refused(r#","pool_max_idle":-1"#, "invalid value");
     }
 
     #[test]

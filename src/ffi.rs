@@ -123,8 +123,10 @@ fn register(client: Client) -> c_longlong {
 /// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `call_timeout_ms` (default
 /// 30000: the whole call, however slowly the reply trickles), `max_frame_bytes` (default
 /// 67108864), `php_floats` (default false: when true, every non-integer number of a value is
-/// rewritten as PHP's `json_encode` writes that double; integers stay byte-identical). Unknown
-/// keys and wrong types are refused.
+/// rewritten as PHP's `json_encode` writes that double; integers stay byte-identical),
+/// `persistent` (default false: hand the connection to the process-wide pool on close) with
+/// `persistent_id` (default ""), `pool_max_idle` (4 per identity), `pool_max_idle_total` (64) and
+/// `pool_idle_timeout_ms` (60000). Unknown keys and wrong types are refused.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string.
@@ -141,7 +143,9 @@ pub unsafe extern "C" fn mb_connect(config_json: *const c_char) -> c_longlong {
 
 /// The code of this thread's last error: 0 when the last call (other than mb_last_error,
 /// mb_last_error_code and mb_free, which leave it alone) succeeded or no call failed yet.
-/// A server's auth rejection code that does not fit in int reads as 9004.
+/// A server's auth rejection code that does not fit in int reads as 9004. 9008 is also what a
+/// contained panic in this function returns (it then becomes the last error, and mb_last_error()
+/// says "panic in mb_last_error_code"); either way it is a defect to report.
 #[no_mangle]
 pub extern "C" fn mb_last_error_code() -> c_int {
     boundary::keeping_last_error::<boundary::Code>("mb_last_error_code", || {
@@ -151,7 +155,8 @@ pub extern "C" fn mb_last_error_code() -> c_int {
 
 /// The JSON text of this thread's last error, `{"return":..,"result":..,"code":N}` (or the
 /// server's own text when it refused the login), or NULL when mb_last_error_code() is 0.
-/// Free the result with `mb_free`.
+/// NULL is also what a contained panic in this function returns: mb_last_error_code() is then
+/// 9008 instead of 0, which tells the two apart. Free the result with `mb_free`.
 #[no_mangle]
 pub extern "C" fn mb_last_error() -> *mut c_char {
     boundary::keeping_last_error::<boundary::Text>("mb_last_error", || {
@@ -185,7 +190,8 @@ pub unsafe extern "C" fn mb_process(
 
 /// 1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
 /// not; the last error says why (the connect errno, 9001, 6, the server's refusal...). -1 when
-/// the check could not be made: an unknown or closed handle (9007) or a contained panic (9008).
+/// the check could not be made: an unknown or closed handle (9007), or 9008: a defect inside the
+/// library, including a contained panic.
 #[no_mangle]
 pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
     boundary::probe("mb_check_connection", || {
@@ -194,13 +200,14 @@ pub extern "C" fn mb_check_connection(handle: c_longlong) -> c_int {
 }
 
 /// Says DISCONNECT and closes the socket; the handle stays valid and the next call connects
-/// again. Returns 0, or the error's code (9007 for an unknown or closed handle).
+/// again. A persistent client hands the connection to the pool instead. Returns 0, or the error's code (9007 for an unknown or closed handle).
 #[no_mangle]
 pub extern "C" fn mb_disconnect(handle: c_longlong) -> c_int {
     boundary::status("mb_disconnect", || with_client(handle, Client::disconnect))
 }
 
-/// Disconnects and releases the handle; later use of it gets error 9007. Waits for a call in
+/// Disconnects and releases the handle; later use of it gets error 9007. A persistent client's
+/// connection goes to the pool instead of saying DISCONNECT. Waits for a call in
 /// progress on another thread. Returns 0, or the error's code (9007 when the handle is unknown or
 /// already closed).
 #[no_mangle]
@@ -211,9 +218,9 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
 /// Releases the handle at once, without saying DISCONNECT and without waiting for anything:
 /// for finalizers and garbage collectors, which must never block on the network. A call in
 /// progress on the handle in another thread is cancelled (it returns 9011 within about 20 ms)
-/// and its connection closed when it returns; otherwise the socket is closed now. Only this
-/// process's descriptor is closed, so a connection shared with a forked process stays intact
-/// there. Later use of the handle gets error 9007. Returns 0, or the error's code (9007 when the
+/// and its connection closed when it returns; otherwise the socket is closed now, or, for a
+/// persistent client, handed to the pool. Only this process's descriptor is closed, so a
+/// connection shared with a forked process stays intact there. Later use of the handle gets error 9007. Returns 0, or the error's code (9007 when the
 /// handle is unknown or already closed).
 #[no_mangle]
 pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
@@ -229,7 +236,7 @@ pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
         };
         if let Some(mut guard) = idle {
             match guard.take() {
-                Some(mut client) => client.drop_connection(),
+                Some(mut client) => client.release(),
                 None => return Err(Error::ClosedHandle),
             }
         }
@@ -286,6 +293,64 @@ pub unsafe extern "C" fn mb_free(text: *mut c_char) {
 pub extern "C" fn mb_version() -> *mut c_char {
     boundary::text("mb_version", || {
         Ok(Some(env!("CARGO_PKG_VERSION").to_string()))
+    })
+}
+
+/// The persistent-connection pool as JSON: `idle` (connections waiting in all), `identities`
+/// (distinct identities they serve), and counts since the process started or forked:
+/// `returned`, `reused`, `closed_idle_timeout`, `closed_over_limit`, `closed_dead`,
+/// `closed_by_clear`, `forgotten_after_fork`. Closes expired connections (with DISCONNECT)
+/// first. Thread-safe. Free the result with `mb_free`. NULL only on a contained panic (9008).
+#[no_mangle]
+pub extern "C" fn mb_pool_stats() -> *mut c_char {
+    boundary::text("mb_pool_stats", || Ok(Some(crate::pool::stats())))
+}
+
+/// Closes every idle pooled connection with DISCONNECT and returns how many; connections in
+/// use by open handles are not touched. Thread-safe. -1 only on a contained panic (9008).
+#[no_mangle]
+pub extern "C" fn mb_pool_clear() -> c_longlong {
+    boundary::count("mb_pool_clear", || {
+        Ok(c_longlong::try_from(crate::pool::clear()).unwrap_or(c_longlong::MAX))
+    })
+}
+
+/// The string kept under `name` by `mb_worker_cache_set`, or NULL when there is none (the last
+/// error is then 0) or `name` is NULL or not UTF-8 (9005). Such strings live as long as the
+/// process (a php-fpm worker), across requests. Free the result with `mb_free`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mb_worker_cache_get(name: *const c_char) -> *mut c_char {
+    boundary::text("mb_worker_cache_get", || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let name = unsafe { text_arg(name, "name") }?;
+        Ok(crate::worker_cache::get(name))
+    })
+}
+
+/// Keeps `value` under `name` for the life of the process, or forgets `name` when `value` is
+/// NULL. At most 256 names (beyond that the first in name order goes) of at most 64 KiB with
+/// their value. Returns 0, or 9005 for a NULL or non-UTF-8 name or value, or a pair too large.
+///
+/// # Safety
+/// `name` and `value` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn mb_worker_cache_set(name: *const c_char, value: *const c_char) -> c_int {
+    boundary::status("mb_worker_cache_set", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let name = unsafe { text_arg(name, "name") }?;
+        // SAFETY: as for `name`.
+        let value = unsafe { optional_text_arg(value, "value") }?;
+        if crate::worker_cache::set(name, value) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "name and value exceed {} bytes",
+                crate::worker_cache::MAX_BYTES
+            )))
+        }
     })
 }
 
@@ -382,6 +447,40 @@ mod tests {
     }
 
     #[test]
+    fn pool_and_worker_cache_exports_follow_the_error_contract() {
+        let stats = take(mb_pool_stats());
+        assert!(stats.contains("\"idle\":"), "{stats}");
+        assert_eq!(last_code(), code::OK);
+        assert!(mb_pool_clear() >= 0);
+        // SAFETY: NULL is allowed.
+        assert!(unsafe { mb_worker_cache_get(std::ptr::null()) }.is_null());
+        assert_eq!(last_code(), code::INVALID_ARGUMENT);
+        let name = CString::new("ffi-contract-test").unwrap();
+        let value = CString::new("v").unwrap();
+        // SAFETY: NUL-terminated strings that outlive the call.
+        unsafe {
+            assert!(mb_worker_cache_get(name.as_ptr()).is_null());
+            assert_eq!(last_code(), code::OK, "absent is not an error");
+            assert_eq!(mb_worker_cache_set(name.as_ptr(), value.as_ptr()), 0);
+            assert_eq!(take(mb_worker_cache_get(name.as_ptr())), "v");
+            assert_eq!(mb_worker_cache_set(name.as_ptr(), std::ptr::null()), 0);
+            assert!(mb_worker_cache_get(name.as_ptr()).is_null());
+            assert_eq!(
+                mb_worker_cache_set(std::ptr::null(), value.as_ptr()),
+                code::INVALID_ARGUMENT as c_int
+            );
+        }
+        let big = CString::new("x".repeat(crate::worker_cache::MAX_BYTES)).unwrap();
+        // SAFETY: NUL-terminated strings that outlive the call.
+        let refused = unsafe { mb_worker_cache_set(name.as_ptr(), big.as_ptr()) };
+        assert_eq!(refused, code::INVALID_ARGUMENT as c_int);
+        assert!(
+            !take(mb_last_error()).contains("xxxx"),
+            "the value stays out of the error"
+        );
+    }
+
+    #[test]
     fn a_success_clears_the_last_error_and_reading_or_freeing_keeps_it() {
         // SAFETY: NULL is allowed.
         assert_eq!(unsafe { mb_connect(std::ptr::null()) }, 0);
@@ -470,6 +569,24 @@ mod tests {
             code::INTERNAL as c_int
         );
         assert!(expect_contained_panic("mb_version", || mb_version()).is_null());
+        assert!(expect_contained_panic("mb_pool_stats", || mb_pool_stats()).is_null());
+        assert_eq!(
+            expect_contained_panic("mb_pool_clear", || mb_pool_clear()),
+            -1
+        );
+        let name = CString::new("ffi-test").unwrap();
+        assert!(expect_contained_panic("mb_worker_cache_get", || {
+            // SAFETY: a NUL-terminated string that outlives the call.
+            unsafe { mb_worker_cache_get(name.as_ptr()) }
+        })
+        .is_null());
+        assert_eq!(
+            expect_contained_panic("mb_worker_cache_set", || {
+                // SAFETY: NUL-terminated strings that outlive the call.
+                unsafe { mb_worker_cache_set(name.as_ptr(), name.as_ptr()) }
+            }),
+            code::INTERNAL as c_int
+        );
         assert!(expect_contained_panic("mb_last_error", || mb_last_error()).is_null());
         assert_eq!(
             expect_contained_panic("mb_last_error_code", || mb_last_error_code()),
@@ -530,15 +647,34 @@ mod tests {
     }
 
     #[test]
-    fn free_ignores_null_foreign_and_repeated_pointers() {
-        let version = mb_version();
-        // SAFETY: NULL or NUL-terminated strings that outlive the call, as the export allows.
+    fn free_releases_issued_pointers_and_ignores_null_and_foreign_ones() {
+        let kept = mb_version();
+        let freed = mb_version();
+        assert!(strings::is_issued(kept) && strings::is_issued(freed));
+        // SAFETY: a string this library issued, freed once and not used afterwards.
+        unsafe { mb_free(freed) };
+        // Freed once, it is no longer issued, so mb_free would ignore it. It is not freed a second
+        // time here: other tests in this binary issue strings concurrently, and the allocator may
+        // already have given its address to one of them (the case no check can detect).
+        assert!(!strings::is_issued(freed));
+
+        // A live buffer of the caller's is never in the table: mb_free leaves it, and every issued
+        // string, alone.
+        let mut local = *b"not ours\0";
+        let foreign: *mut c_char = local.as_mut_ptr().cast();
+        assert!(!strings::is_issued(foreign));
+        // SAFETY: NULL and a foreign pointer, which the export ignores without dereferencing.
         unsafe {
-            mb_free(version);
-            mb_free(version);
             mb_free(std::ptr::null_mut());
-            let mut local = *b"not ours\0";
-            mb_free(local.as_mut_ptr().cast());
+            mb_free(foreign);
         }
+        assert_eq!(&local, b"not ours\0");
+        assert!(!strings::is_issued(foreign));
+        assert!(
+            strings::is_issued(kept),
+            "an unrelated issued string stays issued"
+        );
+        assert_eq!(take(kept), env!("CARGO_PKG_VERSION"));
+        assert!(!strings::is_issued(kept));
     }
 }

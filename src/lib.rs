@@ -1,6 +1,7 @@
 //! A client for the MikroBILL billing core API (see `docs/protocol.md`) and its C ABI.
 //!
-//! Rust callers use [`Client`], [`Config`] and [`Error`]; the [`protocol`] module is public so
+//! Rust callers use [`Client`], [`Config`] and [`Error`] ([`pool`] inspects and drains the
+//! persistent connections); the [`protocol`] module is public so
 //! that peers of the protocol (the simulator, test doubles) encode and parse it the same way.
 
 mod call_io;
@@ -8,7 +9,9 @@ mod client;
 mod config;
 mod error;
 mod ffi;
+pub mod pool;
 pub mod protocol;
+mod worker_cache;
 
 pub use call_io::CancelToken;
 pub use client::Client;

@@ -7,8 +7,8 @@
 //! integers and GUIDs included. Requires `php` (scripts/setup.sh installs php8.2-cli); the test
 //! fails, never skips, without it.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+#[path = "support/php.rs"]
+mod php;
 
 use mikrobill::protocol::phpfloat::php_double;
 use mikrobill::protocol::phpjson::{reencode_with, Numbers};
@@ -115,32 +115,13 @@ while (($line = fgets(STDIN)) !== false) {
 "#;
 
 fn run_php(input: &str) -> Vec<String> {
-    let mut child = Command::new("php")
+    php::run_script(
         // PHP's defaults, made explicit so that a php.ini elsewhere cannot change the oracle.
-        .args([
-            "-n",
-            "-d",
-            "serialize_precision=-1",
-            "-d",
-            "precision=14",
-            "-r",
-            PHP,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("php is required for this test (scripts/setup.sh installs php8.2-cli)");
-    let mut stdin = child.stdin.take().unwrap();
-    let owned = input.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(owned.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success(), "php failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+        &["-n", "-d", "serialize_precision=-1", "-d", "precision=14"],
+        PHP,
+        input,
+        "php is required for this test (scripts/setup.sh installs php8.2-cli)",
+    )
 }
 
 fn compare(input: &str, expected: &[String]) {

@@ -2,8 +2,8 @@
 //! the original client's crypto exactly) on a few hundred generated cases, compared with what the
 //! library writes. Requires `php` with the mcrypt extension (scripts/setup.sh installs it).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+#[path = "support/php.rs"]
+mod php;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -108,33 +108,20 @@ while (($line = fgets(STDIN)) !== false) {
 "#;
 
 fn run_php(input: &str) -> Vec<String> {
-    let mut child = Command::new("php")
+    php::run_script(
         // mcrypt is deprecated in PHP 8: silence that notice, keep every other one.
-        .args([
+        &[
             "-d",
             "error_reporting=8191",
             "-d",
             "log_errors=0",
             "-d",
             "display_errors=stderr",
-            "-r",
-            PHP,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("php with the mcrypt extension is required for this test (scripts/setup.sh)");
-    let mut stdin = child.stdin.take().unwrap();
-    let owned = input.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(owned.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success(), "php failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+        ],
+        PHP,
+        input,
+        "php with the mcrypt extension is required for this test (scripts/setup.sh)",
+    )
 }
 
 #[test]

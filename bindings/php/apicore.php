@@ -279,6 +279,20 @@ if (!class_exists('MikroBILL_FFI', false)) {
             return array($key1, $key2);
         }
 
+        /**
+         * The worker-cache name for keys read from the config.php that would be used now: its
+         * real path, modification time and size, and which of the keys are read (the others were
+         * given). A changed config.php gets a new name, so old keys are never served for it.
+         * @throws MikroBILL_Failure when config.php is not found
+         */
+        public static function cacheName(bool $key1, bool $key2): string
+        {
+            $file = self::findConfig();
+            clearstatcache(true, $file);
+            return 'mikrobill-keys|' . ($key1 ? '1' : '-') . ($key2 ? '2' : '-') . '|'
+                . realpath($file) . '|' . filemtime($file) . '|' . filesize($file);
+        }
+
         private static function findConfig(): string
         {
             foreach (self::configCandidates() as $path) {
@@ -442,6 +456,14 @@ if (!class_exists('MikroBILL_FFI', false)) {
             'io_timeout_ms' => 1,
             'call_timeout_ms' => 1,
             'max_frame_bytes' => 16,
+            'pool_max_idle' => 0,
+            'pool_max_idle_total' => 0,
+            'pool_idle_timeout_ms' => 1,
+        );
+        /** Optional settings that are not integers => their PHP type. */
+        const TYPED_OPTIONS = array(
+            'persistent' => 'boolean',
+            'persistent_id' => 'string',
         );
 
         private $host;
@@ -454,12 +476,18 @@ if (!class_exists('MikroBILL_FFI', false)) {
         private $ffi;
         /** Library handle; 0 until the first call needs one. */
         private $handle = 0;
+        /** @var array|null which keys were read from the installation: array(bool, bool) */
+        private $keysRead = null;
+        /** @var string|null the worker-cache name of keys that came from the cache, not from config.php */
+        private $keysCachedAs = null;
 
         /**
          * The password and keys are marked sensitive: PHP 8.2+ shows them as SensitiveParameterValue
          * in the trace of the MikroBILL_Exception this constructor throws (inert on 8.0/8.1).
          * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), call_timeout_ms (default 30000:
-         *     the whole call, however slowly the reply trickles), max_frame_bytes (default 64 MiB)
+         *   the whole call, however slowly the reply trickles), max_frame_bytes (default 64 MiB),
+         *   persistent (default false), persistent_id (default ''), pool_max_idle (4), pool_max_idle_total (64),
+         *   pool_idle_timeout_ms (60000); see README.md, "Persistent connections"
          * @throws MikroBILL_Exception when the native library cannot be loaded
          */
         public function __construct($Host, $Port, $Login, #[\SensitiveParameter] $Password,
@@ -498,6 +526,18 @@ if (!class_exists('MikroBILL_FFI', false)) {
         }
 
         /**
+         * Persistent: when this object goes away its connection waits in the worker for the next
+         * request's object with the same host, port, login, password, keys, settings and
+         * $PersistentId, instead of saying DISCONNECT. Keys read from config.php and workparams
+         * are then kept in the worker too.
+         */
+        public function SetPersistent(bool $Persistent = true, string $PersistentId = ''): void
+        {
+            $this->setOption('persistent', $Persistent);
+            $this->setOption('persistent_id', $PersistentId);
+        }
+
+        /**
          * Sends one request and returns the reply text exactly as the server sent it, or a JSON error.
          * $Value NULL reads $Path; any other value is sent as json_encode($Value).
          */
@@ -520,10 +560,38 @@ if (!class_exists('MikroBILL_FFI', false)) {
             } catch (MikroBILL_Failure $e) {
                 return $e->toJson();
             }
-            return $this->text($this->ffi->mb_process($handle, $path, $json));
+            $reply = $this->text($this->ffi->mb_process($handle, $path, $json));
+            if ($this->keysCachedAs !== null && $this->authGotNoReply()) {
+                // The request never left: auth failed. Keys kept from an earlier request may be stale
+                // (a reinstall changed them); read them once more from the installation.
+                try {
+                    $handle = $this->forgetCachedKeys();
+                } catch (MikroBILL_Failure $e) {
+                    return $e->toJson();
+                }
+                $reply = $this->text($this->ffi->mb_process($handle, $path, $json));
+            }
+            return $reply;
         }
 
-        /** Says goodbye to the server and closes the socket; the object stays usable. */
+        /**
+         * This worker's pool of persistent connections: idle, identities, and counts of connections
+         * returned, reused and closed (see README.md, "Persistent connections").
+         */
+        public static function PoolStats(): array
+        {
+            $ffi = MikroBILL_FFI::get();
+            return json_decode((string)MikroBILL_FFI::take($ffi, $ffi->mb_pool_stats()), true) ?? array();
+        }
+
+        /** Closes this worker's idle persistent connections with DISCONNECT; returns how many. */
+        public static function PoolClear(): int
+        {
+            return (int)MikroBILL_FFI::get()->mb_pool_clear();
+        }
+
+        /** Says goodbye to the server and closes the socket (a persistent client's connection goes to
+         *  the worker's pool instead); the object stays usable. */
         public function Close()
         {
             if ($this->handle > 0) {
@@ -536,10 +604,14 @@ if (!class_exists('MikroBILL_FFI', false)) {
         {
             try {
                 $handle = $this->handle();
+                if ($this->ffi->mb_check_connection($handle) === 1) {
+                    return true;
+                }
+                return $this->keysCachedAs !== null && $this->authGotNoReply()
+                    && $this->ffi->mb_check_connection($this->forgetCachedKeys()) === 1;
             } catch (MikroBILL_Failure $e) {
                 return false;
             }
-            return $this->ffi->mb_check_connection($handle) === 1;
         }
 
         /** Releases the handle with mb_discard: the socket is just closed, without DISCONNECT and
@@ -571,9 +643,17 @@ if (!class_exists('MikroBILL_FFI', false)) {
 
         private function setOption($name, $value): void
         {
+            if (is_string($name) && array_key_exists($name, self::TYPED_OPTIONS)) {
+                if (gettype($value) !== self::TYPED_OPTIONS[$name]) {
+                    throw new InvalidArgumentException("MikroBILL_API: option $name must be a " . self::TYPED_OPTIONS[$name]);
+                }
+                $this->options[$name] = $value;
+                $this->release();
+                return;
+            }
             if (!is_string($name) || !array_key_exists($name, self::OPTIONS)) {
                 throw new InvalidArgumentException('MikroBILL_API: unknown option ' . var_export($name, true)
-                    . '; known: ' . implode(', ', array_keys(self::OPTIONS)));
+                    . '; known: ' . implode(', ', array_merge(array_keys(self::OPTIONS), array_keys(self::TYPED_OPTIONS))));
             }
             if (!is_int($value) || $value < self::OPTIONS[$name]) {
                 throw new InvalidArgumentException("MikroBILL_API: option $name must be an integer >= " . self::OPTIONS[$name]);
@@ -591,7 +671,8 @@ if (!class_exists('MikroBILL_FFI', false)) {
             }
             list($password, $key1, $key2) = $this->credentials->get();
             if ($key1 === NULL || $key2 === NULL) {
-                list($key1, $key2) = MikroBILL_Keys::resolve($key1, $key2);
+                $this->keysRead = array($key1 === NULL, $key2 === NULL);
+                list($key1, $key2) = $this->installationKeys($key1, $key2);
                 $this->credentials->set($password, $key1, $key2);
             }
             $port = $this->port;
@@ -616,6 +697,54 @@ if (!class_exists('MikroBILL_FFI', false)) {
             }
             $this->handle = $handle;
             return $handle;
+        }
+
+        /**
+         * Keys from config.php and workparams; a persistent client keeps them in the worker, by
+         * config.php's path and modification time, and reads them from there on later requests.
+         * @throws MikroBILL_Failure
+         */
+        private function installationKeys(#[\SensitiveParameter] ?string $key1, #[\SensitiveParameter] ?string $key2): array
+        {
+            $this->keysCachedAs = null;
+            if (($this->options['persistent'] ?? false) !== true) {
+                return MikroBILL_Keys::resolve($key1, $key2);
+            }
+            $name = MikroBILL_Keys::cacheName($key1 === NULL, $key2 === NULL);
+            $cached = MikroBILL_FFI::take($this->ffi, $this->ffi->mb_worker_cache_get($name));
+            $keys = $cached === null ? null : json_decode($cached, true);
+            if (is_array($keys) && count($keys) === 2 && is_string($keys[0]) && is_string($keys[1])) {
+                $this->keysCachedAs = $name;
+                return array($key1 ?? $keys[0], $key2 ?? $keys[1]);
+            }
+            list($key1, $key2) = MikroBILL_Keys::resolve($key1, $key2);
+            $json = json_encode(array($key1, $key2));
+            if ($json !== false) {
+                $this->ffi->mb_worker_cache_set($name, $json);
+            }
+            return array($key1, $key2);
+        }
+
+        /**
+         * Drops the cached keys, reads them again from the installation, and returns a new handle.
+         * @throws MikroBILL_Failure
+         */
+        private function forgetCachedKeys(): int
+        {
+            $this->ffi->mb_worker_cache_set($this->keysCachedAs, null);
+            $this->keysCachedAs = null;
+            list($password, $key1, $key2) = $this->credentials->get();
+            $this->credentials->set($password, $this->keysRead[0] ? NULL : $key1, $this->keysRead[1] ? NULL : $key2);
+            $this->release();
+            return $this->handle();
+        }
+
+        /** The last call failed with the library's code 6: no usable answer to the auth message, so
+         *  nothing was sent. A server reply carrying code 6 is a success for the library and never
+         *  matches, so a request that reached the server is never repeated. */
+        private function authGotNoReply(): bool
+        {
+            return $this->ffi->mb_last_error_code() === MikroBILL_Code::NULL_RESPONSE;
         }
 
         private function text($ptr): string

@@ -122,17 +122,22 @@ CREATE DATABASE mikrobill_norow;
 CREATE TABLE mikrobill_norow.workparams LIKE mikrobill.workparams;
 INSERT INTO mikrobill_norow.workparams VALUES ('SITE_NAME', 'test');
 CREATE DATABASE mikrobill_notable;
+CREATE DATABASE mikrobill_rekey;
+CREATE TABLE mikrobill_rekey.workparams LIKE mikrobill.workparams;
+INSERT INTO mikrobill_rekey.workparams SELECT * FROM mikrobill.workparams;
 CREATE USER '$db_user'@'127.0.0.1' IDENTIFIED BY '$db_pass';
 CREATE USER '$db_user'@'localhost' IDENTIFIED BY '$db_pass';
 GRANT SELECT ON mikrobill.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
 GRANT SELECT ON mikrobill_norow.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
 GRANT SELECT ON mikrobill_notable.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
+GRANT SELECT, UPDATE ON mikrobill_rekey.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
 SQL
 
 export MB_TEST_MYSQL_PORT=$db_port MB_TEST_MYSQL_SOCKET=$db_socket
 export MB_TEST_MYSQL_USER=$db_user MB_TEST_MYSQL_PASS=$db_pass
 export MB_TEST_PID_DIR=$pid_dir
 export MB_TEST_MYSQL_DB=mikrobill MB_TEST_MYSQL_DB_NOROW=mikrobill_norow MB_TEST_MYSQL_DB_NOTABLE=mikrobill_notable
+export MB_TEST_MYSQL_DB_REKEY=mikrobill_rekey
 
 # Not exec: the trap must stop MariaDB and any leftover test processes afterwards.
 # setsid --wait forks only if needed and passes on phpunit's exit status; the inner shell is the

@@ -14,6 +14,7 @@ pub mod redact;
 pub mod reply;
 pub mod server;
 pub mod signal;
+pub mod stats;
 pub mod store;
 pub mod tree;
 
@@ -72,6 +73,7 @@ pub fn run(options: Options) -> Result<(), SimError> {
         source,
     })?;
     let addr = listener.local_addr().map_err(SimError::Io)?;
+    stats::publish_to(options.session_counts.clone())?;
     let engine = Engine::new(store, journal);
     let server = Arc::new(Server::new(engine, cipher, config, options)?);
     let mut out = std::io::stdout().lock();

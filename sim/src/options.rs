@@ -32,6 +32,8 @@ Options:
                            all connections (default 268435456); a request that would pass it
                            gets code 209 and its connection is closed
   --trace-requests FILE    append each decrypted non-auth request, one per line
+  --session-counts FILE    keep FILE as JSON {auths, disconnects}: sessions granted and
+                           DISCONNECTs answered so far
   -h, --help               show this help
 
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
@@ -55,6 +57,7 @@ pub struct Options {
     pub max_connections: usize,
     pub max_buffered: usize,
     pub trace_requests: Option<PathBuf>,
+    pub session_counts: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             max_connections: 1024,
             max_buffered: DEFAULT_MAX_BUFFERED,
             trace_requests: None,
+            session_counts: None,
         }
     }
 }
@@ -172,6 +176,7 @@ fn set(
             o.max_buffered = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         "--trace-requests" => o.trace_requests = Some(value()?.into()),
+        "--session-counts" => o.session_counts = Some(value()?.into()),
         _ => return Ok(false),
     }
     Ok(true)

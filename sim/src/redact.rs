@@ -2,6 +2,7 @@
 //! segment is `Password`, or when it calls `AddAccount`, whose fourth argument is the password;
 //! both are found at any depth of a batch. The rest of the request is traced as sent.
 
+use mikrobill::protocol::message::{self, Request};
 use serde_json::Value;
 
 pub const REDACTED: &str = "[redacted]";
@@ -13,33 +14,19 @@ pub fn for_trace(plain: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !contains(&lower, b"password") && !contains(&lower, b"addaccount") {
         return plain.into();
     }
-    // As deep as the engine accepts (the request object around a value as deep as PHP allows).
-    let parsed = std::str::from_utf8(plain).ok().and_then(|text| {
-        mikrobill::protocol::phpjson::parse_nested(
-            text,
-            mikrobill::protocol::phpjson::MAX_DEPTH + 1,
-        )
-        .ok()
-    });
-    let Some(mut request) = parsed else {
+    // Parsed as the engine parses it, so exactly as deep.
+    let Ok(request) = mikrobill::protocol::message::parse_request(plain) else {
         // Not JSON, so not applied: its length is all the trace needs, and the bytes may hold
         // anything.
         return format!("<{} bytes that are not a JSON request>", plain.len())
             .into_bytes()
             .into();
     };
-    let path = request
-        .get("path")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let Some(value) = request.get_mut("value") else {
+    let Request::Process { path, mut value } = request else {
         return plain.into();
     };
-    if redact(&path, value) {
-        mikrobill::protocol::phpjson::encode(&request)
-            .into_bytes()
-            .into()
+    if redact(&path, &mut value) {
+        message::request(&path, Some(&value)).into_bytes().into()
     } else {
         plain.into()
     }

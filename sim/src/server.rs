@@ -298,6 +298,7 @@ impl Server {
                 return;
             }
             Auth::Granted => {
+                crate::stats::auth_granted();
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
@@ -329,6 +330,7 @@ impl Server {
             self.trace(&plain);
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
+                    crate::stats::disconnect_answered();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }

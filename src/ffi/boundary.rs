@@ -4,7 +4,15 @@
 //! ([`handle`], [`status`], [`probe`], [`text`], [`reply`]). The helper catches any panic
 //! (unwinding into php-fpm or the .NET host would abort it), records the error as this thread's
 //! last error or clears it, and turns the outcome into the value C receives. A contained panic is
-//! error 9008 on every path, and every kind fails with a value that no success produces.
+//! error 9008 on every path. For [`Handle`], [`Status`], [`Probe`] and [`Reply`] the failure value
+//! is one no success produces (0, a non-zero code, -1, the error JSON). For [`Text`] and [`Code`]
+//! it is not: `mb_last_error` returns NULL both when there is no last error and when it panicked,
+//! and `mb_last_error_code` returns 9008 both for a last error 9008 and when it panicked. A caller
+//! tells them apart by `mb_last_error_code()`, since a contained panic leaves 9008 as the last
+//! error even in the two functions that otherwise keep it: after `mb_last_error` gave NULL it is 0
+//! when there was no error and 9008 when the call panicked. A 9008 from `mb_last_error_code` is a
+//! defect to report either way; `mb_last_error()` then says which ("panic in
+//! mb_last_error_code").
 //!
 //! A new export picks the helper for what it returns; a new return kind is one more [`Kind`].
 
@@ -146,6 +154,23 @@ impl Kind for Code {
     }
 }
 
+/// A count (>= 0); -1 on failure.
+pub(super) struct Count;
+
+impl Kind for Count {
+    type Ok = c_longlong;
+    type C = c_longlong;
+    fn success(count: c_longlong) -> Result<c_longlong, Error> {
+        Ok(count)
+    }
+    fn failure(_: &Error) -> c_longlong {
+        -1
+    }
+    fn last_resort() -> c_longlong {
+        -1
+    }
+}
+
 /// Nothing to return (`mb_free`).
 pub(super) struct Nothing;
 
@@ -179,6 +204,13 @@ pub(super) fn text(
     body: impl FnOnce() -> Result<Option<String>, Error>,
 ) -> *mut c_char {
     run::<Text>(export, ClearsLastError::Yes, body)
+}
+
+pub(super) fn count(
+    export: &'static str,
+    body: impl FnOnce() -> Result<c_longlong, Error>,
+) -> c_longlong {
+    run::<Count>(export, ClearsLastError::Yes, body)
 }
 
 pub(super) fn reply(

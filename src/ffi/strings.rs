@@ -32,6 +32,12 @@ pub(super) fn give(text: CString) -> *mut c_char {
     ptr
 }
 
+/// Whether `ptr` is currently issued, i.e. whether [`take_back`] would release it.
+#[cfg(test)]
+pub(super) fn is_issued(ptr: *const c_char) -> bool {
+    issued().contains(&(ptr as usize))
+}
+
 /// Releases `ptr` when it is currently issued; anything else is left alone.
 ///
 /// # Safety

@@ -148,13 +148,6 @@ where
         .expect("buffer is block aligned");
 }
 
-/// Strips 0x00 from both ends, which removes the zero padding and any extra all-zero blocks.
-pub fn strip_nul(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(start, |i| i + 1);
-    &bytes[start..end]
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -270,8 +263,9 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn strip_nul_handles_all_zero_input() {
-        assert_eq!(strip_nul(&[0, 0, 0]), b"");
-        assert_eq!(strip_nul(b"a\0b"), b"a\0b");
+    fn nul_stripping_handles_all_zero_input_and_keeps_inner_nuls() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        assert_eq!(c.decrypt(&c.encrypt(&[0, 0, 0])).unwrap(), b"");
+        assert_eq!(c.decrypt(&c.encrypt(b"a\0b")).unwrap(), b"a\0b");
     }
 }

@@ -16,7 +16,7 @@ pub fn microtime_sign(now: SystemTime) -> String {
 }
 
 /// Lowercase hex SHA-1 of the password bytes followed by the sign bytes.
-pub fn password_hash(password: &str, sign: &str) -> String {
+fn password_hash(password: &str, sign: &str) -> String {
     let mut sha = Sha1::new();
     sha.update(password.as_bytes());
     sha.update(sign.as_bytes());
@@ -39,7 +39,7 @@ pub fn request(path: &str, value: Option<&Value>) -> String {
 }
 
 /// A request whose value is already PHP-encoded JSON text (`None` reads).
-pub fn request_encoded(path: &str, value: Option<&str>) -> String {
+pub(crate) fn request_encoded(path: &str, value: Option<&str>) -> String {
     let mut out = String::from(r#"{"path":"#);
     phpjson::write_str(&mut out, path);
     out.push_str(r#","value":"#);
@@ -108,7 +108,21 @@ impl std::fmt::Display for NotARequest {
 impl std::error::Error for NotARequest {}
 
 /// The request in `plaintext`. A value may nest as deep as PHP's `json_encode` allows, one level
-/// inside the request object; the parse does not grow the caller's stack with the depth.
+/// inside the request object (513 levels in all; deeper is [`NotARequest::NotJson`]).
+///
+/// The parse recurses once per level on the caller's stack, and so do dropping and walking the
+/// value it returns. A thread that parses requests from untrusted peers needs at least
+/// [`REQUEST_STACK_BYTES`] of stack: measured for a 513-level request, the parse overflows
+/// 256 KiB and fits in 384 KiB in a release build, and fits in 2 MiB (not 1 MiB) in a debug build.
+/// The simulator gives each connection thread 8 MiB.
+/// The stack a thread calling [`parse_request`] needs for the deepest request, with a margin of
+/// more than two over what was measured (see there).
+pub const REQUEST_STACK_BYTES: usize = if cfg!(debug_assertions) {
+    4 << 20
+} else {
+    1 << 20
+};
+
 pub fn parse_request(plaintext: &[u8]) -> Result<Request, NotARequest> {
     let text = std::str::from_utf8(plaintext).map_err(|_| NotARequest::NotJson)?;
     let parsed =
@@ -273,6 +287,24 @@ mod tests {
         ));
         let beyond = request_encoded("API.X", Some(&deep(phpjson::MAX_DEPTH + 1)));
         assert_eq!(parse_request(beyond.as_bytes()), Err(NotARequest::NotJson));
+    }
+
+    #[test]
+    fn the_deepest_request_parses_and_drops_within_the_documented_stack() {
+        let deep = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+        let text = request_encoded("API.X", Some(&deep(phpjson::MAX_DEPTH)));
+        let parsed = std::thread::Builder::new()
+            .stack_size(REQUEST_STACK_BYTES)
+            .spawn(move || {
+                let request = parse_request(text.as_bytes());
+                let parsed = matches!(request, Ok(Request::Process { .. }));
+                drop(request);
+                parsed
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(parsed);
     }
 
     #[test]

@@ -31,12 +31,12 @@ impl std::fmt::Display for NotFinite {
 
 /// True for JSON number text that PHP's `json_decode` reads as a double rather than an integer:
 /// it has a fraction or an exponent. Integer tokens, however long, are never touched here.
-pub fn is_double_token(text: &str) -> bool {
+pub(crate) fn is_double_token(text: &str) -> bool {
     text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
 /// Writes the JSON number `token` as PHP writes the double it denotes.
-pub fn write_token(out: &mut String, token: &str) -> Result<(), NotFinite> {
+pub(crate) fn write_token(out: &mut String, token: &str) -> Result<(), NotFinite> {
     // Rust's parser rounds correctly, as PHP's zend_strtod does; JSON number syntax is a subset
     // of what it accepts, and the token was already validated as JSON.
     let value: f64 = token.parse().map_err(|_| NotFinite(token.to_string()))?;
@@ -48,7 +48,7 @@ pub fn write_token(out: &mut String, token: &str) -> Result<(), NotFinite> {
 }
 
 /// Writes a finite double in PHP's layout. Panics on NaN or infinity, which no JSON token holds.
-pub fn write_double(out: &mut String, value: f64) {
+pub(crate) fn write_double(out: &mut String, value: f64) {
     assert!(value.is_finite(), "json_encode has no text for {value}");
     if value.is_sign_negative() {
         out.push('-');

@@ -28,13 +28,13 @@ pub fn encode(value: &Value) -> String {
     out
 }
 
-pub fn write_value(out: &mut String, value: &Value) {
+pub(crate) fn write_value(out: &mut String, value: &Value) {
     write_with(out, value, Numbers::AsWritten).expect("numbers as written cannot fail");
 }
 
 /// `encode` with a choice of number layout; fails only for a double token beyond a double's
 /// range under [`Numbers::PhpDoubles`].
-pub fn encode_with(value: &Value, numbers: Numbers) -> Result<String, NotFinite> {
+pub(crate) fn encode_with(value: &Value, numbers: Numbers) -> Result<String, NotFinite> {
     let mut out = String::new();
     write_with(&mut out, value, numbers)?;
     Ok(out)
@@ -144,20 +144,15 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
 }
 
 /// `parse` with another depth bound: a request envelope wraps a value one level deeper.
-pub fn parse_nested(text: &str, max_depth: usize) -> Result<Value, ParseError> {
+pub(crate) fn parse_nested(text: &str, max_depth: usize) -> Result<Value, ParseError> {
     if nesting_depth(text.as_bytes()) > max_depth {
         return Err(ParseError::TooDeep);
     }
     parse_bounded(text)
 }
 
-/// Caller-supplied JSON text re-encoded as PHP's `json_encode` writes it, without ever recursing
-/// deeply on the caller's stack.
-pub fn reencode(text: &str) -> Result<String, ParseError> {
-    reencode_with(text, Numbers::AsWritten)
-}
-
-/// `reencode` with a choice of number layout.
+/// Caller-supplied JSON text re-encoded as PHP's `json_encode` writes it, with a choice of number
+/// layout, without ever recursing deeply on the caller's stack.
 pub fn reencode_with(text: &str, numbers: Numbers) -> Result<String, ParseError> {
     let depth = nesting_depth(text.as_bytes());
     if depth > MAX_DEPTH {
@@ -220,6 +215,10 @@ fn nesting_depth(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reencode(text: &str) -> Result<String, ParseError> {
+        reencode_with(text, Numbers::AsWritten)
+    }
 
     fn php(text: &str) -> String {
         encode(&parse(text).unwrap())

@@ -296,6 +296,92 @@ static void test_free_functions(void) {
     CHECK(mb_close(h) == 0);
 }
 
+/* The number after "NAME": in a flat JSON object, or -1. */
+static long long json_count(const char *json, const char *name) {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *at = json ? strstr(json, key) : NULL;
+    return at ? strtoll(at + strlen(key), NULL, 10) : -1;
+}
+
+static long long pool_count(const char *name) {
+    char *stats = mb_pool_stats();
+    long long n = json_count(stats, name);
+    mb_free(stats);
+    return n;
+}
+
+static int pool_failures;
+
+/* A page: a persistent handle, a call, a close that hands the connection to the pool. */
+static void *pages(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        char cfg[512];
+        snprintf(cfg, sizeof cfg,
+                 "{\"host\":\"127.0.0.1\",\"port\":%d,\"login\":\"api\",\"password\":\"secret\","
+                 "\"key1\":\"%s\",\"key2\":\"%s\",\"persistent\":true}",
+                 sim_port, KEY1, KEY2);
+        long long h = mb_connect(cfg);
+        char *reply = mb_process(h, "API.GetClients", NULL);
+        if (reply == NULL || reply_code(reply) != 0) __atomic_add_fetch(&pool_failures, 1, __ATOMIC_SEQ_CST);
+        mb_free(reply);
+        if ((i % 2 ? mb_close(h) : mb_discard(h)) != 0) __atomic_add_fetch(&pool_failures, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+/* Inspects and drains the pool while pages run. */
+static void *inspector(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 40; i++) {
+        char *stats = mb_pool_stats();
+        if (json_count(stats, "idle") < 0) __atomic_add_fetch(&pool_failures, 1, __ATOMIC_SEQ_CST);
+        mb_free(stats);
+        if (i % 10 == 9 && mb_pool_clear() < 0) __atomic_add_fetch(&pool_failures, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+static void test_persistent_pool(void) {
+    CHECK(mb_pool_clear() >= 0);
+    long long reused = pool_count("reused");
+    long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ",\"persistent\":true"));
+    CHECK(expect_code(h, "API.GetClients", NULL, 0));
+    CHECK(mb_close(h) == 0);
+    CHECK(pool_count("idle") == 1);
+    h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ",\"persistent\":true"));
+    CHECK(expect_code(h, "API.GetClients", NULL, 0));
+    CHECK(pool_count("reused") == reused + 1);
+    CHECK(mb_close(h) == 0);
+
+    pthread_t threads[6];
+    for (int i = 0; i < 6; i++) CHECK(pthread_create(&threads[i], NULL, i < 5 ? pages : inspector, NULL) == 0);
+    for (int i = 0; i < 6; i++) pthread_join(threads[i], NULL);
+    CHECK(pool_failures == 0);
+    CHECK(pool_count("idle") <= 4); /* the default bound per identity */
+    CHECK(mb_pool_clear() >= 0);
+    CHECK(pool_count("idle") == 0);
+
+    /* Bad persistence settings are refused like any other config error. */
+    CHECK(mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ",\"persistent\":\"yes\"")) == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+    CHECK(mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ",\"pool_idle_timeout_ms\":0")) == 0);
+    CHECK(last_error_code(MB_INVALID_ARGUMENT));
+}
+
+static void test_worker_cache(void) {
+    CHECK(mb_worker_cache_get("c-test") == NULL);
+    CHECK(mb_worker_cache_set("c-test", "value") == 0);
+    char *got = mb_worker_cache_get("c-test");
+    CHECK(got != NULL && strcmp(got, "value") == 0);
+    mb_free(got);
+    CHECK(mb_worker_cache_set("c-test", NULL) == 0);
+    CHECK(mb_worker_cache_get("c-test") == NULL);
+    CHECK(mb_worker_cache_set(NULL, "x") == MB_INVALID_ARGUMENT);
+    CHECK(mb_worker_cache_get(NULL) == NULL);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s SIM_PORT HOSTILE_PORT DEAD_PORT\n", argv[0]);
@@ -312,6 +398,8 @@ int main(int argc, char **argv) {
     test_auth_rejection_has_result_and_return();
     test_threads_share_a_handle();
     test_free_functions();
+    test_persistent_pool();
+    test_worker_cache();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 && passed > 0 ? 0 : 1;
 }

@@ -12,6 +12,48 @@ namespace MikroBILL
         private int? _ioTimeoutMs;
         private int? _callTimeoutMs;
         private long? _maxFrameBytes;
+        private string _persistentId = "";
+        private int? _poolMaxIdle;
+        private int? _poolMaxIdleTotal;
+        private int? _poolIdleTimeoutMs;
+
+        /// <summary>When true, Dispose and the finalizer leave the authenticated connection in this
+        /// process's pool for the next client with the same host, port, login, password, keys,
+        /// settings and <see cref="PersistentId"/>, instead of saying DISCONNECT (default false).</summary>
+        public bool Persistent { get; set; }
+
+        /// <summary>Separates pools of otherwise identical settings (default "").</summary>
+        public string PersistentId
+        {
+            get { return _persistentId; }
+            set
+            {
+                if (value == null) throw new ArgumentNullException("PersistentId");
+                _persistentId = value;
+            }
+        }
+
+        /// <summary>Idle pooled connections kept per identity (default 4; 0 keeps none).</summary>
+        public int? PoolMaxIdle
+        {
+            get { return _poolMaxIdle; }
+            set { _poolMaxIdle = AtLeast(value, 0, "PoolMaxIdle"); }
+        }
+
+        /// <summary>Idle pooled connections kept in all (default 64).</summary>
+        public int? PoolMaxIdleTotal
+        {
+            get { return _poolMaxIdleTotal; }
+            set { _poolMaxIdleTotal = AtLeast(value, 0, "PoolMaxIdleTotal"); }
+        }
+
+        /// <summary>Milliseconds a connection may wait in the pool before it is closed with
+        /// DISCONNECT (default 60000, at least 1).</summary>
+        public int? PoolIdleTimeoutMs
+        {
+            get { return _poolIdleTimeoutMs; }
+            set { _poolIdleTimeoutMs = AtLeast(value, 1, "PoolIdleTimeoutMs"); }
+        }
 
         /// <summary>TCP connect timeout in milliseconds (at least 1).</summary>
         public int? ConnectTimeoutMs

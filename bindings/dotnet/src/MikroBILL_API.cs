@@ -181,6 +181,28 @@ namespace MikroBILL
             }
         }
 
+        private static void AppendCount(StringBuilder sb, string key, int? value)
+        {
+            if (value.HasValue)
+            {
+                sb.Append(",\"").Append(key).Append("\":").Append(value.Value.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+
+        /// <summary>This process's pool of persistent connections as JSON: idle, identities, and
+        /// counts of connections returned, reused and closed. Closes expired ones first.</summary>
+        public static string PoolStats()
+        {
+            NativeMethods native = NativeLibraryLoader.Get();
+            return native.TakeString(native.PoolStats());
+        }
+
+        /// <summary>Closes every idle persistent connection with DISCONNECT; returns how many.</summary>
+        public static long PoolClear()
+        {
+            return NativeLibraryLoader.Get().PoolClear();
+        }
+
         private static string ConfigJson(string host, int port, string login, string password, string key1,
             string key2, MikroBILLOptions options)
         {
@@ -211,6 +233,11 @@ namespace MikroBILL
                 {
                     sb.Append(",\"max_frame_bytes\":").Append(options.MaxFrameBytes.Value.ToString(CultureInfo.InvariantCulture));
                 }
+                sb.Append(",\"persistent\":").Append(options.Persistent ? "true" : "false");
+                sb.Append(",\"persistent_id\":").Append(PhpJson.EncodeString(options.PersistentId));
+                AppendCount(sb, "pool_max_idle", options.PoolMaxIdle);
+                AppendCount(sb, "pool_max_idle_total", options.PoolMaxIdleTotal);
+                AppendCount(sb, "pool_idle_timeout_ms", options.PoolIdleTimeoutMs);
             }
             sb.Append('}');
             return sb.ToString();

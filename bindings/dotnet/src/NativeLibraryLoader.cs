@@ -118,6 +118,8 @@ namespace MikroBILL
             m.Discard = Symbol<MbHandleCall>(lib, "mb_discard", ref problem);
             m.Free = Symbol<MbFree>(lib, "mb_free", ref problem);
             m.Version = Symbol<MbVersion>(lib, "mb_version", ref problem);
+            m.PoolStats = Symbol<MbLastError>(lib, "mb_pool_stats", ref problem);
+            m.PoolClear = Symbol<MbPoolClear>(lib, "mb_pool_clear", ref problem);
             m.Cancel = OptionalSymbol<MbHandleCall>(lib, "mb_cancel");
             if (problem != null)
             {

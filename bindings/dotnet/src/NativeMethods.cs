@@ -26,6 +26,9 @@ namespace MikroBILL
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate IntPtr MbVersion();
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate long MbPoolClear();
+
     /// <summary>The bound entry points of one loaded libmikrobill.</summary>
     internal sealed class NativeMethods
     {
@@ -41,6 +44,8 @@ namespace MikroBILL
         internal MbHandleCall Cancel;
         internal MbFree Free;
         internal MbVersion Version;
+        internal MbLastError PoolStats;
+        internal MbPoolClear PoolClear;
         internal string LoadedPath;
         internal string VersionText;
 

@@ -308,8 +308,11 @@ namespace MikroBILL
             if (text.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) sb.Append(".0");
         }
 
-        // PHP has no decimal type. A decimal is written exactly (money must not pass through a
-        // double), in plain notation, without trailing fractional zeros: 100.10m gives 100.1, 5.00m gives 5.
+        // PHP has no decimal type. The decimal's text is written exactly here, in plain notation,
+        // without trailing fractional zeros: 100.10m gives 100.1, 5.00m gives 5. With php_floats
+        // on (the default, PhpFloats) the library then rewrites a fractional one, like every
+        // non-integer number, as PHP writes the nearest double (what PHP itself would send); only
+        // integral decimals and php_floats off keep the decimal's digits beyond a double's.
         private static void WriteDecimal(StringBuilder sb, decimal value)
         {
             string text = value.ToString(CultureInfo.InvariantCulture);

@@ -61,11 +61,16 @@ namespace MikroBILL.Tests
         {
         }
 
-        public Sim(int port, string traceFile)
+        public Sim(int port, string traceFile) : this(port, traceFile, "")
+        {
+        }
+
+        /// <summary>A simulator with more command-line arguments, e.g. "--session-counts FILE".</summary>
+        public Sim(int port, string traceFile, string extraArgs)
         {
             TraceFile = traceFile ?? Path.Combine(Path.GetTempPath(), "mb-dotnet-trace-" + Guid.NewGuid().ToString("N") + ".txt");
             var psi = new ProcessStartInfo(TestEnv.SimPath,
-                "--listen 127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + " --trace-requests " + TraceFile)
+                "--listen 127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + " --trace-requests " + TraceFile + " " + extraArgs)
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,

@@ -48,3 +48,13 @@ def original_style_reply(port, login, password, path, key1=None, key2=None):
     if result.returncode != 0:
         raise RuntimeError("the original-style client failed: %s" % result.stderr.decode("utf-8", "replace"))
     return result.stdout.decode("utf-8").strip()
+
+
+def php_error_json(code, text, detail=None):
+    """The library's error shape as PHP's json_encode writes it (the original client's bytes)."""
+    php = ('$in = json_decode(stream_get_contents(STDIN)); '
+           '$e = array("return" => $in[1], "result" => $in[1], "code" => $in[0]); '
+           'if ($in[2] !== null) { $e["detail"] = $in[2]; } '
+           'echo json_encode($e);')
+    import json
+    return _run(php, json.dumps([code, text, detail]))

@@ -8,8 +8,11 @@ import pytest
 
 from mikrobill import MikroBILL_API, MikroBILLError
 
+from mikrobill.errors import Code, error_json
+from mikrobill._loader import get_library, take_string
+
 from conftest import KEY1, KEY2, WRONG_KEY1, WRONG_KEY2, C1, make_api
-from phporacle import original_style_reply
+from phporacle import original_style_reply, php_error_json
 
 MONEY = "API.Client.%d.BillingInfo.Money" % C1
 
@@ -213,3 +216,30 @@ def test_max_frame_bytes_reaches_the_library(sim):
         assert reply(api.Process("API.GetClients"))["code"] == 9003
     with make_api(sim.port, max_frame_bytes=1 << 16) as api:
         assert reply(api.Process("API.GetClients"))["code"] == 0
+
+
+def test_binding_error_json_has_the_librarys_bytes_for_a_closed_handle():
+    lib = get_library()
+    # A handle never issued: the library's own 9007 error, exactly as mb_process returns it.
+    ours = take_string(lib, lib.mb_process(987654321, b"API.X", None)).decode("utf-8")
+    assert json.loads(ours)["code"] == Code.CLOSED_HANDLE
+    assert error_json(Code.CLOSED_HANDLE, "Unknown or closed handle") == ours
+
+
+def test_binding_error_json_has_the_librarys_bytes_with_a_detail():
+    with make_api(closed_port()) as api:
+        ours = api.Process(MONEY)
+    parsed = json.loads(ours)
+    assert "detail" in parsed, ours
+    assert error_json(parsed["code"], parsed["return"], parsed["detail"]) == ours
+
+
+@pytest.mark.parametrize("text", [
+    "a/b \u0416",
+    "tab\tnew\nline\r \"quoted\" back\\slash \b\f \x01\x1f",
+    "del \x7f, astral \U0001F600, BMP end \uffff",
+    "",
+])
+def test_binding_error_json_matches_php_json_encode(text):
+    assert error_json(9005, text) == php_error_json(9005, text)
+    assert error_json(9002, text, "more/\u0416") == php_error_json(9002, text, "more/\u0416")

@@ -113,7 +113,9 @@ def test_version_mismatch_is_rejected(tmp_path):
         "int mb_discard(long long h) { return 9007; }\n"
         "int mb_cancel(long long h) { return 9007; }\n"
         "void mb_free(char *t) { free(t); }\n"
-        "char *mb_version(void) { return strdup(\"0.2.0\"); }\n")
+        "char *mb_version(void) { return strdup(\"0.2.0\"); }\n"
+        "char *mb_pool_stats(void) { return strdup(\"{}\"); }\n"
+        "long long mb_pool_clear(void) { return 0; }\n")
     fake = tmp_path / "libmikrobill.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
     with pytest.raises(LibraryLoadError) as info:

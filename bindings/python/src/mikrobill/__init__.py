@@ -7,13 +7,15 @@
 
 import importlib.metadata as _metadata
 
-from ._api import MikroBILL_API
+from ._api import MikroBILL_API, pool_clear, pool_stats
 from ._encoder import encode_value
 from ._loader import LIB_NAME, library_info
 from .errors import Code, LibraryLoadError, MikroBILLError
 
 __all__ = [
     "MikroBILL_API",
+    "pool_stats",
+    "pool_clear",
     "MikroBILLError",
     "Code",
     "LibraryLoadError",

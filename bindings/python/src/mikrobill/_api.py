@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import weakref
-from typing import Any, NoReturn, Optional
+from typing import Any, Dict, NoReturn, Optional
 
 from . import _loader
 from ._encoder import encode_value
@@ -85,6 +85,11 @@ class MikroBILL_API:
         call_timeout: float = 30.0,
         max_frame_bytes: Optional[int] = None,
         php_floats: bool = True,
+        persistent: bool = False,
+        persistent_id: str = "",
+        pool_max_idle: Optional[int] = None,
+        pool_max_idle_total: Optional[int] = None,
+        pool_idle_timeout: Optional[float] = None,
     ):
         # Set first so that __del__ of a half-built object finds nothing to release.
         self._handle = 0
@@ -125,6 +130,22 @@ class MikroBILL_API:
             if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
                 raise TypeError("max_frame_bytes must be int or None")
             config["max_frame_bytes"] = max_frame_bytes
+        # persistent: on close (or collection) the connection waits in this process's pool for
+        # the next instance with the same settings and persistent_id, instead of DISCONNECT.
+        if not isinstance(persistent, bool):
+            raise TypeError("persistent must be bool")
+        if not isinstance(persistent_id, str):
+            raise TypeError("persistent_id must be str")
+        _to_c_text(persistent_id, "persistent_id")
+        config["persistent"] = persistent
+        config["persistent_id"] = persistent_id
+        for name, count in (("pool_max_idle", pool_max_idle), ("pool_max_idle_total", pool_max_idle_total)):
+            if count is not None:
+                if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                    raise ValueError("%s must be an int >= 0 or None" % name)
+                config[name] = count
+        if pool_idle_timeout is not None:
+            config["pool_idle_timeout_ms"] = _timeout_ms(pool_idle_timeout, "pool_idle_timeout")
         self._lib = _loader.get_library()
         config.update(secrets.value)
         del secrets
@@ -295,6 +316,22 @@ class MikroBILL_API:
         # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
         # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
         return raw.decode("utf-8", "surrogateescape")
+
+
+def pool_stats() -> Dict[str, int]:
+    """This process's pool of persistent connections: idle, identities, and counts of
+    connections returned, reused and closed (see the README). Closes expired ones first."""
+    lib = _loader.get_library()
+    raw = _loader.take_string(lib, lib.mb_pool_stats())
+    if raw is None:
+        raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_pool_stats returned NULL"))
+    stats: Dict[str, int] = json.loads(raw.decode("utf-8"))
+    return stats
+
+
+def pool_clear() -> int:
+    """Close every idle persistent connection with DISCONNECT; returns how many."""
+    return int(_loader.get_library().mb_pool_clear())
 
 
 # Each live instance's config JSON (with the password and keys), outside the instances.

@@ -60,6 +60,10 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.mb_free.restype = None
     lib.mb_version.argtypes = []
     lib.mb_version.restype = c_void_p
+    lib.mb_pool_stats.argtypes = []
+    lib.mb_pool_stats.restype = c_void_p
+    lib.mb_pool_clear.argtypes = []
+    lib.mb_pool_clear.restype = c_ll
 
 
 def take_string(lib: ctypes.CDLL, pointer: Optional[int]) -> Optional[bytes]:

@@ -49,6 +49,11 @@ class MikroBILL_API:
         call_timeout: float = 30.0,
         max_frame_bytes: Optional[int] = None,
         php_floats: bool = True,
+        persistent: bool = False,
+        persistent_id: str = "",
+        pool_max_idle: Optional[int] = None,
+        pool_max_idle_total: Optional[int] = None,
+        pool_idle_timeout: Optional[float] = None,
     ) -> None:
         self._api = _BlockingAPI(
             host,
@@ -62,6 +67,11 @@ class MikroBILL_API:
             call_timeout=call_timeout,
             max_frame_bytes=max_frame_bytes,
             php_floats=php_floats,
+            persistent=persistent,
+            persistent_id=persistent_id,
+            pool_max_idle=pool_max_idle,
+            pool_max_idle_total=pool_max_idle_total,
+            pool_idle_timeout=pool_idle_timeout,
         )
         self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = (
             concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mikrobill-aio"))

@@ -36,13 +36,39 @@ class Code(IntEnum):
     REPLY_NOT_JSON = 9013
 
 
+def _php_string(text: str) -> str:
+    """`text` as a JSON string written byte for byte as PHP's json_encode (and the library) write
+    it: `/` as `\\/`, every other character outside printable ASCII as lowercase `\\uXXXX`
+    (surrogate pairs above U+FFFF), DEL kept as is. json.dumps differs on `/` and DEL."""
+    out = ['"']
+    for char in text:
+        point = ord(char)
+        if char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif point < 0x20 or 0x7F < point <= 0xFFFF:
+            out.append("\\u%04x" % point)
+        elif point > 0xFFFF:
+            point -= 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 + (point >> 10), 0xDC00 + (point & 0x3FF)))
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+# After the Code table on purpose: tests/abi_consistency.rs reads that table up to the next def.
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                  "\r": "\\r", "\t": "\\t"}
+
+
 def error_json(code: int, text: str, detail: Optional[str] = None) -> str:
     """The library's error shape, for the few errors the binding makes itself: TEXT under both
-    "return" and "result", the number under "code", and "detail" when there is more to say."""
-    error = {"return": text, "result": text, "code": int(code)}
+    "return" and "result", the number under "code", and "detail" when there is more to say. The
+    bytes are the library's own (and PHP's json_encode's): no spaces, ASCII only, `/` escaped."""
+    body = '{"return":%s,"result":%s,"code":%d' % (_php_string(text), _php_string(text), int(code))
     if detail:
-        error["detail"] = detail
-    return json.dumps(error, ensure_ascii=False)
+        body += ',"detail":%s' % _php_string(detail)
+    return body + "}"
 
 
 class MikroBILLError(Exception):

@@ -1,0 +1,8 @@
+<?php
+/* (a′) as (a), but two writes per frame as the original: on the wire it behaves like it. */
+require __DIR__ . '/common.php';
+require __DIR__ . '/../../patched_original.php';
+list($key1, $key2) = PatchedOriginal::keysFromInstallation(__DIR__ . '/../config.php');
+$api = new PatchedOriginal('127.0.0.1', bench_port(), 'api', 'secret', $key1, $key2, true);
+bench_page(function ($path) use ($api) { return $api->Process($path); });
+$api->Close();
