@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fault_proxy::{Fault, FaultProxy};
 use mikrobill::code;
-use support::{Sim, IVANOV, KEY1, KEY2};
+use support::{Sim, KEY1, KEY2};
 
 // Reached by symbol, as a C program reaches them.
 unsafe extern "C" {
@@ -196,7 +196,6 @@ fn connections_closed_by_a_restart_are_reopened_and_state_survives() {
     let read = process(handle, NAME, None);
     assert_eq!(code_of(&read), 0, "{read}");
     assert!(read.contains("before"), "{read}");
-    let _ = IVANOV;
     assert_eq!(mb_close(handle), 0);
 }
 
