@@ -9,7 +9,8 @@ set -euo pipefail
 need_demo=(gcc)
 need_tests=(gcc valgrind libasan8 python3 python3-venv
     php8.2-cli php8.2-mcrypt php8.2-mysql php8.2-opcache php8.2-fpm libfcgi-bin phpunit
-    mono-mcs mono-runtime mariadb-server tmux)
+    mono-mcs mono-runtime mariadb-server tmux
+    chromium nodejs)
 need_bench=(php8.2-cli php8.2-mysql php8.2-opcache php8.2-fpm mariadb-server nginx wrk curl)
 
 packages=("${need_tests[@]}")
@@ -21,6 +22,8 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm: Debian's package, unless a nodejs that bundles its own npm (NodeSource) is installed.
+[ -z "${1:-}" ] && ! command -v npm >/dev/null && missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and runs every test of the project: formatting and lints,
 # the header's freshness, the Rust unit and integration tests, the C program under
-# AddressSanitizer and valgrind, and the PHP, .NET and Python bindings against the simulator.
+# AddressSanitizer and valgrind, the PHP, .NET and Python bindings against the simulator, and the
+# simulator's dashboard in headless Chromium.
 # Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
 # The reliability tests run inside these suites: "Rust tests" holds the fault-proxy tests through
 # the C ABI (sim/tests/faults.rs), the malicious-server table with its memory bounds
@@ -50,6 +51,7 @@ suite "PHP binding" bash bindings/php/run-tests.sh
 suite "kassa deployment (nginx + php-fpm, Apache + mod_php)" bash tests/deploy/run.sh
 suite ".NET binding" bash bindings/dotnet/run-tests.sh
 suite "Python binding" bash bindings/python/run-tests.sh
+suite "dashboard in Chromium" bash tests/browser/run.sh
 
 echo
 echo "=== summary"

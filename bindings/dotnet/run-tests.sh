@@ -32,8 +32,12 @@ mkdir -p "$out"
 # reader, which it uses to inspect replies.
 mcs -nologo -warnaserror -langversion:6 -optimize+ -target:library -r:System.Numerics \
     -out:"$out/MikroBILL.dll" "$here"/src/*.cs
+# The test helper for extensions' own tests (testing/SimulatorDouble.cs), an assembly of its own.
+mcs -nologo -warnaserror -langversion:6 -optimize+ -target:library -r:"$out/MikroBILL.dll" \
+    -out:"$out/MikroBILL.Testing.dll" "$here"/testing/*.cs
 mcs -nologo -warnaserror -langversion:6 -target:exe -r:System.Numerics -r:System.Core -r:System.Xml \
-    -r:"$out/MikroBILL.dll" -out:"$out/MikroBILL.Tests.exe" "$here/src/JsonReader.cs" "$here"/tests/*.cs
+    -r:"$out/MikroBILL.dll" -r:"$out/MikroBILL.Testing.dll" -out:"$out/MikroBILL.Tests.exe" \
+    "$here/src/JsonReader.cs" "$here"/tests/*.cs
 
 # Each simulator the tests start records its pid in sim-PID.pid under this run directory while it
 # runs (tests/Sim.cs). When mono ends without disposing them (a crash, kill -9, the timeout below)

@@ -49,6 +49,16 @@ pub enum Command {
         )]
         args: Vec<String>,
     },
+    /// Forward to a real core and record every exchange as JSON lines (`mb proxy --help`)
+    #[command(disable_help_flag = true)]
+    Proxy {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "OPTIONS"
+        )]
+        args: Vec<String>,
+    },
     /// Print a completion script for a shell (e.g. `mb completions bash > /etc/bash_completion.d/mb`)
     Completions {
         #[arg(value_enum)]

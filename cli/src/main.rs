@@ -1,5 +1,5 @@
-//! `mb`: a command-line MikroBILL API client (`mb process`, `mb shell`) and the simulator
-//! (`mb serve`).
+//! `mb`: a command-line MikroBILL API client (`mb process`, `mb shell`), the simulator
+//! (`mb serve`) and a recording proxy (`mb proxy`).
 
 mod args;
 mod completions;
@@ -8,6 +8,7 @@ mod output;
 mod password;
 mod paths;
 mod process;
+mod proxy;
 mod shell;
 mod value;
 
@@ -20,6 +21,7 @@ fn main() {
         Command::Process(args) => process::run(args),
         Command::Shell(args) => shell::run(args),
         Command::Serve { args } => mikrobill_sim::main_with_args(args),
+        Command::Proxy { args } => proxy::main(args),
         Command::Completions { shell } => completions::run(shell),
     };
     std::process::exit(code);

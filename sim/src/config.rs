@@ -31,6 +31,12 @@ pub struct Config {
     pub key1: String,
     pub key2: String,
     pub cashiers: Vec<Cashier>,
+    /// Canned replies (docs/simulator.md, "Stubs").
+    #[serde(default)]
+    pub stubs: Vec<crate::double::stubs::StubSpec>,
+    /// Faults and delays (docs/simulator.md, "Faults and delays").
+    #[serde(default)]
+    pub faults: Vec<crate::double::faults::FaultSpec>,
 }
 
 impl Default for Config {
@@ -44,6 +50,8 @@ impl Default for Config {
             key1: DEMO_KEY1.into(),
             key2: DEMO_KEY2.into(),
             cashiers: vec![cashier(DEMO_LOGIN, true), cashier("noapi", false)],
+            stubs: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }

@@ -164,6 +164,21 @@ impl Engine {
         }
     }
 
+    /// For the control API: a look at the store under the read lock.
+    pub fn inspect<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        f(&self.store.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// For the control API's reset: replaces the whole state, durably when there is a state file.
+    pub fn replace(&self, store: Store) -> std::io::Result<()> {
+        let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        *guard = store;
+        match &self.journal {
+            Some(journal) => journal.compact(&guard),
+            None => Ok(()),
+        }
+    }
+
     /// Final compaction on clean shutdown; holds the lock so no change slips in after it.
     pub fn shutdown(&self) {
         let store = self.store.write().unwrap_or_else(PoisonError::into_inner);

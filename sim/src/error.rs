@@ -51,6 +51,8 @@ pub enum SimError {
     },
     /// Writing the first stdout line or accepting connections failed.
     Io(io::Error),
+    /// Stubs, faults, the recording or the control API cannot be set up (crate::double).
+    TestDouble(String),
 }
 
 impl fmt::Display for SimError {
@@ -83,6 +85,7 @@ impl fmt::Display for SimError {
             SimError::Keys(e) => write!(f, "{e}"),
             SimError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             SimError::Io(e) => write!(f, "{e}"),
+            SimError::TestDouble(e) => write!(f, "{e}"),
         }
     }
 }

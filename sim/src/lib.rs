@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod config;
 pub mod demo;
+pub mod double;
 pub mod engine;
 pub mod error;
 pub mod generate;
@@ -67,6 +68,15 @@ pub fn run(options: Options) -> Result<(), SimError> {
         }
         None => (Store::from_dataset(initial_dataset(&options)?)?, None),
     };
+    let test_double =
+        Arc::new(double::from_options(&config, &options.double).map_err(SimError::TestDouble)?);
+    let admin_addr = match &options.double.admin {
+        Some(addr) => Some(
+            double::admin::check_address(addr, options.double.admin_allow_remote)
+                .map_err(SimError::TestDouble)?,
+        ),
+        None => None,
+    };
     signal::install();
     let listener = TcpListener::bind(&options.listen).map_err(|source| SimError::Listen {
         addr: options.listen.clone(),
@@ -75,11 +85,33 @@ pub fn run(options: Options) -> Result<(), SimError> {
     let addr = listener.local_addr().map_err(SimError::Io)?;
     stats::publish_to(options.session_counts.clone())?;
     let engine = Engine::new(store, journal);
-    let server = Arc::new(Server::new(engine, cipher, config, options)?);
+    let reset_options = options.clone();
+    let server = Arc::new(
+        Server::new(engine, cipher, config, options)?.with_double(Arc::clone(&test_double)),
+    );
+    let admin_bound = match admin_addr {
+        Some(at) => {
+            let admin = double::admin::api::Admin {
+                server: Arc::clone(&server),
+                double: test_double,
+                allow_remote: reset_options.double.admin_allow_remote,
+                reset: Box::new(move || {
+                    let dataset = initial_dataset(&reset_options).map_err(|e| e.to_string())?;
+                    Store::from_dataset(dataset).map_err(|e| e.to_string())
+                }),
+            };
+            Some(double::admin::start(at, Arc::new(admin)).map_err(SimError::TestDouble)?)
+        }
+        None => None,
+    };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {addr}")
         .and_then(|()| out.flush())
         .map_err(SimError::Io)?;
+    if let Some(at) = admin_bound {
+        // Whoever read the first line may have closed the pipe already: not an error.
+        let _ = writeln!(out, "admin on http://{at}/").and_then(|()| out.flush());
+    }
     drop(out);
     server.run(listener).map_err(SimError::Io)
 }

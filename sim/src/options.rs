@@ -32,6 +32,12 @@ Options:
                            all connections (default 268435456); a request that would pass it
                            gets code 209 and its connection is closed
   --trace-requests FILE    append each decrypted non-auth request, one per line
+  --admin ADDR:PORT        serve the control API and dashboard (loopback only; port 0 =
+                           any free port; the second stdout line is `admin on http://ADDR/`)
+  --admin-allow-remote     allow --admin on a non-loopback address (it has no authentication)
+  --replay FILE            answer requests with the replies `mb proxy --record` wrote
+  --replay-unmatched MODE  a request the recording lacks: tree (default: stubs and the
+                           simulated tree answer) or error (code 211)
   --session-counts FILE    keep FILE as JSON {auths, disconnects}: sessions granted and
                            DISCONNECTs answered so far
   -h, --help               show this help
@@ -57,6 +63,8 @@ pub struct Options {
     pub max_connections: usize,
     pub max_buffered: usize,
     pub trace_requests: Option<PathBuf>,
+    /// --admin, --replay and friends (crate::double::flags).
+    pub double: crate::double::flags::Flags,
     pub session_counts: Option<PathBuf>,
 }
 
@@ -76,6 +84,7 @@ impl Default for Options {
             max_connections: 1024,
             max_buffered: DEFAULT_MAX_BUFFERED,
             trace_requests: None,
+            double: crate::double::flags::Flags::default(),
             session_counts: None,
         }
     }
@@ -85,13 +94,18 @@ impl Default for Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsageError {
     MissingValue(String),
-    NotANumber { flag: String, value: String },
+    NotANumber {
+        flag: String,
+        value: String,
+    },
     FrameTooSmall,
     BufferTooSmall,
     ZeroSeconds(String),
     UnknownArgument(String),
     DatasetAndGenerate,
     OneKeyOnly,
+    /// A test-double flag's value is not one it takes (crate::double::flags).
+    BadValue(String),
 }
 
 impl fmt::Display for UsageError {
@@ -112,6 +126,7 @@ impl fmt::Display for UsageError {
                 "--dataset and --generate cannot be combined (a dataset may say \"generate\")"
             ),
             UsageError::OneKeyOnly => write!(f, "--key1 and --key2 go together"),
+            UsageError::BadValue(text) => write!(f, "{text}"),
         }
     }
 }
@@ -176,6 +191,7 @@ fn set(
             o.max_buffered = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         "--trace-requests" => o.trace_requests = Some(value()?.into()),
+        f if crate::double::flags::Flags::takes(f) => o.double.set(f, value)?,
         "--session-counts" => o.session_counts = Some(value()?.into()),
         _ => return Ok(false),
     }

@@ -18,6 +18,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::double::{send_truncated, Outcome, TestDouble};
 use crate::engine::Engine;
 use crate::error::SimError;
 use crate::options::Options;
@@ -39,6 +40,7 @@ pub struct Server {
     authenticating: Mutex<BTreeMap<u64, TcpStream>>,
     accepted: AtomicU64,
     buffered: AtomicUsize,
+    double: Arc<TestDouble>,
 }
 
 /// Bytes of one request frame counted against --max-buffered-bytes until it is dropped.
@@ -158,7 +160,18 @@ impl Server {
             authenticating: Mutex::default(),
             accepted: AtomicU64::new(0),
             buffered: AtomicUsize::new(0),
+            double: Arc::default(),
         })
+    }
+
+    /// Stubs, faults, replay and the request journal (crate::double) for this server.
+    pub fn with_double(mut self, double: Arc<TestDouble>) -> Server {
+        self.double = double;
+        self
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Accepts until SIGINT/SIGTERM, then compacts the state and returns.
@@ -291,13 +304,16 @@ impl Server {
         let Some(plain) = self.cipher.decrypt(&first) else {
             return;
         };
+        let mut session = self.double.open();
         match self.authenticate(&plain) {
             Auth::Absent => return,
             Auth::Refused(reply) => {
+                self.double.auth(&mut session, &plain, false);
                 let _ = self.send(&mut stream, &reply.to_json());
                 return;
             }
             Auth::Granted => {
+                self.double.auth(&mut session, &plain, true);
                 crate::stats::auth_granted();
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
@@ -330,16 +346,32 @@ impl Server {
             self.trace(&plain);
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
+                    self.double.disconnect();
                     crate::stats::disconnect_answered();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }
-                Ok(Request::Process { path, value }) => self.engine.process(&path, &value),
-                Err(_) => Reply::error(
-                    NOT_UNDERSTOOD,
-                    "request not understood: expected {\"path\":...,\"value\":...}",
-                )
-                .to_json(),
+                Ok(Request::Process { path, value }) => {
+                    let tree = || self.engine.process(&path, &value);
+                    match self.double.process(&session, &path, &value, tree) {
+                        Outcome::Reply(text) => text,
+                        Outcome::NoReply => continue,
+                        Outcome::Close => return,
+                        Outcome::Truncate(text) => {
+                            let _ = send_truncated(&mut stream, &self.cipher, &text);
+                            return;
+                        }
+                    }
+                }
+                Err(_) => {
+                    let text = Reply::error(
+                        NOT_UNDERSTOOD,
+                        "request not understood: expected {\"path\":...,\"value\":...}",
+                    )
+                    .to_json();
+                    self.double.unparsed(&session, &text);
+                    text
+                }
             };
             // The request is done with (its value was dropped by now): the budget is free again
             // before the peer can see the reply.

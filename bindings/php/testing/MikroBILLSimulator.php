@@ -1,0 +1,217 @@
+<?php
+/*
+ * PHPUnit helper for kassa extensions: runs the MikroBILL core simulator (mikrobill-sim) as a
+ * test double, with its control API, for one test.
+ *
+ *   final class TariffTest extends PHPUnit\Framework\TestCase
+ *   {
+ *       use MikroBILL_SimulatorTrait;
+ *
+ *       public function testTariffName(): void
+ *       {
+ *           $sim = $this->startMikroBILLSimulator(array('stubs' => array(
+ *               array('path' => 'API.Tariffs.*.Name', 'return' => 'Unlimited'))));
+ *           $reply = json_decode($sim->api()->Process('API.Tariffs.7.Name'), true);
+ *           $this->assertSame('Unlimited', $reply['return']);
+ *           $this->assertSame('API.Tariffs.7.Name', $sim->journal()[0]['path']);
+ *       }
+ *   }
+ *
+ * The simulator binary is $MIKROBILL_SIM or mikrobill-sim on PATH; a missing one is an error,
+ * never a skip. The simulator stops after each test (and when the object goes away).
+ */
+
+if (!class_exists('MikroBILL_Simulator', false)) {
+    final class MikroBILL_Simulator
+    {
+        const KEY1 = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
+        const KEY2 = 'EBESExQVFhcYGRobHB0eHw==';
+        const LOGIN = 'api';
+        const PASSWORD = 'secret';
+
+        /** @var int the API port */
+        public $port;
+        /** @var string the control API, "http://127.0.0.1:PORT/" */
+        public $adminUrl;
+        private $process;
+        private $stdout;
+        private $dir;
+
+        /**
+         * @param array $options 'dataset' (array, the dataset format), 'stubs' and 'faults' (lists as
+         *                       in the simulator's config), 'args' (more command-line flags)
+         */
+        public function __construct(array $options = array())
+        {
+            $binary = getenv('MIKROBILL_SIM') ?: self::onPath('mikrobill-sim');
+            if ($binary === null || !is_file($binary)) {
+                throw new RuntimeException('mikrobill-sim not found: set MIKROBILL_SIM or put it on PATH');
+            }
+            $this->dir = sys_get_temp_dir() . '/mikrobill-sim-' . bin2hex(random_bytes(6));
+            mkdir($this->dir, 0700);
+            $config = array(
+                'key1' => self::KEY1, 'key2' => self::KEY2,
+                'cashiers' => array(array('login' => self::LOGIN, 'password' => self::PASSWORD)),
+                'stubs' => isset($options['stubs']) ? $options['stubs'] : array(),
+                'faults' => isset($options['faults']) ? $options['faults'] : array(),
+            );
+            file_put_contents($this->dir . '/config.json', json_encode($config));
+            $command = array($binary, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
+                '--config', $this->dir . '/config.json');
+            if (isset($options['dataset'])) {
+                file_put_contents($this->dir . '/dataset.json', json_encode($options['dataset']));
+                array_push($command, '--dataset', $this->dir . '/dataset.json');
+            }
+            $command = array_merge($command, isset($options['args']) ? $options['args'] : array());
+            $this->process = proc_open($command, array(
+                0 => array('file', '/dev/null', 'r'),
+                1 => array('pipe', 'w'),
+                2 => array('file', $this->dir . '/stderr.txt', 'a'),
+            ), $pipes);
+            if (!is_resource($this->process)) {
+                throw new RuntimeException("cannot start $binary");
+            }
+            $this->stdout = $pipes[1];
+            $this->port = (int)$this->line('/^listening on 127\.0\.0\.1:(\d+)$/');
+            $this->adminUrl = 'http://' . $this->line('#^admin on http://([0-9.:]+)/$#') . '/';
+        }
+
+        public function __destruct()
+        {
+            $this->stop();
+        }
+
+        private static function onPath(string $name): ?string
+        {
+            foreach (explode(PATH_SEPARATOR, (string)getenv('PATH')) as $dir) {
+                if ($dir !== '' && is_executable("$dir/$name")) {
+                    return "$dir/$name";
+                }
+            }
+            return null;
+        }
+
+        private function line(string $pattern): string
+        {
+            $line = fgets($this->stdout);
+            if ($line === false || !preg_match($pattern, rtrim($line, "\r\n"), $m)) {
+                $stderr = @file_get_contents($this->dir . '/stderr.txt');
+                $this->stop();
+                throw new RuntimeException('simulator did not start: ' . var_export($line, true) . "; stderr: $stderr");
+            }
+            return $m[1];
+        }
+
+        /** A MikroBILL_API (the apicore.php class) logged in to this simulator. */
+        public function api(array $options = array()): MikroBILL_API
+        {
+            return new MikroBILL_API('127.0.0.1', $this->port, self::LOGIN, self::PASSWORD,
+                self::KEY1, self::KEY2, $options);
+        }
+
+        /**
+         * One control-API call; returns the decoded JSON.
+         * @throws RuntimeException with the status and body on a 4xx/5xx answer
+         */
+        public function call(string $method, string $route, $body = null): array
+        {
+            $context = stream_context_create(array('http' => array(
+                'method' => $method,
+                'header' => "Content-Type: application/json\r\n",
+                'content' => $body === null ? '' : json_encode($body),
+                'ignore_errors' => true,
+                'timeout' => 30,
+            )));
+            $text = file_get_contents($this->adminUrl . ltrim($route, '/'), false, $context);
+            $status = isset($http_response_header[0]) ? (int)explode(' ', $http_response_header[0])[1] : 0;
+            if ($text === false || $status >= 400 || $status === 0) {
+                throw new RuntimeException("control API $method $route: $status " . var_export($text, true), $status);
+            }
+            return json_decode($text, true, 512, JSON_THROW_ON_ERROR | JSON_BIGINT_AS_STRING);
+        }
+
+        /** Journalled requests, oldest first; $path is a pattern (`*` = one segment). */
+        public function journal(?string $path = null): array
+        {
+            $query = array('limit' => 10000);
+            if ($path !== null) {
+                $query['path'] = $path;
+            }
+            return $this->call('GET', 'api/journal?' . http_build_query($query))['entries'];
+        }
+
+        public function counts(): array
+        {
+            return $this->call('GET', 'api/counts');
+        }
+
+        public function clientState(string $guid): array
+        {
+            return $this->call('GET', 'api/clients/' . rawurlencode($guid));
+        }
+
+        public function reset(): void
+        {
+            $this->call('POST', 'api/reset');
+        }
+
+        /** @param array $stub path, value, return, code, scenario, required_state, new_state */
+        public function addStub(array $stub): int
+        {
+            return $this->call('POST', 'api/stubs', $stub)['id'];
+        }
+
+        /** @param array $fault path, action (delay, no_reply, close, truncate, error), delay_ms, code, text */
+        public function addFault(array $fault): int
+        {
+            return $this->call('POST', 'api/faults', $fault)['id'];
+        }
+
+        public function removeFault(int $id): void
+        {
+            $this->call('DELETE', "api/faults/$id");
+        }
+
+        public function stop(): void
+        {
+            if ($this->process === null) {
+                return;
+            }
+            proc_terminate($this->process, 15);
+            stream_get_contents($this->stdout);
+            fclose($this->stdout);
+            proc_close($this->process);
+            $this->process = null;
+            foreach (glob($this->dir . '/*') ?: array() as $file) {
+                unlink($file);
+            }
+            @rmdir($this->dir);
+        }
+    }
+}
+
+if (!trait_exists('MikroBILL_SimulatorTrait', false)) {
+    /** For PHPUnit test cases: a simulator per test, stopped after it. */
+    trait MikroBILL_SimulatorTrait
+    {
+        /** @var MikroBILL_Simulator[] */
+        private $mikrobillSimulators = array();
+
+        /** @see MikroBILL_Simulator::__construct for $options */
+        protected function startMikroBILLSimulator(array $options = array()): MikroBILL_Simulator
+        {
+            $sim = new MikroBILL_Simulator($options);
+            $this->mikrobillSimulators[] = $sim;
+            return $sim;
+        }
+
+        /** @after */
+        protected function stopMikroBILLSimulators(): void
+        {
+            foreach ($this->mikrobillSimulators as $sim) {
+                $sim->stop();
+            }
+            $this->mikrobillSimulators = array();
+        }
+    }
+}

@@ -1,0 +1,569 @@
+//! `mb proxy`: a recording proxy between a client and a real MikroBILL core. Bytes are forwarded
+//! unchanged in both directions; a copy of each frame is decrypted with the installation's keys
+//! and every exchange becomes one JSON line in the record file (docs/simulator.md, "Recording a
+//! real core"). The auth message's password hash and sign are never written, nor are the keys.
+
+use mikrobill::protocol::crypto::{Cipher, BLOCK};
+use mikrobill::protocol::message::DISCONNECT_PATH;
+use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2};
+use mikrobill_sim::signal;
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const USAGE: &str = "\
+Usage: mb proxy --upstream HOST:PORT --record FILE [OPTIONS]
+
+Forwards every connection to the core at HOST:PORT unchanged and appends one JSON line per
+exchange to FILE: time_ms, connection, kind (auth, process, disconnect, undecryptable), the
+request path and value, the reply text and rtt_ms. Never writes the password hash, the sign
+or the keys. `mikrobill-sim --replay FILE` answers from such a file.
+
+Options:
+  --listen ADDR:PORT     where clients connect (default 127.0.0.1:7404; port 0 = any)
+  --upstream HOST:PORT   the real core's API port (required)
+  --record FILE          append the exchanges here (required)
+  --key1 B64             CRYPTO_KEY_1 (MIKROBILL_KEY1; default the simulator's demo key)
+  --key2 B64             CRYPTO_KEY_2 (MIKROBILL_KEY2; default the simulator's demo IV)
+  --max-record BYTES     frames larger than this are forwarded but recorded as too large
+                         (default 16777216); bounds the memory each connection uses
+  --max-connections N    refuse connections beyond N at once (default 256)
+  -h, --help             show this help
+
+The first stdout line is `listening on ADDR:PORT`. SIGINT/SIGTERM close every connection,
+flush the record file and exit 0.";
+
+struct Options {
+    listen: String,
+    upstream: String,
+    record: String,
+    key1: String,
+    key2: String,
+    max_record: usize,
+    max_connections: usize,
+}
+
+fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
+    let env = |name: &str, fallback: &str| std::env::var(name).unwrap_or_else(|_| fallback.into());
+    let mut o = Options {
+        listen: "127.0.0.1:7404".into(),
+        upstream: String::new(),
+        record: String::new(),
+        key1: env("MIKROBILL_KEY1", DEMO_KEY1),
+        key2: env("MIKROBILL_KEY2", DEMO_KEY2),
+        max_record: 16 * 1024 * 1024,
+        max_connections: 256,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let number = |v: String| -> Result<usize, String> {
+            v.parse()
+                .map_err(|_| format!("{flag}: not a non-negative integer: {v}"))
+        };
+        match flag.as_str() {
+            "--listen" => o.listen = value()?,
+            "--upstream" => o.upstream = value()?,
+            "--record" => o.record = value()?,
+            "--key1" => o.key1 = value()?,
+            "--key2" => o.key2 = value()?,
+            "--max-record" => o.max_record = number(value()?)?,
+            "--max-connections" => o.max_connections = number(value()?)?.max(1),
+            _ => return Err(format!("unknown argument: {arg}")),
+        }
+    }
+    if o.upstream.is_empty() {
+        return Err("--upstream HOST:PORT is required".into());
+    }
+    if o.record.is_empty() {
+        return Err("--record FILE is required".into());
+    }
+    Ok(Some(o))
+}
+
+/// The record file, one line per exchange, flushed after each line so that a crash loses at
+/// most the exchange in flight.
+struct Recorder {
+    file: Mutex<BufWriter<File>>,
+}
+
+impl Recorder {
+    fn write(&self, line: &Value) {
+        let mut text = line.to_string();
+        text.push('\n');
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.flush()) {
+            eprintln!("mb proxy: cannot write the record file: {e}");
+        }
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        file.flush()?;
+        file.get_ref().sync_all()
+    }
+}
+
+struct Shared {
+    cipher: Cipher,
+    recorder: Recorder,
+    upstream: Vec<SocketAddr>,
+    max_record: usize,
+    /// Both sockets of every live connection, so that shutdown can end them.
+    live: Mutex<HashMap<u64, (TcpStream, TcpStream)>>,
+    active: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// One frame as it went by: its announced length and, when not over --max-record, its bytes.
+struct Seen {
+    len: usize,
+    bytes: Option<Vec<u8>>,
+}
+
+enum Relayed {
+    Frame,
+    /// The peer closed between frames.
+    End,
+    /// The length prefix is not a frame length (zero or not whole blocks): the rest of the
+    /// stream was copied through unparsed.
+    Unframed(usize),
+}
+
+/// Copies one frame from `from` to `to`. A frame of at most `keep` bytes is read whole and shown
+/// to `seen` before it is forwarded (so a request is queued before its reply can come back); a
+/// larger one is announced by length only and streamed through in chunks, so memory stays
+/// bounded by `keep` plus one chunk whatever the frame's size.
+fn relay_frame(
+    from: &mut TcpStream,
+    to: &mut TcpStream,
+    keep: usize,
+    seen: impl FnOnce(Seen),
+) -> io::Result<Relayed> {
+    let mut prefix = [0u8; 4];
+    let mut got = 0;
+    while got < prefix.len() {
+        match from.read(&mut prefix[got..]) {
+            Ok(0) if got == 0 => return Ok(Relayed::End),
+            Ok(0) => {
+                to.write_all(&prefix[..got])?;
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len == 0 || len % BLOCK != 0 {
+        to.write_all(&prefix)?;
+        io::copy(from, to)?;
+        return Ok(Relayed::Unframed(len));
+    }
+    if len <= keep {
+        let mut frame = vec![0u8; 4 + len];
+        frame[..4].copy_from_slice(&prefix);
+        if let Err(e) = from.read_exact(&mut frame[4..]) {
+            // Pass on what came, so the other side sees the same truncated stream.
+            to.write_all(&prefix)?;
+            return Err(e);
+        }
+        seen(Seen {
+            len,
+            bytes: Some(frame[4..].to_vec()),
+        });
+        to.write_all(&frame)?;
+        return Ok(Relayed::Frame);
+    }
+    seen(Seen { len, bytes: None });
+    to.write_all(&prefix)?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(chunk.len());
+        let n = from.read(&mut chunk[..want])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        to.write_all(&chunk[..n])?;
+        left -= n;
+    }
+    Ok(Relayed::Frame)
+}
+
+/// A request waiting for its reply.
+struct Pending {
+    started: Instant,
+    line: Map<String, Value>,
+}
+
+/// What a client frame said, minus every secret: an auth message keeps only its login.
+fn describe_request(shared: &Shared, seen: &Seen, first: bool) -> Map<String, Value> {
+    let mut line = Map::new();
+    let Some(bytes) = &seen.bytes else {
+        line.insert("kind".into(), json!("undecryptable"));
+        line.insert(
+            "request_error".into(),
+            json!(format!(
+                "a frame of {} bytes, over --max-record: forwarded, not recorded",
+                seen.len
+            )),
+        );
+        return line;
+    };
+    let parsed = shared
+        .cipher
+        .decrypt(bytes)
+        .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
+    match parsed {
+        Some(Value::Object(message)) if first && message.contains_key("auth") => {
+            let login = message
+                .get("auth")
+                .and_then(|a| a.get("login"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            line.insert("kind".into(), json!("auth"));
+            line.insert("login".into(), login);
+        }
+        Some(Value::Object(mut message)) if message.get("path").is_some_and(Value::is_string) => {
+            let path = message.remove("path").unwrap_or_default();
+            if path == DISCONNECT_PATH {
+                line.insert("kind".into(), json!("disconnect"));
+            } else {
+                line.insert("kind".into(), json!("process"));
+                line.insert("path".into(), path);
+                line.insert(
+                    "value".into(),
+                    message.remove("value").unwrap_or(Value::Null),
+                );
+            }
+        }
+        _ => {
+            line.insert("kind".into(), json!("undecryptable"));
+            line.insert(
+                "request_error".into(),
+                json!(format!(
+                    "a frame of {} bytes that does not decrypt to a request with the given keys",
+                    seen.len
+                )),
+            );
+        }
+    }
+    line
+}
+
+fn describe_reply(shared: &Shared, seen: &Seen, line: &mut Map<String, Value>) {
+    let Some(bytes) = &seen.bytes else {
+        line.insert(
+            "reply_error".into(),
+            json!(format!(
+                "a reply frame of {} bytes, over --max-record: forwarded, not recorded",
+                seen.len
+            )),
+        );
+        return;
+    };
+    match shared
+        .cipher
+        .decrypt(bytes)
+        .and_then(|plain| String::from_utf8(plain).ok())
+    {
+        Some(text) => {
+            line.insert("reply".into(), json!(text));
+        }
+        None => {
+            line.insert(
+                "reply_error".into(),
+                json!(format!(
+                    "a reply frame of {} bytes that does not decrypt to text with the given keys",
+                    seen.len
+                )),
+            );
+        }
+    }
+}
+
+fn finish_line(id: u64, pending: Pending, shared: &Shared) {
+    let mut line = pending.line;
+    let rtt = pending.started.elapsed().as_secs_f64() * 1000.0;
+    line.insert("connection".into(), json!(id));
+    line.insert("rtt_ms".into(), json!((rtt * 1000.0).round() / 1000.0));
+    shared.recorder.write(&Value::Object(line));
+}
+
+fn record_note(shared: &Shared, id: u64, kind: &str, note: String) {
+    shared.recorder.write(&json!({
+        "time_ms": now_ms(), "connection": id, "kind": kind, "note": note
+    }));
+}
+
+/// Client to core: forwards frames and queues each request for the reply side.
+fn client_to_core(
+    id: u64,
+    mut client: TcpStream,
+    mut core: TcpStream,
+    queue: &Mutex<VecDeque<Pending>>,
+    shared: &Shared,
+) {
+    let mut first = true;
+    loop {
+        let queue_it = |seen: Seen| {
+            let mut line = Map::new();
+            line.insert("time_ms".into(), json!(now_ms()));
+            line.extend(describe_request(shared, &seen, first));
+            // The round trip runs from the request handed on to the reply fully read back.
+            let started = Instant::now();
+            queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_back(Pending { started, line });
+        };
+        match relay_frame(&mut client, &mut core, shared.max_record, queue_it) {
+            Ok(Relayed::Frame) => first = false,
+            Ok(Relayed::End) => break,
+            Ok(Relayed::Unframed(len)) => {
+                record_note(
+                    shared,
+                    id,
+                    "unframed",
+                    format!("client sent a length prefix of {len}: copied through unparsed"),
+                );
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = core.shutdown(Shutdown::Write);
+}
+
+fn serve(id: u64, client: TcpStream, shared: Arc<Shared>) {
+    let core = match TcpStream::connect(&shared.upstream[..]) {
+        Ok(core) => core,
+        Err(e) => {
+            record_note(
+                &shared,
+                id,
+                "error",
+                format!("cannot connect upstream: {e}"),
+            );
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let _ = core.set_nodelay(true);
+    let (Ok(client2), Ok(core2), Ok(client3), Ok(core3)) = (
+        client.try_clone(),
+        core.try_clone(),
+        client.try_clone(),
+        core.try_clone(),
+    ) else {
+        return;
+    };
+    shared
+        .live
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, (client3, core3));
+    let queue = Mutex::new(VecDeque::new());
+    thread::scope(|scope| {
+        scope.spawn(|| client_to_core(id, client2, core2, &queue, &shared));
+        core_to_client(id, core, client, &queue, &shared);
+    });
+    // Requests the core never answered still get their line.
+    let left: Vec<Pending> = queue
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .collect();
+    for mut pending in left {
+        pending.line.insert(
+            "reply_error".into(),
+            json!("the connection ended before a reply"),
+        );
+        finish_line(id, pending, &shared);
+    }
+    shared
+        .live
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+}
+
+fn core_to_client(
+    id: u64,
+    mut core: TcpStream,
+    mut client: TcpStream,
+    queue: &Mutex<VecDeque<Pending>>,
+    shared: &Shared,
+) {
+    loop {
+        let record_it = |seen: Seen| {
+            let pending = queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let mut pending = pending.unwrap_or_else(|| Pending {
+                started: Instant::now(),
+                line: Map::from_iter([
+                    ("time_ms".to_string(), json!(now_ms())),
+                    ("kind".to_string(), json!("unsolicited")),
+                ]),
+            });
+            describe_reply(shared, &seen, &mut pending.line);
+            finish_line(id, pending, shared);
+        };
+        match relay_frame(&mut core, &mut client, shared.max_record, record_it) {
+            Ok(Relayed::Frame) => {}
+            Ok(Relayed::End) => break,
+            Ok(Relayed::Unframed(len)) => {
+                record_note(
+                    shared,
+                    id,
+                    "unframed",
+                    format!("core sent a length prefix of {len}: copied through unparsed"),
+                );
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = client.shutdown(Shutdown::Write);
+}
+
+fn run(o: Options) -> Result<(), String> {
+    let cipher = Cipher::from_base64(&o.key1, &o.key2).map_err(|e| e.to_string())?;
+    let upstream: Vec<SocketAddr> = o
+        .upstream
+        .to_socket_addrs()
+        .map_err(|e| format!("--upstream {}: {e}", o.upstream))?
+        .collect();
+    if upstream.is_empty() {
+        return Err(format!("--upstream {}: resolves to no address", o.upstream));
+    }
+    let mut open = OpenOptions::new();
+    open.create(true).append(true);
+    // Request values are recorded as sent (an account password set among them): owner only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let file = open
+        .open(&o.record)
+        .map_err(|e| format!("{}: {e}", o.record))?;
+    let shared = Arc::new(Shared {
+        cipher,
+        recorder: Recorder {
+            file: Mutex::new(BufWriter::new(file)),
+        },
+        upstream,
+        max_record: o.max_record,
+        live: Mutex::default(),
+        active: AtomicUsize::new(0),
+        next_id: AtomicU64::new(1),
+    });
+    signal::install();
+    let listener =
+        TcpListener::bind(&o.listen).map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())?;
+    drop(out);
+    while !signal::stop_requested() {
+        match listener.accept() {
+            Ok((client, _)) => {
+                if client.set_nonblocking(false).is_err() {
+                    continue;
+                }
+                if shared.active.fetch_add(1, Ordering::SeqCst) >= o.max_connections {
+                    shared.active.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
+                let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+                let conn = Arc::clone(&shared);
+                let started =
+                    thread::Builder::new()
+                        .name("mb-proxy-conn".into())
+                        .spawn(move || {
+                            serve(id, client, Arc::clone(&conn));
+                            conn.active.fetch_sub(1, Ordering::SeqCst);
+                        });
+                if started.is_err() {
+                    shared.active.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                eprintln!("mb proxy: accept failed: {e}");
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    // End every live connection, give their threads a moment to write their last lines, then
+    // make the file durable.
+    for (client, core) in shared
+        .live
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+    {
+        let _ = client.shutdown(Shutdown::Both);
+        let _ = core.shutdown(Shutdown::Both);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    shared
+        .recorder
+        .finish()
+        .map_err(|e| format!("cannot flush {}: {e}", o.record))
+}
+
+/// `mb proxy ARGS`; returns the exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    match parse(args) {
+        Ok(None) => {
+            println!("{USAGE}");
+            0
+        }
+        Ok(Some(o)) => match run(o) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mb proxy: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("mb proxy: {e}\n\n{USAGE}");
+            2
+        }
+    }
+}

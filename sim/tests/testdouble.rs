@@ -1,0 +1,618 @@
+//! The simulator as a test double: stubs, faults and delays seen by the project's own client,
+//! every control-API route (with bad input), and the journal and counts under 64 clients.
+
+mod support;
+
+use mikrobill::code;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// A simulator with the control API on a free loopback port.
+struct Double {
+    sim: Sim,
+    admin: String,
+    _dir: Option<TempDir>,
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("mb-double-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start(args: &[&str], dir: Option<TempDir>) -> Double {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .args(args)
+        .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening on 127.0.0.1:")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let admin = line
+        .trim()
+        .strip_prefix("admin on http://")
+        .and_then(|a| a.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    Double {
+        sim: Sim { child, port },
+        admin,
+        _dir: dir,
+    }
+}
+
+fn with_config(name: &str, config: Value) -> Double {
+    let dir = TempDir::new(name);
+    let path = dir.0.join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    start(&["--config", path.to_str().unwrap()], Some(dir))
+}
+
+/// The demo config plus `extra` (stubs, faults).
+fn demo_config(extra: Value) -> Value {
+    let mut c = json!({
+        "key1": KEY1, "key2": KEY2,
+        "cashiers": [{"login": DEMO_LOGIN, "password": DEMO_PASSWORD}, {"login": "noapi", "password": DEMO_PASSWORD, "api": false}]
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+/// One HTTP/1.0 exchange (the test side only; the server is tiny_http). Returns status and body.
+fn http(admin: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// The status of a hand-written request (for headers `http` always sets right).
+fn raw_status(admin: &str, request: &str) -> u16 {
+    let mut s = TcpStream::connect(admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+impl Double {
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = http(&self.admin, "GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        parse(&body)
+    }
+
+    fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let (status, text) = http(&self.admin, method, path, Some(&body.to_string()));
+        (status, parse(&text))
+    }
+
+    fn client_with_timeout(&self, ms: u64) -> mikrobill::Client {
+        let mut cfg = mikrobill::Config::new(
+            "127.0.0.1",
+            self.sim.port,
+            DEMO_LOGIN,
+            DEMO_PASSWORD,
+            KEY1,
+            KEY2,
+        );
+        cfg.io_timeout = Duration::from_millis(ms);
+        mikrobill::Client::new(cfg).unwrap()
+    }
+}
+
+const TARIFF_NAME: &str = "API.Tariffs.7.Name";
+const NAME: &str = "API.Client.633824158637492.AutorizeInfo.Name";
+
+#[test]
+fn an_undocumented_path_is_served_by_a_stub_with_a_scenario() {
+    let d = with_config(
+        "stubs",
+        demo_config(json!({"stubs": [
+            {"path": "API.Tariffs.*.Name", "return": "Unlimited 100"},
+            {"path": "API.Payments.Balance", "value": null, "return": "0", "scenario": "pay", "required_state": "Started"},
+            {"path": "API.Payments.Add", "value": "150", "scenario": "pay", "new_state": "Paid"},
+            {"path": "API.Payments.Balance", "value": null, "return": "150", "scenario": "pay", "required_state": "Paid"},
+            {"path": NAME, "return": "stubbed name"},
+            {"path": "API.Broken", "return": "no such thing", "code": 201}
+        ]})),
+    );
+    let mut c = d.sim.client();
+    assert_eq!(
+        call(&mut c, TARIFF_NAME, None),
+        r#"{"return":"Unlimited 100","code":0}"#
+    );
+    assert_eq!(ret(&call(&mut c, "API.Payments.Balance", None)), "0");
+    // A value the stub does not name falls through to the tree: 201, unknown path.
+    assert_eq!(code(&call(&mut c, "API.Payments.Add", Some("\"99\""))), 201);
+    assert_eq!(code(&call(&mut c, "API.Payments.Add", Some("\"150\""))), 0);
+    assert_eq!(ret(&call(&mut c, "API.Payments.Balance", None)), "150");
+    // Stubs win over the built-in tree.
+    assert_eq!(ret(&call(&mut c, NAME, None)), "stubbed name");
+    assert_eq!(code(&call(&mut c, "API.Broken", None)), 201);
+    let stubs = d.get("/api/stubs");
+    assert_eq!(stubs["scenarios"]["pay"], "Paid");
+    // The journal says who answered.
+    let journal = d.get("/api/journal?path=API.Payments.*");
+    let sources: Vec<&str> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["stub", "tree", "stub", "stub"]);
+    // Reset puts the scenario back to Started.
+    assert_eq!(d.send("POST", "/api/reset", json!({})).0, 200);
+    assert_eq!(ret(&call(&mut c, "API.Payments.Balance", None)), "0");
+}
+
+#[test]
+fn faults_and_delays_reach_the_client_with_the_documented_codes() {
+    let d = with_config(
+        "faults",
+        demo_config(json!({"faults": [
+            {"path": "API.GetClients", "action": "delay", "delay_ms": 300}
+        ]})),
+    );
+    let mut c = d.client_with_timeout(1500);
+    let t = Instant::now();
+    assert_eq!(code(&call(&mut c, "API.GetClients", None)), 0);
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    let delayed = d.get("/api/journal?path=API.GetClients");
+    assert!(delayed["entries"][0]["elapsed_ms"].as_u64().unwrap() >= 300);
+    assert_eq!(delayed["entries"][0]["source"], "tree");
+
+    let fault = |spec: Value| {
+        let (status, body) = d.send("POST", "/api/faults", spec);
+        assert_eq!(status, 200, "{body}");
+        body["id"].as_u64().unwrap()
+    };
+    let expect_err = |c: &mut mikrobill::Client, path: &str, want: i64| {
+        let e = c.process(path, None).expect_err(path);
+        assert_eq!(e.code(), want, "{path}: {}", e.to_json());
+    };
+    let id = fault(json!({"path": NAME, "action": "error", "code": 301, "text": "core busy"}));
+    assert_eq!(
+        call(&mut c, NAME, None),
+        r#"{"return":"core busy","code":301}"#
+    );
+    assert_eq!(
+        d.send("DELETE", &format!("/api/faults/{id}"), json!({})).0,
+        200
+    );
+    assert_eq!(ret(&call(&mut c, NAME, None)), "Иванов Иван Иванович");
+
+    fault(json!({"path": "API.Client.*.BillingInfo.Money", "action": "close"}));
+    expect_err(
+        &mut c,
+        "API.Client.633824158637492.BillingInfo.Money",
+        code::CONNECTION_LOST,
+    );
+    fault(json!({"path": "API.Client.*.BillingInfo.Tariff", "action": "truncate"}));
+    expect_err(
+        &mut c,
+        "API.Client.633824158637492.BillingInfo.Tariff",
+        code::CONNECTION_LOST,
+    );
+    fault(json!({"path": "API.Client.*.BillingInfo.Group", "action": "no_reply"}));
+    expect_err(
+        &mut c,
+        "API.Client.633824158637492.BillingInfo.Group",
+        code::TIMEOUT,
+    );
+    // Other paths are untouched, on a new connection.
+    assert_eq!(code(&call(&mut c, "API.GetClients", None)), 0);
+    // A fault for all traffic.
+    fault(json!({"action": "error", "code": 302, "text": "maintenance"}));
+    assert_eq!(code(&call(&mut c, "API.GetClients", None)), 302);
+    assert_eq!(d.send("DELETE", "/api/faults", json!({})).0, 200);
+    assert_eq!(code(&call(&mut c, "API.GetClients", None)), 0);
+    let journal = d.get("/api/journal?path=API.Client.*.BillingInfo.*");
+    let codes: Vec<&Value> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["code"])
+        .collect();
+    // close, truncate and no_reply send no (whole) reply: the journal says null.
+    assert_eq!(codes, [&Value::Null, &Value::Null, &Value::Null]);
+}
+
+#[test]
+fn every_control_route_including_bad_input() {
+    let d = start(&[], None);
+    let mut c = d.sim.client();
+    assert_eq!(code(&call(&mut c, NAME, Some("\"Renamed\""))), 0);
+    let pw = format!("API.Client.633824158637492.AutorizeInfo.Accounts.{IVANOV_ACC}.Password");
+    assert_eq!(code(&call(&mut c, &pw, Some("\"hunter2\""))), 0);
+    c.disconnect();
+
+    // Dashboard and OpenAPI document.
+    let (status, html) = http(&d.admin, "GET", "/", None);
+    assert_eq!(status, 200);
+    assert!(html.contains("Request journal"), "{html}");
+    let openapi = d.get("/openapi.json");
+    assert_eq!(openapi["openapi"], "3.0.3");
+    for route in [
+        "/api/counts",
+        "/api/journal",
+        "/api/clients",
+        "/api/clients/{guid}",
+        "/api/reset",
+        "/api/stubs",
+        "/api/stubs/{id}",
+        "/api/faults",
+        "/api/faults/{id}",
+    ] {
+        assert!(openapi["paths"].get(route).is_some(), "{route}");
+    }
+
+    // Counts and journal.
+    let counts = d.get("/api/counts");
+    assert_eq!(counts["auths_granted"], 1);
+    assert_eq!(counts["disconnects"], 1);
+    assert_eq!(counts["requests"], 2);
+    let journal = d.get("/api/journal");
+    let entries = journal["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["cashier"], DEMO_LOGIN);
+    assert_eq!(entries[0]["value"], "Renamed");
+    assert_eq!(entries[1]["value"], "***", "account passwords are masked");
+    let since = entries[0]["seq"].as_u64().unwrap();
+    assert_eq!(
+        d.get(&format!("/api/journal?since={since}"))["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        d.get("/api/journal?limit=1")["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        d.get("/api/journal?path=API.Client.*.AutorizeInfo.Name")["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(d.send("GET", "/api/journal?since=x", json!({})).0, 400);
+    assert_eq!(d.send("GET", "/api/journal?path=API.Cl*", json!({})).0, 400);
+    assert_eq!(d.send("DELETE", "/api/journal", json!({})).0, 200);
+    assert!(d.get("/api/journal")["entries"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        d.get("/api/counts")["requests"],
+        2,
+        "clearing keeps the counts"
+    );
+
+    // Client state, never with a password.
+    let ivanov = d.get(&format!("/api/clients/{IVANOV}"));
+    assert_eq!(ivanov["GUID"], IVANOV.to_string());
+    assert_eq!(ivanov["Name"], "Renamed");
+    assert_eq!(ivanov["Accounts"][0]["Password"], "***");
+    let all = d.get("/api/clients");
+    assert_eq!(all["clients"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        d.get("/api/clients?search=Renamed")["clients"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = d.send("GET", "/api/clients/12345", json!({}));
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (404, "unknown client: 12345")
+    );
+    assert_eq!(d.send("GET", "/api/clients/abc", json!({})).0, 400);
+    assert_eq!(d.send("GET", "/api/clients?limit=-1", json!({})).0, 400);
+    for (_, text) in [
+        http(&d.admin, "GET", "/api/clients", None),
+        http(&d.admin, "GET", &format!("/api/clients/{IVANOV}"), None),
+    ] {
+        assert!(
+            !text.contains("hunter2")
+                && !text.contains(DEMO_PASSWORD)
+                && !text.contains(KEY1)
+                && !text.contains(KEY2),
+            "{text}"
+        );
+    }
+
+    // Reset to the dataset.
+    assert_eq!(d.send("POST", "/api/reset", json!({})).0, 200);
+    assert_eq!(
+        d.get(&format!("/api/clients/{IVANOV}"))["Name"],
+        "Иванов Иван Иванович"
+    );
+
+    // Stubs: add, list, remove, clear, bad input.
+    let (status, added) = d.send(
+        "POST",
+        "/api/stubs",
+        json!({"path": "API.X.*", "return": [1, 2]}),
+    );
+    assert_eq!(status, 200, "{added}");
+    let id = added["id"].as_u64().unwrap();
+    assert_eq!(d.get("/api/stubs")["stubs"][0]["path"], "API.X.*");
+    let mut c = d.sim.client();
+    assert_eq!(
+        call(&mut c, "API.X.1", None),
+        r#"{"return":[1,2],"code":0}"#
+    );
+    assert_eq!(
+        d.send("DELETE", &format!("/api/stubs/{id}"), json!({})).0,
+        200
+    );
+    assert_eq!(
+        d.send("DELETE", &format!("/api/stubs/{id}"), json!({})).0,
+        404
+    );
+    assert_eq!(d.send("DELETE", "/api/stubs/nope", json!({})).0, 400);
+    assert_eq!(code(&call(&mut c, "API.X.1", None)), 201);
+    let (status, text) = http(&d.admin, "POST", "/api/stubs", Some("{not json"));
+    assert_eq!(status, 400, "{text}");
+    assert!(parse(&text)["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("request body:"));
+    assert_eq!(
+        d.send("POST", "/api/stubs", json!({"path": "A", "bogus": 1}))
+            .0,
+        400
+    );
+    assert_eq!(d.send("POST", "/api/stubs", json!({"path": "A*"})).0, 400);
+    assert_eq!(
+        d.send("POST", "/api/stubs", json!({"path": "A", "new_state": "x"}))
+            .0,
+        400
+    );
+    d.send("POST", "/api/stubs", json!({"path": "A"}));
+    assert_eq!(d.send("DELETE", "/api/stubs", json!({})).0, 200);
+    assert!(d.get("/api/stubs")["stubs"].as_array().unwrap().is_empty());
+
+    // Faults: add, list, remove, bad input.
+    let (status, added) = d.send(
+        "POST",
+        "/api/faults",
+        json!({"path": "API.Y", "action": "delay", "delay_ms": 5}),
+    );
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(d.get("/api/faults")["faults"][0]["action"], "delay");
+    let id = added["id"].as_u64().unwrap();
+    assert_eq!(
+        d.send("DELETE", &format!("/api/faults/{id}"), json!({})).0,
+        200
+    );
+    assert_eq!(
+        d.send("DELETE", &format!("/api/faults/{id}"), json!({})).0,
+        404
+    );
+    assert_eq!(
+        d.send("POST", "/api/faults", json!({"action": "explode"}))
+            .0,
+        400
+    );
+    assert_eq!(
+        d.send("POST", "/api/faults", json!({"action": "error"})).0,
+        400
+    );
+    assert_eq!(
+        d.send(
+            "POST",
+            "/api/faults",
+            json!({"action": "delay", "delay_ms": 999999999})
+        )
+        .0,
+        400
+    );
+    assert_eq!(d.send("DELETE", "/api/faults", json!({})).0, 200);
+
+    // Unknown routes and wrong methods.
+    assert_eq!(d.send("GET", "/api/nope", json!({})).0, 404);
+    assert_eq!(d.send("PUT", "/api/stubs", json!({})).0, 405);
+    assert_eq!(d.send("POST", "/api/counts", json!({})).0, 405);
+    assert_eq!(d.send("GET", "/api/reset", json!({})).0, 405);
+    // A web page cannot drive the API: a foreign Host (DNS rebinding) and a POST that is not
+    // JSON (a form or no-cors fetch, which skips the CORS preflight) are refused.
+    let foreign = "GET /api/counts HTTP/1.0\r\nHost: evil.example:80\r\n\r\n";
+    assert_eq!(raw_status(&d.admin, foreign), 403);
+    let form = format!(
+        "POST /api/stubs HTTP/1.0\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n{{\"path\":\"A\"}}",
+        d.admin
+    );
+    assert_eq!(raw_status(&d.admin, &form), 415);
+    assert!(d.get("/api/stubs")["stubs"].as_array().unwrap().is_empty());
+    let huge = "x".repeat(1024 * 1024 + 10);
+    assert_eq!(http(&d.admin, "POST", "/api/stubs", Some(&huge)).0, 413);
+}
+
+#[test]
+fn a_non_loopback_control_port_is_refused_unless_allowed() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .args(["--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a loopback address") && err.contains("--admin-allow-remote"),
+        "{err}"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "0.0.0.0:0",
+            "--admin-allow-remote",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = String::new();
+    out.read_line(&mut lines).unwrap();
+    out.read_line(&mut lines).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines.contains("admin on http://0.0.0.0:"), "{lines}");
+}
+
+#[test]
+fn journal_and_counts_under_64_concurrent_clients() {
+    const CLIENTS: usize = 64;
+    const EACH: usize = 20;
+    let d = start(&["--generate", "1000"], None);
+    let port = d.sim.port;
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let cfg = mikrobill::Config::new(
+                    "127.0.0.1",
+                    port,
+                    DEMO_LOGIN,
+                    DEMO_PASSWORD,
+                    KEY1,
+                    KEY2,
+                );
+                let mut c = mikrobill::Client::new(cfg).unwrap();
+                for n in 0..EACH {
+                    let path = format!("API.Thread{i}.Request{n}");
+                    assert_eq!(code(&call(&mut c, &path, None)), 201);
+                }
+                c.disconnect();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let counts = d.get("/api/counts");
+    assert_eq!(counts["auths_granted"], CLIENTS);
+    assert_eq!(counts["disconnects"], CLIENTS);
+    assert_eq!(counts["requests"], CLIENTS * EACH);
+    assert_eq!(counts["connections"], CLIENTS);
+    let journal = d.get("/api/journal?limit=10000");
+    let entries = journal["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), CLIENTS * EACH);
+    // Each thread's requests are all there, in its order, on one connection of its own.
+    let mut connections = std::collections::HashSet::new();
+    for i in 0..CLIENTS {
+        let prefix = format!("API.Thread{i}.");
+        let mine: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["path"].as_str().unwrap().starts_with(&prefix))
+            .collect();
+        assert_eq!(mine.len(), EACH);
+        for (n, e) in mine.iter().enumerate() {
+            assert_eq!(e["path"], format!("API.Thread{i}.Request{n}"));
+            assert_eq!(e["code"], 201);
+            assert_eq!(e["connection"], mine[0]["connection"]);
+        }
+        connections.insert(mine[0]["connection"].as_u64().unwrap());
+    }
+    assert_eq!(connections.len(), CLIENTS);
+    let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_refused_login_is_counted() {
+    let d = start(&[], None);
+    let mut c = d.sim.client_as(DEMO_LOGIN, "wrong");
+    assert!(c.process("API.GetClients", None).is_err());
+    let mut c = d.sim.client_as("noapi", DEMO_PASSWORD);
+    assert!(c.process("API.GetClients", None).is_err());
+    let counts = d.get("/api/counts");
+    assert_eq!(counts["auths_refused"], 2);
+    assert_eq!(counts["auths_granted"], 0);
+}
+
+#[test]
+fn bad_test_double_settings_stop_the_start_with_a_clear_error() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, err) = run(&["--replay", "/nonexistent/session.jsonl"]);
+    assert_eq!(status, Some(1));
+    assert!(err.contains("/nonexistent/session.jsonl"), "{err}");
+    let (status, err) = run(&["--replay-unmatched", "maybe"]);
+    assert_eq!(status, Some(2));
+    assert!(err.contains("tree or error"), "{err}");
+    let dir = TempDir::new("badconfig");
+    let config = dir.0.join("config.json");
+    let bad = demo_config(json!({"faults": [{"action": "error"}]}));
+    std::fs::write(&config, bad.to_string()).unwrap();
+    let (status, err) = run(&["--config", config.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(
+        err.contains("faults[0]: an error fault needs a code"),
+        "{err}"
+    );
+    let bad = demo_config(json!({"stubs": [{"path": "API.Ta*"}]}));
+    std::fs::write(&config, bad.to_string()).unwrap();
+    let (status, err) = run(&["--config", config.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(err.contains("whole segment"), "{err}");
+}

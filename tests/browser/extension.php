@@ -1,0 +1,11 @@
+<?php
+/* A kassa-style extension call through the PHP binding's apicore.php: the dashboard test runs
+ * it and waits for its requests to appear in the live journal. Usage: php extension.php PORT */
+
+require __DIR__ . '/../../bindings/php/apicore.php';
+
+$api = new MikroBILL_API('127.0.0.1', (int)$argv[1], 'api', 'secret',
+    'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=', 'EBESExQVFhcYGRobHB0eHw==');
+echo $api->Process('API.Tariffs.7.Name'), "\n";
+echo $api->Process('API.Client.633824158637492.AutorizeInfo.Name', 'Renamed from the extension'), "\n";
+$api->Close();
