@@ -92,6 +92,20 @@ typedef enum mb_code {
    `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
    */
   MB_KEY2_ROW_MISSING = 9010,
+  /*
+   The call was cancelled from another thread (`mb_cancel`), or its handle was discarded
+   while it ran; the request may or may not have reached the server, and was not resent.
+   */
+  MB_CANCELLED = 9011,
+  /*
+   The reply stream is out of step with the requests (more bytes followed a reply at once,
+   or a batch reply names paths outside the request); the connection was dropped.
+   */
+  MB_OUT_OF_STEP = 9012,
+  /*
+   The server's reply is not JSON; its text is kept in `detail`.
+   */
+  MB_REPLY_NOT_JSON = 9013,
 } mb_code;
 
 /*
@@ -100,7 +114,8 @@ typedef enum mb_code {
  (9005, 9006); the last error then tells why.
 
  Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
- 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
+ 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `call_timeout_ms` (default
+ 30000: the whole call, however slowly the reply trickles), `max_frame_bytes` (default
  67108864), `php_floats` (default false: when true, every non-integer number of a value is
  rewritten as PHP's `json_encode` writes that double; integers stay byte-identical),
  `persistent` (default false: hand the connection to the process-wide pool on close) with
@@ -165,14 +180,26 @@ int mb_disconnect(long long handle);
 int mb_close(long long handle);
 
 /*
- Releases the handle without saying DISCONNECT and without waiting for the server: for
- finalizers and garbage collectors, which must never block on the network. The socket is just
- closed, or, for a persistent client, handed to the pool. Like mb_close it first waits for a
- call in progress on the handle in another thread to return. Later use of the handle gets
- error 9007. Returns 0, or the error's code (9007 when the handle is unknown or already
- closed).
+ Releases the handle at once, without saying DISCONNECT and without waiting for anything:
+ for finalizers and garbage collectors, which must never block on the network. A call in
+ progress on the handle in another thread is cancelled (it returns 9011 within about 20 ms)
+ and its connection closed when it returns; otherwise the socket is closed now, or, for a
+ persistent client, handed to the pool. Only this process's descriptor is closed, so a
+ connection shared with a forked process stays intact there. Later use of the handle gets error 9007. Returns 0, or the error's code (9007 when the
+ handle is unknown or already closed).
  */
 int mb_discard(long long handle);
+
+/*
+ Cancels the call in progress on `handle` from any thread: that call returns error 9011
+ within about 20 ms (one blocked in the TCP connect itself, when the connect ends, at most
+ `connect_timeout_ms`), and its connection is dropped; the request may or may not have reached
+ the server and is never resent. Does not wait, and does nothing to a call that starts later;
+ the handle stays usable. Cancelling only sets a flag in this process, so a connection shared
+ with a forked process is not touched. Returns 0, or the error's code (9007 when the handle is
+ unknown or closed).
+ */
+int mb_cancel(long long handle);
 
 /*
  Frees a string returned by this library. NULL is ignored, and so is a pointer that is not

@@ -4,6 +4,12 @@
 # AddressSanitizer and valgrind, the PHP, .NET and Python bindings against the simulator, and the
 # simulator's dashboard in headless Chromium.
 # Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
+# The reliability tests run inside these suites: "Rust tests" holds the fault-proxy tests through
+# the C ABI (sim/tests/faults.rs), the malicious-server table with its memory bounds
+# (tests/malicious_server.rs), the simulator's limits (sim/tests/limits.rs), the 10 s load test
+# (sim/tests/load.rs), the property tests (tests/properties.rs) and mb's memory bound
+# (cli/tests/memory.rs); the PHP and Python suites drive the same faults through fault-proxy,
+# which "release build" builds (--examples).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -2,27 +2,34 @@
 //! reconnection between calls, and never a resent request.
 
 use serde_json::Value;
-use std::io;
+use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
+use crate::call_io::{stop_of, CallIo, CancelToken, Stop};
 use crate::config::Config;
 use crate::error::Error;
 use crate::pool::{self, Identity};
 use crate::protocol::crypto::Cipher;
-use crate::protocol::frame::{read_frame, write_frame, FrameError};
-use crate::protocol::{message, phpjson};
+use crate::protocol::frame::{read_body, read_len, FrameError};
+use crate::protocol::{jsoncheck, message, phpjson};
 
 pub struct Client {
     config: Config,
     cipher: Cipher,
     conn: Option<TcpStream>,
+    cancel: Arc<CancelToken>,
     /// The process that opened or took `conn`: a forked child must not talk on its parent's
     /// session.
     conn_pid: u32,
     /// Set for a persistent client: the pool key its connections go back under.
     identity: Option<Identity>,
 }
+
+/// Text of code 6 when the server hung up instead of answering the auth message.
+const CLOSED_DURING_AUTH: &str = "the server closed the connection without answering the auth \
+     (keys wrong, or the server refused the connection)";
 
 impl Client {
     /// Checks the settings and keys; the connection is opened by the first call that needs it,
@@ -36,9 +43,18 @@ impl Client {
             config,
             cipher,
             conn: None,
+            cancel: Arc::default(),
             conn_pid: 0,
             identity,
         })
+    }
+
+    /// The token another thread uses to cancel this client's call in progress
+    /// ([`CancelToken::cancel`]) or every call from now on ([`CancelToken::discard`]). The
+    /// cancelled call returns code 9011 within about 20 ms; one stuck in a TCP connect returns
+    /// when the connect ends (at most `connect_timeout`).
+    pub fn canceller(&self) -> Arc<CancelToken> {
+        Arc::clone(&self.cancel)
     }
 
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
@@ -64,12 +80,21 @@ impl Client {
                 })
             })
             .transpose()?;
-        self.send(message::request_encoded(path, value.as_deref()))
+        let batch = value.as_deref().is_some_and(is_batch);
+        let request = message::request_encoded(path, value.as_deref());
+        drop(value);
+        self.send(request, batch.then_some(path))
     }
 
-    fn send(&mut self, request: String) -> Result<String, Error> {
-        self.ensure_connected()?;
-        let result = self.exchange(request.as_bytes());
+    /// `batch` is the request's path when its value is a batch, so that the reply's paths can be
+    /// checked against it.
+    fn send(&mut self, request: String, batch: Option<&str>) -> Result<String, Error> {
+        self.cancel.begin_call();
+        let deadline = self.deadline();
+        self.connect_by(deadline)?;
+        let frame = self.cipher.encrypt_frame(request.as_bytes());
+        drop(request);
+        let result = self.exchange(&frame, deadline, batch);
         if result.is_err() {
             // After a failed exchange the stream may still deliver a late reply, which would be
             // taken for the answer to the next request: the only safe state is a new connection.
@@ -78,18 +103,39 @@ impl Client {
         result
     }
 
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.config.call_timeout
+    }
+
+    fn io<'a>(&'a self, stream: &'a TcpStream, deadline: Instant) -> CallIo<'a> {
+        CallIo {
+            stream,
+            deadline,
+            idle: self.config.io_timeout,
+            cancel: &self.cancel,
+        }
+    }
+
     /// True when the server is reachable and accepts our login, connecting if needed; the
     /// "is the billing online" probe that kassa extensions use.
     pub fn check_connection(&mut self) -> bool {
         self.ensure_connected().is_ok()
     }
 
+    /// Connects and authenticates unless the connection is already sound, within one call's
+    /// deadline; the reason when that fails.
+    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
+        self.cancel.begin_call();
+        self.connect_by(self.deadline())
+    }
+
     pub fn is_connected(&self) -> bool {
         self.conn.is_some()
     }
 
-    /// Says DISCONNECT, waits for a reply if one comes, and closes. The client stays usable: the
-    /// next call connects again. A persistent client hands its connection to the pool instead.
+    /// Says DISCONNECT, waits for a reply if one comes (at most `io_timeout`), and closes. The
+    /// client stays usable: the next call connects again. A persistent client hands its
+    /// connection to the pool instead.
     pub fn disconnect(&mut self) {
         if self.conn.is_some() && self.conn_pid != std::process::id() {
             // Inherited across fork: DISCONNECT would end the parent's session.
@@ -99,11 +145,16 @@ impl Client {
         if self.return_to_pool() {
             return;
         }
-        if let Some(mut stream) = self.conn.take() {
+        if let Some(stream) = self.conn.take() {
             let bye = message::request(message::DISCONNECT_PATH, None);
-            if write_frame(&mut stream, &self.cipher.encrypt(bye.as_bytes())).is_ok() {
+            let mut io = self.io(&stream, Instant::now() + self.config.io_timeout);
+            if io
+                .write_all(&self.cipher.encrypt_frame(bye.as_bytes()))
+                .is_ok()
+            {
                 // The reply, an end of stream or an error are all fine here: we are leaving.
-                let _ = read_frame(&mut stream, self.config.max_frame_bytes);
+                let _ = read_len(&mut io, self.config.max_frame_bytes)
+                    .and_then(|len| read_body(&mut io, len, 0));
             }
         }
     }
@@ -148,7 +199,12 @@ impl Client {
         }
     }
 
-    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
+    fn connect_by(&mut self, deadline: Instant) -> Result<(), Error> {
+        if self.cancel.is_discarded() {
+            return Err(Error::Cancelled(
+                "before it started: the handle was discarded".into(),
+            ));
+        }
         if self.conn.is_some() && self.conn_pid != std::process::id() {
             // Inherited across fork: the parent may still use this session.
             self.drop_connection();
@@ -157,31 +213,31 @@ impl Client {
             if peer_still_there(stream) {
                 return Ok(());
             }
-            // The server went away between calls (restart, idle timeout): nothing of ours was
-            // in flight, so connecting again before sending is safe.
+            // The server went away between calls (restart, idle timeout), or sent bytes nobody
+            // asked for: nothing of ours was in flight, so connecting again before sending is
+            // safe.
             self.drop_connection();
         }
         let pooled = self.identity.as_ref().and_then(pool::take);
         let stream = match pooled {
             Some(stream) => stream,
-            None => self.open()?,
+            None => self.open(deadline)?,
         };
         self.conn = Some(stream);
         self.conn_pid = std::process::id();
         Ok(())
     }
 
-    fn open(&self) -> Result<TcpStream, Error> {
-        let stream = self.connect_tcp()?;
+    fn open(&self, deadline: Instant) -> Result<TcpStream, Error> {
+        let stream = self.connect_tcp(deadline)?;
+        // Every wait is a socket timeout bounded by the call (see call_io).
         stream
-            .set_read_timeout(Some(self.config.io_timeout))
-            .and_then(|_| stream.set_write_timeout(Some(self.config.io_timeout)))
-            .and_then(|_| stream.set_nodelay(true))
+            .set_nodelay(true)
             .map_err(|e| Error::Internal(format!("configuring the socket: {e}")))?;
-        self.authenticate(stream)
+        self.authenticate(stream, deadline)
     }
 
-    fn connect_tcp(&self) -> Result<TcpStream, Error> {
+    fn connect_tcp(&self, deadline: Instant) -> Result<TcpStream, Error> {
         let host = self.config.host.as_str();
         let port = self.config.port;
         let addrs = (host, port)
@@ -189,13 +245,27 @@ impl Client {
             .map_err(|e| Error::HostNotResolved(format!("{host}: {e}")))?;
         let mut last_failure = None;
         for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.config.connect_timeout) {
+            if self.cancel.is_cancelled() {
+                return Err(Error::Cancelled("while connecting".into()));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.call_deadline_passed("while connecting"));
+            }
+            let limit = self.config.connect_timeout.min(left);
+            match TcpStream::connect_timeout(&addr, limit) {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last_failure = Some((addr, e)),
             }
         }
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled("while connecting".into()));
+        }
         match last_failure {
             None => Err(Error::HostNotResolved(format!("{host}: no addresses"))),
+            Some(_) if Instant::now() >= deadline => {
+                Err(self.call_deadline_passed("while connecting"))
+            }
             Some((addr, e)) => Err(Error::Connect {
                 errno: os_errno(&e),
                 detail: format!("{addr}: {e}"),
@@ -203,27 +273,62 @@ impl Client {
         }
     }
 
-    fn authenticate(&self, mut stream: TcpStream) -> Result<TcpStream, Error> {
+    fn call_deadline_passed(&self, during: &str) -> Error {
+        Error::Timeout(format!(
+            "{during}: the call took longer than call_timeout_ms ({} ms)",
+            self.config.call_timeout.as_millis()
+        ))
+    }
+
+    /// The error for an I/O failure that [`CallIo`] stopped on purpose, if it was one.
+    fn stopped(&self, e: &io::Error, during: &str) -> Option<Error> {
+        match stop_of(e)? {
+            Stop::Cancelled => Some(Error::Cancelled(during.to_string())),
+            Stop::CallDeadline => Some(self.call_deadline_passed(during)),
+            Stop::Idle => Some(Error::Timeout(format!(
+                "{during}: nothing moved for io_timeout_ms ({} ms)",
+                self.config.io_timeout.as_millis()
+            ))),
+        }
+    }
+
+    fn authenticate(&self, stream: TcpStream, deadline: Instant) -> Result<TcpStream, Error> {
         let sign = message::microtime_sign(SystemTime::now());
         let auth = message::auth(&self.config.login, &self.config.password, &sign);
-        write_frame(&mut stream, &self.cipher.encrypt(auth.as_bytes())).map_err(|e| {
-            if is_timeout(&e) {
-                Error::Timeout("sending the auth message".into())
-            } else {
-                Error::ConnectionLost(format!("while sending the auth message: {e}"))
-            }
-        })?;
+        let mut io = self.io(&stream, deadline);
+        io.write_all(&self.cipher.encrypt_frame(auth.as_bytes()))
+            .map_err(|e| {
+                self.stopped(&e, "while sending the auth message")
+                    .unwrap_or_else(|| {
+                        if is_refusal(&e) {
+                            Error::NullResponse(CLOSED_DURING_AUTH.into())
+                        } else {
+                            Error::ConnectionLost(format!("while sending the auth message: {e}"))
+                        }
+                    })
+            })?;
         // A missing auth reply, however it goes missing, is what the original reported as
-        // code 6: most often the keys are wrong and the server stays silent.
-        let ciphertext = read_frame(&mut stream, self.config.max_frame_bytes).map_err(|e| {
-            reply_failure(
-                e,
-                self.config.io_timeout.as_millis(),
-                Error::NullResponse,
-                " (auth reply)",
-            )
-        })?;
-        let plain = self.cipher.decrypt(&ciphertext).unwrap_or_default();
+        // code 6: most often the keys are wrong and the server stays silent. A deadline or a
+        // cancel are the caller's own limits and keep their codes.
+        let ciphertext = read_len(&mut io, self.config.max_frame_bytes)
+            .and_then(|len| read_body(&mut io, len, 0))
+            .map_err(|e| match e {
+                FrameError::Io(ref io) if matches!(stop_of(io), Some(Stop::Idle)) => {
+                    Error::NullResponse(format!(
+                        "no auth reply within io_timeout_ms ({} ms)",
+                        self.config.io_timeout.as_millis()
+                    ))
+                }
+                FrameError::Io(ref io) if stop_of(io).is_some() => self
+                    .stopped(io, "while waiting for the auth reply")
+                    .expect("stop_of is some"),
+                FrameError::Closed => Error::NullResponse(CLOSED_DURING_AUTH.into()),
+                FrameError::Io(ref io) if is_refusal(io) => {
+                    Error::NullResponse(CLOSED_DURING_AUTH.into())
+                }
+                e => reply_failure(e, Error::NullResponse, " (auth reply)"),
+            })?;
+        let plain = self.cipher.decrypt_owned(ciphertext).unwrap_or_default();
         let reply: Value = serde_json::from_slice(&plain)
             .map_err(|_| Error::NullResponse("the auth reply did not decrypt to JSON".into()))?;
         match reply.get("code").and_then(Value::as_i64) {
@@ -237,55 +342,128 @@ impl Client {
         }
     }
 
-    fn exchange(&mut self, request: &[u8]) -> Result<String, Error> {
-        let frame = self.cipher.encrypt(request);
+    fn exchange(
+        &self,
+        frame: &[u8],
+        deadline: Instant,
+        batch: Option<&str>,
+    ) -> Result<String, Error> {
         let max = self.config.max_frame_bytes;
-        let io_ms = self.config.io_timeout.as_millis();
-        let stream = self.conn.as_mut().expect("connected by ensure_connected");
-        write_frame(stream, &frame).map_err(|e| {
-            if is_timeout(&e) {
-                Error::Timeout(format!(
-                    "sending the request ({io_ms} ms); it was not resent"
-                ))
-            } else {
-                Error::ConnectionLost(format!(
-                    "while sending the request ({e}); it was not resent"
-                ))
-            }
+        let stream = self.conn.as_ref().expect("connected by connect_by");
+        let mut io = self.io(stream, deadline);
+        io.write_all(frame).map_err(|e| {
+            self.stopped(&e, "while sending the request; it was not resent")
+                .unwrap_or_else(|| {
+                    Error::ConnectionLost(format!(
+                        "while sending the request ({e}); it was not resent"
+                    ))
+                })
         })?;
-        let ciphertext = read_frame(stream, max).map_err(|e| match e {
-            FrameError::Io(ref io) if is_timeout(io) => Error::Timeout(format!(
-                "waiting {io_ms} ms for the reply; the request was not resent"
-            )),
-            e => reply_failure(
-                e,
-                io_ms,
-                Error::ConnectionLost,
-                "; the request was not resent",
-            ),
-        })?;
+        // One spare byte, so that the C ABI's terminating NUL needs no reallocation.
+        let ciphertext = read_len(&mut io, max)
+            .and_then(|len| read_body(&mut io, len, 1))
+            .map_err(|e| match e {
+                FrameError::Io(ref io) if stop_of(io).is_some() => self
+                    .stopped(io, "waiting for the reply; the request was not resent")
+                    .expect("stop_of is some"),
+                e => reply_failure(e, Error::ConnectionLost, "; the request was not resent"),
+            })?;
+        if let Some(waiting) = bytes_waiting(stream) {
+            return Err(Error::OutOfStep(format!(
+                "more bytes ({waiting}+) came right behind the reply, so it may answer an earlier \
+                 request; the connection was dropped, the request was not resent and its outcome \
+                 is unknown"
+            )));
+        }
         let plain = self
             .cipher
-            .decrypt(&ciphertext)
+            .decrypt_owned(ciphertext)
             .ok_or_else(|| Error::MalformedReply("the reply is not whole cipher blocks".into()))?;
         let text = String::from_utf8(plain)
             .map_err(|_| Error::MalformedReply("the reply is not UTF-8 text".into()))?;
         if text.is_empty() {
             return Err(Error::MalformedReply("the reply is empty".into()));
         }
+        if text.contains('\0') {
+            return Err(Error::MalformedReply(
+                "the reply holds a NUL byte, which C text cannot carry".into(),
+            ));
+        }
+        if let Err(what) = jsoncheck::check(text.as_bytes()) {
+            return Err(Error::ReplyNotJson { what, text });
+        }
+        if let Some(prefix) = batch {
+            if let Some(stray) = path_outside(&text, prefix) {
+                return Err(Error::OutOfStep(format!(
+                    "the batch reply names the path {stray:?}, which is not under the request's \
+                     path; the connection was dropped and the request was not resent"
+                )));
+            }
+        }
         Ok(text)
     }
 }
 
+/// A batch value: an array or object with at least one element (see the protocol's batch rule).
+fn is_batch(value_json: &str) -> bool {
+    matches!(value_json.as_bytes().first(), Some(b'[' | b'{')) && value_json.len() > 2
+}
+
+/// For a batch reply (an array of `{"return","code","path"}`): the first `path` that is not the
+/// request's path or below it. Replies of any other shape are not judged: a method's list
+/// argument (AddAccount) is not a batch, and errors come back as one object.
+fn path_outside(reply: &str, prefix: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Leaf {
+        path: Option<String>,
+    }
+    if !reply.starts_with('[') {
+        return None;
+    }
+    let leaves: Vec<Leaf> = serde_json::from_str(reply).ok()?;
+    leaves
+        .into_iter()
+        .filter_map(|leaf| leaf.path)
+        .find(|path| {
+            !(path == prefix
+                || path.len() > prefix.len()
+                    && path.starts_with(prefix)
+                    && path.as_bytes()[prefix.len()] == b'.')
+        })
+}
+
+/// How many bytes are already waiting on the socket, if any, without waiting for more.
+fn bytes_waiting(stream: &TcpStream) -> Option<usize> {
+    let mut probe = [0u8; 64];
+    stream.set_nonblocking(true).ok()?;
+    let waiting = match stream.peek(&mut probe) {
+        Ok(n) if n > 0 => Some(n),
+        _ => None,
+    };
+    // A socket left non-blocking would turn every later timeout slice into a busy loop.
+    if stream.set_nonblocking(false).is_err() {
+        return Some(0);
+    }
+    waiting
+}
+
+/// A reset or broken pipe while authenticating: the server closed without reading our auth
+/// (keys it cannot decrypt, or no free connection slot).
+fn is_refusal(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
 /// What a failed reply read means. `missing` names the error for a reply that never came (the
-/// stream ended, broke or stayed silent); `context` finishes its sentence.
-fn reply_failure(e: FrameError, io_ms: u128, missing: fn(String) -> Error, context: &str) -> Error {
+/// stream ended or broke); `context` finishes its sentence.
+fn reply_failure(e: FrameError, missing: fn(String) -> Error, context: &str) -> Error {
     match e {
         FrameError::Closed => missing(format!("before the reply arrived{context}")),
         FrameError::Truncated => missing(format!("in the middle of the reply{context}")),
-        FrameError::Io(io) if is_timeout(&io) => {
-            missing(format!("no reply within {io_ms} ms{context}"))
-        }
         FrameError::Io(io) => missing(format!("while waiting for the reply ({io}){context}")),
         FrameError::TooLarge { .. } => Error::FrameTooLarge(e.to_string()),
         FrameError::Misaligned(_) => Error::MalformedReply(e.to_string()),
@@ -293,8 +471,14 @@ fn reply_failure(e: FrameError, io_ms: u128, missing: fn(String) -> Error, conte
 }
 
 impl Drop for Client {
+    /// A discarded client leaves without a word and without waiting: its connection is closed,
+    /// or, for a persistent client, handed to the pool.
     fn drop(&mut self) {
-        self.disconnect();
+        if self.cancel.is_discarded() {
+            self.release();
+        } else {
+            self.disconnect();
+        }
     }
 }
 
@@ -308,13 +492,6 @@ pub(crate) fn peer_still_there(stream: &TcpStream) -> bool {
     let idle =
         matches!(stream.peek(&mut byte), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock);
     stream.set_nonblocking(false).is_ok() && idle
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// The original reported fsockopen's errno; a timeout from `connect_timeout` carries none, so it

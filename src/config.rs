@@ -12,6 +12,10 @@ pub const DEFAULT_PORT: u16 = 7403;
 /// The original client's fixed limits, kept as defaults.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The whole call, connect and auth included, however slowly the bytes trickle in: long enough
+/// for an 18 MB `API.GetClients` reply over a slow link, short enough that a stuck server never
+/// holds a PHP worker for minutes.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Config {
@@ -26,6 +30,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Limit for each read and write; a read's limit starts again whenever bytes arrive.
     pub io_timeout: Duration,
+    /// Limit for a whole call: connecting, auth, sending and the whole reply.
+    pub call_timeout: Duration,
     pub max_frame_bytes: usize,
     /// Hand the connection to the process-wide pool on close instead of saying DISCONNECT.
     pub persistent: bool,
@@ -48,6 +54,7 @@ impl fmt::Debug for Config {
             .field("login", &self.login)
             .field("connect_timeout", &self.connect_timeout)
             .field("io_timeout", &self.io_timeout)
+            .field("call_timeout", &self.call_timeout)
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("persistent", &self.persistent)
             .field("persistent_id", &self.persistent_id)
@@ -69,6 +76,7 @@ struct ConfigJson {
     key2: String,
     connect_timeout_ms: Option<u64>,
     io_timeout_ms: Option<u64>,
+    call_timeout_ms: Option<u64>,
     max_frame_bytes: Option<usize>,
     #[serde(default)]
     persistent: bool,
@@ -102,6 +110,7 @@ impl Config {
             key2: key2.into(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             io_timeout: DEFAULT_IO_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             max_frame_bytes: DEFAULT_MAX_FRAME,
             persistent: false,
             persistent_id: String::new(),
@@ -113,6 +122,10 @@ impl Config {
     /// Parses the C ABI's config object. Unknown keys, wrong types and out-of-range values are
     /// refused with a message naming the key, so a typo never silently falls back to a default.
     pub fn from_json(text: &str) -> Result<Config, Error> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        refuse_non_string_secrets(&value)?;
+        // Parsed again from the text: errors through a `Value` lose the number they refuse.
         let raw: ConfigJson = serde_json::from_str(text)
             .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
         let mut config = Config::new(
@@ -128,6 +141,9 @@ impl Config {
         }
         if let Some(ms) = raw.io_timeout_ms {
             config.io_timeout = positive_ms("io_timeout_ms", ms)?;
+        }
+        if let Some(ms) = raw.call_timeout_ms {
+            config.call_timeout = positive_ms("call_timeout_ms", ms)?;
         }
         if let Some(bytes) = raw.max_frame_bytes {
             config.max_frame_bytes = bytes;
@@ -157,7 +173,10 @@ impl Config {
                 "config: port must be 1..65535".into(),
             ));
         }
-        if self.connect_timeout.is_zero() || self.io_timeout.is_zero() {
+        if self.connect_timeout.is_zero()
+            || self.io_timeout.is_zero()
+            || self.call_timeout.is_zero()
+        {
             return Err(Error::InvalidArgument(
                 "config: timeouts must be positive".into(),
             ));
@@ -169,6 +188,28 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// serde's type errors quote the offending value (``invalid type: integer `1234` ``), which for
+/// these keys would put a secret into `mb_last_error`; they are checked first and named by their
+/// JSON type only. Strings are never quoted by the errors that can follow.
+const SECRET_KEYS: [&str; 3] = ["password", "key1", "key2"];
+
+fn refuse_non_string_secrets(value: &serde_json::Value) -> Result<(), Error> {
+    for key in SECRET_KEYS {
+        let kind = match value.get(key) {
+            None | Some(serde_json::Value::String(_)) => continue,
+            Some(serde_json::Value::Null) => "null",
+            Some(serde_json::Value::Bool(_)) => "a boolean",
+            Some(serde_json::Value::Number(_)) => "a number",
+            Some(serde_json::Value::Array(_)) => "an array",
+            Some(serde_json::Value::Object(_)) => "an object",
+        };
+        return Err(Error::InvalidArgument(format!(
+            "config: {key} must be a string, not {kind} (its value is not shown)"
+        )));
+    }
+    Ok(())
 }
 
 fn positive_ms(key: &str, ms: u64) -> Result<Duration, Error> {
@@ -196,6 +237,7 @@ mod tests {
         assert_eq!(c.port, 7403);
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.io_timeout, Duration::from_secs(5));
+        assert_eq!(c.call_timeout, Duration::from_secs(30));
         assert_eq!(c.max_frame_bytes, DEFAULT_MAX_FRAME);
         assert!(!c.php_floats);
         assert!(!c.persistent);
@@ -229,12 +271,13 @@ mod tests {
     #[test]
     fn tunables_are_read() {
         let c = parse(
-            r#","port":7000,"connect_timeout_ms":250,"io_timeout_ms":1500,"max_frame_bytes":4096"#,
+            r#","port":7000,"connect_timeout_ms":250,"io_timeout_ms":1500,"call_timeout_ms":9000,"max_frame_bytes":4096"#,
         )
         .unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(c.connect_timeout, Duration::from_millis(250));
         assert_eq!(c.io_timeout, Duration::from_millis(1500));
+        assert_eq!(c.call_timeout, Duration::from_millis(9000));
         assert_eq!(c.max_frame_bytes, 4096);
     }
 
@@ -251,11 +294,34 @@ mod tests {
         refused(r#","port":70000"#, "70000");
         refused(r#","port":0"#, "port");
         refused(r#","io_timeout_ms":0"#, "io_timeout_ms");
+        refused(r#","call_timeout_ms":0"#, "call_timeout_ms");
         refused(r#","connect_timeout_ms":-1"#, "invalid value");
         refused(r#","max_frame_bytes":8"#, "max_frame_bytes");
         assert!(Config::from_json(r#"{"host":"h"}"#).is_err());
         assert!(Config::from_json("[]").is_err());
         assert!(Config::from_json("").is_err());
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_never_echoed() {
+        for key in SECRET_KEYS {
+            for value in [
+                "987654321",
+                "98765.4321",
+                "[\"s3cr3t\"]",
+                "{\"s3cr3t\":1}",
+                "true",
+            ] {
+                // A repeated key: the later one wins, as it would for a caller's typo.
+                let shown = parse(&format!(r#","{key}":{value}"#))
+                    .unwrap_err()
+                    .to_json();
+                assert!(shown.contains(key), "{shown}");
+                for secret in ["987654321", "98765", "4321", "s3cr3t", "true"] {
+                    assert!(!shown.contains(secret), "{shown} shows {secret}");
+                }
+            }
+        }
     }
 
     #[test]

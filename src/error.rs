@@ -40,6 +40,14 @@ pub enum mb_code {
     MB_HOST_NOT_RESOLVED = 9009,
     /// `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
     MB_KEY2_ROW_MISSING = 9010,
+    /// The call was cancelled from another thread (`mb_cancel`), or its handle was discarded
+    /// while it ran; the request may or may not have reached the server, and was not resent.
+    MB_CANCELLED = 9011,
+    /// The reply stream is out of step with the requests (more bytes followed a reply at once,
+    /// or a batch reply names paths outside the request); the connection was dropped.
+    MB_OUT_OF_STEP = 9012,
+    /// The server's reply is not JSON; its text is kept in `detail`.
+    MB_REPLY_NOT_JSON = 9013,
 }
 
 /// The codes of [`mb_code`] as the integers found in a reply's `code`.
@@ -61,6 +69,9 @@ pub mod code {
     pub const HOST_NOT_RESOLVED: i64 = mb_code::MB_HOST_NOT_RESOLVED as i64;
     /// Used by the PHP shim when `workparams` has no `CRYPTO_KEY_2` row.
     pub const KEY2_ROW_MISSING: i64 = mb_code::MB_KEY2_ROW_MISSING as i64;
+    pub const CANCELLED: i64 = mb_code::MB_CANCELLED as i64;
+    pub const OUT_OF_STEP: i64 = mb_code::MB_OUT_OF_STEP as i64;
+    pub const REPLY_NOT_JSON: i64 = mb_code::MB_REPLY_NOT_JSON as i64;
 }
 
 use code::*;
@@ -88,6 +99,13 @@ pub enum Error {
     ClosedHandle,
     Internal(String),
     HostNotResolved(String),
+    Cancelled(String),
+    OutOfStep(String),
+    /// `what` says why it is not JSON; `text` is the reply as received.
+    ReplyNotJson {
+        what: String,
+        text: String,
+    },
 }
 
 impl Error {
@@ -105,6 +123,9 @@ impl Error {
             Error::ClosedHandle => CLOSED_HANDLE,
             Error::Internal(_) => INTERNAL,
             Error::HostNotResolved(_) => HOST_NOT_RESOLVED,
+            Error::Cancelled(_) => CANCELLED,
+            Error::OutOfStep(_) => OUT_OF_STEP,
+            Error::ReplyNotJson { .. } => REPLY_NOT_JSON,
         }
     }
 
@@ -123,12 +144,16 @@ impl Error {
             Error::ClosedHandle => "Unknown or closed handle".to_string(),
             Error::Internal(what) => format!("Internal error: {what}"),
             Error::HostNotResolved(what) => format!("Host name not resolved: {what}"),
+            Error::Cancelled(what) => format!("Cancelled {what}"),
+            Error::OutOfStep(what) => format!("Reply stream out of step: {what}"),
+            Error::ReplyNotJson { what, .. } => format!("The reply is not JSON: {what}"),
         }
     }
 
     fn detail(&self) -> Option<&str> {
         match self {
             Error::Connect { detail, .. } | Error::NullResponse(detail) => Some(detail),
+            Error::ReplyNotJson { text, .. } => Some(text),
             _ => None,
         }
     }
@@ -255,6 +280,12 @@ mod tests {
             Error::ClosedHandle,
             Error::Internal("x".into()),
             Error::HostNotResolved("x".into()),
+            Error::Cancelled("x".into()),
+            Error::OutOfStep("x".into()),
+            Error::ReplyNotJson {
+                what: "x".into(),
+                text: "x".into(),
+            },
         ];
         let mut codes: Vec<i64> = all.iter().map(Error::code).collect();
         assert!(codes.iter().all(|&c| c > 4095));
@@ -266,6 +297,17 @@ mod tests {
             assert_eq!(v["return"], v["result"]);
             assert_eq!(v["code"].as_i64(), Some(e.code()));
         }
+    }
+
+    #[test]
+    fn a_reply_that_is_not_json_keeps_its_text_in_detail() {
+        let e = Error::ReplyNotJson {
+            what: "expected a value at byte 0".into(),
+            text: "Fatal error: <b>x</b>".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["code"], 9013);
+        assert_eq!(v["detail"], "Fatal error: <b>x</b>");
     }
 
     #[test]

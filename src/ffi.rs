@@ -15,13 +15,21 @@ use std::ffi::{c_char, c_int, c_longlong, CStr};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use crate::call_io::CancelToken;
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::Error;
 
-/// `None` once closed: a call that found the handle just before `mb_close` removed it still
-/// sees the close when it gets the lock, instead of reconnecting a released client.
-type Shared = Arc<Mutex<Option<Client>>>;
+/// One handle: its client, and the client's cancel token, reachable without the client's lock
+/// so that `mb_cancel` and `mb_discard` never wait for a call in progress.
+struct Entry {
+    /// `None` once closed: a call that found the handle just before `mb_close` removed it still
+    /// sees the close when it gets the lock, instead of reconnecting a released client.
+    client: Mutex<Option<Client>>,
+    cancel: Arc<CancelToken>,
+}
+
+type Shared = Arc<Entry>;
 
 fn registry() -> MutexGuard<'static, BTreeMap<c_longlong, Shared>> {
     static REGISTRY: OnceLock<Mutex<BTreeMap<c_longlong, Shared>>> = OnceLock::new();
@@ -55,7 +63,13 @@ fn lock_client(client: &Mutex<Option<Client>>) -> MutexGuard<'_, Option<Client>>
 /// Runs `call` on the open client behind `handle`.
 fn with_client<T>(handle: c_longlong, call: impl FnOnce(&mut Client) -> T) -> Result<T, Error> {
     let shared = lookup(handle)?;
-    let mut guard = lock_client(&shared);
+    let mut guard = lock_client(&shared.client);
+    if shared.cancel.is_discarded() {
+        // Discarded while this call waited for the lock: the handle is gone, and the client
+        // goes with it (without a word to the server, see Client's Drop).
+        guard.take();
+        return Err(Error::ClosedHandle);
+    }
     let client = guard.as_mut().ok_or(Error::ClosedHandle)?;
     boundary::forced_panic_point("with_client");
     Ok(call(client))
@@ -90,7 +104,14 @@ unsafe fn optional_text_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option
 
 fn register(client: Client) -> c_longlong {
     let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-    registry().insert(handle, Arc::new(Mutex::new(Some(client))));
+    let cancel = client.canceller();
+    registry().insert(
+        handle,
+        Arc::new(Entry {
+            client: Mutex::new(Some(client)),
+            cancel,
+        }),
+    );
     handle
 }
 
@@ -99,7 +120,8 @@ fn register(client: Client) -> c_longlong {
 /// (9005, 9006); the last error then tells why.
 ///
 /// Config keys: `host`, `login`, `password`, `key1`, `key2` (strings, required), `port` (default
-/// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `max_frame_bytes` (default
+/// 7403), `connect_timeout_ms` and `io_timeout_ms` (default 5000), `call_timeout_ms` (default
+/// 30000: the whole call, however slowly the reply trickles), `max_frame_bytes` (default
 /// 67108864), `php_floats` (default false: when true, every non-integer number of a value is
 /// rewritten as PHP's `json_encode` writes that double; integers stay byte-identical),
 /// `persistent` (default false: hand the connection to the process-wide pool on close) with
@@ -193,22 +215,55 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
     boundary::status("mb_close", || release(handle, Client::disconnect))
 }
 
-/// Releases the handle without saying DISCONNECT and without waiting for the server: for
-/// finalizers and garbage collectors, which must never block on the network. The socket is just
-/// closed, or, for a persistent client, handed to the pool. Like mb_close it first waits for a
-/// call in progress on the handle in another thread to return. Later use of the handle gets
-/// error 9007. Returns 0, or the error's code (9007 when the handle is unknown or already
-/// closed).
+/// Releases the handle at once, without saying DISCONNECT and without waiting for anything:
+/// for finalizers and garbage collectors, which must never block on the network. A call in
+/// progress on the handle in another thread is cancelled (it returns 9011 within about 20 ms)
+/// and its connection closed when it returns; otherwise the socket is closed now, or, for a
+/// persistent client, handed to the pool. Only this process's descriptor is closed, so a
+/// connection shared with a forked process stays intact there. Later use of the handle gets error 9007. Returns 0, or the error's code (9007 when the
+/// handle is unknown or already closed).
 #[no_mangle]
 pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
-    boundary::status("mb_discard", || release(handle, Client::release))
+    boundary::status("mb_discard", || {
+        let shared = registry().remove(&handle).ok_or(Error::ClosedHandle)?;
+        shared.cancel.discard();
+        // Free now if no call holds the client; otherwise the call, cancelled, lets go of it
+        // within moments and the last reference drops it, without DISCONNECT.
+        let idle = match shared.client.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        if let Some(mut guard) = idle {
+            match guard.take() {
+                Some(mut client) => client.release(),
+                None => return Err(Error::ClosedHandle),
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Cancels the call in progress on `handle` from any thread: that call returns error 9011
+/// within about 20 ms (one blocked in the TCP connect itself, when the connect ends, at most
+/// `connect_timeout_ms`), and its connection is dropped; the request may or may not have reached
+/// the server and is never resent. Does not wait, and does nothing to a call that starts later;
+/// the handle stays usable. Cancelling only sets a flag in this process, so a connection shared
+/// with a forked process is not touched. Returns 0, or the error's code (9007 when the handle is
+/// unknown or closed).
+#[no_mangle]
+pub extern "C" fn mb_cancel(handle: c_longlong) -> c_int {
+    boundary::status("mb_cancel", || {
+        lookup(handle)?.cancel.cancel();
+        Ok(())
+    })
 }
 
 /// Takes the client out of the registry, says goodbye with `farewell`, and drops it.
 fn release(handle: c_longlong, farewell: fn(&mut Client)) -> Result<(), Error> {
     let removed = registry().remove(&handle);
     let mut client = removed
-        .and_then(|shared| lock_client(&shared).take())
+        .and_then(|shared| lock_client(&shared.client).take())
         .ok_or(Error::ClosedHandle)?;
     farewell(&mut client);
     Ok(())

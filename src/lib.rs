@@ -4,6 +4,7 @@
 //! persistent connections); the [`protocol`] module is public so
 //! that peers of the protocol (the simulator, test doubles) encode and parse it the same way.
 
+mod call_io;
 mod client;
 mod config;
 mod error;
@@ -12,6 +13,7 @@ pub mod pool;
 pub mod protocol;
 mod worker_cache;
 
+pub use call_io::CancelToken;
 pub use client::Client;
 pub use config::Config;
 pub use error::{code, reply_code, Error};

@@ -193,12 +193,12 @@ fn malformed_replies_are_9004() {
 }
 
 #[test]
-fn a_reply_with_a_nul_inside_passes_through_to_rust_callers() {
+fn a_reply_with_a_nul_inside_is_9004_for_rust_callers_too() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "nul");
     assert_eq!(
-        c.process("API.GetClients", None).unwrap(),
-        "{\"return\":1,\"code\":0}\0{}"
+        code(c.process("API.GetClients", None)),
+        code::MALFORMED_REPLY
     );
 }
 
@@ -218,13 +218,13 @@ fn a_connection_dropped_between_calls_is_reopened_before_sending() {
 fn a_connection_out_of_step_is_replaced_not_trusted() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "unsolicited");
-    let first = c.process("API.A", None).unwrap();
-    let second = c.process("API.B", None).unwrap();
-    assert!(
-        first.contains("API.A") && second.contains("API.B"),
-        "{second}"
-    );
+    // The stray frame is already behind the first reply: that reply is not trusted.
+    assert_eq!(code(c.process("API.A", None)), code::OUT_OF_STEP);
+    assert!(!c.is_connected());
+    let second = c.process("API.B", None).unwrap_err();
+    assert_eq!(second.code(), code::OUT_OF_STEP);
     assert_eq!(server.counters.auths.load(Ordering::SeqCst), 2);
+    assert_eq!(server.counters.requests.load(Ordering::SeqCst), 2);
 }
 
 #[test]
@@ -246,4 +246,86 @@ fn disconnect_keeps_the_client_usable() {
     assert!(!c.is_connected());
     assert_eq!(code(c.process("API.GetClients", None)), 0);
     assert_eq!(server.counters.auths.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_reply_that_is_not_json_is_9013_with_its_text_in_detail() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "not-json");
+    let e = c.process("API.GetClients", None).unwrap_err();
+    assert_eq!(e.code(), code::REPLY_NOT_JSON);
+    let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    assert_eq!(v["detail"], "<b>Fatal error</b>: out of memory");
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn a_batch_reply_naming_other_paths_is_out_of_step() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "stray-path");
+    let e = c
+        .process(
+            "API.Client",
+            Some(r#"{"1.AutorizeInfo.Name":"x","2.X":"y"}"#),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), code::OUT_OF_STEP, "{e}");
+    assert!(e.to_string().contains("API.Clients.2.X"), "{e}");
+    assert!(!c.is_connected());
+    // The same reply under a prefix it fits is accepted, and so is a non-batch request's.
+    let mut c = client(server.addr.port(), "stray-path");
+    assert!(c
+        .process("API", Some(r#"{"Client.1.AutorizeInfo.Name":"x"}"#))
+        .is_ok());
+    assert!(c.process("API.Other", None).is_ok());
+}
+
+#[test]
+fn a_trickling_reply_ends_at_the_call_deadline_not_after_it() {
+    let server = hostile::spawn(0);
+    let mut config = Config::new(
+        "127.0.0.1",
+        server.addr.port(),
+        "trickle",
+        "pw",
+        hostile::KEY1,
+        hostile::KEY2,
+    );
+    config.io_timeout = Duration::from_millis(500);
+    config.call_timeout = Duration::from_millis(800);
+    let mut c = Client::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let e = c.process("API.GetClients", None).unwrap_err();
+    assert_eq!(e.code(), code::TIMEOUT, "{e}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(780) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_call_cancelled_from_another_thread_returns_9011_at_once() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "trickle");
+    let token = c.canceller();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(250));
+        token.cancel();
+        std::time::Instant::now()
+    });
+    let e = c.process("API.GetClients", None).unwrap_err();
+    let returned = std::time::Instant::now();
+    let cancelled = canceller.join().unwrap();
+    assert_eq!(e.code(), code::CANCELLED, "{e}");
+    assert!(returned.duration_since(cancelled) < Duration::from_millis(200));
+    assert!(!c.is_connected());
+    // A cancel applies to the call in progress only: the next call runs (and is cut short by
+    // its own deadline here, since this peer trickles).
+    let mut c = client(server.addr.port(), "echo");
+    c.canceller().cancel();
+    assert_eq!(code(c.process("API.GetClients", None)), 0);
+    // A discarded client refuses every later call without touching the network.
+    c.canceller().discard();
+    assert_eq!(code(c.process("API.GetClients", None)), code::CANCELLED);
 }

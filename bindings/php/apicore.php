@@ -46,6 +46,9 @@ if (!class_exists('MikroBILL_FFI', false)) {
         const INTERNAL = 9008;
         const HOST_NOT_RESOLVED = 9009;
         const KEY2_ROW_MISSING = 9010;
+        const CANCELLED = 9011;
+        const OUT_OF_STEP = 9012;
+        const REPLY_NOT_JSON = 9013;
     }
 
     /** Deployment error: the native library cannot be used. */
@@ -475,6 +478,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
         const OPTIONS = array(
             'connect_timeout_ms' => 1,
             'io_timeout_ms' => 1,
+            'call_timeout_ms' => 1,
             'max_frame_bytes' => 16,
             'pool_max_idle' => 0,
             'pool_max_idle_total' => 0,
@@ -504,9 +508,10 @@ if (!class_exists('MikroBILL_FFI', false)) {
         /**
          * The password and keys are marked sensitive: PHP 8.2+ shows them as SensitiveParameterValue
          * in the trace of the MikroBILL_Exception this constructor throws (inert on 8.0/8.1).
-         * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), max_frame_bytes (default 64 MiB),
+         * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), call_timeout_ms (default 30000:
+         *   the whole call, however slowly the reply trickles), max_frame_bytes (default 64 MiB),
          *   persistent (default false), persistent_id (default ''), pool_max_idle (4), pool_max_idle_total (64),
-         *   pool_idle_timeout_ms (60000); see README.md, "Persistent connections" 
+         *   pool_idle_timeout_ms (60000); see README.md, "Persistent connections"
          * @throws MikroBILL_Exception when the native library cannot be loaded
          */
         public function __construct($Host, $Port, $Login, #[\SensitiveParameter] $Password,
@@ -531,6 +536,12 @@ if (!class_exists('MikroBILL_FFI', false)) {
         public function SetIOTimeout(int $milliseconds): void
         {
             $this->setOption('io_timeout_ms', $milliseconds);
+        }
+
+        /** Limit for a whole call: connect, auth, request and the whole reply (code 9001 past it). */
+        public function SetCallTimeout(int $milliseconds): void
+        {
+            $this->setOption('call_timeout_ms', $milliseconds);
         }
 
         public function SetMaxFrame(int $bytes): void

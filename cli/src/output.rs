@@ -39,15 +39,17 @@ impl Style {
 /// The reply as `style` shows it. serde_json keeps number text (`arbitrary_precision`), so a
 /// 64-bit GUID or a money amount never passes through a double. A reply that is not JSON is shown
 /// as it came, except that a JSON line must stay one line.
-pub fn format_reply(reply: &str, style: Style) -> String {
+/// Raw output borrows the reply: a reply of millions of clients is never held twice.
+pub fn format_reply(reply: &str, style: Style) -> std::borrow::Cow<'_, str> {
     match style {
-        Style::Raw => reply.to_string(),
+        Style::Raw => reply.into(),
         Style::Pretty => parse(reply)
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| reply.to_string()),
+            .map_or_else(|| reply.into(), Into::into),
         Style::JsonLine => parse(reply)
             .and_then(|v| serde_json::to_string(&v).ok())
-            .unwrap_or_else(|| serde_json::to_string(reply).expect("a string serializes")),
+            .unwrap_or_else(|| serde_json::to_string(reply).expect("a string serializes"))
+            .into(),
     }
 }
 
@@ -57,8 +59,29 @@ fn parse(reply: &str) -> Option<Value> {
     mikrobill::protocol::phpjson::parse(reply).ok()
 }
 
+/// True when the reply's code, or every batch element's, is 0. Only the codes are read, the rest
+/// is skipped unparsed, so a large reply is not built into a tree (several times its size) just
+/// to learn that it succeeded. `None` when that cannot be told this way (not JSON, or nested past
+/// serde_json's 128 levels).
+fn all_codes_zero(reply: &str) -> Option<bool> {
+    #[derive(serde::Deserialize)]
+    struct Coded {
+        code: Option<i64>,
+    }
+    if reply.trim_start().starts_with('[') {
+        let items: Vec<Coded> = serde_json::from_str(reply).ok()?;
+        Some(items.iter().all(|i| i.code == Some(0)))
+    } else {
+        let one: Coded = serde_json::from_str(reply).ok()?;
+        Some(one.code == Some(0))
+    }
+}
+
 /// What failed in a reply, when its code (or a batch element's) is not 0.
 pub fn reply_problem(reply: &str) -> Option<String> {
+    if all_codes_zero(reply) == Some(true) {
+        return None;
+    }
     let Some(value) = parse(reply) else {
         return Some("the reply is not JSON".into());
     };

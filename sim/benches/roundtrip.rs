@@ -42,21 +42,23 @@ fn parse_run(stdout: &[u8]) -> Run {
 }
 
 /// The Rust client, run as a child of this same binary so that its memory is measured alone.
-fn rust_child(port: u16, calls: usize, path: &str) -> Run {
+fn rust_child(port: u16, calls: usize, path: &str, fresh: bool) -> Run {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--client", &port.to_string(), &calls.to_string(), path])
+        .args(fresh.then_some("fresh"))
         .output()
         .unwrap();
     assert!(out.status.success(), "rust client failed");
     parse_run(&out.stdout)
 }
 
-fn php_child(kind: &str, port: u16, calls: usize, path: &str) -> Run {
+fn php_child(kind: &str, port: u16, calls: usize, path: &str, fresh: bool) -> Run {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/php/bench/roundtrip.php");
     let out = Command::new("php")
         .env("MIKROBILL_LIB", library())
         .arg(script)
         .args([kind, &port.to_string(), &calls.to_string(), path])
+        .args(fresh.then_some("fresh"))
         .output()
         .expect("php is required (scripts/setup.sh installs it)");
     assert!(
@@ -79,14 +81,25 @@ fn client_main(args: &[String]) {
     let port: u16 = args[0].parse().unwrap();
     let calls: usize = args[1].parse().unwrap();
     let path = &args[2];
-    let mut config = Config::new("127.0.0.1", port, "api", "secret", KEY1, KEY2);
-    config.io_timeout = std::time::Duration::from_secs(60);
-    let mut client = Client::new(config).unwrap();
+    let fresh = args.get(3).map(String::as_str) == Some("fresh");
+    let make = || {
+        let mut config = Config::new("127.0.0.1", port, "api", "secret", KEY1, KEY2);
+        config.io_timeout = std::time::Duration::from_secs(60);
+        config.call_timeout = std::time::Duration::from_secs(600);
+        Client::new(config).unwrap()
+    };
+    let mut client = make();
     client.process(path, None).unwrap();
     let mut bytes = 0;
     let start = Instant::now();
     for _ in 0..calls {
-        bytes += client.process(path, None).unwrap().len();
+        if fresh {
+            let mut each = make();
+            bytes += each.process(path, None).unwrap().len();
+            each.disconnect();
+        } else {
+            bytes += client.process(path, None).unwrap().len();
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
     client.disconnect();
@@ -104,14 +117,18 @@ fn median(mut runs: Vec<Run>) -> Run {
     runs[runs.len() / 2]
 }
 
-fn workload(title: &str, sim: &Sim, calls: usize, path: &str) {
+/// `fresh`: every call is a new client + call + close. The original-style client makes fewer
+/// calls: it writes each frame in two pieces without TCP_NODELAY, as the original does, and waits
+/// for a delayed ACK (tens of milliseconds) on every request.
+fn workload(title: &str, sim: &Sim, calls: usize, path: &str, fresh: bool) {
+    let original_calls = (calls / 50).clamp(1, 100);
     let variants: [(&str, &dyn Fn() -> Run); 3] = [
-        ("Rust client", &|| rust_child(sim.port, calls, path)),
+        ("Rust client", &|| rust_child(sim.port, calls, path, fresh)),
         ("PHP shim (FFI)", &|| {
-            php_child("shim", sim.port, calls, path)
+            php_child("shim", sim.port, calls, path, fresh)
         }),
         ("PHP original-style (mcrypt)", &|| {
-            php_child("original", sim.port, calls, path)
+            php_child("original", sim.port, original_calls, path, fresh)
         }),
     ];
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); variants.len()];
@@ -121,7 +138,10 @@ fn workload(title: &str, sim: &Sim, calls: usize, path: &str) {
         }
     }
     let medians: Vec<Run> = runs.into_iter().map(median).collect();
-    println!("\n{title}: {calls} calls of {path}, median of {ROUNDS} rounds");
+    println!(
+        "\n{title}: {calls} calls of {path} ({original_calls} for the original-style client), \
+         median of {ROUNDS} rounds"
+    );
     println!(
         "{:<30} {:>12} {:>12} {:>14}",
         "client", "us/call", "calls/s", "peak RSS KiB"
@@ -136,10 +156,11 @@ fn workload(title: &str, sim: &Sim, calls: usize, path: &str) {
         );
     }
     let original = medians[2];
+    let per_call = |r: &Run| r.seconds / r.calls as f64;
     for (i, label) in [(0, "Rust client"), (1, "PHP shim")] {
         println!(
-            "ratio {label} / original-style: time {:.2}x, peak RSS {:.2}x",
-            medians[i].seconds / original.seconds,
+            "ratio {label} / original-style: time per call {:.4}x, peak RSS {:.2}x",
+            per_call(&medians[i]) / per_call(&original),
             medians[i].peak_rss_kib as f64 / original.peak_rss_kib as f64
         );
     }
@@ -154,13 +175,10 @@ fn main() {
         return;
     }
     let demo = Sim::start(&[]);
-    workload(
-        "small reads",
-        &demo,
-        5000,
-        "API.Client.633824158637492.BillingInfo.Money",
-    );
+    let money = "API.Client.633824158637492.BillingInfo.Money";
+    workload("small reads", &demo, 5000, money, false);
+    workload("new object + call + close", &demo, 1000, money, true);
     drop(demo);
     let big = Sim::start(&["--generate", "200000"]);
-    workload("large replies", &big, 20, "API.GetClients");
+    workload("large replies", &big, 20, "API.GetClients", false);
 }

@@ -59,6 +59,20 @@ impl Default for Config {
 impl Config {
     pub fn load(path: &Path) -> Result<Config, SimError> {
         let text = std::fs::read_to_string(path).map_err(SimError::file(path))?;
+        let json = |source| SimError::Json {
+            path: path.to_path_buf(),
+            source,
+        };
+        // serde's type errors quote the value they refuse (``invalid type: integer `1234` ``):
+        // keys and passwords of the wrong JSON type are refused first, by their type alone.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
+        if let Some((key, kind)) = non_string_secret(&value) {
+            return Err(SimError::SecretNotText {
+                path: path.to_path_buf(),
+                key,
+                kind,
+            });
+        }
         serde_json::from_str(&text).map_err(|source| SimError::Json {
             path: path.to_path_buf(),
             source,
@@ -71,3 +85,53 @@ impl Config {
 }
 
 // Keys and passwords must never reach a log line, so Debug is deliberately not derived.
+
+/// The first key or password that is present but not a string, with its JSON type.
+fn non_string_secret(config: &serde_json::Value) -> Option<(String, &'static str)> {
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    };
+    let mut secrets: Vec<(String, &serde_json::Value)> = ["key1", "key2"]
+        .into_iter()
+        .filter_map(|k| Some((k.to_string(), config.get(k)?)))
+        .collect();
+    if let Some(cashiers) = config.get("cashiers").and_then(|c| c.as_array()) {
+        for (i, cashier) in cashiers.iter().enumerate() {
+            if let Some(password) = cashier.get("password") {
+                secrets.push((format!("cashiers[{i}].password"), password));
+            }
+        }
+    }
+    secrets
+        .into_iter()
+        .find(|(_, v)| !v.is_string())
+        .map(|(key, v)| (key, kind(v)))
+}
+
+#[cfg(test)]
+mod secret_tests {
+    #[test]
+    fn a_secret_of_the_wrong_type_is_refused_without_its_value() {
+        let dir = std::env::temp_dir().join(format!("mb-sim-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.json");
+        for (json, key) in [
+            (r#"{"key1":73519284,"key2":"x","cashiers":[]}"#, "key1"),
+            (r#"{"key1":"x","key2":[73519284],"cashiers":[]}"#, "key2"),
+            (
+                r#"{"key1":"x","key2":"y","cashiers":[{"login":"a","password":73519284}]}"#,
+                "cashiers[0].password",
+            ),
+        ] {
+            std::fs::write(&file, json).unwrap();
+            let e = super::Config::load(&file).err().unwrap().to_string();
+            assert!(e.contains(key) && !e.contains("73519284"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -20,6 +20,12 @@ pub enum SimError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A key or password in --config is not a string; its value is never shown.
+    SecretNotText {
+        path: PathBuf,
+        key: String,
+        kind: &'static str,
+    },
     /// The state snapshot is not a dataset.
     Snapshot {
         path: PathBuf,
@@ -54,6 +60,11 @@ impl fmt::Display for SimError {
         match self {
             SimError::File { path, source } => write!(f, "{}: {source}", path.display()),
             SimError::Json { path, source } => write!(f, "{}: {source}", path.display()),
+            SimError::SecretNotText { path, key, kind } => write!(
+                f,
+                "{}: {key} must be a string, not {kind} (its value is not shown)",
+                path.display()
+            ),
             SimError::Snapshot { path, source } => {
                 write!(
                     f,

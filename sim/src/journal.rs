@@ -126,13 +126,33 @@ fn sync_dir(file: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Opens a file that holds account passwords: readable by its owner only, also when it existed
+/// before with a wider mode.
+#[cfg(unix)]
+pub fn open_secret(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = options.mode(0o600).open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Windows has no owner-only mode bits: the file gets its folder's inherited ACL, so keep
+/// `--state` in a folder only the simulator's account can read (docs/simulator.md).
+#[cfg(windows)]
+pub fn open_secret(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    options.open(path)
+}
+
 /// Writes the snapshot so that the file at `path` is always either the old or the new version.
 pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     {
-        let file = File::create(&tmp)?;
+        let file = open_secret(
+            OpenOptions::new().write(true).create(true).truncate(true),
+            &tmp,
+        )?;
         let mut w = BufWriter::new(&file);
         serde_json::to_writer(&mut w, &store.to_dataset())?;
         w.flush()?;
@@ -213,10 +233,7 @@ impl Journal {
                 error,
             })?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&jpath)
+        let file = open_secret(OpenOptions::new().create(true).append(true), &jpath)
             .map_err(SimError::file(&jpath))?;
         let journal = Journal {
             snapshot: path.to_path_buf(),

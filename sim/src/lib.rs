@@ -11,6 +11,7 @@ pub mod journal;
 pub mod model;
 pub mod options;
 pub mod path;
+pub mod redact;
 pub mod reply;
 pub mod server;
 pub mod signal;

@@ -25,7 +25,12 @@ Options:
   --idle-timeout SECS      close a connection silent this long (default 300)
   --auth-timeout SECS      close a connection not authenticated this long after it was
                            accepted, however it trickles bytes (default 10)
-  --max-connections N      refuse connections beyond N at once (default 1024)
+  --max-connections N      at most N connections at once (default 1024); when all are taken,
+                           a new one replaces the oldest not yet authenticated, and only
+                           when every one is authenticated is it refused
+  --max-buffered-bytes N   at most N bytes of request frames being received or decoded, over
+                           all connections (default 268435456); a request that would pass it
+                           gets code 209 and its connection is closed
   --trace-requests FILE    append each decrypted non-auth request, one per line
   --admin ADDR:PORT        serve the control API and dashboard (loopback only; port 0 =
                            any free port; the second stdout line is `admin on http://ADDR/`)
@@ -41,6 +46,9 @@ Options:
 The first stdout line is `listening on ADDR:PORT` once the socket is bound.
 SIGINT and SIGTERM stop the server cleanly (exit 0).";
 
+/// Four frames of the default maximum size at once.
+pub const DEFAULT_MAX_BUFFERED: usize = 4 * DEFAULT_MAX_FRAME;
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub listen: String,
@@ -54,6 +62,7 @@ pub struct Options {
     pub idle_timeout: Duration,
     pub auth_timeout: Duration,
     pub max_connections: usize,
+    pub max_buffered: usize,
     pub trace_requests: Option<PathBuf>,
     /// --admin, --replay and friends (crate::double::flags).
     pub double: crate::double::flags::Flags,
@@ -74,6 +83,7 @@ impl Default for Options {
             idle_timeout: Duration::from_secs(300),
             auth_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_buffered: DEFAULT_MAX_BUFFERED,
             trace_requests: None,
             double: crate::double::flags::Flags::default(),
             session_counts: None,
@@ -90,6 +100,7 @@ pub enum UsageError {
         value: String,
     },
     FrameTooSmall,
+    BufferTooSmall,
     ZeroSeconds(String),
     UnknownArgument(String),
     DatasetAndGenerate,
@@ -108,6 +119,7 @@ impl fmt::Display for UsageError {
             UsageError::FrameTooSmall => {
                 write!(f, "--max-frame must be at least 16 (one cipher block)")
             }
+            UsageError::BufferTooSmall => write!(f, "--max-buffered-bytes must be at least 16"),
             UsageError::ZeroSeconds(flag) => write!(f, "{flag} must be at least 1"),
             UsageError::UnknownArgument(arg) => write!(f, "unknown argument: {arg}"),
             UsageError::DatasetAndGenerate => write!(
@@ -172,6 +184,13 @@ fn set(
         "--idle-timeout" => o.idle_timeout = seconds(flag, value()?)?,
         "--auth-timeout" => o.auth_timeout = seconds(flag, value()?)?,
         "--max-connections" => o.max_connections = number(flag, value()?)?.max(1) as usize,
+        "--max-buffered-bytes" => {
+            let bytes = number(flag, value()?)?;
+            if bytes < 16 {
+                return Err(UsageError::BufferTooSmall);
+            }
+            o.max_buffered = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
         "--trace-requests" => o.trace_requests = Some(value()?.into()),
         f if crate::double::flags::Flags::takes(f) => o.double.set(f, value)?,
         "--session-counts" => o.session_counts = Some(value()?.into()),
@@ -231,6 +250,17 @@ mod tests {
             16
         );
         assert!(parse(args("--auth-timeout 0")).is_err());
+        assert_eq!(
+            parse(args("--max-buffered-bytes 4096"))
+                .unwrap()
+                .unwrap()
+                .max_buffered,
+            4096
+        );
+        assert_eq!(
+            parse(args("--max-buffered-bytes 8")).unwrap_err(),
+            UsageError::BufferTooSmall
+        );
         let o = parse(args("--auth-timeout 1")).unwrap().unwrap();
         assert_eq!(o.auth_timeout, Duration::from_secs(1));
     }

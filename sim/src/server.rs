@@ -2,12 +2,16 @@
 //! Each connection owns its socket and timeouts, and touches shared state only inside
 //! Engine::process, so a slow or hostile peer only ever stalls its own thread. The auth phase
 //! has one overall deadline (--auth-timeout), so unauthenticated sockets hold their slot of
-//! --max-connections only briefly.
+//! --max-connections only briefly; when every slot is taken, a new connection replaces the
+//! oldest one still authenticating, so peers that connect and never authenticate cannot lock
+//! honest clients out. Request frames being received or decoded share one memory budget
+//! (--max-buffered-bytes) over all connections.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Instant;
@@ -17,10 +21,11 @@ use crate::double::{send_truncated, Outcome, TestDouble};
 use crate::engine::Engine;
 use crate::error::SimError;
 use crate::options::Options;
-use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT};
+use crate::redact;
+use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT, TOO_LARGE};
 use crate::signal;
 use mikrobill::protocol::crypto::Cipher;
-use mikrobill::protocol::frame::{read_frame, write_frame};
+use mikrobill::protocol::frame::{read_body, read_frame, read_len, write_frame};
 use mikrobill::protocol::message::{parse_auth, parse_request, Request};
 
 pub struct Server {
@@ -30,7 +35,44 @@ pub struct Server {
     options: Options,
     trace: Option<Mutex<File>>,
     active: AtomicUsize,
+    /// Connections still authenticating, by accept number (so the first is the oldest).
+    authenticating: Mutex<BTreeMap<u64, TcpStream>>,
+    accepted: AtomicU64,
+    buffered: AtomicUsize,
     double: Arc<TestDouble>,
+}
+
+/// Bytes of one request frame counted against --max-buffered-bytes until it is dropped.
+struct Buffered<'a> {
+    total: &'a AtomicUsize,
+    bytes: usize,
+}
+
+impl Drop for Buffered<'_> {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// Leaves the authenticating set when the connection authenticates or ends.
+struct Authenticating<'a> {
+    set: &'a Mutex<BTreeMap<u64, TcpStream>>,
+    id: u64,
+}
+
+impl Authenticating<'_> {
+    fn done(&self) {
+        self.set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+impl Drop for Authenticating<'_> {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 /// Stack of a connection thread. Parsing, expanding and dropping a request value recurse once
@@ -61,6 +103,35 @@ impl io::Read for Deadline<'_> {
     }
 }
 
+#[cfg(unix)]
+fn has_pending_bytes(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: recv(2) of at most one byte into a live local, on a descriptor `stream` owns;
+    // MSG_PEEK leaves the byte for the connection's own thread.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
+}
+
+/// FIONREAD counts what is queued without reading it or touching the socket's blocking mode,
+/// which the connection's own thread relies on.
+#[cfg(windows)]
+fn has_pending_bytes(stream: &TcpStream) -> bool {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{ioctlsocket, FIONREAD, SOCKET};
+    let mut queued: u32 = 0;
+    // SAFETY: ioctlsocket(FIONREAD) writes one u32 into a live local, on a socket `stream` owns.
+    let status = unsafe { ioctlsocket(stream.as_raw_socket() as SOCKET, FIONREAD, &mut queued) };
+    status == 0 && queued > 0
+}
+
 /// Decrements the live-connection count when a connection thread ends, however it ends.
 struct Slot<'a>(&'a AtomicUsize);
 
@@ -86,11 +157,9 @@ impl Server {
     ) -> Result<Server, SimError> {
         let trace = match &options.trace_requests {
             None => None,
+            // Requests may carry account data: the trace is the owner's alone.
             Some(path) => Some(Mutex::new(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
+                crate::journal::open_secret(OpenOptions::new().create(true).append(true), path)
                     .map_err(SimError::file(path))?,
             )),
         };
@@ -101,6 +170,9 @@ impl Server {
             options,
             trace,
             active: AtomicUsize::new(0),
+            authenticating: Mutex::default(),
+            accepted: AtomicU64::new(0),
+            buffered: AtomicUsize::new(0),
             double: Arc::default(),
         })
     }
@@ -139,9 +211,15 @@ impl Server {
     }
 
     fn spawn(self: &Arc<Self>, stream: TcpStream) {
-        if self.active.fetch_add(1, Ordering::SeqCst) >= self.options.max_connections {
+        if self.active.fetch_add(1, Ordering::SeqCst) >= self.options.max_connections
+            && !self.evict_oldest_authenticating()
+        {
             self.active.fetch_sub(1, Ordering::SeqCst);
             return;
+        }
+        let id = self.accepted.fetch_add(1, Ordering::SeqCst);
+        if let Ok(watch) = stream.try_clone() {
+            self.lock_authenticating().insert(id, watch);
         }
         let server = Arc::clone(self);
         let started = thread::Builder::new()
@@ -149,19 +227,65 @@ impl Server {
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
                 let _slot = Slot(&server.active);
-                server.serve(stream);
+                let authenticating = Authenticating {
+                    set: &server.authenticating,
+                    id,
+                };
+                server.serve(stream, &authenticating);
             });
         if let Err(e) = started {
+            self.lock_authenticating().remove(&id);
             self.active.fetch_sub(1, Ordering::SeqCst);
             eprintln!("mikrobill-sim: cannot start a connection thread: {e}");
         }
+    }
+
+    fn lock_authenticating(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, TcpStream>> {
+        self.authenticating
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every slot is taken: the connection that has waited longest for its auth frame gives up
+    /// its slot to the new one (its thread sees the shutdown and ends, freeing the slot). Until
+    /// it has ended the live count passes --max-connections by one. A connection whose bytes are
+    /// waiting to be read is skipped: an honest client sends its auth at once, and evicting it
+    /// in the instant before its thread reads would let a storm of reconnecting squatters push
+    /// out every honest newcomer.
+    fn evict_oldest_authenticating(&self) -> bool {
+        let mut set = self.lock_authenticating();
+        let victim = set
+            .iter()
+            .find(|(_, stream)| !has_pending_bytes(stream))
+            .map(|(&id, _)| id);
+        match victim.and_then(|id| set.remove(&id)) {
+            Some(stream) => {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Counts `bytes` against --max-buffered-bytes, or refuses when they would pass it.
+    fn reserve(&self, bytes: usize) -> Option<Buffered<'_>> {
+        let cap = self.options.max_buffered;
+        self.buffered
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|&total| total <= cap)
+            })
+            .ok()?;
+        Some(Buffered {
+            total: &self.buffered,
+            bytes,
+        })
     }
 
     fn send(&self, stream: &mut TcpStream, text: &str) -> io::Result<()> {
         write_frame(stream, &self.cipher.encrypt(text.as_bytes()))
     }
 
-    fn serve(&self, mut stream: TcpStream) {
+    fn serve(&self, mut stream: TcpStream, authenticating: &Authenticating<'_>) {
         let timeout = Some(self.options.idle_timeout);
         if stream.set_nonblocking(false).is_err()
             || stream.set_read_timeout(timeout).is_err()
@@ -179,6 +303,8 @@ impl Server {
         let Ok(first) = read_frame(&mut { auth_deadline }, max.min(MAX_AUTH_FRAME)) else {
             return;
         };
+        // A whole auth frame arrived: it is answered at once, so it is no longer evictable.
+        authenticating.done();
         if stream.set_read_timeout(timeout).is_err() {
             return;
         }
@@ -202,10 +328,26 @@ impl Server {
             }
         }
         loop {
-            let Ok(frame) = read_frame(&mut stream, max) else {
+            let Ok(len) = read_len(&mut stream, max) else {
                 return;
             };
-            let Some(plain) = self.cipher.decrypt(&frame) else {
+            let Some(buffered) = self.reserve(len) else {
+                // The body is left unread, so the stream cannot go on: answer, then close.
+                let busy = Reply::error(
+                    TOO_LARGE,
+                    &format!(
+                        "request of {len} bytes not read: the simulator is buffering other \
+                         requests up to --max-buffered-bytes ({}); try again",
+                        self.options.max_buffered
+                    ),
+                );
+                let _ = self.send(&mut stream, &busy.to_json());
+                return;
+            };
+            let Ok(frame) = read_body(&mut stream, len, 0) else {
+                return;
+            };
+            let Some(plain) = self.cipher.decrypt_owned(frame) else {
                 return;
             };
             self.trace(&plain);
@@ -238,6 +380,10 @@ impl Server {
                     text
                 }
             };
+            // The request is done with (its value was dropped by now): the budget is free again
+            // before the peer can see the reply.
+            drop(plain);
+            drop(buffered);
             if self.send(&mut stream, &reply).is_err() {
                 return;
             }
@@ -266,8 +412,9 @@ impl Server {
 
     fn trace(&self, plain: &[u8]) {
         if let Some(trace) = &self.trace {
-            let mut line = Vec::with_capacity(plain.len() + 1);
-            line.extend_from_slice(plain);
+            let traced = redact::for_trace(plain);
+            let mut line = Vec::with_capacity(traced.len() + 1);
+            line.extend_from_slice(&traced);
             line.push(b'\n');
             let mut file = trace.lock().unwrap_or_else(PoisonError::into_inner);
             if let Err(e) = file.write_all(&line) {

@@ -271,12 +271,15 @@ fn idle_unauthenticated_sockets_cannot_lock_clients_out() {
 fn a_client_gets_in_while_n_minus_1_unauthenticated_sockets_are_held() {
     let sim = Sim::start(&["--max-connections", "4", "--auth-timeout", "60"]);
     // Connected first, so the server accepts them before the client below (accept is FIFO).
-    let _idle: Vec<TcpStream> = (0..3).map(|_| sim.tcp()).collect();
+    let mut idle: Vec<TcpStream> = (0..3).map(|_| sim.tcp()).collect();
     let mut cl = sim.client();
     assert_eq!(code(&call(&mut cl, "API.GetClients", None)), 0);
-    // Now all 4 slots are taken: a fifth connection is closed on accept.
-    let mut fifth = sim.tcp();
-    wait_for_close(&mut fifth);
+    // Now all 4 slots are taken: a fifth connection takes the slot of the oldest socket that
+    // never authenticated, and is served.
+    let mut fifth = Conn::new(sim.tcp());
+    // The others stay open: a close would free a slot and spare the oldest.
+    wait_for_close(&mut idle[0]);
+    assert_eq!(code(&fifth.auth(DEMO_LOGIN, DEMO_PASSWORD).unwrap()), 0);
     assert_eq!(code(&call(&mut cl, "API.GetClients", None)), 0);
 }
 

@@ -76,27 +76,53 @@ impl Cipher {
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
         let mut buf = plaintext.to_vec();
         buf.resize(plaintext.len().div_ceil(BLOCK) * BLOCK, 0);
-        match self.key.len() {
-            16 => cbc_encrypt::<Aes128>(&self.key, &self.iv, &mut buf),
-            24 => cbc_encrypt::<Aes192>(&self.key, &self.iv, &mut buf),
-            _ => cbc_encrypt::<Aes256>(&self.key, &self.iv, &mut buf),
-        }
+        self.encrypt_in_place(&mut buf);
         buf
+    }
+
+    /// A whole frame in one buffer: the `u32` little-endian length, then the ciphertext,
+    /// encrypted in place, so a request costs one buffer beside its plaintext.
+    pub fn encrypt_frame(&self, plaintext: &[u8]) -> Vec<u8> {
+        let padded = plaintext.len().div_ceil(BLOCK) * BLOCK;
+        let mut buf = Vec::with_capacity(4 + padded);
+        buf.extend_from_slice(&(padded as u32).to_le_bytes());
+        buf.extend_from_slice(plaintext);
+        buf.resize(4 + padded, 0);
+        self.encrypt_in_place(&mut buf[4..]);
+        buf
+    }
+
+    fn encrypt_in_place(&self, buf: &mut [u8]) {
+        match self.key.len() {
+            16 => cbc_encrypt::<Aes128>(&self.key, &self.iv, buf),
+            24 => cbc_encrypt::<Aes192>(&self.key, &self.iv, buf),
+            _ => cbc_encrypt::<Aes256>(&self.key, &self.iv, buf),
+        }
     }
 
     /// Decrypts a whole number of blocks and strips NUL bytes from both ends, as the peers do.
     /// Returns `None` when the ciphertext is empty or not block aligned.
     pub fn decrypt(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
-        if ciphertext.is_empty() || ciphertext.len() % BLOCK != 0 {
+        self.decrypt_owned(ciphertext.to_vec())
+    }
+
+    /// [`Cipher::decrypt`] in place: the ciphertext's buffer becomes the plaintext, with its
+    /// spare capacity kept, so a large reply is never held twice.
+    pub fn decrypt_owned(&self, mut buf: Vec<u8>) -> Option<Vec<u8>> {
+        if buf.is_empty() || buf.len() % BLOCK != 0 {
             return None;
         }
-        let mut buf = ciphertext.to_vec();
         match self.key.len() {
             16 => cbc_decrypt::<Aes128>(&self.key, &self.iv, &mut buf),
             24 => cbc_decrypt::<Aes192>(&self.key, &self.iv, &mut buf),
             _ => cbc_decrypt::<Aes256>(&self.key, &self.iv, &mut buf),
         }
-        Some(strip_nul(&buf).to_vec())
+        let end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        buf.truncate(end);
+        let start = buf.iter().position(|&b| b != 0).unwrap_or(buf.len());
+        // Replies start with `{` or `[`: leading NULs are rare, and moving is cheaper than a copy.
+        buf.drain(..start);
+        Some(buf)
     }
 }
 
@@ -120,13 +146,6 @@ where
         .expect("key and IV lengths checked")
         .decrypt_padded_mut::<NoPadding>(buf)
         .expect("buffer is block aligned");
-}
-
-/// Strips 0x00 from both ends, which removes the zero padding and any extra all-zero blocks.
-fn strip_nul(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 #[cfg(test)]
@@ -225,8 +244,28 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn strip_nul_handles_all_zero_input() {
-        assert_eq!(strip_nul(&[0, 0, 0]), b"");
-        assert_eq!(strip_nul(b"a\0b"), b"a\0b");
+    fn a_frame_is_the_length_then_the_same_ciphertext() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        let frame = c.encrypt_frame(GET_CLIENTS.as_bytes());
+        assert_eq!(&frame[..4], &[48, 0, 0, 0]);
+        assert_eq!(frame[4..], c.encrypt(GET_CLIENTS.as_bytes())[..]);
+    }
+
+    #[test]
+    fn decrypting_in_place_keeps_the_spare_capacity() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        let mut ct = Vec::with_capacity(49);
+        ct.extend_from_slice(&c.encrypt(GET_CLIENTS.as_bytes()));
+        let plain = c.decrypt_owned(ct).unwrap();
+        assert_eq!(plain, GET_CLIENTS.as_bytes());
+        assert!(plain.capacity() > plain.len());
+        assert_eq!(c.decrypt_owned(c.encrypt(&[0u8; 16])).unwrap(), b"");
+    }
+
+    #[test]
+    fn nul_stripping_handles_all_zero_input_and_keeps_inner_nuls() {
+        let c = Cipher::from_base64(KEY256, IV).unwrap();
+        assert_eq!(c.decrypt(&c.encrypt(&[0, 0, 0])).unwrap(), b"");
+        assert_eq!(c.decrypt(&c.encrypt(b"a\0b")).unwrap(), b"a\0b");
     }
 }

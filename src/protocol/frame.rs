@@ -58,6 +58,13 @@ pub fn write_frame<W: Write>(w: &mut W, ciphertext: &[u8]) -> io::Result<()> {
 }
 
 pub fn read_frame<R: Read>(r: &mut R, max: usize) -> Result<Vec<u8>, FrameError> {
+    let len = read_len(r, max)?;
+    read_body(r, len, 0)
+}
+
+/// Reads the 4-byte prefix and checks the announced length against `max` and the block size,
+/// before anything is allocated for the body.
+pub fn read_len<R: Read>(r: &mut R, max: usize) -> Result<usize, FrameError> {
     let mut prefix = [0u8; 4];
     let mut got = 0;
     while got < prefix.len() {
@@ -79,15 +86,37 @@ pub fn read_frame<R: Read>(r: &mut R, max: usize) -> Result<Vec<u8>, FrameError>
     if len == 0 || len % BLOCK != 0 {
         return Err(FrameError::Misaligned(len));
     }
-    // Memory grows with the bytes that actually arrive, so a peer that announces a large frame
-    // and sends nothing holds no more than the first chunk.
-    let mut body = Vec::with_capacity(len.min(FIRST_CHUNK));
-    let got = r
-        .take(len as u64)
-        .read_to_end(&mut body)
-        .map_err(FrameError::Io)?;
-    if got < len {
-        return Err(FrameError::Truncated);
+    Ok(len)
+}
+
+/// Reads a body of exactly `len` bytes into a buffer with `spare` bytes of capacity left over
+/// (the C ABI's terminating NUL, so handing the text out needs no reallocation).
+///
+/// Memory grows with the bytes that actually arrive, so a peer that announces a large frame and
+/// sends nothing holds no more than the first chunk, and one that sends a quarter of what it
+/// announced holds the announced size. The buffer never grows past `len + spare`.
+pub fn read_body<R: Read>(r: &mut R, len: usize, spare: usize) -> Result<Vec<u8>, FrameError> {
+    let mut body = Vec::with_capacity(len.min(FIRST_CHUNK) + spare);
+    let mut filled = 0;
+    body.resize(len.min(FIRST_CHUNK), 0);
+    while filled < len {
+        if filled == body.len() {
+            // Straight to `len` once a quarter has arrived: the last step then moves at most
+            // half of `len` beside the new block, so growing never holds over 1.5 times `len`.
+            let next = if body.len() * 4 >= len {
+                len
+            } else {
+                body.len() * 2
+            };
+            body.reserve_exact(next + spare - body.len());
+            body.resize(next, 0);
+        }
+        match r.read(&mut body[filled..]) {
+            Ok(0) => return Err(FrameError::Truncated),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FrameError::Io(e)),
+        }
     }
     Ok(body)
 }

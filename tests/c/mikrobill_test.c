@@ -228,7 +228,8 @@ static void test_hostile_peer(void) {
         {"not-utf8", MB_MALFORMED_REPLY}, {"nul", MB_MALFORMED_REPLY},
         {"empty", MB_MALFORMED_REPLY},    {"truncated", MB_CONNECTION_LOST},
         {"close-auth", MB_NULL_RESPONSE}, {"garbage-auth", MB_NULL_RESPONSE},
-        {"reject", 101},
+        {"reject", 101},                  {"not-json", MB_REPLY_NOT_JSON},
+        {"unsolicited", MB_OUT_OF_STEP},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         long long h = mb_connect(make_config("127.0.0.1", hostile_port, cases[i].login, "pw", KEY1,

@@ -158,6 +158,20 @@ fn serve(mut stream: TcpStream, counters: &Counters) {
             ),
             "nul" => send(&mut stream, &cipher, b"{\"return\":1,\"code\":0}\0{}"),
             "empty" => write_frame(&mut stream, &cipher.encrypt(&[0u8; 16])).is_ok(),
+            "not-json" => send(&mut stream, &cipher, b"<b>Fatal error</b>: out of memory"),
+            "stray-path" => send(
+                &mut stream,
+                &cipher,
+                br#"[{"return":"OK","code":0,"path":"API.Client.1.AutorizeInfo.Name"},{"return":"OK","code":0,"path":"API.Clients.2.X"}]"#,
+            ),
+            "trickle" => {
+                let mut frame = Vec::new();
+                let _ = write_frame(&mut frame, &cipher.encrypt(echo.as_bytes()));
+                frame.iter().all(|byte| {
+                    thread::sleep(Duration::from_millis(100));
+                    stream.write_all(std::slice::from_ref(byte)).is_ok()
+                })
+            }
             "once" => {
                 send(&mut stream, &cipher, echo.as_bytes());
                 return;

@@ -20,5 +20,8 @@ namespace MikroBILL
         public const long Internal = 9008;
         public const long HostNotResolved = 9009;
         public const long Key2RowMissing = 9010;
+        public const long Cancelled = 9011;
+        public const long OutOfStep = 9012;
+        public const long ReplyNotJson = 9013;
     }
 }

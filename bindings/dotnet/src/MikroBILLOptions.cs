@@ -4,12 +4,13 @@ namespace MikroBILL
 {
     /// <summary>
     /// Optional connection settings. A property left null uses the library default
-    /// (5000 ms connect timeout, 5000 ms I/O timeout, 64 MiB frame limit).
+    /// (5000 ms connect timeout, 5000 ms I/O timeout, 30000 ms call timeout, 64 MiB frame limit).
     /// </summary>
     public sealed class MikroBILLOptions
     {
         private int? _connectTimeoutMs;
         private int? _ioTimeoutMs;
+        private int? _callTimeoutMs;
         private long? _maxFrameBytes;
         private string _persistentId = "";
         private int? _poolMaxIdle;
@@ -67,6 +68,14 @@ namespace MikroBILL
         {
             get { return _ioTimeoutMs; }
             set { _ioTimeoutMs = AtLeast(value, 1, "IoTimeoutMs"); }
+        }
+
+        /// <summary>Limit in milliseconds for a whole call (at least 1): connecting, auth, sending and
+        /// the whole reply, however slowly its bytes arrive. A call past it returns code 9001.</summary>
+        public int? CallTimeoutMs
+        {
+            get { return _callTimeoutMs; }
+            set { _callTimeoutMs = AtLeast(value, 1, "CallTimeoutMs"); }
         }
 
         private bool _phpFloats = true;

@@ -225,6 +225,10 @@ namespace MikroBILL
                 {
                     sb.Append(",\"io_timeout_ms\":").Append(options.IoTimeoutMs.Value.ToString(CultureInfo.InvariantCulture));
                 }
+                if (options.CallTimeoutMs.HasValue)
+                {
+                    sb.Append(",\"call_timeout_ms\":").Append(options.CallTimeoutMs.Value.ToString(CultureInfo.InvariantCulture));
+                }
                 if (options.MaxFrameBytes.HasValue)
                 {
                     sb.Append(",\"max_frame_bytes\":").Append(options.MaxFrameBytes.Value.ToString(CultureInfo.InvariantCulture));

@@ -194,7 +194,8 @@ namespace MikroBILL.Tests
                     new[] { "10.0.0.6" })), "wrong argument count");
             }
             Assert.Equal("{\"path\":\"API.Client.4611686018427387905.AutorizeInfo.Accounts.AddAccount\",\"value\":"
-                + "[\"10.0.0.5\",\"\",\"newlogin\",\"newpass\"]}", _sim.Trace()[0], "AddAccount request bytes");
+                + "[\"10.0.0.5\",\"\",\"newlogin\",\"[redacted]\"]}", _sim.Trace()[0],
+                "AddAccount request bytes (the simulator's trace never shows the password)");
         }
 
         [Test]

@@ -127,6 +127,7 @@ namespace MikroBILL.Tests
             Assert.Throws<ArgumentNullException>(() => new MikroBILL_API("127.0.0.1", 7403, "api", "secret", null, TestEnv.Key2), "key1 required");
             Assert.Throws<ArgumentNullException>(() => new MikroBILL_API(null, 7403, "api", "secret", TestEnv.Key1, TestEnv.Key2), "host required");
             Assert.Throws<ArgumentOutOfRangeException>(() => new MikroBILLOptions { IoTimeoutMs = 0 }, "timeout >= 1");
+            Assert.Throws<ArgumentOutOfRangeException>(() => new MikroBILLOptions { CallTimeoutMs = 0 }, "call timeout >= 1");
             Assert.Throws<ArgumentOutOfRangeException>(() => new MikroBILLOptions { MaxFrameBytes = 15 }, "frame >= 16");
         }
 
@@ -164,7 +165,7 @@ namespace MikroBILL.Tests
             }
             using (var sim = new Sim())
             using (var api = new MikroBILL_API("127.0.0.1", sim.Port, "api", "secret", TestEnv.Key1, TestEnv.Key2,
-                new MikroBILLOptions { MaxFrameBytes = 1 << 20, ConnectTimeoutMs = 2000, IoTimeoutMs = 2000 }))
+                new MikroBILLOptions { MaxFrameBytes = 1 << 20, ConnectTimeoutMs = 2000, IoTimeoutMs = 2000, CallTimeoutMs = 4000 }))
             {
                 Assert.Equal("100.01", Reply.ReturnText(api.Process(MoneyPath)), "generous options work");
             }

@@ -1,20 +1,25 @@
 <?php
 /*
  * One benchmark client run for sim/benches/roundtrip.rs: CALLS reads of PATH through either the shim
- * ("shim") or the original-style pure-PHP mcrypt client ("original"), on one connection.
+ * ("shim") or the original-style pure-PHP mcrypt client ("original"), on one connection; with
+ * "fresh", each call is a new object + Process + Close, as a kassa page load does.
  * Prints one JSON line: seconds spent on the calls, calls, reply bytes, peak RSS in KiB.
- * usage: php roundtrip.php shim|original PORT CALLS PATH
+ * usage: php roundtrip.php shim|original PORT CALLS PATH [fresh]
  */
 error_reporting(E_ALL & ~E_DEPRECATED);
 require __DIR__ . '/../apicore.php';
 require __DIR__ . '/../tests/OriginalStyleClient.php';
 
 [, $kind, $port, $calls, $path] = $argv;
-$key1 = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
-$key2 = 'EBESExQVFhcYGRobHB0eHw==';
-$api = $kind === 'shim'
-    ? new MikroBILL_API('127.0.0.1', (int)$port, 'api', 'secret', $key1, $key2, array('io_timeout_ms' => 60000))
-    : new OriginalStyleClient('127.0.0.1', (int)$port, 'api', 'secret', $key1, $key2);
+$fresh = ($argv[5] ?? '') === 'fresh';
+$make = function () use ($kind, $port) {
+    $key1 = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
+    $key2 = 'EBESExQVFhcYGRobHB0eHw==';
+    return $kind === 'shim'
+        ? new MikroBILL_API('127.0.0.1', (int)$port, 'api', 'secret', $key1, $key2, array('io_timeout_ms' => 60000))
+        : new OriginalStyleClient('127.0.0.1', (int)$port, 'api', 'secret', $key1, $key2);
+};
+$api = $make();
 
 $first = $api->Process($path); // connects and authenticates outside the timed loop
 if (strpos($first, '"code":0') === false && $first[0] !== '[') {
@@ -24,7 +29,13 @@ if (strpos($first, '"code":0') === false && $first[0] !== '[') {
 $bytes = 0;
 $start = hrtime(true);
 for ($i = 0; $i < (int)$calls; $i++) {
-    $bytes += strlen($api->Process($path));
+    if ($fresh) {
+        $each = $make();
+        $bytes += strlen($each->Process($path));
+        $each->Close();
+    } else {
+        $bytes += strlen($api->Process($path));
+    }
 }
 $seconds = (hrtime(true) - $start) / 1e9;
 $api->Close();

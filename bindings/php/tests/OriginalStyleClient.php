@@ -3,7 +3,10 @@
  * Test oracle: a pure-PHP client built the way the original kassa/apicore.php works, written
  * from docs/protocol.md (not copied from any published client). It uses what the original
  * relies on: mcrypt's RIJNDAEL_128 in CBC mode (zero padding), pack('I') length prefixes,
- * microtime() as the sign, sha1(password . sign), json_encode, fsockopen with 5 s timeouts.
+ * microtime() as the sign, sha1(password . sign), json_encode, fsockopen with 5 s timeouts, and
+ * (as the original does) the length prefix and the ciphertext in two separate fwrite calls on a
+ * socket without TCP_NODELAY: the second write waits for the server's delayed ACK of the first
+ * (Nagle's algorithm), which is what the original pays per request.
  * Comparing the shim against it shows that the server sees the same request bytes.
  */
 
@@ -88,7 +91,8 @@ class OriginalStyleClient
     private function send($plaintext)
     {
         $cipher = mcrypt_encrypt(MCRYPT_RIJNDAEL_128, $this->key, $plaintext, MCRYPT_MODE_CBC, $this->iv);
-        fwrite($this->socket, pack('I', strlen($cipher)) . $cipher);
+        fwrite($this->socket, pack('I', strlen($cipher)));
+        fwrite($this->socket, $cipher);
     }
 
     /** One frame's plaintext with the zero padding trimmed; '' on end of stream or timeout. */

@@ -111,6 +111,7 @@ def test_version_mismatch_is_rejected(tmp_path):
         "int mb_disconnect(long long h) { return 9007; }\n"
         "int mb_close(long long h) { return 9007; }\n"
         "int mb_discard(long long h) { return 9007; }\n"
+        "int mb_cancel(long long h) { return 9007; }\n"
         "void mb_free(char *t) { free(t); }\n"
         "char *mb_version(void) { return strdup(\"0.1.9\"); }\n"
         "char *mb_pool_stats(void) { return strdup(\"{}\"); }\n"

@@ -22,4 +22,6 @@ def test_public_methods_are_the_php_and_pythonic_names_only():
         "Process", "Close", "CheckConnection",
         # Pythonic face (close() and the context manager release the handle)
         "process", "process_json", "check_connection", "disconnect", "close", "closed",
+        # cancels another thread's call in progress (mb_cancel)
+        "cancel",
     }

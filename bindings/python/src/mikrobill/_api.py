@@ -43,6 +43,18 @@ def _to_c_text(text: str, what: str) -> bytes:
         raise ValueError("%s is not valid Unicode (lone surrogate?): %s" % (what, exc)) from None
 
 
+class _Hidden:
+    """Holds secrets under a repr that shows none of them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
 def _timeout_ms(seconds: Any, what: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError("%s must be a number of seconds" % what)
@@ -70,6 +82,7 @@ class MikroBILL_API:
         *,
         connect_timeout: float = 5.0,
         io_timeout: float = 5.0,
+        call_timeout: float = 30.0,
         max_frame_bytes: Optional[int] = None,
         php_floats: bool = True,
         persistent: bool = False,
@@ -81,21 +94,32 @@ class MikroBILL_API:
         # Set first so that __del__ of a half-built object finds nothing to release.
         self._handle = 0
         self._closed = True
-        self._config = b""
         self._lock = threading.Lock()
-        for name, text in (("host", host), ("login", login), ("password", password), ("key1", key1), ("key2", key2)):
-            _to_c_text(text, name)
+        # The secrets leave this frame's locals at once, so that a traceback that records
+        # locals (pytest, Sentry, cgitb) never shows them; they live on only inside
+        # config_json, which is deleted before anything can raise with it in scope.
+        secrets = _Hidden({"password": password, "key1": key1, "key2": key2})
+        del password, key1, key2
+        for name, text in (("host", host), ("login", login)) + tuple(secrets.value.items()):
+            error = None
+            try:
+                _to_c_text(text, name)
+            except (TypeError, ValueError) as exc:
+                # Raised afresh outside the handler: the original's traceback holds the frame
+                # of _to_c_text, whose locals hold the secret.
+                error = type(exc)(str(exc))
+            del text
+            if error is not None:
+                raise error
         if isinstance(port, bool) or not isinstance(port, int):
             raise TypeError("port must be int")
         config = {
             "host": host,
             "port": port,
             "login": login,
-            "password": password,
-            "key1": key1,
-            "key2": key2,
             "connect_timeout_ms": _timeout_ms(connect_timeout, "connect_timeout"),
             "io_timeout_ms": _timeout_ms(io_timeout, "io_timeout"),
+            "call_timeout_ms": _timeout_ms(call_timeout, "call_timeout"),
             # The library writes every float as PHP's json_encode writes that double; the encoder
             # hands over Python's round-trip repr.
             "php_floats": php_floats,
@@ -123,13 +147,19 @@ class MikroBILL_API:
         if pool_idle_timeout is not None:
             config["pool_idle_timeout_ms"] = _timeout_ms(pool_idle_timeout, "pool_idle_timeout")
         self._lib = _loader.get_library()
-        # The config carries the password and keys. It is kept (private, never logged, not in
-        # repr) only because a forked child must build a handle of its own from it; close()
-        # drops it.
+        config.update(secrets.value)
+        del secrets
+        # The config carries the password and keys. It is kept only because a forked child must
+        # build a handle of its own from it, and outside the instance (vars(api), pickling and
+        # debuggers never see it); close() drops it.
         config_json = json.dumps(config, ensure_ascii=False).encode("utf-8")
-        # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
-        self._handle = self._new_handle(config_json)
-        self._config = config_json
+        del config
+        try:
+            # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
+            self._handle = self._new_handle(config_json)
+            _secret_configs[self] = config_json
+        finally:
+            del config_json
         self._closed = False
         self._desc = "%s:%d as %r" % (host, port, login)
         _instances.add(self)
@@ -185,6 +215,16 @@ class MikroBILL_API:
         if self._lib.mb_disconnect(handle) == Code.CLOSED_HANDLE:
             self._raise_closed()
 
+    def cancel(self) -> None:
+        """Cancel the call in progress on this instance in another thread, without waiting.
+
+        That call returns the library's 9011 error within about 20 ms (its request may or may
+        not have reached the server, and is never resent). Later calls are not affected.
+        """
+        handle = self._handle
+        if handle:
+            self._lib.mb_cancel(handle)
+
     def close(self) -> None:
         """Release the native handle (disconnecting first). Idempotent and thread-safe."""
         handle = self._take_handle()
@@ -224,6 +264,7 @@ class MikroBILL_API:
     def _new_handle(self, config_json: bytes) -> int:
         lib = self._lib
         handle: int = lib.mb_connect(config_json)
+        del config_json
         if handle <= 0:
             raw = _loader.take_string(lib, lib.mb_last_error())
             text = raw.decode("utf-8", "replace") if raw is not None else error_json(
@@ -236,7 +277,7 @@ class MikroBILL_API:
         with self._lock:
             handle, self._handle = self._handle, 0
             self._closed = True
-            self._config = b""
+            _secret_configs.pop(self, None)
         return handle
 
     def _live_handle(self) -> int:
@@ -248,7 +289,7 @@ class MikroBILL_API:
                 self._raise_closed()
             if not self._handle:
                 # Only after a fork: this process has no handle of its own yet.
-                self._handle = self._new_handle(self._config)
+                self._handle = self._new_handle(_secret_configs[self])
             return self._handle
 
     def _forget_inherited_handle(self) -> None:
@@ -292,6 +333,9 @@ def pool_clear() -> int:
     """Close every idle persistent connection with DISCONNECT; returns how many."""
     return int(_loader.get_library().mb_pool_clear())
 
+
+# Each live instance's config JSON (with the password and keys), outside the instances.
+_secret_configs: "weakref.WeakKeyDictionary[MikroBILL_API, bytes]" = weakref.WeakKeyDictionary()
 
 # Every live instance, so that a forked child can find them; weak so that it keeps none alive.
 _instances: "weakref.WeakSet[MikroBILL_API]" = weakref.WeakSet()

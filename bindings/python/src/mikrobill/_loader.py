@@ -62,6 +62,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.mb_close.restype = c_int
     lib.mb_discard.argtypes = [c_ll]
     lib.mb_discard.restype = c_int
+    lib.mb_cancel.argtypes = [c_ll]
+    lib.mb_cancel.restype = c_int
     lib.mb_free.argtypes = [c_void_p]
     lib.mb_free.restype = None
     lib.mb_version.argtypes = []

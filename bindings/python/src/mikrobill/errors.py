@@ -31,6 +31,9 @@ class Code(IntEnum):
     INTERNAL = 9008
     HOST_NOT_RESOLVED = 9009
     KEY2_ROW_MISSING = 9010
+    CANCELLED = 9011
+    OUT_OF_STEP = 9012
+    REPLY_NOT_JSON = 9013
 
 
 def _php_string(text: str) -> str:

@@ -1,0 +1,261 @@
+//! Network faults between a C ABI caller and the real simulator, injected by a proxy: each fault
+//! gets its documented code, the next call on the same handle works, and no set is ever applied
+//! twice (counted in the simulator's request trace).
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+mod support;
+
+use std::ffi::{c_char, CStr, CString};
+use std::time::{Duration, Instant};
+
+use fault_proxy::{Fault, FaultProxy};
+use mikrobill::code;
+use support::{Sim, KEY1, KEY2};
+
+// Reached by symbol, as a C program reaches them.
+unsafe extern "C" {
+    fn mb_connect(config_json: *const c_char) -> i64;
+    fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
+    safe fn mb_close(handle: i64) -> i32;
+    safe fn mb_cancel(handle: i64) -> i32;
+    safe fn mb_discard(handle: i64) -> i32;
+    fn mb_free(text: *mut c_char);
+}
+
+const NAME: &str = "API.Client.633824158637492.AutorizeInfo.Name";
+
+fn connect(port: u16, extra: &str) -> i64 {
+    let config = CString::new(format!(
+        r#"{{"host":"127.0.0.1","port":{port},"login":"api","password":"secret","key1":"{KEY1}","key2":"{KEY2}"{extra}}}"#
+    ))
+    .unwrap();
+    // SAFETY: a NUL-terminated string that outlives the call.
+    let handle = unsafe { mb_connect(config.as_ptr()) };
+    assert!(handle > 0);
+    handle
+}
+
+fn process(handle: i64, path: &str, value: Option<&str>) -> String {
+    let path = CString::new(path).unwrap();
+    let value = value.map(|v| CString::new(v).unwrap());
+    // SAFETY: NULL or NUL-terminated strings that outlive the call.
+    let reply = unsafe {
+        mb_process(
+            handle,
+            path.as_ptr(),
+            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+        )
+    };
+    assert!(!reply.is_null());
+    // SAFETY: a non-NULL string from the library, NUL-terminated and not yet freed.
+    let text = unsafe { CStr::from_ptr(reply) }
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // SAFETY: issued by the library and not used again.
+    unsafe { mb_free(reply) };
+    text
+}
+
+fn code_of(reply: &str) -> i64 {
+    mikrobill::reply_code(reply).unwrap_or_else(|| panic!("no code in {reply}"))
+}
+
+/// How many traced requests carry `marker`: each is one set the simulator applied.
+fn applied(trace: &std::path::Path, marker: &str) -> usize {
+    std::fs::read_to_string(trace)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(marker))
+        .count()
+}
+
+struct Bench {
+    sim: Sim,
+    proxy: FaultProxy,
+    trace: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("mb-faults-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Bench {
+    fn start(name: &str) -> Bench {
+        let dir = TempDir::new(name);
+        let trace = dir.0.join("trace.log");
+        let state = dir.0.join("state.json");
+        let sim = Sim::start(&[
+            "--trace-requests",
+            trace.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        let proxy = FaultProxy::start(sim.port);
+        Bench {
+            sim,
+            proxy,
+            trace,
+            _dir: dir,
+        }
+    }
+}
+
+#[test]
+fn every_fault_gets_its_code_the_next_call_works_and_no_set_is_applied_twice() {
+    let bench = Bench::start("table");
+    let handle = connect(
+        bench.proxy.port,
+        r#","io_timeout_ms":400,"call_timeout_ms":3000"#,
+    );
+    let table = [
+        (Fault::Pass, code::OK),
+        (Fault::Delay(Duration::from_millis(150)), code::OK),
+        (Fault::OneByteWrites, code::OK),
+        (Fault::Stall, code::TIMEOUT),
+        (Fault::ResetAfterRequest, code::CONNECTION_LOST),
+        (Fault::TruncatedReply, code::CONNECTION_LOST),
+        (Fault::LostReply, code::CONNECTION_LOST),
+        (Fault::DuplicatedReply, code::OUT_OF_STEP),
+        (Fault::LateDuplicate(Duration::from_millis(50)), code::OK),
+        (Fault::UnsolicitedFrame, code::OK),
+    ];
+    for (round, (fault, expected)) in table.into_iter().enumerate() {
+        let marker = format!("fault-{round}-{fault:?}")
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
+        bench.proxy.set(fault);
+        let reply = process(handle, NAME, Some(&format!("\"{marker}\"")));
+        assert_eq!(code_of(&reply), expected, "{fault:?}: {reply}");
+        // A late duplicate or stray frame arrives while the handle is idle: the next call must
+        // notice it and reconnect instead of taking it for its reply.
+        std::thread::sleep(Duration::from_millis(120));
+        let read = process(handle, NAME, None);
+        assert_eq!(code_of(&read), 0, "after {fault:?}: {read}");
+        let name: serde_json::Value = serde_json::from_str(&read).unwrap();
+        assert_eq!(name["return"], marker.as_str(), "after {fault:?}");
+        assert_eq!(applied(&bench.trace, &marker), 1, "{fault:?}");
+    }
+    assert_eq!(mb_close(handle), 0);
+}
+
+#[test]
+fn a_trickling_reply_times_out_at_the_call_deadline() {
+    let bench = Bench::start("trickle");
+    let handle = connect(
+        bench.proxy.port,
+        r#","io_timeout_ms":1000,"call_timeout_ms":1200"#,
+    );
+    // Each byte comes well within io_timeout_ms, so only the whole-call deadline can end it.
+    bench.proxy.set(Fault::Trickle(Duration::from_millis(100)));
+    let started = Instant::now();
+    let reply = process(handle, NAME, Some("\"trickled\""));
+    let took = started.elapsed();
+    assert_eq!(code_of(&reply), code::TIMEOUT, "{reply}");
+    assert!(reply.contains("call_timeout_ms"), "{reply}");
+    assert!(
+        took >= Duration::from_millis(1100) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    assert_eq!(applied(&bench.trace, "trickled"), 1);
+    assert_eq!(mb_close(handle), 0);
+}
+
+#[test]
+fn connections_closed_by_a_restart_are_reopened_and_state_survives() {
+    let mut bench = Bench::start("restart");
+    let handle = connect(bench.proxy.port, r#","io_timeout_ms":2000"#);
+    assert_eq!(code_of(&process(handle, NAME, Some("\"before\""))), 0);
+    // The proxy closing every connection is what a restart looks like between calls.
+    bench.proxy.restart();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    // A real restart: the simulator is killed and started again on its state file.
+    let state = bench._dir.0.join("state.json");
+    bench.sim.signal(libc::SIGKILL);
+    let _ = bench.sim.child.wait();
+    bench.sim = Sim::start(&["--state", state.to_str().unwrap()]);
+    bench.proxy.set_upstream(bench.sim.port);
+    bench.proxy.restart();
+    std::thread::sleep(Duration::from_millis(50));
+    let read = process(handle, NAME, None);
+    assert_eq!(code_of(&read), 0, "{read}");
+    assert!(read.contains("before"), "{read}");
+    assert_eq!(mb_close(handle), 0);
+}
+
+/// Runs one set on `handle` in another thread, returning its reply and when it returned.
+fn call_in_background(handle: i64, marker: &str) -> std::thread::JoinHandle<(String, Instant)> {
+    let value = format!("\"{marker}\"");
+    std::thread::spawn(move || {
+        let reply = process(handle, NAME, Some(&value));
+        (reply, Instant::now())
+    })
+}
+
+#[test]
+fn a_stalled_call_is_cancelled_from_another_thread_at_once_and_the_handle_stays_usable() {
+    let bench = Bench::start("cancel");
+    let handle = connect(
+        bench.proxy.port,
+        r#","io_timeout_ms":20000,"call_timeout_ms":30000"#,
+    );
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    bench.proxy.set(Fault::Stall);
+    let call = call_in_background(handle, "cancelled");
+    std::thread::sleep(Duration::from_millis(300));
+    let cancelled_at = Instant::now();
+    assert_eq!(mb_cancel(handle), 0);
+    let (reply, returned_at) = call.join().unwrap();
+    assert_eq!(code_of(&reply), code::CANCELLED, "{reply}");
+    assert!(returned_at.duration_since(cancelled_at) < Duration::from_millis(500));
+    // The request had left: the set was applied once, and the next call works.
+    assert_eq!(applied(&bench.trace, "cancelled"), 1);
+    let read = process(handle, NAME, None);
+    assert!(read.contains("cancelled") && code_of(&read) == 0, "{read}");
+    // A cancel with no call in progress does nothing to the next call.
+    assert_eq!(mb_cancel(handle), 0);
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    assert_eq!(mb_close(handle), 0);
+    assert_eq!(mb_cancel(handle), code::CLOSED_HANDLE as i32);
+}
+
+#[test]
+fn discard_does_not_wait_for_a_stalled_call_which_then_ends_cancelled() {
+    let bench = Bench::start("discard");
+    let handle = connect(
+        bench.proxy.port,
+        r#","io_timeout_ms":20000,"call_timeout_ms":30000"#,
+    );
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    bench.proxy.set(Fault::Stall);
+    let call = call_in_background(handle, "discarded");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_eq!(mb_discard(handle), 0);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(100),
+        "mb_discard took {took:?}"
+    );
+    let (reply, returned_at) = call.join().unwrap();
+    assert_eq!(code_of(&reply), code::CANCELLED, "{reply}");
+    assert!(returned_at.duration_since(started) < Duration::from_millis(500));
+    assert_eq!(code_of(&process(handle, NAME, None)), code::CLOSED_HANDLE);
+    assert_eq!(mb_discard(handle), code::CLOSED_HANDLE as i32);
+}

@@ -1,0 +1,211 @@
+//! The simulator's own bounds: connection slots under exhaustion, the memory budget for request
+//! frames (peak memory checked), and what its trace and state files reveal.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+use support::*;
+
+/// The simulator's peak resident memory so far, in bytes (Linux VmHWM).
+fn peak_rss(sim: &Sim) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sim.child.id())).unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kb * 1024
+}
+
+#[test]
+fn honest_clients_are_served_while_every_slot_is_held_by_peers_that_never_authenticate() {
+    let sim = Sim::start(&["--max-connections", "20", "--auth-timeout", "60"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Twenty peers hold every slot and connect again as soon as they lose one.
+    let squatters: Vec<_> = (0..20)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            let port = sim.port;
+            thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                        continue;
+                    };
+                    s.set_read_timeout(Some(Duration::from_millis(200)))
+                        .unwrap();
+                    let mut buf = [0u8; 1];
+                    while !stop.load(Ordering::SeqCst) {
+                        match s.read(&mut buf) {
+                            Ok(0) => break,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                            _ => break,
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let mut failures = Vec::new();
+    for _ in 0..100 {
+        let mut client = sim.client();
+        match client.process("API.GetClients", None) {
+            Ok(reply) if code(&reply) == 0 => {}
+            Ok(reply) => failures.push(reply),
+            Err(e) => failures.push(e.to_json()),
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for s in squatters {
+        s.join().unwrap();
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 100 failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+}
+
+#[test]
+fn when_every_slot_is_authenticated_a_new_connection_is_closed() {
+    let sim = Sim::start(&["--max-connections", "3"]);
+    let held: Vec<Conn> = (0..3).map(|_| sim.conn()).collect();
+    let mut extra = Conn::new(sim.tcp());
+    assert!(extra.closed_without_reply());
+    // The client names what happened instead of blaming the keys alone.
+    let e = sim.client().process("API.GetClients", None).unwrap_err();
+    assert_eq!(e.code(), 6);
+    assert!(
+        e.to_json()
+            .contains("the server closed the connection without answering the auth (keys wrong, or the server refused the connection)"),
+        "{}",
+        e.to_json()
+    );
+    drop(held);
+}
+
+#[test]
+fn request_frames_share_one_memory_budget_and_the_peer_over_it_gets_209() {
+    const FRAME: usize = 60 << 20;
+    const BUDGET: usize = 100 << 20;
+    let sim = Sim::start(&[
+        "--max-buffered-bytes",
+        &BUDGET.to_string(),
+        "--idle-timeout",
+        "60",
+    ]);
+    let baseline = peak_rss(&sim);
+    let mut peers: Vec<Conn> = (0..6).map(|_| sim.conn()).collect();
+    for peer in &mut peers {
+        write_raw(&mut peer.stream, &(FRAME as u32).to_le_bytes());
+    }
+    thread::sleep(Duration::from_millis(300));
+    // Exactly one 60 MiB frame fits in 100 MiB; the other five are answered at once and closed.
+    let refused = AtomicUsize::new(0);
+    let mut admitted = Vec::new();
+    for mut peer in peers {
+        peer.stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        match peer.recv() {
+            Some(reply) => {
+                assert_eq!(code(&reply), 209, "{reply}");
+                assert!(reply.contains("--max-buffered-bytes"), "{reply}");
+                refused.fetch_add(1, Ordering::SeqCst);
+            }
+            None => admitted.push(peer),
+        }
+    }
+    assert_eq!(refused.load(Ordering::SeqCst), 5);
+    assert_eq!(admitted.len(), 1);
+    let mut peer = admitted.pop().unwrap();
+    peer.stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write_raw(&mut peer.stream, &vec![0x5a; FRAME]);
+    let reply = peer.recv().expect("the admitted frame is answered");
+    assert_ne!(code(&reply), 0, "{reply}");
+    let peak = peak_rss(&sim);
+    assert!(
+        peak < baseline + BUDGET,
+        "peak {} MiB over baseline {} MiB + the {} MiB budget",
+        peak >> 20,
+        baseline >> 20,
+        BUDGET >> 20
+    );
+    // The budget is released with the frame: a new large frame is admitted again.
+    let mut next = sim.conn();
+    write_raw(&mut next.stream, &(FRAME as u32).to_le_bytes());
+    next.stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(
+        next.recv().is_none(),
+        "admitted, so no reply before its body"
+    );
+    still_serving(&sim);
+}
+
+fn still_serving(sim: &Sim) {
+    let mut c = sim.client();
+    assert_eq!(code(&call(&mut c, "API.GetClients", None)), 0);
+}
+
+#[test]
+fn trace_and_state_files_are_private_and_the_trace_never_shows_an_account_password() {
+    let dir = std::env::temp_dir().join(format!("mb-sim-private-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("trace.txt");
+    let state = dir.join("state.json");
+    // An existing trace with a wide mode is narrowed too.
+    std::fs::write(&trace, "").unwrap();
+    std::fs::set_permissions(&trace, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sim = Sim::start(&[
+        "--trace-requests",
+        trace.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let mut c = sim.client();
+    let accounts = format!("API.Client.{IVANOV}.AutorizeInfo.Accounts");
+    for (path, value) in [
+        (
+            format!("{accounts}.{IVANOV_ACC}.Password"),
+            r#""Tr4ce-Secret-1""#.to_string(),
+        ),
+        (
+            format!("{accounts}.AddAccount"),
+            r#"["10.9.8.7","","newlogin","Tr4ce-Secret-2"]"#.to_string(),
+        ),
+        (
+            format!("API.Client.{IVANOV}"),
+            format!(
+                r#"{{"AutorizeInfo":{{"Accounts":{{"{IVANOV_ACC}":{{"Password":"Tr4ce-Secret-3"}}}}}}}}"#
+            ),
+        ),
+    ] {
+        let reply = call(&mut c, &path, Some(&value));
+        assert!(!reply.contains("\"code\":2"), "{reply}");
+    }
+    c.disconnect();
+    let traced = std::fs::read_to_string(&trace).unwrap();
+    assert!(!traced.contains("Tr4ce-Secret"), "{traced}");
+    assert_eq!(traced.matches("[redacted]").count(), 3, "{traced}");
+    assert!(traced.contains("newlogin"), "the rest is traced: {traced}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&trace), 0o600);
+    let journal = dir.join("state.json.journal");
+    assert_eq!(mode(&journal), 0o600);
+    sim.signal(libc::SIGTERM);
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(mode(&state), 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,156 @@
+//! Socket reads and writes bounded by the whole call: each one waits at most until the call's
+//! deadline, at most `io_timeout` without progress, and notices a cancellation within
+//! `CANCEL_POLL`. Every wait is a socket timeout of at most one slice, so a peer that trickles one
+//! byte a second cannot stretch a call past its deadline, and cancelling needs no signal, no
+//! `shutdown` and no descriptor of its own: it only sets a flag in this process's memory, which
+//! is what keeps it harmless to a connection inherited across `fork`. Only std socket calls are
+//! used, so the same code runs on Linux and Windows.
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a blocked read or write may go before it looks at the cancel flag again.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Shared between a client and whoever may cancel its calls from another thread.
+#[derive(Debug, Default)]
+pub struct CancelToken {
+    /// Set by `cancel`, cleared when the next call starts: cancels the call in progress only.
+    requested: AtomicBool,
+    /// Set once by `discard`: every call from now on, running or not, is cancelled.
+    discarded: AtomicBool,
+}
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
+    pub fn discard(&self) {
+        self.discarded.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    pub fn is_discarded(&self) -> bool {
+        self.discarded.load(Ordering::SeqCst)
+    }
+
+    /// A call starts: a cancel that arrived while no call ran does not carry over to this one.
+    pub fn begin_call(&self) {
+        self.requested.store(false, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.requested.load(Ordering::SeqCst) || self.discarded.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a bounded read or write gave up; carried inside the `io::Error` it returns. Its kind is
+/// never `Interrupted`, which `read_to_end` and `write_all` would silently retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The whole call's deadline (`call_timeout_ms`) passed.
+    CallDeadline,
+    /// Nothing moved for `io_timeout_ms`.
+    Idle,
+    Cancelled,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stop::CallDeadline => "call deadline passed",
+            Stop::Idle => "no progress within the I/O timeout",
+            Stop::Cancelled => "cancelled",
+        })
+    }
+}
+
+impl std::error::Error for Stop {}
+
+/// The `Stop` inside an error from [`CallIo`], if that is what it is.
+pub fn stop_of(e: &io::Error) -> Option<Stop> {
+    e.get_ref()?.downcast_ref::<Stop>().copied()
+}
+
+pub struct CallIo<'a> {
+    pub stream: &'a TcpStream,
+    pub deadline: Instant,
+    pub idle: Duration,
+    pub cancel: &'a CancelToken,
+}
+
+/// Which socket timeout a slice sets.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
+impl CallIo<'_> {
+    /// Runs `attempt` (one read or one write) in slices until it moves bytes, fails for real,
+    /// or a limit or a cancel stops it.
+    fn bounded(
+        &self,
+        direction: Direction,
+        mut attempt: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let idle_until = Instant::now() + self.idle;
+        let set_slice = Cell::new(None);
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(io::Error::other(Stop::Cancelled));
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, Stop::CallDeadline));
+            }
+            if now >= idle_until {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, Stop::Idle));
+            }
+            let slice = CANCEL_POLL
+                .min(self.deadline - now)
+                .min(idle_until - now)
+                .max(Duration::from_millis(1));
+            if set_slice.get() != Some(slice) {
+                match direction {
+                    Direction::Read => self.stream.set_read_timeout(Some(slice))?,
+                    Direction::Write => self.stream.set_write_timeout(Some(slice))?,
+                }
+                set_slice.set(Some(slice));
+            }
+            match attempt() {
+                // Unix reports a socket timeout as WouldBlock, Windows as TimedOut.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Read for CallIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let stream = self.stream;
+        self.bounded(Direction::Read, || (&mut &*stream).read(buf))
+    }
+}
+
+impl Write for CallIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let stream = self.stream;
+        self.bounded(Direction::Write, || (&mut &*stream).write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
