@@ -54,7 +54,7 @@ fn garbage(port: u16, seed: u64, stop: &AtomicBool) {
             x ^= x << 17;
             *b = x as u8;
         }
-        if x % 3 == 0 {
+        if x.is_multiple_of(3) {
             bytes[..4].copy_from_slice(&48u32.to_le_bytes());
         }
         let _ = s.write_all(&bytes);
