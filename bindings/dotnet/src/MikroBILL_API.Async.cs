@@ -10,9 +10,7 @@ namespace MikroBILL
     // concerns the caller's own request:
     //  - cancelled while waiting for its turn: the request is never sent;
     //  - cancelled while in flight: mb_cancel makes the library abandon the call (code 9011; the
-    //    connection is dropped, the request is never resent) and the task ends Canceled. With a
-    //    library that lacks mb_cancel, the task ends Canceled at once while the request finishes
-    //    in the background; the next call on the instance starts after it.
+    //    connection is dropped, the request is never resent) and the task ends Canceled.
     // Synchronous calls from other threads on the same instance do not take these turns: an
     // instance used both ways should not rely on cancellation picking the right call.
     public sealed partial class MikroBILL_API
@@ -67,21 +65,6 @@ namespace MikroBILL
             }
             // The next call's turn comes when the native call has returned, even if nobody waits for it.
             WhenDone(call, t => _asyncTurn.Release());
-            if (_native.Cancel != null || !cancellationToken.CanBeCanceled)
-            {
-                return await call.ConfigureAwait(false);
-            }
-            var cancelled = new TaskCompletionSource<bool>();
-            using (cancellationToken.Register(() => cancelled.TrySetResult(true)))
-            {
-                if (await Task.WhenAny(call, cancelled.Task).ConfigureAwait(false) != call)
-                {
-                    // The reply of the abandoned request is dropped; a failure of it is observed here
-                    // so that it is not reported as an unobserved task exception.
-                    WhenDone(call, t => { var ignored = t.Exception; });
-                    throw new OperationCanceledException(cancellationToken);
-                }
-            }
             return await call.ConfigureAwait(false);
         }
 
@@ -97,7 +80,7 @@ namespace MikroBILL
         {
             // Cancelled before the call starts: nothing to abandon, and nothing is sent.
             cancellationToken.ThrowIfCancellationRequested();
-            if (_native.Cancel == null || !cancellationToken.CanBeCanceled)
+            if (!cancellationToken.CanBeCanceled)
             {
                 return Call(path, valueJson);
             }

@@ -127,7 +127,7 @@ namespace MikroBILL
             m.Version = Symbol<MbVersion>(lib, "mb_version", ref problem);
             m.PoolStats = Symbol<MbLastError>(lib, "mb_pool_stats", ref problem);
             m.PoolClear = Symbol<MbPoolClear>(lib, "mb_pool_clear", ref problem);
-            m.Cancel = OptionalSymbol<MbHandleCall>(lib, "mb_cancel");
+            m.Cancel = Symbol<MbHandleCall>(lib, "mb_cancel", ref problem);
             if (problem != null)
             {
                 return null;
@@ -141,13 +141,6 @@ namespace MikroBILL
             m.LoadedPath = path;
             m.VersionText = version;
             return m;
-        }
-
-        // An export that newer libraries have and older ones lack; null when absent.
-        private static T OptionalSymbol<T>(IntPtr lib, string name) where T : class
-        {
-            IntPtr fn = Dl.Symbol(lib, name);
-            return fn == IntPtr.Zero ? null : (T)(object)Marshal.GetDelegateForFunctionPointer(fn, typeof(T));
         }
 
         private static T Symbol<T>(IntPtr lib, string name, ref string problem) where T : class

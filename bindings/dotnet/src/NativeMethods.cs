@@ -39,8 +39,7 @@ namespace MikroBILL
         internal MbHandleCall Disconnect;
         internal MbHandleCall Close;
         internal MbHandleCall Discard;
-        // Optional: mb_cancel makes the call in flight on a handle return code 9011. Null when the
-        // loaded library predates it; ProcessAsync then stops waiting instead (see MikroBILL_API.Async.cs).
+        // mb_cancel makes the call in flight on a handle return code 9011 (ProcessAsync's cancellation).
         internal MbHandleCall Cancel;
         internal MbFree Free;
         internal MbVersion Version;
