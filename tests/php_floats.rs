@@ -9,24 +9,12 @@
 
 #[path = "support/php.rs"]
 mod php;
+#[path = "support/rng.rs"]
+mod rng;
 
 use mikrobill::protocol::phpfloat::php_double;
 use mikrobill::protocol::phpjson::{reencode_with, Numbers};
-
-/// xorshift64*: deterministic cases without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use rng::Rng;
 
 fn doubles() -> Vec<f64> {
     let mut rng = Rng(0x5eed_f10a_7d0b_1e55);

@@ -4,30 +4,15 @@
 
 #[path = "support/php.rs"]
 mod php;
+#[path = "support/rng.rs"]
+mod rng;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::phpjson;
+use rng::Rng;
 use serde_json::{Map, Value};
-
-/// xorshift64*: deterministic cases without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 const ALPHABET: &[char] = &[
     'a',
