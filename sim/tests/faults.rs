@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fault_proxy::{Fault, FaultProxy};
 use mikrobill::code;
-use support::{Sim, KEY1, KEY2};
+use support::{Sim, TempDir, KEY1, KEY2};
 
 // Reached by symbol, as a C program reaches them.
 unsafe extern "C" {
@@ -76,23 +76,6 @@ struct Bench {
     proxy: FaultProxy,
     trace: std::path::PathBuf,
     _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("mb-faults-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Bench {
