@@ -204,6 +204,22 @@ def test_a_cancelled_delayed_call_frees_the_instance_for_a_new_connection(traced
     assert traced_double.client_state(C1)["Money"] == "100.01"
 
 
+def test_a_timeout_abandons_the_call_and_the_next_call_works(traced_double):
+    traced_double.add_fault("delay", path=MONEY, delay_ms=60000)
+
+    async def main():
+        async with make(traced_double.port, io_timeout=120.0, call_timeout=120.0) as api:
+            # asyncio's own timeout cancels the task, and the cancel reaches the library.
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(api.process(MONEY), 0.3)
+            reply = await asyncio.wait_for(api.process(NAME), GUARD_S)
+            assert json.loads(reply)["return"] == "Иванов Иван Иванович"
+
+    asyncio.run(main())
+    assert traced_double.counts()["connections"] == 2
+    assert [r["path"] for r in traced(traced_double)] == [MONEY, NAME, "DISCONNECT"]
+
+
 def test_a_cancel_never_reaches_the_call_after_it(traced_double):
     # Cancels land at every stage of the first call (queued, taken by the worker, connecting,
     # sent, answered, finished); the second call, queued behind it, must always get its reply.
@@ -216,7 +232,8 @@ def test_a_cancel_never_reaches_the_call_after_it(traced_double):
             for i in range(60):
                 first = asyncio.ensure_future(api.process(NAME, "name %d" % i))
                 second = asyncio.ensure_future(api.process(MONEY))
-                await asyncio.sleep(chance.uniform(0, 0.04))
+                # Every third cancel comes as soon as the call has been handed to the worker.
+                await asyncio.sleep(0 if i % 3 == 0 else chance.uniform(0, 0.04))
                 first.cancel()
                 try:
                     assert json.loads(await first)["code"] == 0
