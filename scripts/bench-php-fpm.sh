@@ -7,13 +7,15 @@
 #   (c)  the shim with persistence and keys kept in the worker (preloaded: no header parse)
 #   (c0) as (c) without opcache.preload: the header is parsed by FFI::cdef on every page
 #   (d)  the same page making no API call: the web stack's own floor
+#   (e)  three exchanges of bare frames with floor-server, which does no work: the floor that
+#        three loopback round trips put under any client (no crypto, no JSON, no library)
 # driven by wrk in turns, several rounds, once directly and once through a proxy adding 2 ms each
 # way (a kassa and a core on different hosts). It prints figures and ratios and asserts nothing;
 # it is not part of the test suite. All of it (MariaDB, simulator, php-fpm, nginx) runs privately
 # under a temporary folder and is stopped at the end.
 #
 # usage: scripts/bench-php-fpm.sh [SECONDS_PER_MEASUREMENT (3)] [ROUNDS (3)]
-#   MB_BENCH_PAGES="a c d"    only these page kinds (default: a a2 b c c0 d)
+#   MB_BENCH_PAGES="a c d"    only these page kinds (default: a a2 b c c0 d e)
 #   MB_BENCH_CONNECTIONS=N    wrk connections and php-fpm workers (default 4)
 # Needs: nginx php8.2-fpm php8.2-cli php8.2-mysql php8.2-opcache mariadb-server wrk curl
 # (scripts/setup.sh --bench installs them) and cargo.
@@ -26,7 +28,7 @@ conns=${MB_BENCH_CONNECTIONS:-4}
 for tool in nginx php-fpm8.2 php wrk curl mariadbd mariadb-install-db mariadb cargo; do
     command -v "$tool" >/dev/null || { echo "bench-php-fpm: $tool not found (run scripts/setup.sh --bench)" >&2; exit 1; }
 done
-(cd "$root" && cargo build --quiet --release --lib --bins --example delay-proxy)
+(cd "$root" && cargo build --quiet --release --lib --bins --example delay-proxy --example floor-server)
 target=$root/target/release
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mb-bench-fpm.XXXXXX")
@@ -90,6 +92,10 @@ start_listening sim "$target/mikrobill-sim" --listen 127.0.0.1:0
 sim_port=$port
 start_listening proxy "$target/examples/delay-proxy" "127.0.0.1:$sim_port" 2
 proxy_port=$port
+start_listening floor "$target/examples/floor-server"
+floor_port=$port
+start_listening floor-proxy "$target/examples/delay-proxy" "127.0.0.1:$floor_port" 2
+floor_proxy_port=$port
 
 # --- web root: config.php one folder above kassa, as MikroBILL lays it out ---------------------
 mkdir -p "$work/www/kassa" "$work/www/cdef"
@@ -173,10 +179,11 @@ nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" >"$work/nginx.out" 2>&1 &
 pids+=("$!")
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$web_port/" && break; sleep 0.05; done
 
-read -r -a variants <<<"${MB_BENCH_PAGES:-a a2 b c c0 d}"
+read -r -a variants <<<"${MB_BENCH_PAGES:-a a2 b c c0 d e}"
 declare -A label=([a]="(a)  patched original, 1 write/frame" [a2]="(a') original on the wire, 2 writes" \
     [b]="(b)  shim, no persistence" [c]="(c)  shim, persistent + cached keys" \
-    [c0]="(c0) as (c), header parsed per page" [d]="(d)  page without API calls")
+    [c0]="(c0) as (c), header parsed per page" [d]="(d)  page without API calls" \
+    [e]="(e)  3 bare exchanges, floor-server")
 url() {
     case $1 in
         a) echo "http://127.0.0.1:$web_port/kassa/a.php?port=$2" ;;
@@ -185,6 +192,9 @@ url() {
         c) echo "http://127.0.0.1:$web_port/kassa/c.php?port=$2" ;;
         c0) echo "http://127.0.0.1:$web_port/cdef/c.php?port=$2" ;;
         d) echo "http://127.0.0.1:$web_port/kassa/d.php?port=$2" ;;
+        # The same link as the others' (direct or through a delay proxy), to floor-server.
+        e) if [ "$2" = "$sim_port" ]; then echo "http://127.0.0.1:$web_port/kassa/e.php?port=$floor_port"
+           else echo "http://127.0.0.1:$web_port/kassa/e.php?port=$floor_proxy_port"; fi ;;
     esac
 }
 
@@ -245,11 +255,13 @@ run_set() {
             "$(tr ' ' '\n' <<<"${p99[$v]}" | grep . | median)" "${errs[$v]}"
     done
     awk -v c="${mrps[c]:-0}" -v a="${mrps[a]:-0}" -v a2="${mrps[a2]:-0}" -v b="${mrps[b]:-0}" -v d="${mrps[d]:-0}" \
-        -v c0="${mrps[c0]:-0}" -v pc="${mp50[c]:-0}" -v pd="${mp50[d]:-0}" -v rtt="$3" '
+        -v c0="${mrps[c0]:-0}" -v e="${mrps[e]:-0}" -v pc="${mp50[c]:-0}" -v pd="${mp50[d]:-0}" \
+        -v pe="${mp50[e]:-0}" -v rtt="$3" '
     function r(x, y) { return (x > 0 && y > 0) ? sprintf("%.2fx", x / y) : "n/a" }
     BEGIN {
         printf "ratios (req/s): (c)/(a) %s, (c)/(a'"'"') %s, (c)/(b) %s, (b)/(a) %s, (c)/(c0) %s\n", r(c, a), r(c, a2), r(c, b), r(b, a), r(c, c0)
         printf "time per request (1/req/s) (c)/(d) %s; p50 (c)/(d) %s\n", r(d, c), r(pc, pd)
+        printf "floor: time per request (e)/(d) %s, (c)/(e) %s; p50 (e)/(d) %s\n", r(d, e), r(e, c), r(pe, pd)
         if (rtt > 0) printf "p50 (c) / (p50 (d) + 3 round trips of %.0f ms) = %s\n", rtt, r(pc, pd + 3 * rtt)
     }'
 }

@@ -76,8 +76,35 @@ pub fn stop_of(e: &io::Error) -> Option<Stop> {
     e.get_ref()?.downcast_ref::<Stop>().copied()
 }
 
+/// A connection's socket and the timeouts last set on it. Each bounded read or write needs a
+/// socket timeout of one slice, nearly always the same `CANCEL_POLL`; setting it is a system
+/// call, so it is set only when it changes, across calls and across pages of a pooled
+/// connection alike. Only [`CallIo`] sets timeouts on this socket, so what is recorded here is
+/// what the socket has.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    read_slice: Cell<Option<Duration>>,
+    write_slice: Cell<Option<Duration>>,
+}
+
+impl Connection {
+    /// A socket whose timeouts are not known: the first read and write set theirs.
+    pub fn new(stream: TcpStream) -> Connection {
+        Connection {
+            stream,
+            read_slice: Cell::new(None),
+            write_slice: Cell::new(None),
+        }
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
 pub struct CallIo<'a> {
-    pub stream: &'a TcpStream,
+    pub conn: &'a Connection,
     pub deadline: Instant,
     pub idle: Duration,
     pub cancel: &'a CancelToken,
@@ -99,7 +126,10 @@ impl CallIo<'_> {
         mut attempt: impl FnMut() -> io::Result<usize>,
     ) -> io::Result<usize> {
         let idle_until = Instant::now() + self.idle;
-        let set_slice = Cell::new(None);
+        let set_slice = match direction {
+            Direction::Read => &self.conn.read_slice,
+            Direction::Write => &self.conn.write_slice,
+        };
         loop {
             if self.cancel.is_cancelled() {
                 return Err(io::Error::other(Stop::Cancelled));
@@ -116,9 +146,11 @@ impl CallIo<'_> {
                 .min(idle_until - now)
                 .max(Duration::from_millis(1));
             if set_slice.get() != Some(slice) {
+                // Forgotten first: should setting fail half-way, the next attempt sets it again.
+                set_slice.set(None);
                 match direction {
-                    Direction::Read => self.stream.set_read_timeout(Some(slice))?,
-                    Direction::Write => self.stream.set_write_timeout(Some(slice))?,
+                    Direction::Read => self.conn.stream.set_read_timeout(Some(slice))?,
+                    Direction::Write => self.conn.stream.set_write_timeout(Some(slice))?,
                 }
                 set_slice.set(Some(slice));
             }
@@ -139,14 +171,14 @@ impl CallIo<'_> {
 
 impl Read for CallIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let stream = self.stream;
+        let stream = &self.conn.stream;
         self.bounded(Direction::Read, || (&mut &*stream).read(buf))
     }
 }
 
 impl Write for CallIo<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let stream = self.stream;
+        let stream = &self.conn.stream;
         self.bounded(Direction::Write, || (&mut &*stream).write(buf))
     }
 

@@ -2,14 +2,15 @@
 //! reconnection between calls, and never a resent request.
 
 use serde_json::Value;
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::call_io::{stop_of, CallIo, CancelToken, Stop};
+use crate::call_io::{stop_of, CallIo, CancelToken, Connection, Stop};
 use crate::config::Config;
 use crate::error::Error;
+use crate::peek::peek_now;
 use crate::pool::{self, Identity};
 use crate::protocol::crypto::Cipher;
 use crate::protocol::frame::{read_body, read_len, FrameError};
@@ -18,7 +19,7 @@ use crate::protocol::{jsoncheck, message, phpjson};
 pub struct Client {
     config: Config,
     cipher: Cipher,
-    conn: Option<TcpStream>,
+    conn: Option<Connection>,
     cancel: Arc<CancelToken>,
     /// The process that opened or took `conn`: a forked child must not talk on its parent's
     /// session.
@@ -26,6 +27,9 @@ pub struct Client {
     /// Set for a persistent client: the pool key its connections go back under.
     identity: Option<Identity>,
 }
+
+/// What one read of a reply asks the socket for: a whole small reply with its prefix.
+const REPLY_READ_BUFFER: usize = 8 * 1024;
 
 /// Text of code 6 when the server hung up instead of answering the auth message.
 const CLOSED_DURING_AUTH: &str = "the server closed the connection without answering the auth \
@@ -107,9 +111,9 @@ impl Client {
         Instant::now() + self.config.call_timeout
     }
 
-    fn io<'a>(&'a self, stream: &'a TcpStream, deadline: Instant) -> CallIo<'a> {
+    fn io<'a>(&'a self, conn: &'a Connection, deadline: Instant) -> CallIo<'a> {
         CallIo {
-            stream,
+            conn,
             deadline,
             idle: self.config.io_timeout,
             cancel: &self.cancel,
@@ -145,9 +149,9 @@ impl Client {
         if self.return_to_pool() {
             return;
         }
-        if let Some(stream) = self.conn.take() {
+        if let Some(conn) = self.conn.take() {
             let bye = message::request(message::DISCONNECT_PATH, None);
-            let mut io = self.io(&stream, Instant::now() + self.config.io_timeout);
+            let mut io = self.io(&conn, Instant::now() + self.config.io_timeout);
             if io
                 .write_all(&self.cipher.encrypt_frame(bye.as_bytes()))
                 .is_ok()
@@ -186,10 +190,10 @@ impl Client {
             return true;
         }
         match self.conn.take() {
-            Some(stream) => {
+            Some(conn) => {
                 pool::put(
                     identity.clone(),
-                    stream,
+                    conn,
                     self.cipher.clone(),
                     self.config.pool_limits,
                 );
@@ -209,8 +213,8 @@ impl Client {
             // Inherited across fork: the parent may still use this session.
             self.drop_connection();
         }
-        if let Some(stream) = &self.conn {
-            if peer_still_there(stream) {
+        if let Some(conn) = &self.conn {
+            if peer_still_there(conn.stream()) {
                 return Ok(());
             }
             // The server went away between calls (restart, idle timeout), or sent bytes nobody
@@ -219,22 +223,22 @@ impl Client {
             self.drop_connection();
         }
         let pooled = self.identity.as_ref().and_then(pool::take);
-        let stream = match pooled {
-            Some(stream) => stream,
+        let conn = match pooled {
+            Some(conn) => conn,
             None => self.open(deadline)?,
         };
-        self.conn = Some(stream);
+        self.conn = Some(conn);
         self.conn_pid = std::process::id();
         Ok(())
     }
 
-    fn open(&self, deadline: Instant) -> Result<TcpStream, Error> {
+    fn open(&self, deadline: Instant) -> Result<Connection, Error> {
         let stream = self.connect_tcp(deadline)?;
         // Every wait is a socket timeout bounded by the call (see call_io).
         stream
             .set_nodelay(true)
             .map_err(|e| Error::Internal(format!("configuring the socket: {e}")))?;
-        self.authenticate(stream, deadline)
+        self.authenticate(Connection::new(stream), deadline)
     }
 
     fn connect_tcp(&self, deadline: Instant) -> Result<TcpStream, Error> {
@@ -292,10 +296,10 @@ impl Client {
         }
     }
 
-    fn authenticate(&self, stream: TcpStream, deadline: Instant) -> Result<TcpStream, Error> {
+    fn authenticate(&self, conn: Connection, deadline: Instant) -> Result<Connection, Error> {
         let sign = message::microtime_sign(SystemTime::now());
         let auth = message::auth(&self.config.login, &self.config.password, &sign);
-        let mut io = self.io(&stream, deadline);
+        let mut io = self.io(&conn, deadline);
         io.write_all(&self.cipher.encrypt_frame(auth.as_bytes()))
             .map_err(|e| {
                 self.stopped(&e, "while sending the auth message")
@@ -332,7 +336,7 @@ impl Client {
         let reply: Value = serde_json::from_slice(&plain)
             .map_err(|_| Error::NullResponse("the auth reply did not decrypt to JSON".into()))?;
         match reply.get("code").and_then(Value::as_i64) {
-            Some(0) => Ok(stream),
+            Some(0) => Ok(conn),
             Some(_) => Err(Error::AuthRejected(
                 String::from_utf8(plain).expect("parsed as JSON, so UTF-8"),
             )),
@@ -349,8 +353,8 @@ impl Client {
         batch: Option<&str>,
     ) -> Result<String, Error> {
         let max = self.config.max_frame_bytes;
-        let stream = self.conn.as_ref().expect("connected by connect_by");
-        let mut io = self.io(stream, deadline);
+        let conn = self.conn.as_ref().expect("connected by connect_by");
+        let mut io = self.io(conn, deadline);
         io.write_all(frame).map_err(|e| {
             self.stopped(&e, "while sending the request; it was not resent")
                 .unwrap_or_else(|| {
@@ -359,16 +363,22 @@ impl Client {
                     ))
                 })
         })?;
-        // One spare byte, so that the C ABI's terminating NUL needs no reallocation.
-        let ciphertext = read_len(&mut io, max)
-            .and_then(|len| read_body(&mut io, len, 1))
+        // Buffered so that a small reply, prefix and body, comes in one read. One spare byte, so
+        // that the C ABI's terminating NUL needs no reallocation.
+        let mut reader = BufReader::with_capacity(REPLY_READ_BUFFER, io);
+        let ciphertext = read_len(&mut reader, max)
+            .and_then(|len| read_body(&mut reader, len, 1))
             .map_err(|e| match e {
                 FrameError::Io(ref io) if stop_of(io).is_some() => self
                     .stopped(io, "waiting for the reply; the request was not resent")
                     .expect("stop_of is some"),
                 e => reply_failure(e, Error::ConnectionLost, "; the request was not resent"),
             })?;
-        if let Some(waiting) = bytes_waiting(stream) {
+        let behind = reader.buffer().len();
+        if let Some(waiting) = (behind > 0)
+            .then_some(behind)
+            .or_else(|| bytes_waiting(conn.stream()))
+        {
             return Err(Error::OutOfStep(format!(
                 "more bytes ({waiting}+) came right behind the reply, so it may answer an earlier \
                  request; the connection was dropped, the request was not resent and its outcome \
@@ -435,16 +445,13 @@ fn path_outside(reply: &str, prefix: &str) -> Option<String> {
 /// How many bytes are already waiting on the socket, if any, without waiting for more.
 fn bytes_waiting(stream: &TcpStream) -> Option<usize> {
     let mut probe = [0u8; 64];
-    stream.set_nonblocking(true).ok()?;
-    let waiting = match stream.peek(&mut probe) {
+    match peek_now(stream, &mut probe) {
         Ok(n) if n > 0 => Some(n),
-        _ => None,
-    };
-    // A socket left non-blocking would turn every later timeout slice into a busy loop.
-    if stream.set_nonblocking(false).is_err() {
-        return Some(0);
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        // Not knowing is treated as out of step: the connection is dropped, nothing resent.
+        Err(_) => Some(0),
     }
-    waiting
 }
 
 /// A reset or broken pipe while authenticating: the server closed without reading our auth
@@ -485,13 +492,8 @@ impl Drop for Client {
 /// A connection that is idle between calls has nothing to read; end of stream, an error or
 /// unsolicited bytes all mean it cannot carry the next request.
 pub(crate) fn peer_still_there(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
     let mut byte = [0u8; 1];
-    let idle =
-        matches!(stream.peek(&mut byte), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock);
-    stream.set_nonblocking(false).is_ok() && idle
+    matches!(peek_now(stream, &mut byte), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// The original reported fsockopen's errno; a timeout from `connect_timeout` carries none, so it

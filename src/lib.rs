@@ -9,6 +9,7 @@ mod client;
 mod config;
 mod error;
 mod ffi;
+mod peek;
 pub mod pool;
 pub mod protocol;
 mod worker_cache;

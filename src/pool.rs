@@ -10,10 +10,10 @@
 //! [`Pool::forget_if_forked`]).
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::call_io::Connection;
 use crate::client::peer_still_there;
 use crate::config::Config;
 use crate::protocol::crypto::Cipher;
@@ -72,7 +72,7 @@ pub const DEFAULT_LIMITS: Limits = Limits {
 };
 
 struct Idle {
-    stream: TcpStream,
+    conn: Connection,
     /// To say DISCONNECT when the pool closes it.
     cipher: Cipher,
     expires: Instant,
@@ -168,17 +168,18 @@ fn pool() -> MutexGuard<'static, Pool> {
 /// first: the frame fits in an idle socket's send buffer, and a finalizer returning a connection
 /// must never block on the network.
 fn farewell(entries: Vec<Idle>) {
-    for mut entry in entries {
+    for entry in entries {
         let bye = message::request(message::DISCONNECT_PATH, None);
-        if entry.stream.set_nonblocking(true).is_ok() {
-            let _ = write_frame(&mut entry.stream, &entry.cipher.encrypt(bye.as_bytes()));
+        let mut stream = entry.conn.stream();
+        if stream.set_nonblocking(true).is_ok() {
+            let _ = write_frame(&mut stream, &entry.cipher.encrypt(bye.as_bytes()));
         }
     }
 }
 
 /// The most recently returned idle connection for `identity` that is still sound (nothing
 /// unread, no end of stream), or None. Unsound ones are closed on the way.
-pub(crate) fn take(identity: &Identity) -> Option<TcpStream> {
+pub(crate) fn take(identity: &Identity) -> Option<Connection> {
     let mut expired = Vec::new();
     let found = loop {
         let candidate = {
@@ -191,9 +192,9 @@ pub(crate) fn take(identity: &Identity) -> Option<TcpStream> {
             candidate
         };
         let Some(entry) = candidate else { break None };
-        if peer_still_there(&entry.stream) {
+        if peer_still_there(entry.conn.stream()) {
             pool().counters.reused += 1;
-            break Some(entry.stream);
+            break Some(entry.conn);
         }
         // The server closed it while it sat here (restart, its own idle timeout): nothing of
         // ours was in flight, so the caller simply connects anew.
@@ -205,7 +206,7 @@ pub(crate) fn take(identity: &Identity) -> Option<TcpStream> {
 
 /// Keeps a sound, idle, authenticated connection for the next client with `identity`, closing
 /// whatever the limits no longer allow (the oldest first).
-pub(crate) fn put(identity: Identity, stream: TcpStream, cipher: Cipher, limits: Limits) {
+pub(crate) fn put(identity: Identity, conn: Connection, cipher: Cipher, limits: Limits) {
     let now = Instant::now();
     let mut closing = Vec::new();
     {
@@ -214,7 +215,7 @@ pub(crate) fn put(identity: Identity, stream: TcpStream, cipher: Cipher, limits:
         pool.counters.returned += 1;
         let entries = pool.idle.entry(identity).or_default();
         entries.push(Idle {
-            stream,
+            conn,
             cipher,
             expires: now + limits.idle_timeout,
             returned: now,

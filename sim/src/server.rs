@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -79,6 +79,9 @@ impl Drop for Authenticating<'_> {
 /// per nesting level, and a request may nest phpjson::MAX_DEPTH + 1 levels; 8 MiB is far above
 /// what that needs even in debug builds, and costs address space only until it is touched.
 pub const CONNECTION_STACK: usize = 8 * 1024 * 1024;
+
+/// What one read of requests asks the socket for: a whole small request with its prefix.
+const REQUEST_READ_BUFFER: usize = 8 * 1024;
 
 /// Largest first (auth) frame: a real auth message is about 128 bytes.
 pub const MAX_AUTH_FRAME: usize = 64 * 1024;
@@ -281,8 +284,8 @@ impl Server {
         })
     }
 
-    fn send(&self, stream: &mut TcpStream, text: &str) -> io::Result<()> {
-        write_frame(stream, &self.cipher.encrypt(text.as_bytes()))
+    fn send(&self, mut stream: &TcpStream, text: &str) -> io::Result<()> {
+        write_frame(&mut stream, &self.cipher.encrypt(text.as_bytes()))
     }
 
     fn serve(&self, mut stream: TcpStream, authenticating: &Authenticating<'_>) {
@@ -316,19 +319,22 @@ impl Server {
             Auth::Absent => return,
             Auth::Refused(reply) => {
                 self.double.auth(&mut session, &plain, false);
-                let _ = self.send(&mut stream, &reply.to_json());
+                let _ = self.send(&stream, &reply.to_json());
                 return;
             }
             Auth::Granted => {
                 self.double.auth(&mut session, &plain, true);
                 crate::stats::auth_granted();
-                if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
+                if self.send(&stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
             }
         }
+        // Buffered so that a small request, prefix and body, comes in one read; bytes of a
+        // request that follows at once stay in the buffer for the next turn.
+        let mut requests = BufReader::with_capacity(REQUEST_READ_BUFFER, &stream);
         loop {
-            let Ok(len) = read_len(&mut stream, max) else {
+            let Ok(len) = read_len(&mut requests, max) else {
                 return;
             };
             let Some(buffered) = self.reserve(len) else {
@@ -341,10 +347,10 @@ impl Server {
                         self.options.max_buffered
                     ),
                 );
-                let _ = self.send(&mut stream, &busy.to_json());
+                let _ = self.send(&stream, &busy.to_json());
                 return;
             };
-            let Ok(frame) = read_body(&mut stream, len, 0) else {
+            let Ok(frame) = read_body(&mut requests, len, 0) else {
                 return;
             };
             let Some(plain) = self.cipher.decrypt_owned(frame) else {
@@ -355,7 +361,7 @@ impl Server {
                 Ok(Request::Disconnect) => {
                     self.double.disconnect();
                     crate::stats::disconnect_answered();
-                    let _ = self.send(&mut stream, &Reply::ok().to_json());
+                    let _ = self.send(&stream, &Reply::ok().to_json());
                     return;
                 }
                 Ok(Request::Process { path, value }) => {
@@ -384,7 +390,7 @@ impl Server {
             // before the peer can see the reply.
             drop(plain);
             drop(buffered);
-            if self.send(&mut stream, &reply).is_err() {
+            if self.send(&stream, &reply).is_err() {
                 return;
             }
         }
