@@ -321,7 +321,6 @@ impl Server {
             }
             Auth::Granted => {
                 self.double.auth(&mut session, &plain, true);
-                crate::stats::auth_granted();
                 if self.send(&mut stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
@@ -354,7 +353,6 @@ impl Server {
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
                     self.double.disconnect();
-                    crate::stats::disconnect_answered();
                     let _ = self.send(&mut stream, &Reply::ok().to_json());
                     return;
                 }
