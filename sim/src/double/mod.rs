@@ -143,7 +143,7 @@ impl TestDouble {
         }
     }
 
-    /// An auth was answered, or is about to be: call it before the reply goes out.
+    /// Call before the auth's reply is sent, so a client holding the reply finds it counted.
     pub fn auth(&self, session: &mut Session, auth_plaintext: &[u8], granted: bool) {
         if granted {
             session.cashier = login_of(auth_plaintext);
@@ -153,7 +153,7 @@ impl TestDouble {
         }
     }
 
-    /// A DISCONNECT is about to be answered.
+    /// Call before the DISCONNECT's reply is sent.
     pub fn disconnect(&self) {
         self.session_event(SessionEvent::DisconnectAnswered);
     }
