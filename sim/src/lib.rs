@@ -69,7 +69,7 @@ pub fn run(options: Options) -> Result<(), SimError> {
         None => (Store::from_dataset(initial_dataset(&options)?)?, None),
     };
     let test_double =
-        Arc::new(double::from_options(&config, &options.double).map_err(SimError::TestDouble)?);
+        double::from_options(&config, &options.double).map_err(SimError::TestDouble)?;
     let admin_addr = match &options.double.admin {
         Some(addr) => Some(
             double::admin::check_address(addr, options.double.admin_allow_remote)
@@ -83,7 +83,8 @@ pub fn run(options: Options) -> Result<(), SimError> {
         source,
     })?;
     let addr = listener.local_addr().map_err(SimError::Io)?;
-    stats::publish_to(options.session_counts.clone())?;
+    let sessions = stats::SessionCounts::publishing_to(options.session_counts.clone())?;
+    let test_double = Arc::new(test_double.with_session_counts(sessions));
     let engine = Engine::new(store, journal);
     let reset_options = options.clone();
     let server = Arc::new(

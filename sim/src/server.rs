@@ -324,7 +324,6 @@ impl Server {
             }
             Auth::Granted => {
                 self.double.auth(&mut session, &plain, true);
-                crate::stats::auth_granted();
                 if self.send(&stream, &Reply::ok().to_json()).is_err() {
                     return;
                 }
@@ -360,7 +359,6 @@ impl Server {
             let reply = match parse_request(&plain) {
                 Ok(Request::Disconnect) => {
                     self.double.disconnect();
-                    crate::stats::disconnect_answered();
                     let _ = self.send(&stream, &Reply::ok().to_json());
                     return;
                 }

@@ -563,6 +563,95 @@ fn a_refused_login_is_counted() {
     assert_eq!(counts["auths_granted"], 0);
 }
 
+/// One session on a raw connection: an auth as `login`, then (when granted) a request and, when
+/// `disconnect`, a DISCONNECT; otherwise the socket just closes. Returns whether it was granted.
+fn session(port: u16, login: &str, password: &str, disconnect: bool) -> bool {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut c = Conn::new(stream);
+    let granted = code(&c.auth(login, password).expect("an auth reply")) == 0;
+    if granted {
+        assert_eq!(code(&c.process("API.GetClients", None)), 0);
+        if disconnect {
+            c.send(&mikrobill::protocol::message::request(
+                mikrobill::protocol::message::DISCONNECT_PATH,
+                None,
+            ));
+            assert_eq!(code(&c.recv().expect("DISCONNECT answered")), 0);
+        }
+    }
+    granted
+}
+
+#[test]
+fn the_session_counts_file_and_the_control_api_agree() {
+    let dir = TempDir::new("session-counts-agree");
+    let config = dir.file("config.json");
+    std::fs::write(&config, demo_config(json!({})).to_string()).unwrap();
+    let file = dir.file("counts.json");
+    let d = start(&["--config", &config, "--session-counts", &file], Some(dir));
+    let port = d.sim.port;
+    // (auths granted, auths refused, DISCONNECTs) as each view shows them; the file has no
+    // refusals. Both are updated before the event's reply is sent, so no waiting is needed.
+    let views = || {
+        let f = parse(&std::fs::read_to_string(&file).unwrap());
+        let a = d.get("/api/counts");
+        let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+        (
+            (n(&f, "auths"), n(&f, "disconnects")),
+            (
+                n(&a, "auths_granted"),
+                n(&a, "auths_refused"),
+                n(&a, "disconnects"),
+            ),
+        )
+    };
+    assert_eq!(views(), ((0, 0), (0, 0, 0)));
+    let steps = [
+        (DEMO_LOGIN, DEMO_PASSWORD, true, (1, 0, 1)),
+        (DEMO_LOGIN, "wrong", true, (1, 1, 1)),
+        (DEMO_LOGIN, DEMO_PASSWORD, false, (2, 1, 1)),
+        ("noapi", DEMO_PASSWORD, true, (2, 2, 1)),
+        ("nobody", DEMO_PASSWORD, false, (2, 3, 1)),
+        (DEMO_LOGIN, DEMO_PASSWORD, true, (3, 3, 2)),
+    ];
+    for (login, password, disconnect, (granted, refused, disconnects)) in steps {
+        session(port, login, password, disconnect);
+        assert_eq!(
+            views(),
+            ((granted, disconnects), (granted, refused, disconnects)),
+            "after a session as {login:?}"
+        );
+    }
+    // The same mix from 24 clients at once: 8 of each kind.
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            std::thread::spawn(move || match i % 3 {
+                0 => assert!(session(port, DEMO_LOGIN, DEMO_PASSWORD, true)),
+                1 => assert!(session(port, DEMO_LOGIN, DEMO_PASSWORD, false)),
+                _ => assert!(!session(port, "noapi", DEMO_PASSWORD, true)),
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(views(), ((19, 10), (19, 11, 10)));
+    // Neither a reset of the state nor clearing the journal resets the counts, in either view.
+    assert_eq!(d.send("POST", "/api/reset", json!({})).0, 200);
+    assert_eq!(d.send("DELETE", "/api/journal", json!({})).0, 200);
+    assert_eq!(views(), ((19, 10), (19, 11, 10)));
+    let counts = d.get("/api/counts");
+    assert_eq!(counts["connections"], 30);
+    assert_eq!(
+        counts["requests"],
+        3 + 16,
+        "one request per granted session"
+    );
+}
+
 #[test]
 fn bad_test_double_settings_stop_the_start_with_a_clear_error() {
     let run = |args: &[&str]| {

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::stats::{SessionCounts, SessionEvent};
 use faults::{Action, Fault, FaultSpec};
 use mikrobill::protocol::crypto::Cipher;
 use replay::{Recording, Unmatched};
@@ -57,6 +58,8 @@ pub struct TestDouble {
     unmatched: Unmatched,
     /// Only the control API reads the journal: without --admin it is not kept.
     journal: bool,
+    /// The one tally of auths and DISCONNECTs, read by `counts` and --session-counts alike.
+    sessions: SessionCounts,
 }
 
 impl Default for TestDouble {
@@ -66,6 +69,7 @@ impl Default for TestDouble {
             connections: AtomicU64::new(0),
             unmatched: Unmatched::Tree,
             journal: false,
+            sessions: SessionCounts::default(),
         }
     }
 }
@@ -120,6 +124,12 @@ impl TestDouble {
         Ok(double)
     }
 
+    /// The session tally to count into, e.g. one that publishes to --session-counts.
+    pub fn with_session_counts(mut self, sessions: SessionCounts) -> TestDouble {
+        self.sessions = sessions;
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -133,18 +143,30 @@ impl TestDouble {
         }
     }
 
+    /// Call before the auth's reply is sent, so a client holding the reply finds it counted.
     pub fn auth(&self, session: &mut Session, auth_plaintext: &[u8], granted: bool) {
-        let mut inner = self.lock();
         if granted {
-            inner.log.counts.auths_granted += 1;
             session.cashier = login_of(auth_plaintext);
+            self.session_event(SessionEvent::AuthGranted);
         } else {
-            inner.log.counts.auths_refused += 1;
+            self.session_event(SessionEvent::AuthRefused);
         }
     }
 
+    /// Call before the DISCONNECT's reply is sent.
     pub fn disconnect(&self) {
-        self.lock().log.counts.disconnects += 1;
+        self.session_event(SessionEvent::DisconnectAnswered);
+    }
+
+    fn session_event(&self, event: SessionEvent) {
+        {
+            // Counted under the lock `counts` reads under, so its numbers are all of one instant.
+            let _one_instant = self.lock();
+            self.sessions.count(event);
+        }
+        // Outside the lock: a --session-counts rewrite touches the disk, and every request
+        // takes that lock.
+        self.sessions.publish(event);
     }
 
     /// A request that could not be parsed, answered with `reply`.
@@ -336,7 +358,8 @@ impl TestDouble {
     }
 
     pub fn counts(&self) -> Counts {
-        self.lock().log.counts
+        let inner = self.lock();
+        Counts::new(inner.log.counts, self.sessions.snapshot())
     }
 
     /// Scenarios back to "Started" and the recording back to its first replies.

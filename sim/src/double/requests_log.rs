@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::pattern::PathPattern;
+use crate::stats::Sessions;
 
 pub const CAPACITY: usize = 10_000;
 
@@ -45,6 +46,8 @@ pub struct Entry {
     pub elapsed_ms: u64,
 }
 
+/// `GET /api/counts`, fields in the order served. Auths and DISCONNECTs come from the one
+/// session tally (crate::stats), connections and requests from the journal's own `Traffic`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Counts {
     pub connections: u64,
@@ -54,11 +57,30 @@ pub struct Counts {
     pub disconnects: u64,
 }
 
+impl Counts {
+    pub fn new(traffic: Traffic, sessions: Sessions) -> Counts {
+        Counts {
+            connections: traffic.connections,
+            auths_granted: sessions.auths_granted,
+            auths_refused: sessions.auths_refused,
+            requests: traffic.requests,
+            disconnects: sessions.disconnects,
+        }
+    }
+}
+
+/// What the journal counts itself, under the test double's lock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Traffic {
+    pub connections: u64,
+    pub requests: u64,
+}
+
 #[derive(Default)]
 pub struct RequestsLog {
     entries: VecDeque<Entry>,
     next_seq: u64,
-    pub counts: Counts,
+    pub counts: Traffic,
 }
 
 pub fn now_ms() -> u64 {

@@ -234,6 +234,8 @@ impl Admin {
             .engine()
             .replace(store)
             .map_err(|e| error(500, &format!("cannot write the state file: {e}")))?;
+        // The counts stay: --session-counts shows the same tally and only moves forward
+        // (crate::stats).
         self.double.rewind();
         Ok(ok(json!({ "reset": true })))
     }
