@@ -46,18 +46,7 @@ free_port() {
     php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); $n = stream_socket_get_name($s, false); echo substr($n, strrpos($n, ":") + 1);'
 }
 
-# Starts "$@" in the background, records its pid, and waits for "listening on HOST:PORT".
-start_listening() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pids+=("$!")
-    for _ in $(seq 1 200); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null | head -n1 || true)
-        [ -n "$port" ] && return 0
-        sleep 0.05
-    done
-    echo "bench-php-fpm: $name did not start" >&2; cat "$work/$name.err" >&2; exit 1
-}
+. "$root/scripts/lib/servers.sh"
 
 wait_for() {
     local what=$1 path=$2
@@ -88,13 +77,13 @@ GRANT SELECT ON mikrobill.* TO 'mbweb'@'127.0.0.1';
 SQL
 
 # --- the simulator, and a 2 ms-each-way link to it ---------------------------------------------
-start_listening sim "$target/mikrobill-sim" --listen 127.0.0.1:0
+start_server sim "$target/mikrobill-sim" --listen 127.0.0.1:0
 sim_port=$port
-start_listening proxy "$target/examples/delay-proxy" "127.0.0.1:$sim_port" 2
+start_server proxy "$target/examples/delay-proxy" "127.0.0.1:$sim_port" 2
 proxy_port=$port
-start_listening floor "$target/examples/floor-server"
+start_server floor "$target/examples/floor-server"
 floor_port=$port
-start_listening floor-proxy "$target/examples/delay-proxy" "127.0.0.1:$floor_port" 2
+start_server floor-proxy "$target/examples/delay-proxy" "127.0.0.1:$floor_port" 2
 floor_proxy_port=$port
 
 # --- web root: config.php one folder above kassa, as MikroBILL lays it out ---------------------

@@ -23,24 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a server that prints "listening on 127.0.0.1:PORT" first and sets $port. It runs in this
-# shell, not in $(...), so that the pid it records is the one cleanup kills.
-start_server() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pids+=("$!")
-    port=""
-    for _ in $(seq 1 200); do
-        if grep -q '^listening on ' "$work/$name.out" 2>/dev/null; then
-            port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out" | head -n1)
-            return
-        fi
-        sleep 0.05
-    done
-    echo "tests/c: $name did not start" >&2
-    cat "$work/$name.err" >&2
-    exit 1
-}
+. "$root/scripts/lib/servers.sh"
 
 start_server sim "$sim" --listen 127.0.0.1:0
 sim_port=$port

@@ -36,23 +36,9 @@ cleanup() {
 trap cleanup EXIT
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 
-# Starts a server that prints "listening on HOST:PORT" first and sets $port.
-start_server() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pids+=("$!")
-    port=""
-    for _ in $(seq 1 1200); do
-        if grep -q '^listening on ' "$work/$name.out" 2>/dev/null; then
-            port=$(sed -n 's/^listening on .*:\([0-9]*\)\r*$/\1/p' "$work/$name.out" | head -n1)
-            return
-        fi
-        sleep 0.05
-    done
-    echo "tests/windows: $name did not start" >&2
-    cat "$work/$name.out" "$work/$name.err" >&2
-    exit 1
-}
+# mikrobill-sim.exe under wine can take a while to start on a busy machine.
+start_server_seconds=60
+. "$root/scripts/lib/servers.sh"
 
 echo "== wine prefix"
 timeout 300 wineboot --init >/dev/null 2>&1 || { echo "tests/windows: wineboot failed" >&2; exit 1; }
