@@ -10,14 +10,20 @@ protocol needs: one connection per instance and its calls one after another, in 
 were awaited (the protocol has one request in flight per connection). For parallel requests use
 several instances.
 
-Cancelling a task that awaits a call stops the waiting, not the request: a request already sent
-finishes on the worker (it is never resent), and the instance's next call runs after it. A call
-still queued behind another is dropped without being sent.
+Cancelling a task that awaits a call:
+  - while the call still waits for its turn, drops it: the request is never sent;
+  - while the request is in flight, abandons it in the library (mb_cancel): the blocking call on
+    the worker returns with code 9011 within about 20 ms (one blocked in the TCP connect itself
+    when the connect ends, at most connect_timeout), its connection is dropped, the request
+    (which may or may not have reached the server) is never resent, and the task then raises
+    asyncio.CancelledError. The instance stays usable: its next call opens a new connection.
+Only the cancelled task's own call is cancelled, never one queued behind it.
 """
 
 import asyncio
 import concurrent.futures
 import functools
+import threading
 from types import TracebackType
 from typing import Any, Callable, Optional, Type, TypeVar
 
@@ -26,6 +32,22 @@ from ._api import MikroBILL_API as _BlockingAPI
 __all__ = ["MikroBILL_API"]
 
 _T = TypeVar("_T")
+
+# How often a cancel is repeated until the worker is out of the cancelled call (see _abandon).
+_RECANCEL_S = 0.01
+
+
+class _Turn:
+    """One awaited call's place among the instance's calls."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+
+class _NotSent(Exception):
+    """The worker reached a call whose task was already cancelled, and skipped it."""
 
 
 class MikroBILL_API:
@@ -75,6 +97,12 @@ class MikroBILL_API:
         )
         self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = (
             concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mikrobill-aio"))
+        # mb_cancel cancels whatever call the handle runs at that moment; it knows no call of its
+        # own. So it is issued only under this lock and only while _in_flight is the cancelled
+        # task's turn: the worker changes _in_flight under the same lock right before and right
+        # after the native call, so a cancel can never reach the next call.
+        self._turn_lock = threading.Lock()
+        self._in_flight: Optional[_Turn] = None
 
     async def process(self, path: str, value: Any = None) -> str:
         """The reply text to one request; value is any JSON-serializable object (None reads).
@@ -140,4 +168,58 @@ class MikroBILL_API:
             # Closed (or closing on the worker right now): MikroBILLError 9007, as the blocking
             # class raises, and never a call on the event loop's thread.
             _BlockingAPI._raise_closed()
-        return await asyncio.get_running_loop().run_in_executor(worker, functools.partial(call, *args))
+        turn = _Turn()
+        job = worker.submit(self._call_in_turn, turn, functools.partial(call, *args))
+        try:
+            # Cancelling this await cancels the job too, which drops it if it has not started.
+            return await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            if self._cancel_in_flight(turn):
+                await self._abandon(job, turn)
+            raise
+
+    def _call_in_turn(self, turn: _Turn, call: Callable[[], _T]) -> _T:
+        # On the worker thread.
+        with self._turn_lock:
+            if turn.cancelled:
+                # Cancelled after the worker took the job but before the call began.
+                raise _NotSent()
+            self._in_flight = turn
+        try:
+            return call()
+        finally:
+            with self._turn_lock:
+                self._in_flight = None
+
+    def _cancel_in_flight(self, turn: _Turn) -> bool:
+        """Marks the turn cancelled and, if its call is on the worker now, cancels that call in
+        the library; True when it was (the call then returns 9011 within about 20 ms)."""
+        with self._turn_lock:
+            turn.cancelled = True
+            if self._in_flight is not turn:
+                return False
+            self._api.cancel()
+            return True
+
+    async def _abandon(self, job: "concurrent.futures.Future[Any]", turn: _Turn) -> None:
+        """Waits until the worker is out of the cancelled call, so that once the task has ended
+        the request is abandoned and the instance free for its next call."""
+        loop = asyncio.get_running_loop()
+
+        # The library forgets a cancel that comes before the native call has begun (a cancel
+        # only concerns the call in progress), and the worker marks the turn in flight just
+        # before it calls in. So the cancel is repeated until the worker is out of the call.
+        # A repeat that lands just after the call ended cannot cancel the next call, which
+        # clears the flag when it begins (only a disconnect() or close() right after it would
+        # find the flag set and close the socket without saying DISCONNECT).
+        def cancel_again() -> None:
+            if self._cancel_in_flight(turn):
+                loop.call_later(_RECANCEL_S, cancel_again)
+
+        loop.call_later(_RECANCEL_S, cancel_again)
+        try:
+            await asyncio.wrap_future(job)
+        except (Exception, asyncio.CancelledError):
+            # Whatever the call returned or raised, this task ends cancelled; cancelled once more,
+            # it stops waiting (the repeats go on without it).
+            pass
