@@ -26,8 +26,9 @@ Options:
   --auth-timeout SECS      close a connection not authenticated this long after it was
                            accepted, however it trickles bytes (default 10)
   --max-connections N      at most N connections at once (default 1024); when all are taken,
-                           a new one replaces the oldest not yet authenticated, and only
-                           when every one is authenticated is it refused
+                           a new one replaces the oldest not yet authenticated (once that one
+                           has had 250 ms to send its auth), and only when every one is
+                           authenticated is it refused
   --max-buffered-bytes N   at most N bytes of request frames being received or decoded, over
                            all connections (default 268435456); a request that would pass it
                            gets code 209 and its connection is closed

@@ -3,9 +3,10 @@
 //! Engine::process, so a slow or hostile peer only ever stalls its own thread. The auth phase
 //! has one overall deadline (--auth-timeout), so unauthenticated sockets hold their slot of
 //! --max-connections only briefly; when every slot is taken, a new connection replaces the
-//! oldest one still authenticating, so peers that connect and never authenticate cannot lock
-//! honest clients out. Request frames being received or decoded share one memory budget
-//! (--max-buffered-bytes) over all connections.
+//! oldest one still waiting for its auth frame with nothing queued, once that one has had
+//! EVICTION_GRACE to send it (until then newcomers wait in the listen queue), so peers that
+//! connect and never authenticate cannot lock honest clients out. Request frames being received
+//! or decoded share one memory budget (--max-buffered-bytes) over all connections.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -14,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::double::{send_truncated, Outcome, TestDouble};
@@ -36,7 +37,7 @@ pub struct Server {
     trace: Option<Mutex<File>>,
     active: AtomicUsize,
     /// Connections still authenticating, by accept number (so the first is the oldest).
-    authenticating: Mutex<BTreeMap<u64, TcpStream>>,
+    authenticating: Mutex<BTreeMap<u64, Waiting>>,
     accepted: AtomicU64,
     buffered: AtomicUsize,
     double: Arc<TestDouble>,
@@ -54,9 +55,24 @@ impl Drop for Buffered<'_> {
     }
 }
 
+/// A connection waiting for its auth frame, as the accept loop sees it when it must evict one.
+struct Waiting {
+    stream: TcpStream,
+    accepted: Instant,
+}
+
+/// Which connection waiting for its auth frame may give up its slot to a newcomer.
+enum Eviction {
+    Now(u64),
+    /// The candidate is still within EVICTION_GRACE for this long.
+    After(Duration),
+    /// None is waiting with nothing queued.
+    Nobody,
+}
+
 /// Leaves the authenticating set when the connection authenticates or ends.
 struct Authenticating<'a> {
-    set: &'a Mutex<BTreeMap<u64, TcpStream>>,
+    set: &'a Mutex<BTreeMap<u64, Waiting>>,
     id: u64,
 }
 
@@ -86,6 +102,15 @@ const REQUEST_READ_BUFFER: usize = 8 * 1024;
 /// Largest first (auth) frame: a real auth message is about 128 bytes.
 pub const MAX_AUTH_FRAME: usize = 64 * 1024;
 
+/// How long a new connection keeps its slot whatever comes after it. An honest client sends its
+/// auth right after connecting, but a loaded machine can deschedule it for milliseconds in
+/// between; peers that reconnect the moment they are closed renew every other slot meanwhile, so
+/// "the oldest" alone could be a connection a few milliseconds old.
+const EVICTION_GRACE: Duration = Duration::from_millis(250);
+
+/// How often the accept loop looks again while it leaves newcomers queued (a slot may also free).
+const ADMISSION_RECHECK: Duration = Duration::from_millis(10);
+
 /// Reads that all end by one deadline: each read's timeout is the time left, so a peer that
 /// trickles bytes cannot stretch the auth phase the way it can stretch a per-read timeout.
 /// The idle timeout still bounds each single read.
@@ -106,33 +131,52 @@ impl io::Read for Deadline<'_> {
     }
 }
 
+/// Bytes queued on the socket and not yet read. FIONREAD counts them without reading them or
+/// touching the socket's blocking mode, which the connection's own thread relies on.
 #[cfg(unix)]
-fn has_pending_bytes(stream: &TcpStream) -> bool {
+fn queued_bytes(stream: &TcpStream) -> usize {
     use std::os::fd::AsRawFd;
-    let mut byte = 0u8;
-    // SAFETY: recv(2) of at most one byte into a live local, on a descriptor `stream` owns;
-    // MSG_PEEK leaves the byte for the connection's own thread.
-    let n = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n > 0
+    let mut queued: libc::c_int = 0;
+    // SAFETY: ioctl(FIONREAD) writes one c_int into a live local, on a descriptor `stream` owns.
+    let status = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut queued) };
+    if status == 0 {
+        usize::try_from(queued).unwrap_or(0)
+    } else {
+        0
+    }
 }
 
-/// FIONREAD counts what is queued without reading it or touching the socket's blocking mode,
-/// which the connection's own thread relies on.
 #[cfg(windows)]
-fn has_pending_bytes(stream: &TcpStream) -> bool {
+fn queued_bytes(stream: &TcpStream) -> usize {
     use std::os::windows::io::AsRawSocket;
     use windows_sys::Win32::Networking::WinSock::{ioctlsocket, FIONREAD, SOCKET};
     let mut queued: u32 = 0;
     // SAFETY: ioctlsocket(FIONREAD) writes one u32 into a live local, on a socket `stream` owns.
     let status = unsafe { ioctlsocket(stream.as_raw_socket() as SOCKET, FIONREAD, &mut queued) };
-    status == 0 && queued > 0
+    if status == 0 {
+        queued as usize
+    } else {
+        0
+    }
+}
+
+/// Waits, within the auth deadline, for the first bytes of the auth frame, and tells whether the
+/// whole frame (the prefix and the body it announces) is then queued. Nothing is read: the bytes
+/// stay queued, so eviction keeps passing the connection over until it leaves the set.
+fn whole_auth_frame_queued(stream: &TcpStream, until: Instant, idle: Duration) -> io::Result<bool> {
+    let left = until.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    stream.set_read_timeout(Some(left.min(idle)))?;
+    let mut prefix = [0u8; 4];
+    if stream.peek(&mut prefix)? < prefix.len() {
+        return Ok(false);
+    }
+    let frame = usize::try_from(u32::from_le_bytes(prefix))
+        .unwrap_or(usize::MAX)
+        .saturating_add(prefix.len());
+    Ok(queued_bytes(stream) >= frame)
 }
 
 /// Decrements the live-connection count when a connection thread ends, however it ends.
@@ -196,6 +240,11 @@ impl Server {
         while !signal::stop_requested() {
             wait_for_connection(&listener, 200);
             loop {
+                if let Some(wait) = self.admission_wait() {
+                    // Newcomers stay in the listen queue, where their auth bytes can arrive.
+                    thread::sleep(wait);
+                    break;
+                }
                 match listener.accept() {
                     Ok((stream, _)) => self.spawn(stream),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -222,7 +271,11 @@ impl Server {
         }
         let id = self.accepted.fetch_add(1, Ordering::SeqCst);
         if let Ok(watch) = stream.try_clone() {
-            self.lock_authenticating().insert(id, watch);
+            let waiting = Waiting {
+                stream: watch,
+                accepted: Instant::now(),
+            };
+            self.lock_authenticating().insert(id, waiting);
         }
         let server = Arc::clone(self);
         let started = thread::Builder::new()
@@ -243,27 +296,59 @@ impl Server {
         }
     }
 
-    fn lock_authenticating(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, TcpStream>> {
+    fn lock_authenticating(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Waiting>> {
         self.authenticating
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every slot is taken: the connection that has waited longest for its auth frame gives up
-    /// its slot to the new one (its thread sees the shutdown and ends, freeing the slot). Until
-    /// it has ended the live count passes --max-connections by one. A connection whose bytes are
-    /// waiting to be read is skipped: an honest client sends its auth at once, and evicting it
-    /// in the instant before its thread reads would let a storm of reconnecting squatters push
-    /// out every honest newcomer.
+    /// The connection that may give up its slot: the oldest one waiting for its auth frame with
+    /// nothing queued, if it is past EVICTION_GRACE (every later one is younger). A connection
+    /// with bytes queued is passed over: it leaves the set before it reads its whole auth frame
+    /// (see serve), so an honest client whose frame has arrived is never taken.
+    fn eviction_candidate(set: &BTreeMap<u64, Waiting>) -> Eviction {
+        let Some((&id, oldest)) = set
+            .iter()
+            .find(|(_, waiting)| queued_bytes(&waiting.stream) == 0)
+        else {
+            return Eviction::Nobody;
+        };
+        let left = EVICTION_GRACE.saturating_sub(oldest.accepted.elapsed());
+        if left.is_zero() {
+            Eviction::Now(id)
+        } else {
+            Eviction::After(left)
+        }
+    }
+
+    /// Every slot is taken and the connection that would give its slot up is still within its
+    /// grace: how long to leave newcomers queued before looking again. None when a newcomer can
+    /// be accepted now: a slot is free, a connection can be evicted, or none is waiting for its
+    /// auth with nothing queued (the newcomer is then closed on accept, as every slot is in use).
+    fn admission_wait(&self) -> Option<Duration> {
+        if self.active.load(Ordering::SeqCst) < self.options.max_connections {
+            return None;
+        }
+        match Self::eviction_candidate(&self.lock_authenticating()) {
+            Eviction::After(left) => Some(left.min(ADMISSION_RECHECK)),
+            Eviction::Now(_) | Eviction::Nobody => None,
+        }
+    }
+
+    /// Every slot is taken: the eviction candidate gives up its slot to the new connection (its
+    /// thread sees the shutdown and ends, freeing the slot). Until it has ended the live count
+    /// passes --max-connections by one. False (the newcomer is closed) when none may: every one
+    /// is authenticated or has its auth queued, or, rarely, the candidate admission_wait saw
+    /// authenticated in the meantime and the next one is still within its grace.
     fn evict_oldest_authenticating(&self) -> bool {
         let mut set = self.lock_authenticating();
-        let victim = set
-            .iter()
-            .find(|(_, stream)| !has_pending_bytes(stream))
-            .map(|(&id, _)| id);
-        match victim.and_then(|id| set.remove(&id)) {
-            Some(stream) => {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+        let victim = match Self::eviction_candidate(&set) {
+            Eviction::Now(id) => set.remove(&id),
+            Eviction::After(_) | Eviction::Nobody => None,
+        };
+        match victim {
+            Some(waiting) => {
+                let _ = waiting.stream.shutdown(std::net::Shutdown::Both);
                 true
             }
             None => false,
@@ -303,6 +388,18 @@ impl Server {
             until: Instant::now() + self.options.auth_timeout,
             idle: self.options.idle_timeout,
         };
+        // Leaving the set before the frame is read, while its bytes are still queued, leaves no
+        // instant in which an eviction sees nothing queued yet still finds the connection in the
+        // set: leaving after the read let a reconnecting storm evict an honest client whose
+        // auth had been read but not yet answered. A frame not queued whole at first (trickled)
+        // leaves the connection evictable until it is read.
+        let Ok(whole) = whole_auth_frame_queued(&stream, auth_deadline.until, auth_deadline.idle)
+        else {
+            return;
+        };
+        if whole {
+            authenticating.done();
+        }
         let Ok(first) = read_frame(&mut { auth_deadline }, max.min(MAX_AUTH_FRAME)) else {
             return;
         };
