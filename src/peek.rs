@@ -13,8 +13,7 @@ pub fn peek_now(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     // SAFETY: recv(2) writes at most `buf.len()` bytes into `buf`, a live exclusive borrow, on a
     // descriptor `stream` owns for the duration of the call. MSG_DONTWAIT makes this one call
-    // non-blocking without changing the descriptor's mode, which other threads never share
-    // (a client's connection is used under its handle's lock).
+    // non-blocking without changing the descriptor's mode.
     let n = unsafe {
         libc::recv(
             stream.as_raw_fd(),
