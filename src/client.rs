@@ -150,6 +150,9 @@ impl Client {
             return;
         }
         if let Some(conn) = self.conn.take() {
+            // The courtesy is a call of its own: a cancel that came while no call ran (a binding's
+            // late repeat) must not cut it short, while one that comes during it still does.
+            self.cancel.begin_call();
             let bye = message::request(message::DISCONNECT_PATH, None);
             let mut io = self.io(&conn, Instant::now() + self.config.io_timeout);
             if io

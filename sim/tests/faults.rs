@@ -219,6 +219,22 @@ fn a_stalled_call_is_cancelled_from_another_thread_at_once_and_the_handle_stays_
 }
 
 #[test]
+fn a_cancel_with_no_call_in_progress_does_not_cut_a_later_disconnect_short() {
+    let bench = Bench::start("cancel-then-close");
+    let handle = connect(bench.sim.port, "");
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    // As a binding may do when its cancel lands just after the call it aimed at had ended.
+    assert_eq!(mb_cancel(handle), 0);
+    assert_eq!(mb_close(handle), 0);
+    // The courtesy went out whole: the simulator traced the DISCONNECT request.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while applied(&bench.trace, "DISCONNECT") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(applied(&bench.trace, "DISCONNECT"), 1);
+}
+
+#[test]
 fn discard_does_not_wait_for_a_stalled_call_which_then_ends_cancelled() {
     let bench = Bench::start("discard");
     let handle = connect(

@@ -209,9 +209,8 @@ class MikroBILL_API:
         # The library forgets a cancel that comes before the native call has begun (a cancel
         # only concerns the call in progress), and the worker marks the turn in flight just
         # before it calls in. So the cancel is repeated until the worker is out of the call.
-        # A repeat that lands just after the call ended cannot cancel the next call, which
-        # clears the flag when it begins (only a disconnect() or close() right after it would
-        # find the flag set and close the socket without saying DISCONNECT).
+        # A repeat that lands just after the call ended cannot cancel the next call, nor the
+        # DISCONNECT of a disconnect() or close(): each clears the flag when it begins.
         def cancel_again() -> None:
             if self._cancel_in_flight(turn):
                 loop.call_later(_RECANCEL_S, cancel_again)
