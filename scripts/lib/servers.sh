@@ -13,7 +13,8 @@ start_server() {
     pids+=("$!")
     port=""
     for _ in $(seq 1 $(( ${start_server_seconds:-10} * 20 ))); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)\r*$/\1/p' "$work/$name.out" 2>/dev/null | head -n1)
+        # The output file may not exist yet (the background job opens it): not a failure here.
+        port=$(sed -n 's/^listening on .*:\([0-9]*\)\r*$/\1/p' "$work/$name.out" 2>/dev/null | head -n1 || true)
         [ -n "$port" ] && return 0
         sleep 0.05
     done
