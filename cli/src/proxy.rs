@@ -321,6 +321,30 @@ fn record_note(shared: &Shared, id: u64, kind: &str, note: String) {
     }));
 }
 
+/// After one relayed frame from `sender` ("client" or "core"): true while that direction goes
+/// on frame by frame. An end, an error, or a stream that stopped being frames (noted in the
+/// recording) ends it.
+fn another_frame_may_follow(
+    relayed: io::Result<Relayed>,
+    shared: &Shared,
+    id: u64,
+    sender: &str,
+) -> bool {
+    match relayed {
+        Ok(Relayed::Frame) => true,
+        Ok(Relayed::Unframed(len)) => {
+            record_note(
+                shared,
+                id,
+                "unframed",
+                format!("{sender} sent a length prefix of {len}: copied through unparsed"),
+            );
+            false
+        }
+        Ok(Relayed::End) | Err(_) => false,
+    }
+}
+
 /// Client to core: forwards frames and queues each request for the reply side.
 fn client_to_core(
     id: u64,
@@ -342,20 +366,11 @@ fn client_to_core(
                 .unwrap_or_else(PoisonError::into_inner)
                 .push_back(Pending { started, line });
         };
-        match relay_frame(&mut client, &mut core, shared.max_record, queue_it) {
-            Ok(Relayed::Frame) => first = false,
-            Ok(Relayed::End) => break,
-            Ok(Relayed::Unframed(len)) => {
-                record_note(
-                    shared,
-                    id,
-                    "unframed",
-                    format!("client sent a length prefix of {len}: copied through unparsed"),
-                );
-                break;
-            }
-            Err(_) => break,
+        let relayed = relay_frame(&mut client, &mut core, shared.max_record, queue_it);
+        if !another_frame_may_follow(relayed, shared, id, "client") {
+            break;
         }
+        first = false;
     }
     let _ = core.shutdown(Shutdown::Write);
 }
@@ -436,19 +451,9 @@ fn core_to_client(
             describe_reply(shared, &seen, &mut pending.line);
             finish_line(id, pending, shared);
         };
-        match relay_frame(&mut core, &mut client, shared.max_record, record_it) {
-            Ok(Relayed::Frame) => {}
-            Ok(Relayed::End) => break,
-            Ok(Relayed::Unframed(len)) => {
-                record_note(
-                    shared,
-                    id,
-                    "unframed",
-                    format!("core sent a length prefix of {len}: copied through unparsed"),
-                );
-                break;
-            }
-            Err(_) => break,
+        let relayed = relay_frame(&mut core, &mut client, shared.max_record, record_it);
+        if !another_frame_may_follow(relayed, shared, id, "core") {
+            break;
         }
     }
     let _ = client.shutdown(Shutdown::Write);
