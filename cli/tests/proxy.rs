@@ -278,3 +278,34 @@ fn a_connection_open_at_shutdown_still_gets_its_line() {
     let mode = std::fs::metadata(record).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the record file is the owner's only");
 }
+
+#[test]
+fn a_stream_that_stops_being_frames_is_copied_through_and_noted() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("unframed");
+    let record = dir.0.join("r.jsonl");
+    let record = record.to_str().unwrap();
+    let core = mb(&["serve"]);
+    let p = proxy(core.port, record, &[]);
+    let mut raw = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // 5 is no frame length (frames are whole 16-byte blocks).
+    raw.write_all(&[5, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'])
+        .unwrap();
+    raw.shutdown(std::net::Shutdown::Write).unwrap();
+    // The simulator refuses what is no auth frame and closes; the proxy passes the end on.
+    let mut rest = Vec::new();
+    let _ = raw.read_to_end(&mut rest);
+    stop(p);
+    let text = std::fs::read_to_string(record).unwrap();
+    let notes: Vec<Value> = text
+        .lines()
+        .map(parse)
+        .filter(|line| line["kind"] == "unframed")
+        .collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert_eq!(
+        notes[0]["note"],
+        "client sent a length prefix of 5: copied through unparsed"
+    );
+}
