@@ -191,17 +191,27 @@ fn call_in_background(handle: i64, marker: &str) -> std::thread::JoinHandle<(Str
     })
 }
 
-#[test]
-fn a_stalled_call_is_cancelled_from_another_thread_at_once_and_the_handle_stays_usable() {
-    let bench = Bench::start("cancel");
+/// A handle whose set (carrying `marker`) is on its way in another thread, held up by a stalled
+/// proxy long enough to have left; timeouts far beyond the test's, so only the test ends it.
+fn stalled_set(
+    tag: &str,
+    marker: &str,
+) -> (Bench, i64, std::thread::JoinHandle<(String, Instant)>) {
+    let bench = Bench::start(tag);
     let handle = connect(
         bench.proxy.port,
         r#","io_timeout_ms":20000,"call_timeout_ms":30000"#,
     );
     assert_eq!(code_of(&process(handle, NAME, None)), 0);
     bench.proxy.set(Fault::Stall);
-    let call = call_in_background(handle, "cancelled");
+    let call = call_in_background(handle, marker);
     std::thread::sleep(Duration::from_millis(300));
+    (bench, handle, call)
+}
+
+#[test]
+fn a_stalled_call_is_cancelled_from_another_thread_at_once_and_the_handle_stays_usable() {
+    let (bench, handle, call) = stalled_set("cancel", "cancelled");
     let cancelled_at = Instant::now();
     assert_eq!(mb_cancel(handle), 0);
     let (reply, returned_at) = call.join().unwrap();
@@ -236,15 +246,7 @@ fn a_cancel_with_no_call_in_progress_does_not_cut_a_later_disconnect_short() {
 
 #[test]
 fn discard_does_not_wait_for_a_stalled_call_which_then_ends_cancelled() {
-    let bench = Bench::start("discard");
-    let handle = connect(
-        bench.proxy.port,
-        r#","io_timeout_ms":20000,"call_timeout_ms":30000"#,
-    );
-    assert_eq!(code_of(&process(handle, NAME, None)), 0);
-    bench.proxy.set(Fault::Stall);
-    let call = call_in_background(handle, "discarded");
-    std::thread::sleep(Duration::from_millis(300));
+    let (_bench, handle, call) = stalled_set("discard", "discarded");
     let started = Instant::now();
     assert_eq!(mb_discard(handle), 0);
     let took = started.elapsed();
