@@ -219,14 +219,7 @@ fn many_connections_at_once_each_get_their_own_lines() {
     let threads: Vec<_> = (0..32)
         .map(|i| {
             std::thread::spawn(move || {
-                let cfg = mikrobill::Config::new(
-                    "127.0.0.1",
-                    port,
-                    DEMO_LOGIN,
-                    DEMO_PASSWORD,
-                    KEY1,
-                    KEY2,
-                );
+                let cfg = demo_client_config(port);
                 let mut c = mikrobill::Client::new(cfg).unwrap();
                 for n in 0..10 {
                     let reply = call(&mut c, &format!("API.T{i}.R{n}"), None);

@@ -85,8 +85,7 @@ fn three_hundred_clients_beside_slowloris_and_garbage_see_no_error() {
     for t in 0..CLIENTS {
         let (stop, calls, errors) = (Arc::clone(&stop), Arc::clone(&calls), Arc::clone(&errors));
         threads.push(thread::spawn(move || {
-            let cfg =
-                mikrobill::Config::new("127.0.0.1", port, DEMO_LOGIN, DEMO_PASSWORD, KEY1, KEY2);
+            let cfg = demo_client_config(port);
             let mut client = mikrobill::Client::new(cfg).unwrap();
             let name = format!("API.Client.{IVANOV}.AutorizeInfo.Name");
             let mut n = 0u64;

@@ -51,14 +51,7 @@ impl Counted {
     }
 
     fn config(&self) -> Config {
-        let mut c = Config::new(
-            "127.0.0.1",
-            self.sim.port,
-            DEMO_LOGIN,
-            DEMO_PASSWORD,
-            KEY1,
-            KEY2,
-        );
+        let mut c = self.sim.config();
         c.persistent = true;
         c
     }

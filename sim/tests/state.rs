@@ -187,12 +187,9 @@ fn corrupt_snapshot_refuses_to_start() {
     let dir = TempDir::new("corrupt");
     let state = dir.file("state.json");
     std::fs::write(&state, "{not json").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args(["--listen", "127.0.0.1:0", "--state", &state])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("state.json"));
+    let (status, stderr) = start_fails(&["--state", &state]);
+    assert_eq!(status, Some(1));
+    assert!(stderr.contains("state.json"), "{stderr}");
 }
 
 #[test]
@@ -246,12 +243,9 @@ fn dataset_file_is_loaded() {
     );
 
     std::fs::write(&path, r#"{"clients":[{"GUID":1,"Nmae":"typo"}]}"#).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args(["--listen", "127.0.0.1:0", "--dataset", &path])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Nmae"));
+    let (status, stderr) = start_fails(&["--dataset", &path]);
+    assert_eq!(status, Some(1));
+    assert!(stderr.contains("Nmae"), "{stderr}");
 }
 
 #[test]
@@ -287,18 +281,6 @@ fn a_million_generated_clients() {
     assert_eq!(ret(&call(&mut cl, &money, None)), json!("42.00"));
     let found = ret(&call(&mut cl, "API.GetClients", Some("\"user999999b\"")));
     assert_eq!(found, json!([guid]));
-}
-
-fn start_fails(args: &[&str]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

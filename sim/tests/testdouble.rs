@@ -110,14 +110,7 @@ impl Double {
     }
 
     fn client_with_timeout(&self, ms: u64) -> mikrobill::Client {
-        let mut cfg = mikrobill::Config::new(
-            "127.0.0.1",
-            self.sim.port,
-            DEMO_LOGIN,
-            DEMO_PASSWORD,
-            KEY1,
-            KEY2,
-        );
+        let mut cfg = self.sim.config();
         cfg.io_timeout = Duration::from_millis(ms);
         mikrobill::Client::new(cfg).unwrap()
     }
@@ -502,14 +495,7 @@ fn journal_and_counts_under_64_concurrent_clients() {
     let threads: Vec<_> = (0..CLIENTS)
         .map(|i| {
             std::thread::spawn(move || {
-                let cfg = mikrobill::Config::new(
-                    "127.0.0.1",
-                    port,
-                    DEMO_LOGIN,
-                    DEMO_PASSWORD,
-                    KEY1,
-                    KEY2,
-                );
+                let cfg = demo_client_config(port);
                 let mut c = mikrobill::Client::new(cfg).unwrap();
                 for n in 0..EACH {
                     let path = format!("API.Thread{i}.Request{n}");
@@ -654,17 +640,7 @@ fn the_session_counts_file_and_the_control_api_agree() {
 
 #[test]
 fn bad_test_double_settings_stop_the_start_with_a_clear_error() {
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = start_fails;
     let (status, err) = run(&["--replay", "/nonexistent/session.jsonl"]);
     assert_eq!(status, Some(1));
     assert!(err.contains("/nonexistent/session.jsonl"), "{err}");

@@ -76,6 +76,11 @@ impl Sim {
         self.client_as(DEMO_LOGIN, DEMO_PASSWORD)
     }
 
+    /// The demo cashier's client settings for this simulator.
+    pub fn config(&self) -> mikrobill::Config {
+        demo_client_config(self.port)
+    }
+
     pub fn client_as(&self, login: &str, password: &str) -> mikrobill::Client {
         let cfg = mikrobill::Config::new("127.0.0.1", self.port, login, password, KEY1, KEY2);
         mikrobill::Client::new(cfg).unwrap()
@@ -92,6 +97,27 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The demo cashier's client settings for a simulator on `port`, for threads that hold no `Sim`.
+pub fn demo_client_config(port: u16) -> mikrobill::Config {
+    mikrobill::Config::new("127.0.0.1", port, DEMO_LOGIN, DEMO_PASSWORD, KEY1, KEY2)
+}
+
+/// Runs the simulator with `args` where it must refuse to start: its exit code and stderr.
+pub fn start_fails(args: &[&str]) -> (Option<i32>, String) {
+    let Some(binary) = option_env!("CARGO_BIN_EXE_mikrobill-sim") else {
+        panic!("start_fails is for the simulator crate's tests");
+    };
+    let out = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn cipher() -> Cipher {
