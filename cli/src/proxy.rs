@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -489,8 +489,8 @@ fn run(o: Options) -> Result<(), String> {
         next_id: AtomicU64::new(1),
     });
     signal::install();
-    let listener =
-        TcpListener::bind(&o.listen).map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
+    let listener = mikrobill_sim::listen::bind(&o.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut out = io::stdout().lock();

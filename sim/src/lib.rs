@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod journal;
+pub mod listen;
 pub mod model;
 pub mod options;
 pub mod path;
@@ -20,7 +21,6 @@ pub mod store;
 pub mod tree;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use config::Config;
@@ -78,7 +78,7 @@ pub fn run(options: Options) -> Result<(), SimError> {
         None => None,
     };
     signal::install();
-    let listener = TcpListener::bind(&options.listen).map_err(|source| SimError::Listen {
+    let listener = listen::bind(&options.listen).map_err(|source| SimError::Listen {
         addr: options.listen.clone(),
         source,
     })?;
