@@ -15,12 +15,14 @@
  * (MB_INVALID_ARGUMENT). mb_process never returns NULL.
  *
  * Handles: mb_connect returns a handle > 0. Handles are never reused; a closed or unknown handle
- * gives error 9007 (MB_CLOSED_HANDLE) and never touches freed memory.
+ * gives error 9007 (MB_CLOSED_HANDLE) and never touches freed memory. Cancel tokens from
+ * mb_token_new are numbers of their own, never reused either; an unknown one gives error 9005.
  *
  * Errors: every function that fails sets this thread's last error and says so by its return
- * value: 0 from mb_connect, a non-zero code from the int functions, -1 from mb_check_connection
- * (9007, or 9008: a defect inside the library, including a contained panic; its 0, "offline",
- * also leaves the reason as last error), NULL from mb_version, the error JSON from mb_process.
+ * value: 0 from mb_connect and mb_token_new, a non-zero code from the int functions, -1 from
+ * mb_check_connection (9007, or 9008: a defect inside the library, including a contained panic;
+ * its 0, "offline", also leaves the reason as last error), NULL from mb_version, the error JSON
+ * from mb_process and mb_process_with_token.
  * mb_last_error_code() gives its code and mb_last_error() its JSON text
  * {"return":..,"result":..,"code":N}. Every call that succeeds clears it (mb_last_error_code()
  * is then 0), except mb_last_error, mb_last_error_code and mb_free, which leave it as it was so
@@ -93,8 +95,10 @@ typedef enum mb_code {
    */
   MB_KEY2_ROW_MISSING = 9010,
   /*
-   The call was cancelled from another thread (`mb_cancel`), or its handle was discarded
-   while it ran; the request may or may not have reached the server, and was not resent.
+   The call was cancelled from another thread (`mb_cancel`, or its token's
+   `mb_token_cancel`), or its handle was discarded while it ran; the request may or may not
+   have reached the server, and was not resent. A call whose token was cancelled before it
+   started sent nothing (the text says so).
    */
   MB_CANCELLED = 9011,
   /*
@@ -158,6 +162,21 @@ char *mb_last_error(void);
 char *mb_process(long long handle, const char *path, const char *value_json);
 
 /*
+ `mb_process`, also cancelled by `token`, from `mb_token_new` (0: none, exactly
+ `mb_process`). When the token is already cancelled as the call starts (also after waiting
+ for another thread's call on the handle), nothing is sent and the reply is error 9011; when
+ it is cancelled during the call, the call stops as `mb_cancel` stops it. An unknown token is
+ error 9005, and nothing is sent.
+
+ # Safety
+ `path` and `value_json` are NULL or NUL-terminated strings.
+ */
+char *mb_process_with_token(long long handle,
+                            const char *path,
+                            const char *value_json,
+                            long long token);
+
+/*
  1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
  not; the last error says why (the connect errno, 9001, 6, the server's refusal...). -1 when
  the check could not be made: an unknown or closed handle (9007), or 9008: a defect inside the
@@ -200,6 +219,28 @@ int mb_discard(long long handle);
  unknown or closed).
  */
 int mb_cancel(long long handle);
+
+/*
+ A new cancel token (> 0) for `mb_process_with_token`. Cancelling it stops exactly the calls
+ given it, whether they have started yet or not, where `mb_cancel` stops whatever call the
+ handle runs at that moment: a binding cancels one call without any risk of reaching the
+ next. Thread-safe; free it with `mb_token_free`. 0 only on a contained panic (9008).
+ */
+long long mb_token_new(void);
+
+/*
+ Cancels `token` for good, from any thread, without waiting: a call given it that is in
+ progress returns error 9011 within about 20 ms (as with `mb_cancel`), and one that starts
+ later returns 9011 at once without sending anything. Only a flag in this process is set.
+ Returns 0, or 9005 when the token is unknown (never issued, or freed).
+ */
+int mb_token_cancel(long long token);
+
+/*
+ Forgets `token`; a call still running with it goes on watching it until it returns. Returns
+ 0, or 9005 when the token is unknown (never issued, or already freed).
+ */
+int mb_token_free(long long token);
 
 /*
  Frees a string returned by this library. NULL is ignored, and so is a pointer that is not

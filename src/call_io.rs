@@ -10,6 +10,7 @@ use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a blocked read or write may go before it looks at the cancel flag again.
@@ -45,6 +46,28 @@ impl CancelToken {
 
     pub fn is_cancelled(&self) -> bool {
         self.requested.load(Ordering::SeqCst) || self.discarded.load(Ordering::SeqCst)
+    }
+}
+
+/// Cancels the calls it is given to, from any thread, whether they have started yet or not: a
+/// call that starts with it already cancelled sends nothing, and one in progress stops as
+/// [`CancelToken::cancel`] stops it. Unlike that handle-wide cancel it never reaches a call it
+/// was not given to, so a binding can cancel exactly one call without racing the next one.
+/// Cancelling is for good; clones share one state.
+#[derive(Debug, Clone, Default)]
+pub struct CallToken(Arc<AtomicBool>);
+
+impl CallToken {
+    pub fn new() -> CallToken {
+        CallToken::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -108,6 +131,8 @@ pub struct CallIo<'a> {
     pub deadline: Instant,
     pub idle: Duration,
     pub cancel: &'a CancelToken,
+    /// The token of this one call, if it was given one.
+    pub call: Option<&'a CallToken>,
 }
 
 /// Which socket timeout a slice sets.
@@ -131,7 +156,7 @@ impl CallIo<'_> {
             Direction::Write => &self.conn.write_slice,
         };
         loop {
-            if self.cancel.is_cancelled() {
+            if self.cancel.is_cancelled() || self.call.is_some_and(CallToken::is_cancelled) {
                 return Err(io::Error::other(Stop::Cancelled));
             }
             let now = Instant::now();

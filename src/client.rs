@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::call_io::{stop_of, CallIo, CancelToken, Connection, Stop};
+use crate::call_io::{stop_of, CallIo, CallToken, CancelToken, Connection, Stop};
 use crate::config::Config;
 use crate::error::Error;
 use crate::peek::peek_now;
@@ -21,6 +21,8 @@ pub struct Client {
     cipher: Cipher,
     conn: Option<Connection>,
     cancel: Arc<CancelToken>,
+    /// The token of the call in progress, when it was given one (process_with).
+    call_token: Option<CallToken>,
     /// The process that opened or took `conn`: a forked child must not talk on its parent's
     /// session.
     conn_pid: u32,
@@ -48,6 +50,7 @@ impl Client {
             cipher,
             conn: None,
             cancel: Arc::default(),
+            call_token: None,
             conn_pid: 0,
             identity,
         })
@@ -65,6 +68,44 @@ impl Client {
     /// `value_json` is any JSON text (`None` reads); it is re-encoded as PHP `json_encode`
     /// writes it, keeping key order and number text.
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
+        self.begin_call(None);
+        self.request(path, value_json)
+    }
+
+    /// [`Client::process`], cancelled by `token`: at once, sending nothing, when the token is
+    /// already cancelled; otherwise when it is cancelled during the call (code 9011, as for
+    /// [`CancelToken::cancel`]). A token cancelled after the call has no effect on it.
+    pub fn process_with(
+        &mut self,
+        path: &str,
+        value_json: Option<&str>,
+        token: &CallToken,
+    ) -> Result<String, Error> {
+        self.begin_call(Some(token));
+        let result = self.request(path, value_json);
+        self.call_token = None;
+        result
+    }
+
+    /// A call starts: a handle-wide cancel that came before it does not carry over, and it is
+    /// watched by its own token only (a token left by a call that panicked is dropped here).
+    fn begin_call(&mut self, token: Option<&CallToken>) {
+        self.cancel.begin_call();
+        self.call_token = token.cloned();
+    }
+
+    /// Whether the call in progress is to stop: cancelled by handle, discard or its token.
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled() || self.token_cancelled()
+    }
+
+    fn token_cancelled(&self) -> bool {
+        self.call_token
+            .as_ref()
+            .is_some_and(CallToken::is_cancelled)
+    }
+
+    fn request(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
         let value = value_json
             .map(|text| {
                 let numbers = if self.config.php_floats {
@@ -93,7 +134,6 @@ impl Client {
     /// `batch` is the request's path when its value is a batch, so that the reply's paths can be
     /// checked against it.
     fn send(&mut self, request: String, batch: Option<&str>) -> Result<String, Error> {
-        self.cancel.begin_call();
         let deadline = self.deadline();
         self.connect_by(deadline)?;
         let frame = self.cipher.encrypt_frame(request.as_bytes());
@@ -117,6 +157,7 @@ impl Client {
             deadline,
             idle: self.config.io_timeout,
             cancel: &self.cancel,
+            call: self.call_token.as_ref(),
         }
     }
 
@@ -129,7 +170,7 @@ impl Client {
     /// Connects and authenticates unless the connection is already sound, within one call's
     /// deadline; the reason when that fails.
     pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
-        self.cancel.begin_call();
+        self.begin_call(None);
         self.connect_by(self.deadline())
     }
 
@@ -152,7 +193,7 @@ impl Client {
         if let Some(conn) = self.conn.take() {
             // The courtesy is a call of its own: a cancel that came while no call ran (a binding's
             // late repeat) must not cut it short, while one that comes during it still does.
-            self.cancel.begin_call();
+            self.begin_call(None);
             let bye = message::request(message::DISCONNECT_PATH, None);
             let mut io = self.io(&conn, Instant::now() + self.config.io_timeout);
             if io
@@ -212,6 +253,11 @@ impl Client {
                 "before it started: the handle was discarded".into(),
             ));
         }
+        if self.token_cancelled() {
+            return Err(Error::Cancelled(
+                "before it started: its token was cancelled; nothing was sent".into(),
+            ));
+        }
         if self.conn.is_some() && self.conn_pid != std::process::id() {
             // Inherited across fork: the parent may still use this session.
             self.drop_connection();
@@ -252,7 +298,7 @@ impl Client {
             .map_err(|e| Error::HostNotResolved(format!("{host}: {e}")))?;
         let mut last_failure = None;
         for addr in addrs {
-            if self.cancel.is_cancelled() {
+            if self.cancelled() {
                 return Err(Error::Cancelled("while connecting".into()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -265,7 +311,7 @@ impl Client {
                 Err(e) => last_failure = Some((addr, e)),
             }
         }
-        if self.cancel.is_cancelled() {
+        if self.cancelled() {
             return Err(Error::Cancelled("while connecting".into()));
         }
         match last_failure {

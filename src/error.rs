@@ -40,8 +40,10 @@ pub enum mb_code {
     MB_HOST_NOT_RESOLVED = 9009,
     /// `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
     MB_KEY2_ROW_MISSING = 9010,
-    /// The call was cancelled from another thread (`mb_cancel`), or its handle was discarded
-    /// while it ran; the request may or may not have reached the server, and was not resent.
+    /// The call was cancelled from another thread (`mb_cancel`, or its token's
+    /// `mb_token_cancel`), or its handle was discarded while it ran; the request may or may not
+    /// have reached the server, and was not resent. A call whose token was cancelled before it
+    /// started sent nothing (the text says so).
     MB_CANCELLED = 9011,
     /// The reply stream is out of step with the requests (more bytes followed a reply at once,
     /// or a batch reply names paths outside the request); the connection was dropped.

@@ -9,6 +9,7 @@
 
 mod boundary;
 mod strings;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_longlong, CStr};
@@ -188,6 +189,34 @@ pub unsafe extern "C" fn mb_process(
     })
 }
 
+/// `mb_process`, also cancelled by `token`, from `mb_token_new` (0: none, exactly
+/// `mb_process`). When the token is already cancelled as the call starts (also after waiting
+/// for another thread's call on the handle), nothing is sent and the reply is error 9011; when
+/// it is cancelled during the call, the call stops as `mb_cancel` stops it. An unknown token is
+/// error 9005, and nothing is sent.
+///
+/// # Safety
+/// `path` and `value_json` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn mb_process_with_token(
+    handle: c_longlong,
+    path: *const c_char,
+    value_json: *const c_char,
+    token: c_longlong,
+) -> *mut c_char {
+    boundary::reply("mb_process_with_token", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let path = unsafe { text_arg(path, "path") }?;
+        // SAFETY: as for `path`.
+        let value = unsafe { optional_text_arg(value_json, "value_json") }?;
+        if token == 0 {
+            return with_client(handle, |client| client.process(path, value))?;
+        }
+        let token = tokens::find(token)?;
+        with_client(handle, |client| client.process_with(path, value, &token))?
+    })
+}
+
 /// 1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
 /// not; the last error says why (the connect errno, 9001, 6, the server's refusal...). -1 when
 /// the check could not be made: an unknown or closed handle (9007), or 9008: a defect inside the
@@ -257,6 +286,34 @@ pub extern "C" fn mb_cancel(handle: c_longlong) -> c_int {
         lookup(handle)?.cancel.cancel();
         Ok(())
     })
+}
+
+/// A new cancel token (> 0) for `mb_process_with_token`. Cancelling it stops exactly the calls
+/// given it, whether they have started yet or not, where `mb_cancel` stops whatever call the
+/// handle runs at that moment: a binding cancels one call without any risk of reaching the
+/// next. Thread-safe; free it with `mb_token_free`. 0 only on a contained panic (9008).
+#[no_mangle]
+pub extern "C" fn mb_token_new() -> c_longlong {
+    boundary::handle("mb_token_new", || Ok(tokens::issue()))
+}
+
+/// Cancels `token` for good, from any thread, without waiting: a call given it that is in
+/// progress returns error 9011 within about 20 ms (as with `mb_cancel`), and one that starts
+/// later returns 9011 at once without sending anything. Only a flag in this process is set.
+/// Returns 0, or 9005 when the token is unknown (never issued, or freed).
+#[no_mangle]
+pub extern "C" fn mb_token_cancel(token: c_longlong) -> c_int {
+    boundary::status("mb_token_cancel", || {
+        tokens::find(token)?.cancel();
+        Ok(())
+    })
+}
+
+/// Forgets `token`; a call still running with it goes on watching it until it returns. Returns
+/// 0, or 9005 when the token is unknown (never issued, or already freed).
+#[no_mangle]
+pub extern "C" fn mb_token_free(token: c_longlong) -> c_int {
+    boundary::status("mb_token_free", || tokens::forget(token))
 }
 
 /// Takes the client out of the registry, says goodbye with `farewell`, and drops it.
@@ -568,6 +625,29 @@ mod tests {
             expect_contained_panic("mb_discard", || mb_discard(handle)),
             code::INTERNAL as c_int
         );
+        assert_eq!(
+            expect_contained_panic("mb_cancel", || mb_cancel(handle)),
+            code::INTERNAL as c_int
+        );
+        assert_eq!(expect_contained_panic("mb_token_new", || mb_token_new()), 0);
+        let token = mb_token_new();
+        assert_eq!(
+            expect_contained_panic("mb_token_cancel", || mb_token_cancel(token)),
+            code::INTERNAL as c_int
+        );
+        let path = CString::new("API.GetClients").unwrap();
+        let reply = expect_contained_panic("mb_process_with_token", || {
+            // SAFETY: a NUL-terminated string that outlives the call; NULL reads.
+            take(unsafe { mb_process_with_token(handle, path.as_ptr(), std::ptr::null(), token) })
+        });
+        assert_eq!(code_of(&reply), code::INTERNAL);
+        assert_eq!(
+            expect_contained_panic("mb_token_free", || mb_token_free(token)),
+            code::INTERNAL as c_int
+        );
+        // The token outlived the panics, uncancelled.
+        assert_eq!(mb_token_cancel(token), 0);
+        assert_eq!(mb_token_free(token), 0);
         assert!(expect_contained_panic("mb_version", || mb_version()).is_null());
         assert!(expect_contained_panic("mb_pool_stats", || mb_pool_stats()).is_null());
         assert_eq!(

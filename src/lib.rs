@@ -14,7 +14,7 @@ pub mod pool;
 pub mod protocol;
 mod worker_cache;
 
-pub use call_io::CancelToken;
+pub use call_io::{CallToken, CancelToken};
 pub use client::Client;
 pub use config::Config;
 pub use error::{code, reply_code, Error};

@@ -59,7 +59,8 @@ def check_pe_dll(name, data):
     head = elf_header(data, "-p")
     exports = set(re.findall(r"\]\s+(mb_[a-z_]+)", head))
     wanted = {"mb_connect", "mb_process", "mb_close", "mb_free", "mb_version", "mb_last_error",
-              "mb_disconnect", "mb_check_connection", "mb_discard"}
+              "mb_disconnect", "mb_check_connection", "mb_discard", "mb_cancel",
+              "mb_process_with_token", "mb_token_new", "mb_token_cancel", "mb_token_free"}
     check("pei-x86-64" in elf_header(data, "-f") and wanted <= exports,
           "%s is an x86-64 PE exporting %s" % (name, ", ".join(sorted(wanted))))
 

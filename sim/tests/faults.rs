@@ -17,6 +17,15 @@ use support::{Sim, TempDir, KEY1, KEY2};
 unsafe extern "C" {
     fn mb_connect(config_json: *const c_char) -> i64;
     fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
+    fn mb_process_with_token(
+        handle: i64,
+        path: *const c_char,
+        value_json: *const c_char,
+        token: i64,
+    ) -> *mut c_char;
+    safe fn mb_token_new() -> i64;
+    safe fn mb_token_cancel(token: i64) -> i32;
+    safe fn mb_token_free(token: i64) -> i32;
     safe fn mb_close(handle: i64) -> i32;
     safe fn mb_cancel(handle: i64) -> i32;
     safe fn mb_discard(handle: i64) -> i32;
@@ -47,6 +56,26 @@ fn process(handle: i64, path: &str, value: Option<&str>) -> String {
             value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
         )
     };
+    take_reply(reply)
+}
+
+fn process_with_token(handle: i64, path: &str, value: Option<&str>, token: i64) -> String {
+    let path = CString::new(path).unwrap();
+    let value = value.map(|v| CString::new(v).unwrap());
+    // SAFETY: NULL or NUL-terminated strings that outlive the call.
+    let reply = unsafe {
+        mb_process_with_token(
+            handle,
+            path.as_ptr(),
+            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+            token,
+        )
+    };
+    take_reply(reply)
+}
+
+/// The text of a reply from the library, which is then freed.
+fn take_reply(reply: *mut c_char) -> String {
     assert!(!reply.is_null());
     // SAFETY: a non-NULL string from the library, NUL-terminated and not yet freed.
     let text = unsafe { CStr::from_ptr(reply) }
@@ -182,11 +211,20 @@ fn connections_closed_by_a_restart_are_reopened_and_state_survives() {
     assert_eq!(mb_close(handle), 0);
 }
 
-/// Runs one set on `handle` in another thread, returning its reply and when it returned.
-fn call_in_background(handle: i64, marker: &str) -> std::thread::JoinHandle<(String, Instant)> {
+/// Runs one set on `handle` in another thread, given `token` (0: none), returning its reply and
+/// when it returned.
+fn call_in_background(
+    handle: i64,
+    marker: &str,
+    token: i64,
+) -> std::thread::JoinHandle<(String, Instant)> {
     let value = format!("\"{marker}\"");
     std::thread::spawn(move || {
-        let reply = process(handle, NAME, Some(&value));
+        let reply = if token == 0 {
+            process(handle, NAME, Some(&value))
+        } else {
+            process_with_token(handle, NAME, Some(&value), token)
+        };
         (reply, Instant::now())
     })
 }
@@ -196,6 +234,7 @@ fn call_in_background(handle: i64, marker: &str) -> std::thread::JoinHandle<(Str
 fn stalled_set(
     tag: &str,
     marker: &str,
+    token: i64,
 ) -> (Bench, i64, std::thread::JoinHandle<(String, Instant)>) {
     let bench = Bench::start(tag);
     let handle = connect(
@@ -204,14 +243,14 @@ fn stalled_set(
     );
     assert_eq!(code_of(&process(handle, NAME, None)), 0);
     bench.proxy.set(Fault::Stall);
-    let call = call_in_background(handle, marker);
+    let call = call_in_background(handle, marker, token);
     std::thread::sleep(Duration::from_millis(300));
     (bench, handle, call)
 }
 
 #[test]
 fn a_stalled_call_is_cancelled_from_another_thread_at_once_and_the_handle_stays_usable() {
-    let (bench, handle, call) = stalled_set("cancel", "cancelled");
+    let (bench, handle, call) = stalled_set("cancel", "cancelled", 0);
     let cancelled_at = Instant::now();
     assert_eq!(mb_cancel(handle), 0);
     let (reply, returned_at) = call.join().unwrap();
@@ -246,7 +285,7 @@ fn a_cancel_with_no_call_in_progress_does_not_cut_a_later_disconnect_short() {
 
 #[test]
 fn discard_does_not_wait_for_a_stalled_call_which_then_ends_cancelled() {
-    let (_bench, handle, call) = stalled_set("discard", "discarded");
+    let (_bench, handle, call) = stalled_set("discard", "discarded", 0);
     let started = Instant::now();
     assert_eq!(mb_discard(handle), 0);
     let took = started.elapsed();
@@ -259,4 +298,84 @@ fn discard_does_not_wait_for_a_stalled_call_which_then_ends_cancelled() {
     assert!(returned_at.duration_since(started) < Duration::from_millis(500));
     assert_eq!(code_of(&process(handle, NAME, None)), code::CLOSED_HANDLE);
     assert_eq!(mb_discard(handle), code::CLOSED_HANDLE as i32);
+}
+
+#[test]
+fn a_token_cancels_its_stalled_call_at_once_and_the_handle_stays_usable() {
+    let token = mb_token_new();
+    assert!(token > 0);
+    let (bench, handle, call) = stalled_set("token", "token-cancelled", token);
+    let cancelled_at = Instant::now();
+    assert_eq!(mb_token_cancel(token), 0);
+    let (reply, returned_at) = call.join().unwrap();
+    assert_eq!(code_of(&reply), code::CANCELLED, "{reply}");
+    assert!(returned_at.duration_since(cancelled_at) < Duration::from_millis(500));
+    assert_eq!(applied(&bench.trace, "token-cancelled"), 1);
+    bench.proxy.set(Fault::Pass);
+    // Cancelled for good: a later call given the same token sends nothing.
+    let refused = process_with_token(handle, NAME, Some("\"token-late\""), token);
+    assert_eq!(code_of(&refused), code::CANCELLED, "{refused}");
+    assert!(refused.contains("nothing was sent"), "{refused}");
+    assert_eq!(applied(&bench.trace, "token-late"), 0);
+    // Other calls on the handle are untouched by it.
+    let fresh = mb_token_new();
+    assert_eq!(code_of(&process_with_token(handle, NAME, None, fresh)), 0);
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    assert_eq!(mb_token_free(token), 0);
+    assert_eq!(mb_token_free(fresh), 0);
+    assert_eq!(mb_close(handle), 0);
+}
+
+#[test]
+fn a_token_reaches_only_its_own_call_even_while_it_waits_behind_another() {
+    let bench = Bench::start("token-queued");
+    let handle = connect(bench.proxy.port, "");
+    assert_eq!(code_of(&process(handle, NAME, None)), 0);
+    bench.proxy.set(Fault::Delay(Duration::from_millis(1500)));
+    let (running, queued) = (mb_token_new(), mb_token_new());
+    let first = call_in_background(handle, "token-first", running);
+    std::thread::sleep(Duration::from_millis(200));
+    // Waits for the first call's turn on the handle.
+    let second = call_in_background(handle, "token-second", queued);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(mb_token_cancel(queued), 0);
+    let (reply, _) = first.join().unwrap();
+    assert_eq!(
+        code_of(&reply),
+        0,
+        "the running call is not the cancelled one: {reply}"
+    );
+    let (reply, _) = second.join().unwrap();
+    assert_eq!(code_of(&reply), code::CANCELLED, "{reply}");
+    assert_eq!(applied(&bench.trace, "token-first"), 1);
+    assert_eq!(applied(&bench.trace, "token-second"), 0);
+    for token in [running, queued] {
+        assert_eq!(mb_token_free(token), 0);
+    }
+    assert_eq!(mb_close(handle), 0);
+}
+
+#[test]
+fn unknown_and_freed_tokens_are_refused_and_token_zero_is_none() {
+    let sim = Sim::start(&[]);
+    let handle = connect(sim.port, "");
+    let token = mb_token_new();
+    assert_eq!(mb_token_free(token), 0);
+    for refused in [
+        mb_token_cancel(token),
+        mb_token_free(token),
+        mb_token_cancel(-1),
+    ] {
+        assert_eq!(refused, code::INVALID_ARGUMENT as i32);
+    }
+    let reply = process_with_token(handle, NAME, None, token);
+    assert_eq!(code_of(&reply), code::INVALID_ARGUMENT, "{reply}");
+    assert!(
+        reply.contains(&format!("cancel token {token} is unknown")),
+        "{reply}"
+    );
+    assert_eq!(code_of(&process_with_token(handle, NAME, None, 0)), 0);
+    let closed = process_with_token(handle + 1_000_000, NAME, None, 0);
+    assert_eq!(code_of(&closed), code::CLOSED_HANDLE, "{closed}");
+    assert_eq!(mb_close(handle), 0);
 }

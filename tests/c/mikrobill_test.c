@@ -162,6 +162,37 @@ static void test_discard(void) {
     CHECK(mb_discard(never_connected) == 0);
 }
 
+/* A cancel token stops the calls given it, even one that has not started: nothing is sent. */
+static int expect_code_with_token(long long h, const char *path, long long token, long code) {
+    char *reply = mb_process_with_token(h, path, NULL, token);
+    int ok = reply != NULL && reply_code(reply) == code;
+    if (!ok) fprintf(stderr, "  %s -> %s (wanted code %ld)\n", path, reply ? reply : "NULL", code);
+    mb_free(reply);
+    return ok && last_error_is(code);
+}
+
+static void test_cancel_tokens(void) {
+    long long h = mb_connect(make_config("127.0.0.1", sim_port, "api", "secret", KEY1, ""));
+    long long token = mb_token_new();
+    CHECK(token > 0);
+    CHECK(last_error_is(0));
+    CHECK(expect_code_with_token(h, "API.GetClients", token, 0));
+    CHECK(expect_code_with_token(h, "API.GetClients", 0, 0));
+    CHECK(mb_token_cancel(token) == 0);
+    CHECK(expect_code_with_token(h, "API.GetClients", token, MB_CANCELLED));
+    CHECK(expect_code(h, "API.GetClients", NULL, 0)); /* the handle is untouched */
+    CHECK(mb_token_free(token) == 0);
+    CHECK(mb_token_free(token) == MB_INVALID_ARGUMENT);
+    CHECK(last_error_is(MB_INVALID_ARGUMENT));
+    CHECK(mb_token_cancel(token) == MB_INVALID_ARGUMENT);
+    CHECK(expect_code_with_token(h, "API.GetClients", token, MB_INVALID_ARGUMENT));
+    char *no_path = mb_process_with_token(h, NULL, NULL, 0);
+    CHECK(no_path != NULL && reply_code(no_path) == MB_INVALID_ARGUMENT);
+    mb_free(no_path);
+    CHECK(last_error_is(MB_INVALID_ARGUMENT));
+    CHECK(mb_close(h) == 0);
+}
+
 static void test_connect_refusals(void) {
     CHECK(mb_connect(NULL) == 0);
     CHECK(last_error_code(MB_INVALID_ARGUMENT));
@@ -401,6 +432,7 @@ int main(int argc, char **argv) {
     dead_port = atoi(argv[3]);
     test_happy_path();
     test_discard();
+    test_cancel_tokens();
     test_connect_refusals();
     test_call_errors();
     test_hostile_peer();
