@@ -9,10 +9,12 @@ namespace MikroBILL
     // turns (the protocol has one request in flight per connection), so a cancellation always
     // concerns the caller's own request:
     //  - cancelled while waiting for its turn: the request is never sent;
-    //  - cancelled while in flight: mb_cancel makes the library abandon the call (code 9011; the
-    //    connection is dropped, the request is never resent) and the task ends Canceled.
-    // Synchronous calls from other threads on the same instance do not take these turns: an
-    // instance used both ways should not rely on cancellation picking the right call.
+    //  - cancelled once its turn has come: the call carries a cancel token of the library's own
+    //    (mb_token_new), which reaches that call and no other. Cancelled before the native call
+    //    starts, nothing is sent; while it runs, the library abandons it (code 9011; the
+    //    connection is dropped, the request is never resent). Either way the task ends Canceled.
+    // Synchronous calls from other threads on the same instance do not take these turns, but the
+    // token never reaches them either.
     public sealed partial class MikroBILL_API
     {
         private const long CodeCancelled = 9011;
@@ -74,8 +76,7 @@ namespace MikroBILL
             task.ContinueWith(then, TaskScheduler.Default);
         }
 
-        // Runs on a pool thread while this caller holds the turn, so the call in flight on the handle
-        // is this one and mb_cancel stops exactly it.
+        // Runs on a pool thread while this caller holds the turn.
         private string CallCancellable(string path, string valueJson, CancellationToken cancellationToken)
         {
             // Cancelled before the call starts: nothing to abandon, and nothing is sent.
@@ -84,35 +85,33 @@ namespace MikroBILL
             {
                 return Call(path, valueJson);
             }
-            string reply;
-            using (cancellationToken.Register(CancelCallInFlight))
+            long token = _native.TokenNew();
+            if (token == 0)
             {
-                reply = Call(path, valueJson);
+                // Only a defect inside the library (9008), which a reply reports as mb_process would.
+                return _native.TakeString(_native.LastError())
+                    ?? ErrorJson.Build(MikroBILLCode.Internal, "Internal error", "mb_token_new failed without an error text");
+            }
+            string reply;
+            try
+            {
+                // A cancel that comes between the check above and here runs the callback at once:
+                // the token is then cancelled before the native call starts, which sends nothing.
+                using (cancellationToken.Register(() => _native.TokenCancel(token)))
+                {
+                    reply = Call(path, valueJson, token);
+                }
+            }
+            finally
+            {
+                // Disposing the registration waited for a callback in progress: nobody uses the token now.
+                _native.TokenFree(token);
             }
             if (cancellationToken.IsCancellationRequested && JsonReader.TopLevelInteger(reply, "code") == CodeCancelled)
             {
                 throw new OperationCanceledException(cancellationToken);
             }
             return reply;
-        }
-
-        private void CancelCallInFlight()
-        {
-            bool added = false;
-            try
-            {
-                if (_disposed) return;
-                _handle.DangerousAddRef(ref added);
-                _native.Cancel(_handle.Id);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed meanwhile: the handle is gone, and with it any call to cancel.
-            }
-            finally
-            {
-                if (added) _handle.DangerousRelease();
-            }
         }
     }
 }

@@ -158,7 +158,8 @@ namespace MikroBILL
             _handle.DangerousAddRef(ref added);
         }
 
-        private string Call(string path, string valueJson)
+        // token: a cancel token from mb_token_new, or 0 for none.
+        private string Call(string path, string valueJson, long token = 0)
         {
             if (path == null) throw new ArgumentNullException("path");
             byte[] pathBytes = Utf8.ToNative(path, "path");
@@ -168,7 +169,9 @@ namespace MikroBILL
             {
                 // The reference keeps mb_close from running while this call is inside the library.
                 Enter(ref added);
-                IntPtr reply = _native.Process(_handle.Id, pathBytes, valueBytes);
+                IntPtr reply = token == 0
+                    ? _native.Process(_handle.Id, pathBytes, valueBytes)
+                    : _native.ProcessWithToken(_handle.Id, pathBytes, valueBytes, token);
                 if (reply == IntPtr.Zero)
                 {
                     throw new InvalidOperationException("mb_process returned NULL, which its contract rules out");

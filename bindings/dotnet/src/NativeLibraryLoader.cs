@@ -127,7 +127,10 @@ namespace MikroBILL
             m.Version = Symbol<MbVersion>(lib, "mb_version", ref problem);
             m.PoolStats = Symbol<MbLastError>(lib, "mb_pool_stats", ref problem);
             m.PoolClear = Symbol<MbPoolClear>(lib, "mb_pool_clear", ref problem);
-            m.Cancel = Symbol<MbHandleCall>(lib, "mb_cancel", ref problem);
+            m.ProcessWithToken = Symbol<MbProcessWithToken>(lib, "mb_process_with_token", ref problem);
+            m.TokenNew = Symbol<MbTokenNew>(lib, "mb_token_new", ref problem);
+            m.TokenCancel = Symbol<MbTokenCall>(lib, "mb_token_cancel", ref problem);
+            m.TokenFree = Symbol<MbTokenCall>(lib, "mb_token_free", ref problem);
             if (problem != null)
             {
                 return null;

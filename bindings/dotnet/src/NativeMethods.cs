@@ -18,7 +18,16 @@ namespace MikroBILL
     internal delegate IntPtr MbProcess(long handle, byte[] path, byte[] valueJson);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate IntPtr MbProcessWithToken(long handle, byte[] path, byte[] valueJson, long token);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int MbHandleCall(long handle);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate long MbTokenNew();
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int MbTokenCall(long token);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void MbFree(IntPtr text);
@@ -39,8 +48,12 @@ namespace MikroBILL
         internal MbHandleCall Disconnect;
         internal MbHandleCall Close;
         internal MbHandleCall Discard;
-        // mb_cancel makes the call in flight on a handle return code 9011 (ProcessAsync's cancellation).
-        internal MbHandleCall Cancel;
+        // A cancel token reaches only the call it is given to (ProcessAsync's cancellation): cancelled
+        // before that call starts, nothing is sent; during it, the call returns code 9011.
+        internal MbProcessWithToken ProcessWithToken;
+        internal MbTokenNew TokenNew;
+        internal MbTokenCall TokenCancel;
+        internal MbTokenCall TokenFree;
         internal MbFree Free;
         internal MbVersion Version;
         internal MbLastError PoolStats;

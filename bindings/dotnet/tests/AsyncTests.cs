@@ -146,6 +146,41 @@ namespace MikroBILL.Tests
         }
 
         [Test]
+        public void ACancellationNeverReachesAnotherThreadsCall()
+        {
+            using (var sim = new Sim())
+            using (var api = SlowClient(sim))
+            {
+                Assert.True(api.CheckConnection(), "connected");
+                var cts = new CancellationTokenSource();
+                sim.Suspend();
+                Task<string> blocking, waiting;
+                try
+                {
+                    // A synchronous call in flight on another thread holds the handle; the async
+                    // call has its turn (no other async call) and waits inside the library.
+                    blocking = Task.Run(() => api.Process(MoneyPath));
+                    Thread.Sleep(200);
+                    waiting = api.ProcessAsync(NamePath, "never sent", cts.Token);
+                    Thread.Sleep(200);
+                    cts.Cancel();
+                    Thread.Sleep(300);
+                    Assert.True(!blocking.IsCompleted, "the synchronous call was not the one cancelled");
+                }
+                finally
+                {
+                    sim.Resume();
+                }
+                WaitEnded(blocking, "the synchronous call");
+                Assert.Equal("100.01", Reply.ReturnText(blocking.Result), "the synchronous call's own reply");
+                WaitEnded(waiting, "the cancelled task");
+                Assert.True(waiting.IsCanceled, "Canceled, not " + waiting.Status);
+                Assert.True(!sim.Trace().Any(l => l.Contains("never sent")), "the cancelled request was not sent");
+                Assert.Equal("Иванов Иван Иванович", Reply.ReturnText(api.ProcessAsync(NamePath).Result), "name unchanged");
+            }
+        }
+
+        [Test]
         public void ARejectedLoginHasReturnAndResultAsync()
         {
             using (var sim = new Sim())
