@@ -46,32 +46,32 @@ fn connect(port: u16, extra: &str) -> i64 {
 }
 
 fn process(handle: i64, path: &str, value: Option<&str>) -> String {
-    let path = CString::new(path).unwrap();
-    let value = value.map(|v| CString::new(v).unwrap());
-    // SAFETY: NULL or NUL-terminated strings that outlive the call.
-    let reply = unsafe {
-        mb_process(
-            handle,
-            path.as_ptr(),
-            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
-        )
-    };
-    take_reply(reply)
+    with_c_args(path, value, |path, value| {
+        // SAFETY: NULL or NUL-terminated strings that outlive the call.
+        unsafe { mb_process(handle, path, value) }
+    })
 }
 
 fn process_with_token(handle: i64, path: &str, value: Option<&str>, token: i64) -> String {
+    with_c_args(path, value, |path, value| {
+        // SAFETY: NULL or NUL-terminated strings that outlive the call.
+        unsafe { mb_process_with_token(handle, path, value, token) }
+    })
+}
+
+/// Runs `native` with the path and value (NULL reads) as C strings that outlive it, and gives the
+/// text of the reply it returns.
+fn with_c_args(
+    path: &str,
+    value: Option<&str>,
+    native: impl FnOnce(*const c_char, *const c_char) -> *mut c_char,
+) -> String {
     let path = CString::new(path).unwrap();
     let value = value.map(|v| CString::new(v).unwrap());
-    // SAFETY: NULL or NUL-terminated strings that outlive the call.
-    let reply = unsafe {
-        mb_process_with_token(
-            handle,
-            path.as_ptr(),
-            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
-            token,
-        )
-    };
-    take_reply(reply)
+    take_reply(native(
+        path.as_ptr(),
+        value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+    ))
 }
 
 /// The text of a reply from the library, which is then freed.
