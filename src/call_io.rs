@@ -71,6 +71,20 @@ impl CallToken {
     }
 }
 
+/// What stops the call in progress: its client's [`CancelToken`], and its own [`CallToken`] when
+/// it was given one.
+#[derive(Debug, Clone, Copy)]
+pub struct Cancels<'a> {
+    pub handle: &'a CancelToken,
+    pub call: Option<&'a CallToken>,
+}
+
+impl Cancels<'_> {
+    pub fn any(&self) -> bool {
+        self.handle.is_cancelled() || self.call.is_some_and(CallToken::is_cancelled)
+    }
+}
+
 /// Why a bounded read or write gave up; carried inside the `io::Error` it returns. Its kind is
 /// never `Interrupted`, which `read_to_end` and `write_all` would silently retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +144,7 @@ pub struct CallIo<'a> {
     pub conn: &'a Connection,
     pub deadline: Instant,
     pub idle: Duration,
-    pub cancel: &'a CancelToken,
-    /// The token of this one call, if it was given one.
-    pub call: Option<&'a CallToken>,
+    pub cancels: Cancels<'a>,
 }
 
 /// Which socket timeout a slice sets.
@@ -156,7 +168,7 @@ impl CallIo<'_> {
             Direction::Write => &self.conn.write_slice,
         };
         loop {
-            if self.cancel.is_cancelled() || self.call.is_some_and(CallToken::is_cancelled) {
+            if self.cancels.any() {
                 return Err(io::Error::other(Stop::Cancelled));
             }
             let now = Instant::now();

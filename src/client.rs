@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::call_io::{stop_of, CallIo, CallToken, CancelToken, Connection, Stop};
+use crate::call_io::{stop_of, CallIo, CallToken, CancelToken, Cancels, Connection, Stop};
 use crate::config::Config;
 use crate::error::Error;
 use crate::peek::peek_now;
@@ -94,9 +94,12 @@ impl Client {
         self.call_token = token.cloned();
     }
 
-    /// Whether the call in progress is to stop: cancelled by handle, discard or its token.
-    fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled() || self.token_cancelled()
+    /// What stops the call in progress: a cancel of the handle, a discard, or its token.
+    fn cancels(&self) -> Cancels<'_> {
+        Cancels {
+            handle: &self.cancel,
+            call: self.call_token.as_ref(),
+        }
     }
 
     fn token_cancelled(&self) -> bool {
@@ -156,8 +159,7 @@ impl Client {
             conn,
             deadline,
             idle: self.config.io_timeout,
-            cancel: &self.cancel,
-            call: self.call_token.as_ref(),
+            cancels: self.cancels(),
         }
     }
 
@@ -298,7 +300,7 @@ impl Client {
             .map_err(|e| Error::HostNotResolved(format!("{host}: {e}")))?;
         let mut last_failure = None;
         for addr in addrs {
-            if self.cancelled() {
+            if self.cancels().any() {
                 return Err(Error::Cancelled("while connecting".into()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -311,7 +313,7 @@ impl Client {
                 Err(e) => last_failure = Some((addr, e)),
             }
         }
-        if self.cancelled() {
+        if self.cancels().any() {
             return Err(Error::Cancelled("while connecting".into()));
         }
         match last_failure {
