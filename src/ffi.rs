@@ -182,10 +182,7 @@ pub unsafe extern "C" fn mb_process(
 ) -> *mut c_char {
     boundary::reply("mb_process", || {
         // SAFETY: the caller promises NULL or NUL-terminated strings.
-        let path = unsafe { text_arg(path, "path") }?;
-        // SAFETY: as for `path`.
-        let value = unsafe { optional_text_arg(value_json, "value_json") }?;
-        with_client(handle, |client| client.process(path, value))?
+        unsafe { process_on(handle, path, value_json, 0) }
     })
 }
 
@@ -206,15 +203,29 @@ pub unsafe extern "C" fn mb_process_with_token(
 ) -> *mut c_char {
     boundary::reply("mb_process_with_token", || {
         // SAFETY: the caller promises NULL or NUL-terminated strings.
-        let path = unsafe { text_arg(path, "path") }?;
-        // SAFETY: as for `path`.
-        let value = unsafe { optional_text_arg(value_json, "value_json") }?;
-        if token == 0 {
-            return with_client(handle, |client| client.process(path, value))?;
-        }
-        let token = tokens::find(token)?;
-        with_client(handle, |client| client.process_with(path, value, &token))?
+        unsafe { process_on(handle, path, value_json, token) }
     })
+}
+
+/// What `mb_process` and `mb_process_with_token` do; `token` 0 is none.
+///
+/// # Safety
+/// `path` and `value_json` are NULL or NUL-terminated strings that outlive the call.
+unsafe fn process_on(
+    handle: c_longlong,
+    path: *const c_char,
+    value_json: *const c_char,
+    token: c_longlong,
+) -> Result<String, Error> {
+    // SAFETY: the caller's promise, passed on.
+    let path = unsafe { text_arg(path, "path") }?;
+    // SAFETY: as for `path`.
+    let value = unsafe { optional_text_arg(value_json, "value_json") }?;
+    if token == 0 {
+        return with_client(handle, |client| client.process(path, value))?;
+    }
+    let token = tokens::find(token)?;
+    with_client(handle, |client| client.process_with(path, value, &token))?
 }
 
 /// 1 when the server is reachable and accepts the login (connecting if needed). 0 when it is
