@@ -40,7 +40,7 @@ fn main() {
 }
 
 /// Copies `from` to `to`, each chunk released `delay` after it arrived. One thread does both:
-/// it waits for bytes with a read timeout that ends when the next chunk is due. A reader and a
+/// it waits for bytes (readable_within) only until the next chunk is due. A reader and a
 /// writer thread joined by a channel would wake twice per chunk, and on a virtual machine each
 /// wake-up of an idle CPU adds a fraction of a millisecond that a real link does not.
 fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
