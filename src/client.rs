@@ -59,6 +59,10 @@ impl Client {
     /// What another thread uses to discard this client: every call from then on, running or
     /// not, returns code 9011 (a running one within about 20 ms; one stuck in a TCP connect when
     /// the connect ends, at most `connect_timeout`).
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub(crate) fn stopper(&self) -> Arc<HandleStop> {
         Arc::clone(&self.stop)
     }

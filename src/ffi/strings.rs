@@ -17,6 +17,11 @@ fn issued() -> MutexGuard<'static, BTreeSet<usize>> {
     lock(ISSUED.get_or_init(Default::default))
 }
 
+/// Holds the table of issued strings across a `fork()` (see `crate::fork`).
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(issued())
+}
+
 /// `text` as C text; a NUL byte inside it (which C would take for the end) is an error, not a
 /// silently shortened string.
 pub(super) fn c_text(text: String) -> Result<CString, Error> {
