@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Numerics;
 using System.Text;
 
@@ -143,13 +144,8 @@ namespace MikroBILL
 
         private static bool IsGenericDictionary(Type type)
         {
-            foreach (Type i in type.GetInterfaces())
-            {
-                if (!i.IsGenericType) continue;
-                Type def = i.GetGenericTypeDefinition();
-                if (def == typeof(IDictionary<,>) || def == typeof(IReadOnlyDictionary<,>)) return true;
-            }
-            return false;
+            return type.GetInterfaces().Any(i => i.IsGenericType
+                && (i.GetGenericTypeDefinition() == typeof(IDictionary<,>) || i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>)));
         }
 
         private static string KeyText(object key)

@@ -116,68 +116,63 @@ namespace MikroBILL
             throw new MikroBILLException(code, text ?? "no error text");
         }
 
+        /// <summary>A number the library gave out, kept in SafeHandle's IntPtr slot (64-bit on every
+        /// supported platform), so that the runtime releases it exactly once, only after calls in
+        /// flight on other threads have finished, and also when its owner is never disposed.</summary>
+        private abstract class NativeNumber : SafeHandle
+        {
+            protected NativeNumber() : base(IntPtr.Zero, true)
+            {
+            }
+
+            public override bool IsInvalid
+            {
+                get { return handle == IntPtr.Zero; }
+            }
+
+            internal long Id
+            {
+                get { return handle.ToInt64(); }
+            }
+
+            // Called on a SafeHandle that already exists, so nothing can leak between the two.
+            protected void Take(int code, long id)
+            {
+                Check(code);
+                SetHandle(new IntPtr(id));
+            }
+        }
+
         /// <summary>
-        /// Owns one client handle, a registry integer kept in SafeHandle's IntPtr slot (64-bit on
-        /// every supported platform), so that the runtime releases it exactly once, only after calls
-        /// in flight on other threads have finished, and also when the owner is never disposed.
-        /// After <see cref="Graceful"/> is set (an explicit Dispose) the release is mb_close, which
-        /// says DISCONNECT and waits for the reply; otherwise (the finalizer) mb_discard, which only
-        /// closes the socket: the process-wide finalizer thread must never wait on a hung server.
+        /// Owns one client handle. After <see cref="Graceful"/> is set (an explicit Dispose) the
+        /// release is mb_close, which says DISCONNECT and waits for the reply; otherwise (the
+        /// finalizer) mb_discard, which only closes the socket: the process-wide finalizer thread
+        /// must never wait on a hung server.
         /// </summary>
-        private sealed class ClientHandle : SafeHandle
+        private sealed class ClientHandle : NativeNumber
         {
             // Volatile: the release may run on the thread whose call in flight drops the last reference.
             internal volatile bool Graceful;
 
-            internal ClientHandle() : base(IntPtr.Zero, true)
+            internal ClientHandle(byte[] configJson)
             {
-            }
-
-            public override bool IsInvalid
-            {
-                get { return handle == IntPtr.Zero; }
-            }
-
-            internal long Id
-            {
-                get { return handle.ToInt64(); }
-            }
-
-            /// <summary>mb_connect into a handle that already exists, so nothing can leak between the two.</summary>
-            internal static ClientHandle Connect(byte[] configJson)
-            {
-                var owner = new ClientHandle();
                 long id;
-                Check(Native.mb_connect(configJson, out id));
-                owner.SetHandle(new IntPtr(id));
-                return owner;
+                Take(Native.mb_connect(configJson, out id), id);
             }
 
             protected override bool ReleaseHandle()
             {
-                long id = handle.ToInt64();
-                return (Graceful ? Native.mb_close(id) : Native.mb_discard(id)) == 0;
+                return (Graceful ? Native.mb_close(Id) : Native.mb_discard(Id)) == 0;
             }
         }
 
         /// <summary>A cancel token of the library: it reaches only the call it is given to.</summary>
-        private sealed class CancelToken : SafeHandle
+        private sealed class CancelToken : NativeNumber
         {
-            internal CancelToken() : base(IntPtr.Zero, true)
+            internal CancelToken()
             {
                 long id;
-                Check(Native.mb_cancel_token_new(out id));
-                SetHandle(new IntPtr(id));
-            }
-
-            public override bool IsInvalid
-            {
-                get { return handle == IntPtr.Zero; }
-            }
-
-            internal long Id
-            {
-                get { return handle.ToInt64(); }
+                Take(Native.mb_cancel_token_new(out id), id);
             }
 
             /// <summary>From any thread, without waiting: the call given the token returns 9011.</summary>
@@ -188,7 +183,7 @@ namespace MikroBILL
 
             protected override bool ReleaseHandle()
             {
-                return Native.mb_cancel_token_free(handle.ToInt64()) == 0;
+                return Native.mb_cancel_token_free(Id) == 0;
             }
         }
     }

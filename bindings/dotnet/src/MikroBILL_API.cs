@@ -44,7 +44,7 @@ namespace MikroBILL
             };
             foreach (KeyValuePair<string, object> option in (options ?? new MikroBILLOptions()).Values) config[option.Key] = option.Value;
             Load(); // a missing or incompatible library fails here, named
-            _handle = ClientHandle.Connect(ToNative(Json.Write(config), "config"));
+            _handle = new ClientHandle(ToNative(Json.Write(config), "config"));
         }
 
         private static string Required(string value, string name)
@@ -84,33 +84,15 @@ namespace MikroBILL
         /// <summary>True when the server is reachable and accepts the login (connects if needed).</summary>
         public bool CheckConnection()
         {
-            bool added = false;
-            try
-            {
-                Enter(ref added);
-                return Native.mb_check_connection(_handle.Id, 0) == 0;
-            }
-            finally
-            {
-                if (added) _handle.DangerousRelease();
-            }
+            return OnHandle(id => Native.mb_check_connection(id, 0)) == 0;
         }
 
         /// <summary>Says DISCONNECT and closes the connection, like PHP's Close(). The object stays
         /// usable: the next call connects again. Use Dispose to release it for good.</summary>
         public void Close()
         {
-            bool added = false;
-            try
-            {
-                Enter(ref added);
-                // Like PHP's Close(), a failure to say goodbye is no error: the connection is closed either way.
-                Native.mb_disconnect(_handle.Id);
-            }
-            finally
-            {
-                if (added) _handle.DangerousRelease();
-            }
+            // Like PHP's Close(), a failure to say goodbye is no error: the connection is closed either way.
+            OnHandle(Native.mb_disconnect);
         }
 
         /// <summary>Disconnects and releases the native handle (after any call in flight on another
@@ -126,11 +108,21 @@ namespace MikroBILL
             _handle.Dispose();
         }
 
-        // Takes a reference on the handle for one native call; throws once Dispose has begun.
-        private void Enter(ref bool added)
+        // One native call on the handle, holding a reference that keeps mb_close from running while
+        // the call is inside the library; throws once Dispose has begun.
+        private int OnHandle(Func<long, int> call)
         {
             if (_disposed) throw new ObjectDisposedException(GetType().Name);
-            _handle.DangerousAddRef(ref added);
+            bool added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added);
+                return call(_handle.Id);
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
         }
 
         // The reply text, whatever the reply's code; for a failed call the library's error JSON.
@@ -140,24 +132,14 @@ namespace MikroBILL
             if (path == null) throw new ArgumentNullException("path");
             byte[] pathBytes = ToNative(path, "path");
             byte[] valueBytes = ToNative(valueJson, "valueJson");
-            bool added = false;
-            try
+            IntPtr reply = IntPtr.Zero;
+            code = OnHandle(id => Native.mb_process(id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply));
+            if (reply == IntPtr.Zero)
             {
-                // The reference keeps mb_close from running while this call is inside the library.
-                Enter(ref added);
-                IntPtr reply;
-                code = Native.mb_process(_handle.Id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply);
-                if (reply == IntPtr.Zero)
-                {
-                    Check(code);
-                    throw new MikroBILLException(MikroBILLCode.Internal, "mb_process succeeded without a reply");
-                }
-                return TakeString(reply);
+                Check(code);
+                throw new MikroBILLException(MikroBILLCode.Internal, "mb_process succeeded without a reply");
             }
-            finally
-            {
-                if (added) _handle.DangerousRelease();
-            }
+            return TakeString(reply);
         }
 
         private string Call(string path, string valueJson, CancelToken token)

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
@@ -149,6 +148,11 @@ namespace MikroBILL.Testing
             }
         }
 
+        public bool HasExited
+        {
+            get { return _process.HasExited; }
+        }
+
         /// <summary>For failure messages: whether the simulator still runs, and its stderr.</summary>
         public string Status
         {
@@ -270,96 +274,6 @@ namespace MikroBILL.Testing
             Match m = Regex.Match(reply, "\"id\":(\\d+)");
             if (!m.Success) throw new InvalidOperationException("no id in " + reply);
             return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-        }
-
-        [DllImport("libc.so.6", SetLastError = true)]
-        private static extern int kill(int pid, int sig);
-
-        /// <summary>Linux: freezes the simulator (SIGSTOP), as a hung server looks: connections stay
-        /// open, the kernel still accepts bytes, nothing answers. Always pair with <see cref="Resume"/>.</summary>
-        public void Suspend()
-        {
-            Signal(19, "SIGSTOP");
-            // kill() returns before every thread has stopped; until they have, a request sent now may
-            // still be answered. Wait for the kernel to report each thread stopped (state T).
-            var clock = Stopwatch.StartNew();
-            while (!AllThreadsStopped())
-            {
-                if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new InvalidOperationException("the simulator did not stop after SIGSTOP");
-                Thread.Sleep(5);
-            }
-        }
-
-        private bool AllThreadsStopped()
-        {
-            foreach (string dir in Directory.GetDirectories("/proc/" + Pid.ToString(CultureInfo.InvariantCulture) + "/task"))
-            {
-                string stat;
-                try
-                {
-                    stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                }
-                catch (IOException)
-                {
-                    continue; // the thread ended meanwhile
-                }
-                // The state follows the parenthesised command name, which may contain spaces.
-                string state = stat.Substring(stat.LastIndexOf(')') + 1).TrimStart().Split(' ')[0];
-                if (state != "T" && state != "t") return false;
-            }
-            return true;
-        }
-
-        /// <summary>Lets a suspended simulator run again (SIGCONT).</summary>
-        public void Resume()
-        {
-            Signal(18, "SIGCONT");
-        }
-
-        private void Signal(int sig, string name)
-        {
-            // Only while the child is unreaped does its pid still name it.
-            if (_process.HasExited) throw new InvalidOperationException("simulator already exited; " + Status);
-            if (kill(Pid, sig) != 0) throw new InvalidOperationException(name + " to simulator " + Pid + " failed, errno " + Marshal.GetLastWin32Error());
-        }
-
-        [DllImport("libc.so.6", SetLastError = true)]
-        private static extern IntPtr readlink(string path, byte[] buffer, IntPtr size);
-
-        /// <summary>Linux: how many sockets the simulator holds open (its listeners included), from /proc.</summary>
-        public int OpenSockets()
-        {
-            int count = 0;
-            var buffer = new byte[4096];
-            foreach (string fd in Directory.GetFileSystemEntries("/proc/" + Pid.ToString(CultureInfo.InvariantCulture) + "/fd"))
-            {
-                // -1: the descriptor was closed between listing and reading; it no longer counts.
-                long n = readlink(fd, buffer, new IntPtr(buffer.Length)).ToInt64();
-                if (n > 0 && Encoding.ASCII.GetString(buffer, 0, (int)n).StartsWith("socket:", StringComparison.Ordinal)) count++;
-            }
-            return count;
-        }
-
-        /// <summary>
-        /// Waits until the simulator holds exactly <paramref name="count"/> sockets. The simulator closes
-        /// a connection only after it has read it to the end, so once the count has dropped back, every
-        /// request the closed connections carried is in the trace: the deterministic point at which the
-        /// absence of a request can be asserted. Throws after <paramref name="deadline"/>.
-        /// </summary>
-        public void WaitForOpenSockets(int count, TimeSpan deadline)
-        {
-            var clock = Stopwatch.StartNew();
-            int now;
-            while ((now = OpenSockets()) != count)
-            {
-                if (clock.Elapsed > deadline)
-                {
-                    throw new TimeoutException("simulator still holds " + now + " sockets, not " + count + ", after "
-                        + deadline.TotalSeconds + " s; " + Status);
-                }
-                // Polls a condition that has no notification; the deadline bounds it.
-                Thread.Sleep(10);
-            }
         }
 
         /// <summary>Stops the simulator (SIGKILL) and waits for it; the port is free afterwards.</summary>
