@@ -6,47 +6,57 @@ namespace MikroBILL
     /// TCP connect reports the OS errno instead (1..4095), a refused login the server's code.</summary>
     public static class MikroBILLCode
     {
-        /// <summary>Success.</summary>
+        /// <summary>No error.</summary>
         public const long Ok = 0;
 
-        /// <summary>No usable auth reply: probably wrong encryption keys.</summary>
+        /// <summary>No usable reply to the auth message: probably wrong keys (the original client's
+        /// code).</summary>
         public const long NullResponse = 6;
 
-        /// <summary>A connect, read or write, or the whole call, took longer than its
-        /// timeout.</summary>
+        /// <summary>The server did not answer within <c>io_timeout_ms</c>, or the call passed
+        /// <c>call_timeout_ms</c>; the request was not resent.</summary>
         public const long Timeout = 9001;
 
-        /// <summary>The server closed the connection or a read/write failed.</summary>
+        /// <summary>The connection broke after the request was sent; the request was not
+        /// resent.</summary>
         public const long ConnectionLost = 9002;
 
-        /// <summary>A reply frame announced more than max_frame_bytes.</summary>
+        /// <summary>The server announced a frame over <c>max_frame_bytes</c>.</summary>
         public const long FrameTooLarge = 9003;
 
-        /// <summary>A reply frame could not be decrypted.</summary>
+        /// <summary>A frame that is not whole cipher blocks, or a reply that is empty or holds a
+        /// NUL byte.</summary>
         public const long MalformedReply = 9004;
 
-        /// <summary>A bad argument: config JSON, key, type, value JSON, NULL pointer.</summary>
+        /// <summary>A NULL pointer, invalid UTF-8, invalid JSON, a bad config or an unknown cancel
+        /// token.</summary>
         public const long InvalidArgument = 9005;
 
-        /// <summary>key1 or key2 is not valid base64 of an AES key / IV.</summary>
+        /// <summary><c>key1</c> or <c>key2</c> is not base64 of a valid AES key or IV.</summary>
         public const long InvalidKey = 9006;
 
-        /// <summary>The handle is unknown or released.</summary>
+        /// <summary>The handle was never issued or is already closed.</summary>
         public const long ClosedHandle = 9007;
 
-        /// <summary>A contained panic: a defect of the library.</summary>
+        /// <summary>A defect inside the library, a contained panic included; the call was abandoned
+        /// safely.</summary>
         public const long Internal = 9008;
 
         /// <summary>The host name did not resolve.</summary>
         public const long HostNotResolved = 9009;
 
-        /// <summary>The call's cancel token was cancelled.</summary>
+        /// <summary>The call was cancelled through its cancel token, or its handle was discarded
+        /// while it ran; the request may or may not have reached the server, and was not resent. A
+        /// call whose token was cancelled before it started sent nothing (the text says
+        /// so).</summary>
         public const long Cancelled = 9011;
 
-        /// <summary>A reply did not belong to the request.</summary>
+        /// <summary>The reply stream is out of step with the requests (more bytes followed a reply
+        /// at once, or a batch reply names paths outside the request); the connection was
+        /// dropped.</summary>
         public const long OutOfStep = 9012;
 
-        /// <summary>The server's reply is not JSON.</summary>
+        /// <summary>The server's reply is not JSON; its text is kept in <c>detail</c>.</summary>
         public const long ReplyNotJson = 9013;
     }
 
@@ -57,47 +67,47 @@ namespace MikroBILL
             PhpFloats = true;
         }
 
-        /// <summary>TCP connect timeout in milliseconds (at least 1). Default: 5000.</summary>
+        /// <summary>Limit for the TCP connect, in milliseconds (at least 1). Default:
+        /// 5000.</summary>
         public long? ConnectTimeoutMs
         {
             get { return (long?)Get("connect_timeout_ms", null); }
             set { SetNumber("connect_timeout_ms", "ConnectTimeoutMs", value); }
         }
 
-        /// <summary>Timeout in milliseconds for each read or write on the socket (at least 1); the
-        /// wait for a reply restarts whenever bytes arrive. Default: 5000.</summary>
+        /// <summary>Limit for each read and write without progress, in milliseconds (at least 1).
+        /// Default: 5000.</summary>
         public long? IoTimeoutMs
         {
             get { return (long?)Get("io_timeout_ms", null); }
             set { SetNumber("io_timeout_ms", "IoTimeoutMs", value); }
         }
 
-        /// <summary>Limit in milliseconds for a whole call (at least 1): connecting, auth, sending
-        /// and the whole reply. A call past it returns code 9001. Default: 30000.</summary>
+        /// <summary>Limit for a whole call (connect, auth, request and the whole reply), however
+        /// slowly the reply trickles, in milliseconds (at least 1). Default: 30000.</summary>
         public long? CallTimeoutMs
         {
             get { return (long?)Get("call_timeout_ms", null); }
             set { SetNumber("call_timeout_ms", "CallTimeoutMs", value); }
         }
 
-        /// <summary>Largest reply frame accepted, in bytes (at least 16). Larger announced frames
-        /// give error 9003. Default: 67108864.</summary>
+        /// <summary>The largest reply frame accepted (at least 16). Default: 67108864.</summary>
         public long? MaxFrameBytes
         {
             get { return (long?)Get("max_frame_bytes", null); }
             set { SetNumber("max_frame_bytes", "MaxFrameBytes", value); }
         }
 
-        /// <summary>Write every non-integer number of a value as PHP's json_encode writes that
-        /// double (1e25 as 1.0e+25, 2.50 as 2.5). Default: true.</summary>
+        /// <summary>Rewrite every non-integer number of a value as PHP's <c>json_encode</c> writes
+        /// that double; integers stay byte-identical. Default: true.</summary>
         public bool PhpFloats
         {
             get { return (bool)Get("php_floats", true); }
             set { Set("php_floats", "PhpFloats", value); }
         }
 
-        /// <summary>Leave the authenticated connection in this process's pool when the handle is
-        /// released, for the next client with the same identity. Default: false.</summary>
+        /// <summary>Hand the connection to the process-wide pool on close instead of saying
+        /// DISCONNECT. Default: false.</summary>
         public bool Persistent
         {
             get { return (bool)Get("persistent", false); }
@@ -111,7 +121,7 @@ namespace MikroBILL
             set { Set("persistent_id", "PersistentId", value); }
         }
 
-        /// <summary>Idle pooled connections kept per identity (0 keeps none). Default: 4.</summary>
+        /// <summary>Idle pooled connections kept per identity. Default: 4.</summary>
         public long? PoolMaxIdle
         {
             get { return (long?)Get("pool_max_idle", null); }
@@ -125,8 +135,8 @@ namespace MikroBILL
             set { SetNumber("pool_max_idle_total", "PoolMaxIdleTotal", value); }
         }
 
-        /// <summary>Milliseconds a connection may wait in the pool before it is closed with
-        /// DISCONNECT (at least 1). Default: 60000.</summary>
+        /// <summary>How long a pooled connection may wait unused, in milliseconds (at least 1).
+        /// Default: 60000.</summary>
         public long? PoolIdleTimeoutMs
         {
             get { return (long?)Get("pool_idle_timeout_ms", null); }

@@ -163,6 +163,10 @@ namespace MikroBILL.Tests
             Page(new MikroBILLOptions { Persistent = true, PoolIdleTimeoutMs = 200 });
             Thread.Sleep(400);
             Assert.Equal(0L, Stat("idle"), "idle after the lifetime");
+            // The stats are a pure read: the expired connection waits for the pool's next use.
+            Assert.Equal(1L, Stat("expired"), "expired");
+            Assert.Equal("4/3", Counts((a, d) => d == 3), "reading the stats said no DISCONNECT");
+            Assert.Equal(0L, MikroBILL_API.PoolClear(), "none cleared within its lifetime");
             Assert.Equal("4/4", Counts((a, d) => d == 4), "expired one said DISCONNECT");
         }
 
