@@ -231,7 +231,12 @@ mod tests {
     fn generated_cs_has_every_code_and_no_constructor_key() {
         let cs = generated_cs();
         for code in CODES {
-            assert!(cs.contains(&format!(" = {};\n", code.value)), "{}", code.name);
+            let line = format!(
+                "public const long {} = {};\n",
+                pascal(code.name),
+                code.value
+            );
+            assert!(cs.contains(&line), "{line}");
         }
         assert!(!cs.contains("public const long ConfigNotFound"));
         assert!(!cs.contains("\"host\""));

@@ -18,10 +18,7 @@ namespace MikroBILL
         // The keys set so far, as the config JSON gives them to mb_connect.
         private readonly Dictionary<string, object> _values = new Dictionary<string, object>();
 
-        internal IEnumerable<KeyValuePair<string, object>> Values
-        {
-            get { return _values; }
-        }
+        internal IEnumerable<KeyValuePair<string, object>> Values => _values;
 
         private object Get(string key, object fallback)
         {

@@ -22,24 +22,18 @@ namespace MikroBILL
         /// <summary>Reads <paramref name="path"/> without blocking the caller; see <see cref="Process(string)"/>.</summary>
         /// <exception cref="OperationCanceledException">(in the task) <paramref name="cancellationToken"/> was cancelled.</exception>
         public Task<string> ProcessAsync(string path, CancellationToken cancellationToken = default(CancellationToken))
-        {
-            return StartAsync(path, null, cancellationToken);
-        }
+            => StartAsync(path, null, cancellationToken);
 
         /// <summary>Sends <paramref name="value"/> without blocking the caller; see
         /// <see cref="Process(string, object)"/>. A value that cannot be sent throws here, before any task.</summary>
         public Task<string> ProcessAsync(string path, object value, CancellationToken cancellationToken = default(CancellationToken))
-        {
-            return StartAsync(path, value == null ? null : Json.Write(value), cancellationToken);
-        }
+            => StartAsync(path, value == null ? null : Json.Write(value), cancellationToken);
 
         /// <summary>Sends <paramref name="valueJson"/> (JSON text; null reads) without blocking the caller;
         /// see <see cref="ProcessJson"/>.</summary>
         public Task<string> ProcessJsonAsync(string path, string valueJson,
             CancellationToken cancellationToken = default(CancellationToken))
-        {
-            return StartAsync(path, valueJson, cancellationToken);
-        }
+            => StartAsync(path, valueJson, cancellationToken);
 
         private Task<string> StartAsync(string path, string valueJson, CancellationToken cancellationToken)
         {

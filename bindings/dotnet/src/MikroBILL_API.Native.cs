@@ -39,10 +39,7 @@ namespace MikroBILL
 
         /// <summary>The version of the loaded libmikrobill, e.g. "0.3.0".</summary>
         /// <exception cref="MikroBILLLibraryException">The library is missing or incompatible.</exception>
-        public static string LibraryVersion
-        {
-            get { return Load(); }
-        }
+        public static string LibraryVersion => Load();
 
         private static string Load()
         {
@@ -125,15 +122,9 @@ namespace MikroBILL
             {
             }
 
-            public override bool IsInvalid
-            {
-                get { return handle == IntPtr.Zero; }
-            }
+            public override bool IsInvalid => handle == IntPtr.Zero;
 
-            internal long Id
-            {
-                get { return handle.ToInt64(); }
-            }
+            internal long Id => handle.ToInt64();
 
             // Called on a SafeHandle that already exists, so nothing can leak between the two.
             protected void Take(int code, long id)
@@ -160,10 +151,7 @@ namespace MikroBILL
                 Take(Native.mb_connect(configJson, out id), id);
             }
 
-            protected override bool ReleaseHandle()
-            {
-                return (Graceful ? Native.mb_close(Id) : Native.mb_discard(Id)) == 0;
-            }
+            protected override bool ReleaseHandle() => (Graceful ? Native.mb_close(Id) : Native.mb_discard(Id)) == 0;
         }
 
         /// <summary>A cancel token of the library: it reaches only the call it is given to.</summary>
@@ -176,15 +164,9 @@ namespace MikroBILL
             }
 
             /// <summary>From any thread, without waiting: the call given the token returns 9011.</summary>
-            internal void Cancel()
-            {
-                Native.mb_cancel_token_cancel(Id);
-            }
+            internal void Cancel() => Native.mb_cancel_token_cancel(Id);
 
-            protected override bool ReleaseHandle()
-            {
-                return Native.mb_cancel_token_free(Id) == 0;
-            }
+            protected override bool ReleaseHandle() => Native.mb_cancel_token_free(Id) == 0;
         }
     }
 }

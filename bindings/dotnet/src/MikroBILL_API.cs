@@ -54,10 +54,7 @@ namespace MikroBILL
         }
 
         /// <summary>Reads <paramref name="path"/> (sends value null). Returns the reply text.</summary>
-        public string Process(string path)
-        {
-            return Call(path, null, null);
-        }
+        public string Process(string path) => Call(path, null, null);
 
         /// <summary>
         /// Sends <paramref name="value"/> as JSON, which the library encodes exactly as PHP's json_encode
@@ -66,26 +63,17 @@ namespace MikroBILL
         /// </summary>
         /// <exception cref="ArgumentException">The value cannot be sent (NaN, infinity, unsupported type,
         /// invalid UTF-16, nesting deeper than 512).</exception>
-        public string Process(string path, object value)
-        {
-            return Call(path, value == null ? null : Json.Write(value), null);
-        }
+        public string Process(string path, object value) => Call(path, value == null ? null : Json.Write(value), null);
 
         /// <summary>
         /// Sends <paramref name="valueJson"/>, any JSON text, as the value; null means a read. The library
         /// re-encodes it the way json_encode would (no whitespace, "\/", \uXXXX, key order and number text
         /// kept). Invalid JSON comes back as a JSON error with code 9005.
         /// </summary>
-        public string ProcessJson(string path, string valueJson)
-        {
-            return Call(path, valueJson, null);
-        }
+        public string ProcessJson(string path, string valueJson) => Call(path, valueJson, null);
 
         /// <summary>True when the server is reachable and accepts the login (connects if needed).</summary>
-        public bool CheckConnection()
-        {
-            return OnHandle(id => Native.mb_check_connection(id, 0)) == 0;
-        }
+        public bool CheckConnection() => OnHandle(id => Native.mb_check_connection(id, 0)) == 0;
 
         /// <summary>Says DISCONNECT and closes the connection, like PHP's Close(). The object stays
         /// usable: the next call connects again. Use Dispose to release it for good.</summary>

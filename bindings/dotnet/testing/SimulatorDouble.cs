@@ -148,10 +148,7 @@ namespace MikroBILL.Testing
             }
         }
 
-        public bool HasExited
-        {
-            get { return _process.HasExited; }
-        }
+        public bool HasExited => _process.HasExited;
 
         /// <summary>For failure messages: whether the simulator still runs, and its stderr.</summary>
         public string Status
@@ -223,10 +220,7 @@ namespace MikroBILL.Testing
             return Call("GET", "api/journal?limit=10000" + (pathPattern == null ? "" : "&path=" + Uri.EscapeDataString(pathPattern)));
         }
 
-        public void ClearJournal()
-        {
-            Call("DELETE", "api/journal");
-        }
+        public void ClearJournal() => Call("DELETE", "api/journal");
 
         /// <summary>One counter: connections, auths_granted, auths_refused, requests, disconnects.</summary>
         public long Count(string name)
@@ -237,37 +231,19 @@ namespace MikroBILL.Testing
         }
 
         /// <summary>A client's state as JSON text (GUIDs as strings, account passwords masked).</summary>
-        public string ClientState(string guid)
-        {
-            return Call("GET", "api/clients/" + Uri.EscapeDataString(guid));
-        }
+        public string ClientState(string guid) => Call("GET", "api/clients/" + Uri.EscapeDataString(guid));
 
-        public void Reset()
-        {
-            Call("POST", "api/reset", "{}");
-        }
+        public void Reset() => Call("POST", "api/reset", "{}");
 
         /// <summary>Adds a stub (JSON object: path, value, return, code, scenario, required_state, new_state); returns its id.</summary>
-        public long AddStub(string stubJson)
-        {
-            return Id(Call("POST", "api/stubs", stubJson));
-        }
+        public long AddStub(string stubJson) => Id(Call("POST", "api/stubs", stubJson));
 
-        public void RemoveStub(long id)
-        {
-            Call("DELETE", "api/stubs/" + id.ToString(CultureInfo.InvariantCulture));
-        }
+        public void RemoveStub(long id) => Call("DELETE", "api/stubs/" + id.ToString(CultureInfo.InvariantCulture));
 
         /// <summary>Adds a fault (JSON object: path, action, delay_ms, code, text); returns its id.</summary>
-        public long AddFault(string faultJson)
-        {
-            return Id(Call("POST", "api/faults", faultJson));
-        }
+        public long AddFault(string faultJson) => Id(Call("POST", "api/faults", faultJson));
 
-        public void RemoveFault(long id)
-        {
-            Call("DELETE", "api/faults/" + id.ToString(CultureInfo.InvariantCulture));
-        }
+        public void RemoveFault(long id) => Call("DELETE", "api/faults/" + id.ToString(CultureInfo.InvariantCulture));
 
         private static long Id(string reply)
         {
