@@ -102,8 +102,8 @@ namespace MikroBILL.Tests
             Check(a => a.Process(Path, new[] { 0.1f, float.MaxValue, float.Epsilon, 16777216f, 1e-10f, -0.0f, 3.14159f, 1.17549435e-38f }),
                 "[0.1,3.4028235e+38,1.0e-45,16777216,1.0e-10,-0,3.14159,1.1754944e-38]", "floats");
             // Integral decimals stay exact integers; fractional ones pass through a double, as in PHP.
-            Check(a => a.Process(Path, new[] { 100.01m, 5.00m, decimal.MaxValue, 0.0000000000000000000000000001m, -15.50m }),
-                "[100.01,5,79228162514264337593543950335,1.0e-28,-15.5]", "decimals");
+            Check(a => a.Process(Path, new[] { 100.01m, 5.00m, decimal.MaxValue, 0.0000000000000000000000000001m, -15.50m, -0.0m }),
+                "[100.01,5,79228162514264337593543950335,1.0e-28,-15.5,0]", "decimals");
         }
 
         [Test]
@@ -165,6 +165,8 @@ namespace MikroBILL.Tests
             Check(a => a.Process(Path, new Dictionary<bool, string> { { true, "a" }, { false, "b" } }), "{\"1\":\"a\",\"0\":\"b\"}", "bool keys");
             Check(a => a.Process(Path, new OrderedDictionary { { true, "a" }, { false, "b" } }), "{\"1\":\"a\",\"0\":\"b\"}",
                 "untyped bool keys");
+            // No PHP counterpart (PHP's empty array prints []): a dictionary is always an object.
+            Check(a => a.Process(Path, new Dictionary<string, object>()), "{}", "empty dictionary");
         }
 
         [Test]
