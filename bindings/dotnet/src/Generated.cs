@@ -52,8 +52,7 @@ namespace MikroBILL
         public const long Cancelled = 9011;
 
         /// <summary>The reply stream is out of step with the requests (more bytes followed a reply
-        /// at once, or a batch reply names paths outside the request); the connection was
-        /// dropped.</summary>
+        /// at once); the connection was dropped.</summary>
         public const long OutOfStep = 9012;
 
         /// <summary>The server's reply is not JSON; its text is kept in <c>detail</c>.</summary>
