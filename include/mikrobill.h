@@ -169,6 +169,39 @@ int mb_cancel_token_cancel(long long cancel_token);
 int mb_cancel_token_free(long long cancel_token);
 
 /*
+ Encrypts `len` bytes at `data` with the handle's keys as the original client's `Encrypt`
+ does (mcrypt, AES-CBC with the fixed IV): zero-padded to whole blocks, and an empty input is
+ one block of zeros. Writes the raw ciphertext to `*ciphertext_out` (free it with `mb_free`)
+ and its length to `*ciphertext_len_out`. Nothing is sent. Error 9005 for a NULL `data` with
+ a non-zero `len`, a negative `len` or a NULL out-parameter; 9007 for an unknown handle.
+
+ # Safety
+ `data` is NULL or valid for reading `len` bytes; the out-parameters are NULL or valid for
+ writing one `char *` and one `long long`.
+ */
+int mb_encrypt(long long handle,
+               const char *data,
+               long long len,
+               char **ciphertext_out,
+               long long *ciphertext_len_out);
+
+/*
+ Decrypts `len` bytes at `data` with the handle's keys as the original client's `Decrypt`
+ does: zero-padded to whole blocks first (an empty input is one block of zeros), and the
+ plaintext's NUL bytes trimmed from both ends. Writes the plaintext to `*plaintext_out` (free
+ it with `mb_free`; it may hold NUL bytes, so read `*plaintext_len_out` bytes) and its length
+ to `*plaintext_len_out`. Errors as for `mb_encrypt`.
+
+ # Safety
+ As for `mb_encrypt`.
+ */
+int mb_decrypt(long long handle,
+               const char *data,
+               long long len,
+               char **plaintext_out,
+               long long *plaintext_len_out);
+
+/*
  Creates a client from the JSON config object `config_json` and writes its handle (> 0) to
  `*handle_out`. Nothing is sent until the first call that needs the server. Error 9005 for a
  config that is not a JSON object, has an unknown key, a key of the wrong type or out of

@@ -103,6 +103,14 @@ fn current(handle: c_longlong) -> Result<Shared, Error> {
     Ok(fresh)
 }
 
+/// The cipher made from the keys of the client behind `handle`, without waiting for a call in
+/// progress on it.
+pub(super) fn cipher_of(handle: c_longlong) -> Result<crate::protocol::crypto::Cipher, Error> {
+    let config = &current(handle)?.config;
+    crate::protocol::crypto::Cipher::from_base64(&config.key1, &config.key2)
+        .map_err(|e| Error::InvalidKey(e.to_string()))
+}
+
 /// Holds the handle registry across a `fork()` (see `crate::fork`).
 pub(crate) fn hold() -> Box<dyn std::any::Any> {
     Box::new(registry())

@@ -12,6 +12,7 @@
 mod boundary;
 mod calls;
 mod cancel;
+mod cipher;
 mod handles;
 mod last_error;
 mod process_wide;
@@ -21,6 +22,7 @@ mod tests;
 
 pub use calls::{mb_check_connection, mb_process};
 pub use cancel::{mb_cancel_token_cancel, mb_cancel_token_free, mb_cancel_token_new};
+pub use cipher::{mb_decrypt, mb_encrypt};
 pub use handles::{mb_close, mb_connect, mb_discard, mb_disconnect};
 pub use last_error::mb_last_error_message;
 pub use process_wide::{
