@@ -1,21 +1,4 @@
-//! xorshift64*: deterministic generated cases for the differential tests, without a dependency.
-#![allow(dead_code)]
-
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+//! Transitional: this support now lives in the mikrobill-testkit crate (testkit/src/rng.rs). Test
+//! files that still include it with `#[path]` get the same items; use
+//! `mikrobill_testkit::rng` instead, then delete this file.
+pub use mikrobill_testkit::rng::*;
