@@ -42,7 +42,12 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Largest frame accepted, at least 16; the first (auth) frame is capped at 65536
-    #[arg(long, value_name = "BYTES", default_value = "67108864", value_parser = frame_bytes)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = DEFAULT_MAX_FRAME,
+        value_parser = frame_bytes
+    )]
     pub max_frame: usize,
     /// Close a connection silent this long
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
@@ -61,7 +66,7 @@ pub struct Options {
     #[arg(
         long = "max-buffered-bytes",
         value_name = "BYTES",
-        default_value = "268435456",
+        default_value_t = DEFAULT_MAX_BUFFERED,
         value_parser = buffered_bytes
     )]
     pub max_buffered: usize,

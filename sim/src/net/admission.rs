@@ -31,10 +31,10 @@ const EVICTION_GRACE: Duration = Duration::from_millis(250);
 /// How often the accept loop looks again while it leaves newcomers queued (a slot may also free).
 const ADMISSION_RECHECK: Duration = Duration::from_millis(10);
 
-/// The connection limits of the command line.
+/// The limits of the auth phase, from the command line.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    pub max_connections: usize,
+    /// --max-frame; the auth frame is capped lower still (MAX_AUTH_FRAME).
     pub max_frame: usize,
     pub idle_timeout: Duration,
     pub auth_timeout: Duration,

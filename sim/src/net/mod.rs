@@ -21,8 +21,6 @@ use crate::state::Engine;
 use admission::{Budget, Limits, Slots};
 use mikrobill::protocol::crypto::Cipher;
 
-pub use admission::MAX_AUTH_FRAME;
-
 /// Stack of a connection thread. Parsing, expanding and dropping a request value recurse once
 /// per nesting level, and a request may nest phpjson::MAX_DEPTH + 1 levels; 8 MiB is far above
 /// what that needs even in debug builds, and costs address space only until it is touched.
@@ -60,7 +58,6 @@ impl Server {
                 budget: Budget::new(options.max_buffered),
             },
             limits: Limits {
-                max_connections: options.max_connections,
                 max_frame: options.max_frame,
                 idle_timeout: options.idle_timeout,
                 auth_timeout: options.auth_timeout,
