@@ -2,9 +2,6 @@
 //! allocator tracks the bytes the calling thread holds, and each case's peak is checked against
 //! its bound. Large honest replies may cost at most 1.5 times their frame.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::{c_char, CStr, CString};
@@ -16,6 +13,7 @@ use std::time::Duration;
 use mikrobill::code;
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::frame::{read_frame, write_frame};
+use mikrobill_testkit::hostile;
 
 /// Counts what threads that opted in allocate. A reallocation that moved is counted as holding
 /// both blocks at once, as a copy does.

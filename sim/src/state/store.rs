@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::DatasetError;
-use crate::generate;
-use crate::model::{Client, Dataset};
+use crate::state::generate;
+use crate::state::model::{Client, Dataset};
 
 #[derive(Debug, Default)]
 pub struct Store {
@@ -106,7 +106,7 @@ impl Store {
         Some(guid)
     }
 
-    /// Records that `guid` is in use, so journal replay keeps later allocations unique.
+    /// Records that `guid` is in use, so replaying the write-ahead log keeps later allocations unique.
     pub fn reserve_account_guid(&mut self, guid: u64) {
         if let Some(next) = self.next_account {
             self.next_account = guid.checked_add(1).map(|g| g.max(next));
@@ -117,7 +117,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo;
+    use crate::state::demo;
 
     #[test]
     fn dataset_round_trips_through_the_store() {

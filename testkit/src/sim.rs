@@ -1,6 +1,7 @@
-//! Shared by the simulator's integration tests, the `mb` tests and the benchmark: starts the real simulator binary on a free
-//! port and speaks the wire protocol to it over TCP.
-#![allow(dead_code)]
+//! The one launcher of the simulator for the Rust tests and benchmarks: starts the real
+//! `mikrobill-sim` binary (or `mb serve`) on a free port, reads the port (and the control API's
+//! address) from its first lines, and stops it when dropped. Also speaks the wire protocol to it
+//! over TCP, with the demo cashier's keys.
 
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::frame::{read_frame, write_frame};
@@ -8,7 +9,8 @@ use mikrobill::protocol::message;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 pub use mikrobill_sim::config::{DEMO_KEY1 as KEY1, DEMO_KEY2 as KEY2, DEMO_LOGIN, DEMO_PASSWORD};
@@ -19,42 +21,126 @@ pub const PETROV_ACC: u64 = 835354904534456;
 pub const PETROV_ACC2: u64 = 835354904534457;
 pub const SIDOROVA: u64 = 4611686018427387905;
 
+/// A running simulator, killed when dropped.
 pub struct Sim {
     pub child: Child,
     pub port: u16,
+    /// `ADDR:PORT` of the control API, when it was started with one (`Launch::admin`).
+    pub admin: Option<String>,
 }
 
-impl Sim {
-    pub fn start(args: &[&str]) -> Sim {
-        // Also compiled into the `mb` tests, which start the simulator through `mb serve`.
-        let Some(binary) = option_env!("CARGO_BIN_EXE_mikrobill-sim") else {
-            panic!("Sim::start is for the simulator crate's tests; use start_command elsewhere");
-        };
-        let mut command = Command::new(binary);
-        command.args(args);
-        Sim::start_command(command)
+/// A simulator about to start: its command, where it listens and whether it serves the control
+/// API.
+pub struct Launch {
+    command: Command,
+    listen: String,
+    admin: Option<String>,
+}
+
+impl Launch {
+    pub fn arg(mut self, arg: &str) -> Launch {
+        self.command.arg(arg);
+        self
     }
 
-    /// Starts a simulator command (`mikrobill-sim` or `mb serve`) on a free port and reads the
-    /// port from its first line.
-    pub fn start_command(mut command: Command) -> Sim {
-        let mut child = command
-            .args(["--listen", "127.0.0.1:0"])
+    pub fn args(mut self, args: &[&str]) -> Launch {
+        self.command.args(args);
+        self
+    }
+
+    /// Listen on `addr` instead of a free loopback port.
+    pub fn listen(mut self, addr: &str) -> Launch {
+        self.listen = addr.to_string();
+        self
+    }
+
+    /// Serve the control API on `addr` (`127.0.0.1:0` for a free port); its address is then in
+    /// `Sim::admin`.
+    pub fn admin(mut self, addr: &str) -> Launch {
+        self.admin = Some(addr.to_string());
+        self
+    }
+
+    /// Starts it and waits for its `listening on` line (and `admin on` line).
+    pub fn start(mut self) -> Sim {
+        self.command.args(["--listen", &self.listen]);
+        if let Some(admin) = &self.admin {
+            self.command.args(["--admin", admin]);
+        }
+        let mut child = self
+            .command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the simulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on 127.0.0.1:")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        Sim { child, port }
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let port = after_prefix(&mut out, "listening on ")
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("the first line ends with the port");
+        let admin = self.admin.is_some().then(|| {
+            let line = after_prefix(&mut out, "admin on http://");
+            line.strip_suffix('/')
+                .unwrap_or_else(|| panic!("unexpected admin line {line:?}"))
+                .to_string()
+        });
+        Sim { child, port, admin }
+    }
+}
+
+/// The next stdout line of the simulator, which must start with `prefix`; the rest of it.
+fn after_prefix(out: &mut BufReader<ChildStdout>, prefix: &str) -> String {
+    let mut line = String::new();
+    out.read_line(&mut line)
+        .expect("read the simulator's stdout");
+    line.trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {line:?}"))
+        .to_string()
+}
+
+impl Sim {
+    /// The `mikrobill-sim` binary of this build: cargo builds a package's binaries for its
+    /// integration tests and benchmarks into the folder above theirs (target/PROFILE), so the
+    /// simulator crate's tests find it there.
+    pub fn binary() -> PathBuf {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("the test binary is in target/PROFILE/deps");
+        let binary = profile_dir.join(format!("mikrobill-sim{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.exists(),
+            "{} is missing: the simulator crate's tests build it; elsewhere start the simulator \
+             through `mb serve` (Sim::launch_command)",
+            binary.display()
+        );
+        binary
+    }
+
+    /// `mikrobill-sim`, on a free loopback port unless told otherwise.
+    pub fn launch() -> Launch {
+        Sim::launch_command(Command::new(Sim::binary()))
+    }
+
+    /// A simulator command (`mikrobill-sim` or `mb serve`, with its arguments so far).
+    pub fn launch_command(command: Command) -> Launch {
+        Launch {
+            command,
+            listen: "127.0.0.1:0".to_string(),
+            admin: None,
+        }
+    }
+
+    /// `mikrobill-sim ARGS` on a free loopback port.
+    pub fn start(args: &[&str]) -> Sim {
+        Sim::launch().args(args).start()
+    }
+
+    /// A simulator command (`mikrobill-sim` or `mb serve`) on a free loopback port.
+    pub fn start_command(command: Command) -> Sim {
+        Sim::launch_command(command).start()
     }
 
     pub fn tcp(&self) -> TcpStream {
@@ -86,6 +172,7 @@ impl Sim {
         mikrobill::Client::new(cfg).unwrap()
     }
 
+    #[cfg(unix)]
     pub fn signal(&self, sig: i32) {
         // SAFETY: plain kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
@@ -106,10 +193,7 @@ pub fn demo_client_config(port: u16) -> mikrobill::Config {
 
 /// Runs the simulator with `args` where it must refuse to start: its exit code and stderr.
 pub fn start_fails(args: &[&str]) -> (Option<i32>, String) {
-    let Some(binary) = option_env!("CARGO_BIN_EXE_mikrobill-sim") else {
-        panic!("start_fails is for the simulator crate's tests");
-    };
-    let out = Command::new(binary)
+    let out = Command::new(Sim::binary())
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .output()

@@ -3,16 +3,16 @@
 use serde_json::Value;
 use std::sync::{PoisonError, RwLock};
 
-use crate::batch::{self, TooLarge};
-use crate::journal::Journal;
-use crate::path::{self, Target};
 use crate::reply::{Reply, TOO_LARGE};
-use crate::store::Store;
-use crate::tree::{self, Change};
+use crate::state::batch::{self, TooLarge};
+use crate::state::path::{self, Target};
+use crate::state::store::Store;
+use crate::state::tree::{self, Change};
+use crate::state::wal::Wal;
 
 pub struct Engine {
     store: RwLock<Store>,
-    journal: Option<Journal>,
+    wal: Option<Wal>,
 }
 
 struct Leaf {
@@ -45,10 +45,10 @@ fn evaluate(leaves: &[Leaf], batch: bool, mut eval: impl FnMut(&Leaf) -> Reply) 
 }
 
 impl Engine {
-    pub fn new(store: Store, journal: Option<Journal>) -> Engine {
+    pub fn new(store: Store, wal: Option<Wal>) -> Engine {
         Engine {
             store: RwLock::new(store),
-            journal,
+            wal,
         }
     }
 
@@ -89,9 +89,9 @@ impl Engine {
             });
             (replies, self.appended(), false)
         };
-        if let Some(journal) = &self.journal {
+        if let Some(wal) = &self.wal {
             // Whatever this reply shows, including other requests' changes, is durable first.
-            if let Err(e) = journal.wait_durable(seen) {
+            if let Err(e) = wal.wait_durable(seen) {
                 fatal_storage_error(&e);
             }
             if changed {
@@ -110,33 +110,33 @@ impl Engine {
         }
     }
 
-    /// The journal sequence number of the last change; call it with the store lock held.
+    /// The log's sequence number of the last change; call it with the store lock held.
     fn appended(&self) -> u64 {
-        self.journal.as_ref().map_or(0, Journal::appended)
+        self.wal.as_ref().map_or(0, Wal::appended)
     }
 
-    /// Compacts when the journal is over its size. Re-checked under the write lock: threads
-    /// that queued behind a compaction find the journal empty and do not compact again.
+    /// Compacts when the write-ahead log is over its size. Re-checked under the write lock: threads
+    /// that queued behind a compaction find the log empty and do not compact again.
     fn compact_if_wanted(&self) -> bool {
-        let Some(journal) = &self.journal else {
+        let Some(wal) = &self.wal else {
             return false;
         };
-        if !journal.wants_compaction() {
+        if !wal.wants_compaction() {
             return false;
         }
         #[cfg(test)]
-        journal.hook(crate::journal::Hook::CompactionWanted);
+        wal.hook(crate::state::wal::Hook::CompactionWanted);
         let store = self.store.write().unwrap_or_else(PoisonError::into_inner);
-        if !journal.wants_compaction() {
+        if !wal.wants_compaction() {
             return false;
         }
-        if let Err(e) = journal.compact(&store) {
+        if let Err(e) = wal.compact(&store) {
             fatal_storage_error(&e);
         }
         true
     }
 
-    /// Returns the replies, the journal sequence number they may show, and whether anything
+    /// Returns the replies, the log sequence number they may show, and whether anything
     /// changed.
     fn run_writes(&self, leaves: &[Leaf], batch: bool) -> (Vec<Reply>, u64, bool) {
         let mut store = self.store.write().unwrap_or_else(PoisonError::into_inner);
@@ -157,8 +157,8 @@ impl Engine {
     }
 
     fn record(&self, change: &Change) {
-        if let Some(journal) = &self.journal {
-            if let Err(e) = journal.append(change) {
+        if let Some(wal) = &self.wal {
+            if let Err(e) = wal.append(change) {
                 fatal_storage_error(&e);
             }
         }
@@ -173,8 +173,8 @@ impl Engine {
     pub fn replace(&self, store: Store) -> std::io::Result<()> {
         let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
         *guard = store;
-        match &self.journal {
-            Some(journal) => journal.compact(&guard),
+        match &self.wal {
+            Some(wal) => wal.compact(&guard),
             None => Ok(()),
         }
     }
@@ -182,9 +182,11 @@ impl Engine {
     /// Final compaction on clean shutdown; holds the lock so no change slips in after it.
     pub fn shutdown(&self) {
         let store = self.store.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(journal) = &self.journal {
-            if let Err(e) = journal.compact(&store) {
-                eprintln!("mikrobill-sim: final compaction failed (the journal is intact): {e}");
+        if let Some(wal) = &self.wal {
+            if let Err(e) = wal.compact(&store) {
+                eprintln!(
+                    "mikrobill-sim: final compaction failed (the write-ahead log is intact): {e}"
+                );
             }
         }
         // Keep the lock until the process exits.
@@ -200,8 +202,8 @@ fn fatal_storage_error(e: &std::io::Error) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo;
-    use crate::journal::Hook;
+    use crate::state::demo;
+    use crate::state::wal::Hook;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc::{self, RecvTimeoutError};
     use std::sync::{Arc, Mutex};
@@ -233,18 +235,18 @@ mod tests {
         }
     }
 
-    /// An engine whose journal reports its hooks on `events`; the first fsync waits for `gate`.
+    /// An engine whose write-ahead log reports its hooks on `events`; the first fsync waits for `gate`.
     fn engine(
         dir: &Dir,
         events: mpsc::Sender<Event>,
         gate: Option<mpsc::Receiver<()>>,
     ) -> Arc<Engine> {
-        let (store, mut journal) =
-            Journal::open(&dir.0.join("state.json"), || Ok(demo::dataset())).unwrap();
+        let (store, mut wal) =
+            Wal::open(&dir.0.join("state.json"), || Ok(demo::dataset())).unwrap();
         let events = Mutex::new(events);
         let gate = Mutex::new(gate);
         let first = AtomicBool::new(true);
-        journal.hook = Some(Box::new(move |at| {
+        wal.hook = Some(Box::new(move |at| {
             let _ = events.lock().unwrap().send(Event::Hook(at));
             if at == Hook::BeforeSync && first.swap(false, Ordering::SeqCst) {
                 if let Some(gate) = gate.lock().unwrap().as_ref() {
@@ -253,7 +255,7 @@ mod tests {
                 }
             }
         }));
-        Arc::new(Engine::new(store, Some(journal)))
+        Arc::new(Engine::new(store, Some(wal)))
     }
 
     fn next(events: &mpsc::Receiver<Event>) -> Event {
@@ -300,7 +302,7 @@ mod tests {
         let dir = Dir::new("compact");
         let (tx, events) = mpsc::channel();
         let engine = engine(&dir, tx, None);
-        engine.journal.as_ref().unwrap().pretend_bytes(u64::MAX);
+        engine.wal.as_ref().unwrap().pretend_bytes(u64::MAX);
         let guard = engine.store.write().unwrap();
         let threads: Vec<_> = (0..2)
             .map(|_| {
@@ -308,7 +310,7 @@ mod tests {
                 std::thread::spawn(move || engine.compact_if_wanted())
             })
             .collect();
-        // Both saw the journal over its size and now queue for the write lock.
+        // Both saw the log over its size and now queue for the write lock.
         for _ in 0..2 {
             assert_eq!(next(&events), Event::Hook(Hook::CompactionWanted));
         }

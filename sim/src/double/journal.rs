@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::pattern::PathPattern;
-use crate::stats::Sessions;
+use super::session_counts::Sessions;
 
 pub const CAPACITY: usize = 10_000;
 
@@ -47,7 +47,7 @@ pub struct Entry {
 }
 
 /// `GET /api/counts`, fields in the order served. Auths and DISCONNECTs come from the one
-/// session tally (crate::stats), connections and requests from the journal's own `Traffic`.
+/// session tally (super::session_counts), connections and requests from the journal's own `Traffic`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Counts {
     pub connections: u64,
@@ -77,7 +77,7 @@ pub struct Traffic {
 }
 
 #[derive(Default)]
-pub struct RequestsLog {
+pub struct RequestJournal {
     entries: VecDeque<Entry>,
     next_seq: u64,
     pub counts: Traffic,
@@ -125,7 +125,7 @@ pub fn journal_value(path: &str, value: &Value) -> Value {
     value
 }
 
-impl RequestsLog {
+impl RequestJournal {
     pub fn push(&mut self, mut entry: Entry) {
         entry.seq = self.next_seq;
         self.next_seq += 1;
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn bounded_and_filtered() {
-        let mut log = RequestsLog::default();
+        let mut log = RequestJournal::default();
         for i in 0..CAPACITY + 5 {
             log.push(Entry {
                 seq: 0,

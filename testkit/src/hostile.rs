@@ -17,8 +17,6 @@
 //!   empty         a reply of one all-zero block
 //! Any other login is treated as echo. Only the auth and request counts are kept, for tests that
 //! check whether a request was resent.
-// Shared by several test crates, each of which uses only part of it.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -2,7 +2,7 @@
 //! a million of them cost no memory: only clients that are changed get materialized (see store.rs).
 
 use crate::error::DatasetError;
-use crate::model::{Account, Client, Field};
+use crate::state::model::{Account, Client, Field};
 
 /// First generated client GUID; above 2^53 on purpose so GUIDs that pass through a double break.
 pub const CLIENT_BASE: u64 = 10_000_000_000_000_000;

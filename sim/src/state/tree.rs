@@ -7,16 +7,17 @@ use serde_json::Value;
 use std::net::Ipv4Addr;
 
 use crate::error::ReplayError;
-use crate::model::{Account, Client};
-use crate::path::{AccountProp, FieldProp, Prop, Target};
 use crate::reply::{
     json_str, json_u64_list, shorten, Reply, BAD_ARGUMENTS, MALFORMED_VALUE, NO_GUID_LEFT,
     READ_ONLY, UNKNOWN_ACCOUNT, UNKNOWN_CLIENT, UNKNOWN_FIELD,
 };
-use crate::store::Store;
+use crate::state::model::{Account, Client};
+use crate::state::path::{AccountProp, FieldProp, Prop, Target};
+use crate::state::store::Store;
 
-/// A state change as the journal records it. Sets are absolute, and AddAccount carries the GUID
-/// it was given, so replaying a journal over a snapshot that already holds it changes nothing.
+/// A state change as the write-ahead log (state::wal) records it. Sets are absolute, and
+/// AddAccount carries the GUID it was given, so replaying a log over a snapshot that already
+/// holds it changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", deny_unknown_fields)]
 pub enum Change {
@@ -189,7 +190,7 @@ fn integer(value: &Value, name: &str, min: i64, max: i64) -> Result<i64, Reply> 
         .ok_or_else(|| malformed(&format!("{name} must be an integer from {min} to {max}")))
 }
 
-/// Applies a set or a method call. On success returns the change to journal.
+/// Applies a set or a method call. On success returns the change to log.
 pub fn write(
     store: &mut Store,
     target: &Target,
@@ -349,7 +350,7 @@ fn add_account_args(store: &mut Store, value: &Value) -> Result<Account, Reply> 
     })
 }
 
-/// Re-applies a journalled change while loading the state file.
+/// Re-applies a logged change while loading the state file.
 pub fn replay(store: &mut Store, change: &Change) -> Result<(), ReplayError> {
     match change {
         Change::Set { path, value } => {
@@ -357,7 +358,7 @@ pub fn replay(store: &mut Store, change: &Change) -> Result<(), ReplayError> {
                 path: path.clone(),
                 reason: reply.ret,
             };
-            let target = crate::path::parse(path).map_err(refused)?;
+            let target = crate::state::path::parse(path).map_err(refused)?;
             write(store, &target, path, value)
                 .map(|_| ())
                 .map_err(refused)

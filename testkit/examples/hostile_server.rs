@@ -1,10 +1,9 @@
 //! The hostile peer as a process, for the C test program. Prints `listening on ADDR` and serves
 //! until killed.
 
-#[path = "hostile.rs"]
-mod hostile;
-
 use std::io::Write;
+
+use mikrobill_testkit::hostile;
 
 fn main() {
     let server = hostile::spawn(0);

@@ -1,6 +1,6 @@
 //! The built-in demo dataset, fixed by the shared contract (the manual's GUIDs, Cyrillic names).
 
-use crate::model::{Account, Client, Dataset, Field};
+use crate::state::model::{Account, Client, Dataset, Field};
 
 fn account(guid: u64, ip: &str, mac: &str, login: &str, password: &str, ppp_ip: &str) -> Account {
     Account {

@@ -1,9 +1,9 @@
-//! The --state file: a snapshot (a dataset JSON, replaced atomically by temp + fsync + rename)
-//! plus `<FILE>.journal`, an append-only log of changes, one per line as `JSON<TAB>CHECKSUM`.
-//! Every acknowledged change is in the journal and fsynced before its reply. On load a torn or
-//! corrupt record ends the journal (a crash can only tear the last one). Compaction writes a new
-//! snapshot and then empties the journal; a crash between the two is harmless because replaying
-//! changes that the snapshot already holds changes nothing (see tree::Change).
+//! The --state file's durability: a snapshot (a dataset JSON, replaced atomically by temp +
+//! fsync + rename) plus `<FILE>.wal`, the write-ahead log, an append-only log of changes, one per
+//! line as `JSON<TAB>CHECKSUM`. Every acknowledged change is in the log and fsynced before its
+//! reply. On load a torn or corrupt record ends the log (a crash can only tear the last one).
+//! Compaction writes a new snapshot and then empties the log; a crash between the two is harmless
+//! because replaying changes that the snapshot already holds changes nothing (see tree::Change).
 //!
 //! Durability is tracked by sequence numbers: each appended record gets the next number, and
 //! `wait_durable(n)` returns once records up to `n` are fsynced (or compacted into the snapshot).
@@ -11,9 +11,12 @@
 //! write, waits for the sequence number that was current while its leaves were evaluated, so no
 //! reply ever shows a value that a crash could still lose.
 //!
-//! `<FILE>.lock` is held with an exclusive lock (flock on Unix, LockFileEx on
-//! Windows) for the life of the process, so two simulators
-//! cannot share one state file (their journals and `<FILE>.tmp` would collide).
+//! `<FILE>.lock` is held with an exclusive lock (crate::os::file::lock_exclusive) for the life of
+//! the process, so two simulators cannot share one state file (their logs and `<FILE>.tmp` would
+//! collide).
+//!
+//! Version 0.2 named the log `<FILE>.journal`. A leftover one is replayed before `<FILE>.wal` and
+//! removed once the first compaction holds its changes, so a state written by 0.2 loses nothing.
 
 use sha1::{Digest, Sha1};
 use std::fs::{self, File, OpenOptions};
@@ -22,15 +25,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use super::model::Dataset;
+use super::store::Store;
+use super::tree::{self, Change};
 use crate::error::SimError;
-use crate::model::Dataset;
-use crate::store::Store;
-use crate::tree::{self, Change};
+use crate::os::file::{lock_exclusive, open_owner_only, sync_dir, Locked};
 
-/// Journal size that triggers compaction while running.
+/// Log size that triggers compaction while running.
 pub const COMPACT_BYTES: u64 = 8 * 1024 * 1024;
 
-pub struct Journal {
+/// The write-ahead log of one state file.
+pub struct Wal {
     snapshot: PathBuf,
     file: File,
     bytes: AtomicU64,
@@ -38,7 +43,7 @@ pub struct Journal {
     appended: AtomicU64,
     sync: Mutex<SyncState>,
     synced: Condvar,
-    /// Holds the flock on `<FILE>.lock` until the process exits.
+    /// Holds the lock on `<FILE>.lock` until the process exits.
     _lock: File,
     #[cfg(test)]
     pub(crate) hook: Option<Box<dyn Fn(Hook) + Send + Sync>>,
@@ -55,11 +60,11 @@ struct SyncState {
 #[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hook {
-    /// About to fsync the journal (outside any lock; a test may block here).
+    /// About to fsync the log (outside any lock; a test may block here).
     BeforeSync,
     /// Waiting for another thread's fsync to make `seq` durable.
     Waiting(u64),
-    /// The engine found the journal over its size and is about to take the write lock.
+    /// The engine found the log over its size and is about to take the write lock.
     CompactionWanted,
 }
 
@@ -69,31 +74,30 @@ fn sibling(snapshot: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn journal_path(snapshot: &Path) -> PathBuf {
+/// `<FILE>.wal`.
+pub fn wal_path(snapshot: &Path) -> PathBuf {
+    sibling(snapshot, ".wal")
+}
+
+/// `<FILE>.journal`, where 0.2 kept the log.
+fn legacy_path(snapshot: &Path) -> PathBuf {
     sibling(snapshot, ".journal")
 }
 
 /// Takes `<FILE>.lock` exclusively, or says who has it.
 fn lock(snapshot: &Path) -> Result<File, SimError> {
     let path = sibling(snapshot, ".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(SimError::file(&path))?;
-    // flock(LOCK_EX | LOCK_NB) on Unix, LockFileEx on Windows.
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(SimError::StateInUse {
+    match lock_exclusive(&path) {
+        Ok(Locked::Held(file)) => Ok(file),
+        Ok(Locked::InUse) => Err(SimError::StateInUse {
             snapshot: snapshot.to_path_buf(),
             lock: path,
         }),
-        Err(fs::TryLockError::Error(source)) => Err(SimError::File { path, source }),
+        Err(source) => Err(SimError::File { path, source }),
     }
 }
 
-/// One journal record: `<JSON><TAB><checksum>\n`.
+/// One log record: `<JSON><TAB><checksum>\n`.
 pub fn record_line(change: &Change) -> io::Result<Vec<u8>> {
     let mut line = serde_json::to_vec(change)?;
     let sum = checksum(&line);
@@ -110,46 +114,14 @@ fn checksum(payload: &[u8]) -> String {
         .collect()
 }
 
-/// Makes a rename or create in `file`'s directory durable. Windows has no directory handle to
-/// fsync through std; NTFS journals the rename itself.
-#[cfg(windows)]
-fn sync_dir(_file: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-#[cfg(not(windows))]
-fn sync_dir(file: &Path) -> io::Result<()> {
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    File::open(dir)?.sync_all()
-}
-
-/// Opens a file that holds account passwords: readable by its owner only, also when it existed
-/// before with a wider mode.
-#[cfg(unix)]
-pub fn open_secret(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = options.mode(0o600).open(path)?;
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
-/// Windows has no owner-only mode bits: the file gets its folder's inherited ACL, so keep
-/// `--state` in a folder only the simulator's account can read (docs/simulator.md).
-#[cfg(windows)]
-pub fn open_secret(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
-    options.open(path)
-}
-
 /// Writes the snapshot so that the file at `path` is always either the old or the new version.
 pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     {
-        let file = open_secret(
+        // The snapshot holds account passwords: the owner's alone.
+        let file = open_owner_only(
             OpenOptions::new().write(true).create(true).truncate(true),
             &tmp,
         )?;
@@ -171,8 +143,8 @@ fn read_snapshot(path: &Path) -> Result<Dataset, SimError> {
     })
 }
 
-/// Valid changes of a journal and whether anything after them was dropped.
-pub fn parse_journal(bytes: &[u8]) -> (Vec<Change>, bool) {
+/// Valid changes of a log and whether anything after them was dropped.
+pub fn parse_records(bytes: &[u8]) -> (Vec<Change>, bool) {
     let mut changes = Vec::new();
     let mut rest = bytes;
     while let Some(end) = rest.iter().position(|&b| b == b'\n') {
@@ -193,49 +165,66 @@ pub fn parse_journal(bytes: &[u8]) -> (Vec<Change>, bool) {
     (changes, !rest.is_empty())
 }
 
-impl Journal {
-    /// Opens (or creates from `seed`) the state at `path`, replays its journal and compacts.
+/// The whole file, or None when it does not exist.
+fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, SimError> {
+    let mut bytes = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut bytes).map_err(SimError::file(path))?;
+            Ok(Some(bytes))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SimError::File {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Applies the valid records of the log at `path` (its bytes are `bytes`) to `store`.
+fn replay_log(store: &mut Store, path: &Path, bytes: &[u8]) -> Result<(), SimError> {
+    let (changes, dropped) = parse_records(bytes);
+    if dropped {
+        eprintln!(
+            "mikrobill-sim: ignoring a torn or corrupt tail of {} after {} records",
+            path.display(),
+            changes.len()
+        );
+    }
+    for change in &changes {
+        tree::replay(store, change).map_err(|error| SimError::Replay {
+            log: path.to_path_buf(),
+            error,
+        })?;
+    }
+    Ok(())
+}
+
+impl Wal {
+    /// Opens (or creates from `seed`) the state at `path`, replays its log and compacts.
     pub fn open(
         path: &Path,
         seed: impl FnOnce() -> Result<Dataset, SimError>,
-    ) -> Result<(Store, Journal), SimError> {
+    ) -> Result<(Store, Wal), SimError> {
         let lock = lock(path)?;
-        let jpath = journal_path(path);
+        let wpath = wal_path(path);
+        let legacy = legacy_path(path);
         let mut store = if path.exists() {
             Store::from_dataset(read_snapshot(path)?)?
         } else {
             Store::from_dataset(seed()?)?
         };
-        let mut bytes = Vec::new();
-        match File::open(&jpath) {
-            Ok(mut f) => {
-                f.read_to_end(&mut bytes).map_err(SimError::file(&jpath))?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(SimError::File {
-                    path: jpath,
-                    source,
-                })
-            }
+        // A 0.2 log holds changes older than any in `<FILE>.wal`: it was removed before 0.3
+        // appended its first record.
+        let legacy_bytes = read_if_exists(&legacy)?;
+        if let Some(bytes) = &legacy_bytes {
+            replay_log(&mut store, &legacy, bytes)?;
         }
-        let (changes, dropped) = parse_journal(&bytes);
-        if dropped {
-            eprintln!(
-                "mikrobill-sim: ignoring a torn or corrupt tail of {} after {} records",
-                jpath.display(),
-                changes.len()
-            );
-        }
-        for change in &changes {
-            tree::replay(&mut store, change).map_err(|error| SimError::Replay {
-                journal: jpath.clone(),
-                error,
-            })?;
-        }
-        let file = open_secret(OpenOptions::new().create(true).append(true), &jpath)
-            .map_err(SimError::file(&jpath))?;
-        let journal = Journal {
+        let bytes = read_if_exists(&wpath)?.unwrap_or_default();
+        replay_log(&mut store, &wpath, &bytes)?;
+        let file = open_owner_only(OpenOptions::new().create(true).append(true), &wpath)
+            .map_err(SimError::file(&wpath))?;
+        let wal = Wal {
             snapshot: path.to_path_buf(),
             file,
             bytes: AtomicU64::new(bytes.len() as u64),
@@ -249,8 +238,15 @@ impl Journal {
             #[cfg(test)]
             hook: None,
         };
-        journal.compact(&store).map_err(SimError::file(path))?;
-        Ok((store, journal))
+        wal.compact(&store).map_err(SimError::file(path))?;
+        if legacy_bytes.is_some() {
+            // The snapshot now holds its changes. Nothing was served yet, so a crash before the
+            // removal only replays the same changes onto the same snapshot next time.
+            fs::remove_file(&legacy)
+                .and_then(|()| sync_dir(&legacy))
+                .map_err(SimError::file(&legacy))?;
+        }
+        Ok((store, wal))
     }
 
     /// Appends one record (not yet durable); the caller holds the store's write lock so records
@@ -317,7 +313,7 @@ impl Journal {
         self.bytes.load(Ordering::Relaxed) > COMPACT_BYTES
     }
 
-    /// Snapshot then empty the journal; the caller holds the store's write lock, so every
+    /// Snapshot then empty the log; the caller holds the store's write lock, so every
     /// appended record is in the snapshot and thus durable once it is written.
     pub fn compact(&self, store: &Store) -> io::Result<()> {
         write_snapshot(&self.snapshot, store)?;
@@ -327,7 +323,7 @@ impl Journal {
         drop(state);
         self.file.set_len(0)?;
         self.file.sync_all()?;
-        sync_dir(&journal_path(&self.snapshot))?;
+        sync_dir(&wal_path(&self.snapshot))?;
         self.bytes.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -350,12 +346,37 @@ mod tests {
         };
         let mut bytes = line(&a);
         bytes.extend_from_slice(&line(&a));
-        assert_eq!(parse_journal(&bytes), (vec![a.clone(), a.clone()], false));
+        assert_eq!(parse_records(&bytes), (vec![a.clone(), a.clone()], false));
         let whole = bytes.len();
         bytes.extend_from_slice(&line(&a)[..10]);
-        assert_eq!(parse_journal(&bytes), (vec![a.clone(), a.clone()], true));
+        assert_eq!(parse_records(&bytes), (vec![a.clone(), a.clone()], true));
         bytes.truncate(whole);
         bytes[whole - 3] ^= 1;
-        assert_eq!(parse_journal(&bytes), (vec![a], true));
+        assert_eq!(parse_records(&bytes), (vec![a], true));
+    }
+
+    #[test]
+    fn a_log_left_by_0_2_is_replayed_then_removed() {
+        let dir = std::env::temp_dir().join(format!("mb-wal-legacy-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let state = dir.join("state.json");
+        let name = "API.Client.633824158637492.AutorizeInfo.Name";
+        let set = Change::Set {
+            path: name.into(),
+            value: json!("from 0.2"),
+        };
+        fs::write(legacy_path(&state), line(&set)).unwrap();
+        let (store, wal) = Wal::open(&state, || Ok(super::super::demo::dataset())).unwrap();
+        let engine = super::super::engine::Engine::new(store, Some(wal));
+        assert_eq!(
+            engine.process(name, &serde_json::Value::Null),
+            r#"{"return":"from 0.2","code":0}"#
+        );
+        assert!(!legacy_path(&state).exists());
+        assert_eq!(fs::metadata(wal_path(&state)).unwrap().len(), 0);
+        assert!(read_snapshot(&state).is_ok());
+        drop(engine);
+        let _ = fs::remove_dir_all(&dir);
     }
 }

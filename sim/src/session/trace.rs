@@ -1,9 +1,45 @@
-//! Account passwords out of the request trace. A request sets a password when a leaf path's last
-//! segment is `Password`, or when it calls `AddAccount`, whose fourth argument is the password;
-//! both are found at any depth of a batch. The rest of the request is traced as sent.
+//! The request trace (`--trace-requests FILE`): each decrypted non-auth request, one per line,
+//! with account passwords out of it. A request sets a password when a leaf path's last segment is
+//! `Password`, or when it calls `AddAccount`, whose fourth argument is the password; both are
+//! found at any depth of a batch. The rest of the request is traced as sent.
 
 use mikrobill::protocol::message::{self, Request};
 use serde_json::Value;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use crate::error::SimError;
+use crate::os::file::open_owner_only;
+
+/// The open trace file; lines from concurrent connections never interleave.
+pub struct Trace {
+    file: Mutex<File>,
+}
+
+impl Trace {
+    /// Appends to `path`. Requests may carry account data: the trace is the owner's alone.
+    pub fn open(path: &Path) -> Result<Trace, SimError> {
+        let file = open_owner_only(OpenOptions::new().create(true).append(true), path)
+            .map_err(SimError::file(path))?;
+        Ok(Trace {
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one request, its passwords replaced; a failure is reported, not fatal.
+    pub fn write(&self, plain: &[u8]) {
+        let traced = for_trace(plain);
+        let mut line = Vec::with_capacity(traced.len() + 1);
+        line.extend_from_slice(&traced);
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = file.write_all(&line) {
+            eprintln!("mikrobill-sim: cannot write the request trace: {e}");
+        }
+    }
+}
 
 pub const REDACTED: &str = "[redacted]";
 
@@ -133,7 +169,7 @@ mod tests {
         );
         // Deep recursion: on a thread with the simulator's connection stack.
         let traced = std::thread::Builder::new()
-            .stack_size(crate::server::CONNECTION_STACK)
+            .stack_size(crate::net::CONNECTION_STACK)
             .spawn(move || traced(&deep_secret))
             .unwrap()
             .join()
