@@ -19,6 +19,10 @@
 #include <string.h>
 #include <time.h>
 
+/* Before <winsock2.h>: windows.h defines MB_OK (a MessageBox flag), which would turn the
+ * header's enumerator MB_OK into a number. */
+#include "mikrobill.h"
+
 #ifdef _WIN32
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -33,8 +37,6 @@ typedef SOCKET socket_t;
 typedef int socket_t;
 #define close_socket close
 #endif
-
-#include "mikrobill.h"
 
 #define KEY1 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY2 "EBESExQVFhcYGRobHB0eHw=="
@@ -329,9 +331,7 @@ static int connection_arrived(socket_t listener, long ms) {
 static void test_refused_calls_send_nothing(void) {
     int port;
     socket_t listener = listen_locally(&port);
-    char extra[64];
-    snprintf(extra, sizeof extra, ",\"io_timeout_ms\":300");
-    long long h = connect_or_fail(make_config("127.0.0.1", port, "api", "secret", KEY1, extra));
+    long long h = connect_or_fail(make_config("127.0.0.1", port, "api", "secret", KEY1, ",\"io_timeout_ms\":300"));
     long long token = UNWRITTEN_NUMBER;
     CHECK(mb_cancel_token_new(&token) == 0);
     CHECK(mb_cancel_token_cancel(token) == 0);
@@ -382,8 +382,7 @@ static void *run_blocked_call(void *arg) {
 /* Cancelling a token stops the call in progress that was given it within moments, and no other
  * call: not one on another handle in another thread, not the next one waiting for the handle. */
 static void test_a_token_reaches_only_its_call(void) {
-    char extra[64];
-    snprintf(extra, sizeof extra, ",\"io_timeout_ms\":4000");
+    const char *extra = ",\"io_timeout_ms\":4000";
     struct blocked_call calls[2];
     pthread_t threads[2];
     for (int i = 0; i < 2; i++) {
@@ -409,7 +408,7 @@ static void test_a_token_reaches_only_its_call(void) {
 
     /* One handle: the second call waits for the first; cancelling the first's token leaves the
      * second to run its course. (Either may get the handle first; the codes are the same.) */
-    snprintf(extra, sizeof extra, ",\"io_timeout_ms\":2000");
+    extra = ",\"io_timeout_ms\":2000";
     long long h = connect_or_fail(make_config("127.0.0.1", hostile_port, "timeout", "pw", KEY1, extra));
     for (int i = 0; i < 2; i++) {
         calls[i] = (struct blocked_call){h, 0, -1, -1, 0};
