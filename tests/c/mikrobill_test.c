@@ -19,10 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Before <winsock2.h>: windows.h defines MB_OK (a MessageBox flag), which would turn the
- * header's enumerator MB_OK into a number. */
-#include "mikrobill.h"
-
 #ifdef _WIN32
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -37,6 +33,10 @@ typedef SOCKET socket_t;
 typedef int socket_t;
 #define close_socket close
 #endif
+
+/* After the platform's headers: windows.h defines MB_OK (a MessageBox flag), which the header
+ * must not clash with. */
+#include "mikrobill.h"
 
 #define KEY1 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY2 "EBESExQVFhcYGRobHB0eHw=="
