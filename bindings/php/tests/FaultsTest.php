@@ -13,7 +13,7 @@ final class FaultsTest extends TestCase
 {
     const NAME = 'API.Client.633824158637492.AutorizeInfo.Name';
 
-    /** @var Simulator|null */
+    /** @var MikroBILL_Simulator|null */
     private $sim;
     private $proxy;
     private $in;
@@ -23,7 +23,7 @@ final class FaultsTest extends TestCase
 
     protected function setUp(): void
     {
-        $this->sim = new Simulator(array(), 0, true);
+        $this->sim = new MikroBILL_Simulator(array('trace' => true));
         $binary = getenv('MIKROBILL_FAULT_PROXY') ?: dirname(TestEnv::library()) . '/examples/fault-proxy';
         if (!is_executable($binary)) {
             throw new RuntimeException("fault-proxy not found at $binary (cargo build --release --examples)");
