@@ -20,7 +20,7 @@ final class ValueShapesTest extends TestCase
         return $value;
     }
 
-    public function values(): array
+    public static function values(): array
     {
         $object = new stdClass();
         $object->k = 'v';
@@ -60,6 +60,7 @@ final class ValueShapesTest extends TestCase
     }
 
     /** @dataProvider values */
+    #[\PHPUnit\Framework\Attributes\DataProvider('values')]
     public function testValueReachesTheServerAsJsonEncodeWritesIt($value): void
     {
         $sim = new MikroBILL_Simulator(array('trace' => true));
