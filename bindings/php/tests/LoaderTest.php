@@ -14,9 +14,9 @@ final class LoaderTest extends TestCase
         $ffi = FFI::cdef($header, TestEnv::library());
         $this->assertStringStartsWith('0.3.', MikroBILL_FFI::version($ffi));
         // The 0.3 error contract: the code is the return value, the text comes from mb_last_error_message.
-        $handle = FFI::new('long long');
+        $handle = $ffi->new('long long');
         $this->assertSame(9005, $ffi->mb_connect(null, FFI::addr($handle)));
-        $message = FFI::new('char*');
+        $message = $ffi->new('char*');
         $this->assertSame(0, $ffi->mb_last_error_message(FFI::addr($message)));
         $this->assertIsString(MikroBILL_FFI::take($ffi, $message));
         $this->assertSame(9007, $ffi->mb_close(987654321));
