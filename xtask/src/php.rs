@@ -73,7 +73,8 @@ fn library_code(codes: &[CodeSpec]) -> String {
     let mut php = String::from("<?php\n");
     php += &format!("/*\n * {GENERATED}: the codes come from the library's table\n * (src/abi/tables.rs).\n */\n\n");
     php += "/**\n * The codes libmikrobill reports (enum mb_code in include/mikrobill.h). A failed TCP connect\n";
-    php += " * reports the OS errno instead (1..4095), a refused login the server's own code.\n */\n";
+    php +=
+        " * reports the OS errno instead (1..4095), a refused login the server's own code.\n */\n";
     php += "interface MikroBILL_LibraryCode\n{\n";
     for (i, code) in codes.iter().enumerate() {
         if i > 0 {
@@ -94,18 +95,27 @@ fn library_abi(version: &str, keys: &[KeySpec]) -> String {
         "/*\n * {GENERATED}: the version and the config keys come from the library's\n * table \
          (src/abi/tables.rs).\n */\n\n"
     );
-    php += "/** What this shim knows of the library it loads. */\ninterface MikroBILL_LibraryAbi\n{\n";
+    php +=
+        "/** What this shim knows of the library it loads. */\ninterface MikroBILL_LibraryAbi\n{\n";
     php += "    /** The library version this shim was generated with. */\n";
     php += &format!("    const VERSION = {};\n\n", php_string(version));
     php += "    /** The versions whose C ABI is this one: the same minor version while the major is 0\n";
     php += "     *  (where a minor version may change the ABI), else the same major version. */\n";
-    php += &format!("    const VERSION_SERIES = {};\n\n", php_string(&version_series(version)));
-    php += "    /** Every key of mb_connect's config JSON => its PHP type, as gettype() names it;\n";
+    php += &format!(
+        "    const VERSION_SERIES = {};\n\n",
+        php_string(&version_series(version))
+    );
+    php +=
+        "    /** Every key of mb_connect's config JSON => its PHP type, as gettype() names it;\n";
     php += "     *  the library refuses unknown keys and wrong types (9005). */\n";
     php += "    const CONFIG_KEY_TYPES = array(\n";
     for key in keys {
         php += &doc_comment(key.doc, "        ");
-        php += &format!("        {} => {},\n", php_string(key.name), php_string(php_type(&key.kind)));
+        php += &format!(
+            "        {} => {},\n",
+            php_string(key.name),
+            php_string(php_type(&key.kind))
+        );
     }
     php += "    );\n}\n";
     php
@@ -169,9 +179,9 @@ fn doc_comment(text: &str, indent: &str) -> String {
 fn apicore(source: &Path, generated: &[(&str, String)]) -> String {
     check_sources_listed(source);
     let preamble = read(&source.join(PREAMBLE));
-    let comment = preamble
-        .strip_prefix("<?php\n/*\n")
-        .unwrap_or_else(|| panic!("{SOURCE_DIR}/{PREAMBLE} must start with \"<?php\", then \"/*\""));
+    let comment = preamble.strip_prefix("<?php\n/*\n").unwrap_or_else(|| {
+        panic!("{SOURCE_DIR}/{PREAMBLE} must start with \"<?php\", then \"/*\"")
+    });
     let mut php = format!(
         "<?php\n/*\n * {GENERATED}: edit the classes in {SOURCE_DIR}/ (one per file)\n * and \
          run it again.\n *\n{comment}\n"
@@ -250,7 +260,11 @@ mod tests {
     fn every_code_and_key_is_generated() {
         let code = library_code(CODES);
         for c in CODES {
-            assert!(code.contains(&format!("const {} = {};", c.name, c.value)), "{}", c.name);
+            assert!(
+                code.contains(&format!("const {} = {};", c.name, c.value)),
+                "{}",
+                c.name
+            );
         }
         let abi = library_abi(VERSION, CONFIG_KEYS);
         for k in CONFIG_KEYS {
