@@ -6,8 +6,9 @@
 //! library version it requires and the config keys it validates are never written by hand:
 //!   - `MikroBILL_LibraryCode.php`: an interface holding every code of `CODES`; the shim's
 //!     `MikroBILL_Code` implements it and adds the two codes only the shim produces;
-//!   - `MikroBILL_LibraryAbi.php`: the version series the shim loads (`VERSION`) and the type
-//!     of every config key (`CONFIG_KEYS`), which the shim's option checks use.
+//!   - `MikroBILL_LibraryAbi.php`: the version series the shim loads (`VERSION`), the type of
+//!     every config key (`CONFIG_KEYS`), which the shim's option checks use, and the keys marked
+//!     secret, which the shim never takes as options nor writes into a serialized client.
 //!
 //! composer.json carries no version: Composer takes a package's version from the repository's
 //! tags, and `scripts/dist.sh` writes the workspace version into the packaged composer.json.
@@ -71,7 +72,9 @@ fn repository_root() -> PathBuf {
 /// without its `MB_` prefix.
 fn library_code(codes: &[CodeSpec]) -> String {
     let mut php = String::from("<?php\n");
-    php += &format!("/*\n * {GENERATED}: the codes come from the library's table\n * (src/abi/tables.rs).\n */\n\n");
+    php += &format!(
+        "/*\n * {GENERATED}: the codes come from the library's table\n * (src/abi.rs).\n */\n\n"
+    );
     php += "/**\n * The codes libmikrobill reports (enum mb_code in include/mikrobill.h). A failed TCP connect\n";
     php +=
         " * reports the OS errno instead (1..4095), a refused login the server's own code.\n */\n";
@@ -88,12 +91,13 @@ fn library_code(codes: &[CodeSpec]) -> String {
 }
 
 /// `interface MikroBILL_LibraryAbi`: the library version this shim was generated with, the
-/// series of versions it loads, and the PHP type (as gettype() names it) of every config key.
+/// series of versions it loads, the PHP type (as gettype() names it) of every config key, and
+/// which keys hold secrets (the shim keeps those out of options, dumps and serialized objects).
 fn library_abi(version: &str, keys: &[KeySpec]) -> String {
     let mut php = String::from("<?php\n");
     php += &format!(
-        "/*\n * {GENERATED}: the version and the config keys come from the library's\n * table \
-         (src/abi/tables.rs).\n */\n\n"
+        "/*\n * {GENERATED}: the version and the config keys\n * come from the library's \
+         table (src/abi.rs).\n */\n\n"
     );
     php +=
         "/** What this shim knows of the library it loads. */\ninterface MikroBILL_LibraryAbi\n{\n";
@@ -117,7 +121,15 @@ fn library_abi(version: &str, keys: &[KeySpec]) -> String {
             php_string(php_type(&key.kind))
         );
     }
-    php += "    );\n}\n";
+    php += "    );\n\n";
+    php += "    /** The config keys whose values are secrets, never to be shown or stored. */\n";
+    let secrets: Vec<String> = keys
+        .iter()
+        .filter(|key| key.secret)
+        .map(|key| php_string(key.name))
+        .collect();
+    php += &format!("    const SECRET_KEYS = array({});\n", secrets.join(", "));
+    php += "}\n";
     php
 }
 
@@ -269,6 +281,14 @@ mod tests {
         let abi = library_abi(VERSION, CONFIG_KEYS);
         for k in CONFIG_KEYS {
             assert!(abi.contains(&format!("'{}' => '", k.name)), "{}", k.name);
+        }
+        let secrets = abi
+            .lines()
+            .find(|line| line.contains("const SECRET_KEYS"))
+            .expect("SECRET_KEYS is generated");
+        for k in CONFIG_KEYS {
+            let listed = secrets.contains(&format!("'{}'", k.name));
+            assert_eq!(listed, k.secret, "{} in {secrets}", k.name);
         }
     }
 }
