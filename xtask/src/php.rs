@@ -37,6 +37,7 @@ const CLASS_ORDER: &[&str] = &[
     "MikroBILL_FFI.php",
     "MikroBILL_Native.php",
     "MikroBILL_Keys.php",
+    "MikroBILL_Address.php",
     "MikroBILL_Credentials.php",
     "MikroBILL_API.php",
 ];

@@ -3,18 +3,28 @@
 /** The original kassa API client surface. */
 class MikroBILL_API
 {
-    /** The library's config keys that are not options: the constructor's arguments fill them, and
-     *  php_floats would change nothing, json_encode already writes PHP's doubles. Every other key
-     *  of the library's table (MikroBILL_LibraryAbi::CONFIG_KEY_TYPES) is an option. */
-    const NOT_OPTIONS = array('host', 'port', 'login', 'password', 'password_base64', 'key1', 'key2', 'php_floats');
+    /** The original's connect and read limit, in seconds. The library's defaults
+     *  (connect_timeout_ms, io_timeout_ms) are these same 5 s. */
+    const TIMEOUT = 5;
+
+    /** The library's config keys that the constructor's arguments fill, besides the secret ones
+     *  (MikroBILL_LibraryAbi::SECRET_KEYS), and php_floats, which would change nothing:
+     *  json_encode already writes PHP's doubles. Every other key of the library's table
+     *  (MikroBILL_LibraryAbi::CONFIG_KEY_TYPES) is an option. */
+    const NOT_OPTIONS = array('host', 'port', 'login', 'php_floats');
     /** The least value of an integer option: 1 unless listed here. */
     const OPTION_MINIMA = array('max_frame_bytes' => 16, 'pool_max_idle' => 0, 'pool_max_idle_total' => 0);
 
     private $host;
+    /** @var mixed as given: MikroBILL_Address reads it as fsockopen would, on connecting */
     private $port;
     private $login;
-    /** @var MikroBILL_Credentials password and keys, kept out of this object's dumps */
+    /** @var MikroBILL_Credentials|null password and keys, kept out of this object's dumps; null
+     *  in an unserialized object (see __serialize) */
     private $credentials;
+    /** The code of the last call that failed, 0 after one that succeeded. Private as in the
+     *  original (where it is fsockopen's errno): $Api->errno is an Error there and here. */
+    private $errno = 0;
     private $options = array();
     /** @var MikroBILL_Native */
     private $native;
@@ -120,8 +130,10 @@ class MikroBILL_API
                 $code = $this->native->process($this->forgetCachedKeys(), $path, $json, $reply);
             }
         } catch (MikroBILL_Failure $e) {
+            $this->errno = $e->getCode();
             return $e->toJson();
         }
+        $this->errno = $code;
         if ($reply === null) {
             // The library gives a reply or an error JSON for every call: only a broken library lands here.
             return MikroBILL_Failure::errorJson($code === 0 ? MikroBILL_Code::INTERNAL : $code, 'Internal error',
@@ -166,8 +178,10 @@ class MikroBILL_API
             if ($code === MikroBILL_Code::NULL_RESPONSE && $this->keysCachedAs !== null) {
                 $code = $this->native->checkConnection($this->forgetCachedKeys());
             }
+            $this->errno = $code;
             return $code === 0;
         } catch (MikroBILL_Failure $e) {
+            $this->errno = $e->getCode();
             return false;
         }
     }
@@ -191,6 +205,34 @@ class MikroBILL_API
         $this->handle = 0;
     }
 
+    /**
+     * serialize() keeps the settings (host, port, login, options) and never the password or the
+     * keys. The original serialized its private properties, its password and keys in clear
+     * among them; serialized objects end up in session files, caches and logs, readable by
+     * whoever reads those, which is exactly where a secret must not go. (The original's
+     * unserialized object was no working client either: its socket became the integer 0.)
+     * An unserialized client is a valid object with the settings, private as ever, and no
+     * handle; its calls fail with 9005 saying so (CheckConnection() is false, Close() does
+     * nothing): create the client again with its password.
+     */
+    public function __serialize(): array
+    {
+        return array('host' => $this->host, 'port' => $this->port, 'login' => $this->login,
+            'options' => $this->options);
+    }
+
+    /** @see __serialize(); the handle is made lazily, never taken from the string. */
+    public function __unserialize(array $data): void
+    {
+        $this->native = MikroBILL_Native::get();
+        $this->host = (string)($data['host'] ?? '');
+        $this->port = $data['port'] ?? null;
+        $this->login = (string)($data['login'] ?? '');
+        foreach ((array)($data['options'] ?? array()) as $name => $value) {
+            $this->setOption($name, $value);
+        }
+    }
+
     /** var_dump()/print_r() show the settings and the handle; the credentials holder would only
      *  show as an empty object. */
     public function __debugInfo()
@@ -202,7 +244,8 @@ class MikroBILL_API
     /** The options this shim takes => their PHP type (gettype()), from the library's table. */
     public static function optionTypes(): array
     {
-        return array_diff_key(MikroBILL_LibraryAbi::CONFIG_KEY_TYPES, array_flip(self::NOT_OPTIONS));
+        return array_diff_key(MikroBILL_LibraryAbi::CONFIG_KEY_TYPES,
+            array_flip(array_merge(MikroBILL_LibraryAbi::SECRET_KEYS, self::NOT_OPTIONS)));
     }
 
     private function setOption($name, $value): void
@@ -231,6 +274,11 @@ class MikroBILL_API
         if ($this->handle > 0) {
             return $this->handle;
         }
+        if ($this->credentials === null) {
+            throw new MikroBILL_Failure('Invalid argument: this MikroBILL_API was unserialized, and a serialized client'
+                . ' holds no password or keys; create it again with them', MikroBILL_Code::INVALID_ARGUMENT);
+        }
+        list($host, $port) = MikroBILL_Address::resolve($this->host, $this->port);
         list($password, $key1, $key2) = $this->credentials->get();
         if ($key1 === NULL || $key2 === NULL) {
             $this->keysRead = array($key1 === NULL, $key2 === NULL);
@@ -239,20 +287,16 @@ class MikroBILL_API
             $key2 = $key2 ?? $read2;
             $this->credentials->set($password, $key1, $key2);
         }
-        $port = $this->port;
-        if (is_string($port) && MikroBILL_Keys::isDigits($port)) {
-            $port = (int)$port; // kassa settings often hold the port as text
-        }
         $config = json_encode(array(
-            'host' => $this->host,
+            'host' => $host,
             'port' => $port,
             'login' => $this->login,
-            'password' => $password,
+        ) + $this->credentials->passwordConfig() + array(
             'key1' => $key1,
             'key2' => $key2,
         ) + $this->options);
         if ($config === false) {
-            throw new MikroBILL_Failure('Invalid argument: login, password and keys must be UTF-8 text',
+            throw new MikroBILL_Failure('Invalid argument: the host, login and keys must be UTF-8 text',
                 MikroBILL_Code::INVALID_ARGUMENT);
         }
         $code = $this->native->connect($config, $handle);

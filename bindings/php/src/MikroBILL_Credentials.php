@@ -47,6 +47,21 @@ final class MikroBILL_Credentials
         self::$values[spl_object_id($this)] = array($password, $key1, $key2);
     }
 
+    /**
+     * The password's config key: `password` for UTF-8 text, else `password_base64` with its raw
+     * bytes. A kassa saved in CP1251 holds a CP1251 password, which the original hashed byte for
+     * byte (sha1($Password . $sign)); JSON carries only UTF-8 text, so such a password goes as
+     * base64, and the library hashes the same bytes.
+     */
+    public function passwordConfig(): array
+    {
+        $password = $this->get()[0];
+        if (preg_match('//u', $password) === 1) {
+            return array('password' => $password);
+        }
+        return array('password_base64' => base64_encode($password));
+    }
+
     /** A copy would have no entry in the table. */
     private function __clone()
     {

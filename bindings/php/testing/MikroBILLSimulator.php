@@ -29,6 +29,8 @@ if (!class_exists('MikroBILL_Simulator', false)) {
         const LOGIN = 'api';
         const PASSWORD = 'secret';
 
+        /** @var string the address the API listens on: 127.0.0.1 unless 'host' said otherwise */
+        public $host;
         /** @var int the API port */
         public $port;
         /** @var string the control API, "http://127.0.0.1:PORT/" */
@@ -46,7 +48,8 @@ if (!class_exists('MikroBILL_Simulator', false)) {
          *   in the simulator's config, which then holds the cashier LOGIN/PASSWORD and KEY1/KEY2;
          *   without them the simulator's demo config, with the same keys and that cashier among
          *   others), 'args' (more command-line flags), 'port' (default 0: any free port),
-         *   'trace' (true: every decrypted request goes to a file, see tracedRequests())
+         *   'trace' (true: every decrypted request goes to a file, see tracedRequests()),
+         *   'host' (the API's listen address, default 127.0.0.1; '::1' for IPv6 loopback)
          */
         public function __construct(array $options = array())
         {
@@ -75,6 +78,7 @@ if (!class_exists('MikroBILL_Simulator', false)) {
                 touch($this->traceFile);
                 array_push($command, '--trace-requests', $this->traceFile);
             }
+            $this->host = isset($options['host']) ? (string)$options['host'] : '127.0.0.1';
             $this->command = array_merge($command, isset($options['args']) ? $options['args'] : array());
             $this->start(isset($options['port']) ? (int)$options['port'] : 0);
         }
@@ -100,7 +104,9 @@ if (!class_exists('MikroBILL_Simulator', false)) {
 
         private function start(int $port): void
         {
-            $this->process = proc_open(array_merge(array($this->binary, '--listen', '127.0.0.1:' . $port), $this->command),
+            // An IPv6 address in brackets, as the simulator takes and prints it.
+            $address = strpos($this->host, ':') === false ? $this->host : '[' . $this->host . ']';
+            $this->process = proc_open(array_merge(array($this->binary, '--listen', "$address:$port"), $this->command),
                 array(
                     0 => array('file', '/dev/null', 'r'),
                     1 => array('pipe', 'w'),
@@ -110,7 +116,7 @@ if (!class_exists('MikroBILL_Simulator', false)) {
                 throw new RuntimeException("cannot start {$this->binary}");
             }
             $this->stdout = $pipes[1];
-            $this->port = (int)$this->line('/^listening on 127\.0\.0\.1:(\d+)$/');
+            $this->port = (int)$this->line('/^listening on ' . preg_quote($address, '/') . ':(\d+)$/');
             $this->adminUrl = 'http://' . $this->line('#^admin on http://([0-9.:]+)/$#') . '/';
         }
 
@@ -128,7 +134,8 @@ if (!class_exists('MikroBILL_Simulator', false)) {
         /** A MikroBILL_API (the apicore.php class) logged in to this simulator. */
         public function api(array $options = array()): MikroBILL_API
         {
-            return new MikroBILL_API('127.0.0.1', $this->port, self::LOGIN, self::PASSWORD,
+            $host = strpos($this->host, ':') === false ? $this->host : '[' . $this->host . ']';
+            return new MikroBILL_API($host, $this->port, self::LOGIN, self::PASSWORD,
                 self::KEY1, self::KEY2, $options);
         }
 

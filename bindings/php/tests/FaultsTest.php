@@ -67,7 +67,10 @@ final class FaultsTest extends TestCase
 
     public function testEachFaultGetsItsCodeAndNoSetIsAppliedTwice(): void
     {
-        $api = $this->api(array('io_timeout_ms' => 400, 'call_timeout_ms' => 3000));
+        // io_timeout_ms far above the delay fault's 150 ms and a reconnect's auth, so that a loaded
+        // machine (CI runners share cores) cannot turn a passing exchange into a timeout; the stall
+        // fault costs that much once.
+        $api = $this->api(array('io_timeout_ms' => 1500, 'call_timeout_ms' => 6000));
         $faults = array(
             array('pass', 0, 0), array('delay', 150, 0), array('bytewise', 0, 0),
             array('stall', 0, 9001), array('reset', 0, 9002), array('truncate', 0, 9002),

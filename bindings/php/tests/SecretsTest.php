@@ -1,9 +1,9 @@
 <?php
 /*
  * The password and keys appear in no dump of the object (var_dump, print_r, var_export, an array
- * cast, debug_zval_dump) and in no exception stack trace: PHP 8.2+ redacts SensitiveParameter
- * arguments, and on every version the shim passes no secret as an argument (the constructor
- * overwrites its own before anything can throw).
+ * cast, debug_zval_dump, serialize) and in no exception stack trace: PHP 8.2+ redacts
+ * SensitiveParameter arguments, and on every version the shim passes no secret as an argument
+ * (the constructor overwrites its own before anything can throw).
  */
 
 use PHPUnit\Framework\TestCase;
@@ -37,6 +37,8 @@ final class SecretsTest extends TestCase
             'var_export' => var_export($object, true),
             '(array)' => var_export((array)$object, true),
             'debug_zval_dump' => $zvalDump,
+            // A serialized client keeps its settings and never its secrets (MikroBILL_API::__serialize).
+            'serialize' => serialize($object),
         );
     }
 
