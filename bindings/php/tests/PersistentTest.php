@@ -126,6 +126,10 @@ final class PersistentTest extends TestCase
         }
     }
 
+    /**
+     * @group php-fpm
+     */
+    #[\PHPUnit\Framework\Attributes\Group('php-fpm')]
     public function testAPhpFpmWorkerAuthenticatesOnceForManyRequests(): void
     {
         $sim = $this->sim();
