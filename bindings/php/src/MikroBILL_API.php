@@ -22,8 +22,8 @@ class MikroBILL_API
     /** @var MikroBILL_Credentials|null password and keys, kept out of this object's dumps; null
      *  in an unserialized object (see __serialize) */
     private $credentials;
-    /** The code of the last call that failed, 0 after one that succeeded. Private as in the
-     *  original (where it is fsockopen's errno): $Api->errno is an Error there and here. */
+    /** The code of the last call, 0 after a success. The original has a private $errno too, so
+     *  $Api->errno from outside is an Error there and here. */
     private $errno = 0;
     private $options = array();
     /** @var MikroBILL_Native */
@@ -209,8 +209,8 @@ class MikroBILL_API
      * serialize() keeps the settings (host, port, login, options) and never the password or the
      * keys. The original serialized its private properties, its password and keys in clear
      * among them; serialized objects end up in session files, caches and logs, readable by
-     * whoever reads those, which is exactly where a secret must not go. (The original's
-     * unserialized object was no working client either: its socket became the integer 0.)
+     * whoever reads those, which is exactly where a secret must not go. (Nor did the original
+     * come back as a working client: a socket resource serializes as the integer 0.)
      * An unserialized client is a valid object with the settings, private as ever, and no
      * handle; its calls fail with 9005 saying so (CheckConnection() is false, Close() does
      * nothing): create the client again with its password.
