@@ -92,8 +92,8 @@ typedef enum mb_code {
    */
   MB_CANCELLED = 9011,
   /*
-   The reply stream is out of step with the requests (more bytes followed a reply at once, or a
-   batch reply names paths outside the request); the connection was dropped.
+   The reply stream is out of step with the requests (more bytes followed a reply at once); the
+   connection was dropped.
    */
   MB_OUT_OF_STEP = 9012,
   /*
@@ -106,7 +106,9 @@ typedef enum mb_code {
 /*
  Sends `path` with `value_json` (NULL to read) and writes the reply to `*reply_out` (free it
  with `mb_free`). Returns 0 when the server replied, whatever the reply's own `code`:
- `*reply_out` is then the server's text exactly as decrypted. Otherwise returns the error's
+ `*reply_out` is then the server's text exactly as decrypted, NUL-terminated: its bytes as
+ they came, which need not be UTF-8 (a core may answer in CP1251; only a reply holding a NUL
+ byte is refused, 9004). Otherwise returns the error's
  code, and `*reply_out` is the library's error JSON `{"return":..,"result":..,"code":N}`
  (for a refused login, the server's own reply with `result` added): what the original PHP
  client returns for that failure. `*reply_out` is never left unset unless `reply_out` is NULL

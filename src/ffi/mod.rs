@@ -34,10 +34,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::error::Error;
 
 /// The registries and the string table hold no invariant a panic could break half-way, so a
-/// poisoned lock is simply taken over.
+/// poisoned lock is simply taken over. They are held across `fork()` by `crate::fork`.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    crate::fork::protect_locks();
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+pub(crate) use cancel::hold as hold_cancel_tokens;
+pub(crate) use handles::hold as hold_registry;
+pub(crate) use strings::hold as hold_issued_strings;
 
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the call.

@@ -17,9 +17,14 @@ fn issued() -> MutexGuard<'static, BTreeSet<usize>> {
     lock(ISSUED.get_or_init(Default::default))
 }
 
+/// Holds the table of issued strings across a `fork()` (see `crate::fork`).
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(issued())
+}
+
 /// `text` as C text; a NUL byte inside it (which C would take for the end) is an error, not a
 /// silently shortened string.
-pub(super) fn c_text(text: String) -> Result<CString, Error> {
+pub(super) fn c_text(text: impl Into<Vec<u8>>) -> Result<CString, Error> {
     CString::new(text).map_err(|_| {
         Error::MalformedReply("the reply holds a NUL byte, which C text cannot carry".into())
     })
