@@ -54,8 +54,8 @@ interface MikroBILL_LibraryCode
     const CANCELLED = 9011;
 
     /**
-     * The reply stream is out of step with the requests (more bytes followed a reply at once, or a
-     * batch reply names paths outside the request); the connection was dropped.
+     * The reply stream is out of step with the requests (more bytes followed a reply at once); the
+     * connection was dropped.
      */
     const OUT_OF_STEP = 9012;
 
