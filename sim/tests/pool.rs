@@ -201,8 +201,16 @@ fn bounds_per_identity_in_all_and_idle_lifetime() {
     page(&short);
     assert_eq!(stat("idle"), 1);
     std::thread::sleep(Duration::from_millis(400));
+    // Reading the stats is a pure read: the expired connection is counted, not closed.
     let after = stats();
     assert_eq!(after["idle"], 0);
+    assert_eq!(after["expired"], 1);
+    assert_eq!(after["closed_idle_timeout"].as_u64().unwrap(), expired);
+    assert_eq!(s.counts_when(|_, d| d == disconnects).1, disconnects);
+    // The pool's next use closes it, as an idle-lifetime close.
+    assert_eq!(pool::clear(), 0, "nothing within its lifetime was cleared");
+    let after = stats();
+    assert_eq!(after["expired"], 0);
     assert_eq!(after["closed_idle_timeout"].as_u64().unwrap() - expired, 1);
     assert_eq!(
         s.counts_when(|_, d| d == disconnects + 1).1,
