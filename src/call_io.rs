@@ -16,50 +16,34 @@ use std::time::{Duration, Instant};
 /// How long a blocked read or write may go before it looks at the cancel flag again.
 pub const CANCEL_POLL: Duration = Duration::from_millis(20);
 
-/// Shared between a client and whoever may cancel its calls from another thread.
+/// Set once by `mb_discard` (or a binding's finalizer) from any thread: every call of the
+/// client from then on, running or not, stops.
 #[derive(Debug, Default)]
-pub struct CancelToken {
-    /// Set by `cancel`, cleared when the next call starts: cancels the call in progress only.
-    requested: AtomicBool,
-    /// Set once by `discard`: every call from now on, running or not, is cancelled.
+pub(crate) struct HandleStop {
     discarded: AtomicBool,
 }
 
-impl CancelToken {
-    pub fn cancel(&self) {
-        self.requested.store(true, Ordering::SeqCst);
-    }
-
-    pub fn discard(&self) {
+impl HandleStop {
+    pub(crate) fn discard(&self) {
         self.discarded.store(true, Ordering::SeqCst);
-        self.cancel();
     }
 
-    pub fn is_discarded(&self) -> bool {
+    pub(crate) fn is_discarded(&self) -> bool {
         self.discarded.load(Ordering::SeqCst)
-    }
-
-    /// A call starts: a cancel that arrived while no call ran does not carry over to this one.
-    pub fn begin_call(&self) {
-        self.requested.store(false, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.requested.load(Ordering::SeqCst) || self.discarded.load(Ordering::SeqCst)
     }
 }
 
 /// Cancels the calls it is given to, from any thread, whether they have started yet or not: a
-/// call that starts with it already cancelled sends nothing, and one in progress stops as
-/// [`CancelToken::cancel`] stops it. Unlike that handle-wide cancel it never reaches a call it
-/// was not given to, so a binding can cancel exactly one call without racing the next one.
-/// Cancelling is for good; clones share one state.
+/// call that starts with it already cancelled sends nothing, and one in progress stops within
+/// [`CANCEL_POLL`] (code 9011). It never reaches a call it was not given to, so a binding can
+/// cancel exactly one call without racing the next one. Cancelling is for good; clones share
+/// one state.
 #[derive(Debug, Clone, Default)]
-pub struct CallToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<AtomicBool>);
 
-impl CallToken {
-    pub fn new() -> CallToken {
-        CallToken::default()
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
     }
 
     pub fn cancel(&self) {
@@ -71,17 +55,17 @@ impl CallToken {
     }
 }
 
-/// What stops the call in progress: its client's [`CancelToken`], and its own [`CallToken`] when
-/// it was given one.
+/// What stops the call in progress: its client's [`HandleStop`], and its own [`CancelToken`]
+/// when it was given one.
 #[derive(Debug, Clone, Copy)]
 pub struct Cancels<'a> {
-    pub handle: &'a CancelToken,
-    pub call: Option<&'a CallToken>,
+    pub(crate) handle: &'a HandleStop,
+    pub call: Option<&'a CancelToken>,
 }
 
 impl Cancels<'_> {
     pub fn any(&self) -> bool {
-        self.handle.is_cancelled() || self.call.is_some_and(CallToken::is_cancelled)
+        self.handle.is_discarded() || self.call.is_some_and(CancelToken::is_cancelled)
     }
 }
 

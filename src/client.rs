@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::call_io::{stop_of, CallIo, CallToken, CancelToken, Cancels, Connection, Stop};
+use crate::call_io::{stop_of, CallIo, CancelToken, Cancels, Connection, HandleStop, Stop};
 use crate::config::Config;
 use crate::error::Error;
 use crate::peek::peek_now;
@@ -20,9 +20,9 @@ pub struct Client {
     config: Config,
     cipher: Cipher,
     conn: Option<Connection>,
-    cancel: Arc<CancelToken>,
+    stop: Arc<HandleStop>,
     /// The token of the call in progress, when it was given one (process_with).
-    call_token: Option<CallToken>,
+    call_token: Option<CancelToken>,
     /// The process that opened or took `conn`: a forked child must not talk on its parent's
     /// session.
     conn_pid: u32,
@@ -49,19 +49,18 @@ impl Client {
             config,
             cipher,
             conn: None,
-            cancel: Arc::default(),
+            stop: Arc::default(),
             call_token: None,
             conn_pid: 0,
             identity,
         })
     }
 
-    /// The token another thread uses to cancel this client's call in progress
-    /// ([`CancelToken::cancel`]) or every call from now on ([`CancelToken::discard`]). The
-    /// cancelled call returns code 9011 within about 20 ms; one stuck in a TCP connect returns
-    /// when the connect ends (at most `connect_timeout`).
-    pub fn canceller(&self) -> Arc<CancelToken> {
-        Arc::clone(&self.cancel)
+    /// What another thread uses to discard this client: every call from then on, running or
+    /// not, returns code 9011 (a running one within about 20 ms; one stuck in a TCP connect when
+    /// the connect ends, at most `connect_timeout`).
+    pub(crate) fn stopper(&self) -> Arc<HandleStop> {
+        Arc::clone(&self.stop)
     }
 
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
@@ -73,13 +72,13 @@ impl Client {
     }
 
     /// [`Client::process`], cancelled by `token`: at once, sending nothing, when the token is
-    /// already cancelled; otherwise when it is cancelled during the call (code 9011, as for
-    /// [`CancelToken::cancel`]). A token cancelled after the call has no effect on it.
+    /// already cancelled; otherwise when it is cancelled during the call (code 9011). A token
+    /// cancelled after the call has no effect on it.
     pub fn process_with(
         &mut self,
         path: &str,
         value_json: Option<&str>,
-        token: &CallToken,
+        token: &CancelToken,
     ) -> Result<String, Error> {
         self.begin_call(Some(token));
         let result = self.request(path, value_json);
@@ -87,17 +86,16 @@ impl Client {
         result
     }
 
-    /// A call starts: a handle-wide cancel that came before it does not carry over, and it is
-    /// watched by its own token only (a token left by a call that panicked is dropped here).
-    fn begin_call(&mut self, token: Option<&CallToken>) {
-        self.cancel.begin_call();
+    /// A call starts, watched by its own token only (a token left by a call that panicked is
+    /// dropped here).
+    fn begin_call(&mut self, token: Option<&CancelToken>) {
         self.call_token = token.cloned();
     }
 
-    /// What stops the call in progress: a cancel of the handle, a discard, or its token.
+    /// What stops the call in progress: a discard of the handle, or its token.
     fn cancels(&self) -> Cancels<'_> {
         Cancels {
-            handle: &self.cancel,
+            handle: &self.stop,
             call: self.call_token.as_ref(),
         }
     }
@@ -105,7 +103,7 @@ impl Client {
     fn token_cancelled(&self) -> bool {
         self.call_token
             .as_ref()
-            .is_some_and(CallToken::is_cancelled)
+            .is_some_and(CancelToken::is_cancelled)
     }
 
     fn request(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
@@ -166,14 +164,17 @@ impl Client {
     /// True when the server is reachable and accepts our login, connecting if needed; the
     /// "is the billing online" probe that kassa extensions use.
     pub fn check_connection(&mut self) -> bool {
-        self.ensure_connected().is_ok()
+        self.ensure_connected(None).is_ok()
     }
 
     /// Connects and authenticates unless the connection is already sound, within one call's
-    /// deadline; the reason when that fails.
-    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
-        self.begin_call(None);
-        self.connect_by(self.deadline())
+    /// deadline; the reason when that fails. `token`, when given, cancels the check as it
+    /// cancels [`Client::process_with`].
+    pub fn ensure_connected(&mut self, token: Option<&CancelToken>) -> Result<(), Error> {
+        self.begin_call(token);
+        let result = self.connect_by(self.deadline());
+        self.call_token = None;
+        result
     }
 
     pub fn is_connected(&self) -> bool {
@@ -193,8 +194,8 @@ impl Client {
             return;
         }
         if let Some(conn) = self.conn.take() {
-            // The courtesy is a call of its own: a cancel that came while no call ran (a binding's
-            // late repeat) must not cut it short, while one that comes during it still does.
+            // The courtesy is a call of its own, watched by no call's token (only a discard stops
+            // it, and its own io_timeout bounds it).
             self.begin_call(None);
             let bye = message::request(message::DISCONNECT_PATH, None);
             let mut io = self.io(&conn, Instant::now() + self.config.io_timeout);
@@ -250,7 +251,7 @@ impl Client {
     }
 
     fn connect_by(&mut self, deadline: Instant) -> Result<(), Error> {
-        if self.cancel.is_discarded() {
+        if self.stop.is_discarded() {
             return Err(Error::Cancelled(
                 "before it started: the handle was discarded".into(),
             ));
@@ -532,7 +533,7 @@ impl Drop for Client {
     /// A discarded client leaves without a word and without waiting: its connection is closed,
     /// or, for a persistent client, handed to the pool.
     fn drop(&mut self) {
-        if self.cancel.is_discarded() {
+        if self.stop.is_discarded() {
             self.release();
         } else {
             self.disconnect();
@@ -554,5 +555,42 @@ fn os_errno(e: &io::Error) -> i64 {
         Some(n) if n != 0 => i64::from(n),
         _ if e.kind() == io::ErrorKind::TimedOut => i64::from(libc::ETIMEDOUT),
         _ => i64::from(libc::EIO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::code;
+
+    #[test]
+    fn a_discarded_client_refuses_every_later_call_without_touching_the_network() {
+        // Nothing listens there, so a call that tried to connect would fail with the errno.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = Config::new(
+            "127.0.0.1",
+            port,
+            "l",
+            "p",
+            crate::protocol::crypto::tests::KEY256,
+            crate::protocol::crypto::tests::IV,
+        );
+        let mut c = Client::new(config).unwrap();
+        assert_eq!(
+            c.process("API.GetClients", None).unwrap_err().code(),
+            i64::from(libc::ECONNREFUSED)
+        );
+        c.stopper().discard();
+        let e = c.process("API.GetClients", None).unwrap_err();
+        assert_eq!(e.code(), code::CANCELLED, "{e}");
+        assert!(e.to_string().contains("discarded"), "{e}");
+        assert_eq!(
+            c.ensure_connected(None).unwrap_err().code(),
+            code::CANCELLED
+        );
     }
 }

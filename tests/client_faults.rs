@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mikrobill::code;
-use mikrobill::{Client, Config, Error};
+use mikrobill::{CancelToken, Client, Config, Error};
 
 fn client(port: u16, login: &str) -> Client {
     let mut config = Config::new("127.0.0.1", port, login, "pw", hostile::KEY1, hostile::KEY2);
@@ -308,24 +308,28 @@ fn a_trickling_reply_ends_at_the_call_deadline_not_after_it() {
 fn a_call_cancelled_from_another_thread_returns_9011_at_once() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "trickle");
-    let token = c.canceller();
+    let token = CancelToken::new();
+    let fired = token.clone();
     let canceller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(250));
-        token.cancel();
+        fired.cancel();
         std::time::Instant::now()
     });
-    let e = c.process("API.GetClients", None).unwrap_err();
+    let e = c.process_with("API.GetClients", None, &token).unwrap_err();
     let returned = std::time::Instant::now();
     let cancelled = canceller.join().unwrap();
     assert_eq!(e.code(), code::CANCELLED, "{e}");
     assert!(returned.duration_since(cancelled) < Duration::from_millis(200));
     assert!(!c.is_connected());
-    // A cancel applies to the call in progress only: the next call runs (and is cut short by
-    // its own deadline here, since this peer trickles).
+    // A token applies to the calls given it only: a call without it runs, one given it again
+    // stops before sending anything.
     let mut c = client(server.addr.port(), "echo");
-    c.canceller().cancel();
     assert_eq!(code(c.process("API.GetClients", None)), 0);
-    // A discarded client refuses every later call without touching the network.
-    c.canceller().discard();
-    assert_eq!(code(c.process("API.GetClients", None)), code::CANCELLED);
+    let e = c.process_with("API.GetClients", None, &token).unwrap_err();
+    assert_eq!(e.code(), code::CANCELLED);
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    assert!(
+        c.is_connected(),
+        "a call refused before sending keeps the connection"
+    );
 }

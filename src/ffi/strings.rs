@@ -49,3 +49,23 @@ pub(super) unsafe fn take_back(ptr: *mut c_char) {
         drop(unsafe { CString::from_raw(ptr) });
     }
 }
+
+/// Frees a string this library gave out. NULL is ignored, and so is a pointer that is not
+/// currently issued (never issued by this library, such as `mb_version`'s, or already freed).
+/// A stale pointer whose address was reused for a newer string of this library cannot be told
+/// from that newer string, which it would free: free each string exactly once. Leaves the last
+/// error as it was.
+///
+/// # Safety
+/// `text` is NULL or any pointer; only pointers currently issued by this library are
+/// dereferenced, and nothing may use such a pointer after this call.
+#[no_mangle]
+pub unsafe extern "C" fn mb_free(text: *mut c_char) {
+    // A panic here is contained and dropped: mb_free has no result to report it through, and
+    // the string, if any, simply stays issued.
+    let _ = super::boundary::status("mb_free", super::boundary::LastError::Kept, || {
+        // SAFETY: the caller gives up `text` with this call.
+        unsafe { take_back(text) };
+        Ok(())
+    });
+}
