@@ -92,8 +92,8 @@ typedef enum mb_code {
    */
   MB_CANCELLED = 9011,
   /*
-   The reply stream is out of step with the requests (more bytes followed a reply at once, or a
-   batch reply names paths outside the request); the connection was dropped.
+   The reply stream is out of step with the requests (more bytes followed a reply at once); the
+   connection was dropped.
    */
   MB_OUT_OF_STEP = 9012,
   /*
@@ -106,7 +106,9 @@ typedef enum mb_code {
 /*
  Sends `path` with `value_json` (NULL to read) and writes the reply to `*reply_out` (free it
  with `mb_free`). Returns 0 when the server replied, whatever the reply's own `code`:
- `*reply_out` is then the server's text exactly as decrypted. Otherwise returns the error's
+ `*reply_out` is then the server's text exactly as decrypted, NUL-terminated: its bytes as
+ they came, which need not be UTF-8 (a core may answer in CP1251; only a reply holding a NUL
+ byte is refused, 9004). Otherwise returns the error's
  code, and `*reply_out` is the library's error JSON `{"return":..,"result":..,"code":N}`
  (for a refused login, the server's own reply with `result` added): what the original PHP
  client returns for that failure. `*reply_out` is never left unset unless `reply_out` is NULL
@@ -165,6 +167,39 @@ int mb_cancel_token_cancel(long long cancel_token);
  Error 9005 when the token is unknown (never issued, or already freed).
  */
 int mb_cancel_token_free(long long cancel_token);
+
+/*
+ Encrypts `len` bytes at `data` with the handle's keys as the original client's `Encrypt`
+ does (mcrypt, AES-CBC with the fixed IV): zero-padded to whole blocks, and an empty input is
+ one block of zeros. Writes the raw ciphertext to `*ciphertext_out` (free it with `mb_free`)
+ and its length to `*ciphertext_len_out`. Nothing is sent. Error 9005 for a NULL `data` with
+ a non-zero `len`, a negative `len` or a NULL out-parameter; 9007 for an unknown handle.
+
+ # Safety
+ `data` is NULL or valid for reading `len` bytes; the out-parameters are NULL or valid for
+ writing one `char *` and one `long long`.
+ */
+int mb_encrypt(long long handle,
+               const char *data,
+               long long len,
+               char **ciphertext_out,
+               long long *ciphertext_len_out);
+
+/*
+ Decrypts `len` bytes at `data` with the handle's keys as the original client's `Decrypt`
+ does: zero-padded to whole blocks first (an empty input is one block of zeros), and the
+ plaintext's NUL bytes trimmed from both ends. Writes the plaintext to `*plaintext_out` (free
+ it with `mb_free`; it may hold NUL bytes, so read `*plaintext_len_out` bytes) and its length
+ to `*plaintext_len_out`. Errors as for `mb_encrypt`.
+
+ # Safety
+ As for `mb_encrypt`.
+ */
+int mb_decrypt(long long handle,
+               const char *data,
+               long long len,
+               char **plaintext_out,
+               long long *plaintext_len_out);
 
 /*
  Creates a client from the JSON config object `config_json` and writes its handle (> 0) to

@@ -81,8 +81,8 @@ codes! {
     /// ran; the request may or may not have reached the server, and was not resent. A call
     /// whose token was cancelled before it started sent nothing (the text says so).
     CANCELLED = 9011,
-    /// The reply stream is out of step with the requests (more bytes followed a reply at once,
-    /// or a batch reply names paths outside the request); the connection was dropped.
+    /// The reply stream is out of step with the requests (more bytes followed a reply at once);
+    /// the connection was dropped.
     OUT_OF_STEP = 9012,
     /// The server's reply is not JSON; its text is kept in `detail`.
     REPLY_NOT_JSON = 9013,

@@ -8,10 +8,13 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
+use std::mem::ManuallyDrop;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::fork::Owned;
 
 /// How long a blocked read or write may go before it looks at the cancel flag again.
 pub const CANCEL_POLL: Duration = Duration::from_millis(20);
@@ -104,7 +107,9 @@ pub fn stop_of(e: &io::Error) -> Option<Stop> {
 /// what the socket has.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    /// Closed by `Drop` only while it is still ours (see [`Owned`]).
+    stream: ManuallyDrop<TcpStream>,
+    owned: Owned,
     read_slice: Cell<Option<Duration>>,
     write_slice: Cell<Option<Duration>>,
 }
@@ -113,7 +118,8 @@ impl Connection {
     /// A socket whose timeouts are not known: the first read and write set theirs.
     pub fn new(stream: TcpStream) -> Connection {
         Connection {
-            stream,
+            owned: Owned::of(&stream),
+            stream: ManuallyDrop::new(stream),
             read_slice: Cell::new(None),
             write_slice: Cell::new(None),
         }
@@ -121,6 +127,18 @@ impl Connection {
 
     pub fn stream(&self) -> &TcpStream {
         &self.stream
+    }
+}
+
+impl Drop for Connection {
+    /// Closes this process's descriptor (never `shutdown`, so a forked process sharing the
+    /// socket keeps its session), unless, in a forked child, the number no longer names the
+    /// socket: then it belongs to the child now and is left open.
+    fn drop(&mut self) {
+        if self.owned.may_close(&self.stream) {
+            // SAFETY: `stream` is dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.stream) };
+        }
     }
 }
 
@@ -192,14 +210,14 @@ impl CallIo<'_> {
 
 impl Read for CallIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let stream = &self.conn.stream;
+        let stream: &TcpStream = &self.conn.stream;
         self.bounded(Direction::Read, || (&mut &*stream).read(buf))
     }
 }
 
 impl Write for CallIo<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let stream = &self.conn.stream;
+        let stream: &TcpStream = &self.conn.stream;
         self.bounded(Direction::Write, || (&mut &*stream).write(buf))
     }
 

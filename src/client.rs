@@ -59,6 +59,10 @@ impl Client {
     /// What another thread uses to discard this client: every call from then on, running or
     /// not, returns code 9011 (a running one within about 20 ms; one stuck in a TCP connect when
     /// the connect ends, at most `connect_timeout`).
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub(crate) fn stopper(&self) -> Arc<HandleStop> {
         Arc::clone(&self.stop)
     }
@@ -66,9 +70,24 @@ impl Client {
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
     /// `value_json` is any JSON text (`None` reads); it is re-encoded as PHP `json_encode`
     /// writes it, keeping key order and number text.
+    /// The reply must be UTF-8 (9004 otherwise); [`Client::process_bytes`] takes any bytes.
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
-        self.begin_call(None);
-        self.request(path, value_json)
+        utf8(self.process_bytes(path, value_json, None)?)
+    }
+
+    /// [`Client::process`] for a reply in any encoding: the reply's bytes exactly as decrypted,
+    /// UTF-8 or not (a core writing CP1251 is passed through, as the original client passes it),
+    /// cancelled by `token` as [`Client::process_with`] is.
+    pub fn process_bytes(
+        &mut self,
+        path: &str,
+        value_json: Option<&str>,
+        token: Option<&CancelToken>,
+    ) -> Result<Vec<u8>, Error> {
+        self.begin_call(token);
+        let result = self.request(path, value_json);
+        self.call_token = None;
+        result
     }
 
     /// [`Client::process`], cancelled by `token`: at once, sending nothing, when the token is
@@ -80,10 +99,7 @@ impl Client {
         value_json: Option<&str>,
         token: &CancelToken,
     ) -> Result<String, Error> {
-        self.begin_call(Some(token));
-        let result = self.request(path, value_json);
-        self.call_token = None;
-        result
+        utf8(self.process_bytes(path, value_json, Some(token))?)
     }
 
     /// A call starts, watched by its own token only (a token left by a call that panicked is
@@ -106,7 +122,7 @@ impl Client {
             .is_some_and(CancelToken::is_cancelled)
     }
 
-    fn request(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
+    fn request(&mut self, path: &str, value_json: Option<&str>) -> Result<Vec<u8>, Error> {
         let value = value_json
             .map(|text| {
                 let numbers = if self.config.php_floats {
@@ -126,20 +142,17 @@ impl Client {
                 })
             })
             .transpose()?;
-        let batch = value.as_deref().is_some_and(is_batch);
         let request = message::request_encoded(path, value.as_deref());
         drop(value);
-        self.send(request, batch.then_some(path))
+        self.send(request)
     }
 
-    /// `batch` is the request's path when its value is a batch, so that the reply's paths can be
-    /// checked against it.
-    fn send(&mut self, request: String, batch: Option<&str>) -> Result<String, Error> {
+    fn send(&mut self, request: String) -> Result<Vec<u8>, Error> {
         let deadline = self.deadline();
         self.connect_by(deadline)?;
         let frame = self.cipher.encrypt_frame(request.as_bytes());
         drop(request);
-        let result = self.exchange(&frame, deadline, batch);
+        let result = self.exchange(&frame, deadline);
         if result.is_err() {
             // After a failed exchange the stream may still deliver a late reply, which would be
             // taken for the answer to the next request: the only safe state is a new connection.
@@ -398,12 +411,10 @@ impl Client {
         }
     }
 
-    fn exchange(
-        &self,
-        frame: &[u8],
-        deadline: Instant,
-        batch: Option<&str>,
-    ) -> Result<String, Error> {
+    /// Sends `frame` and reads its reply. What the protocol only infers is not judged: a batch
+    /// reply's paths pass as the core wrote them (it may normalise them), and so do replies that
+    /// are not UTF-8.
+    fn exchange(&self, frame: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
         let max = self.config.max_frame_bytes;
         let conn = self.conn.as_ref().expect("connected by connect_by");
         let mut io = self.io(conn, deadline);
@@ -441,57 +452,30 @@ impl Client {
             .cipher
             .decrypt_owned(ciphertext)
             .ok_or_else(|| Error::MalformedReply("the reply is not whole cipher blocks".into()))?;
-        let text = String::from_utf8(plain)
-            .map_err(|_| Error::MalformedReply("the reply is not UTF-8 text".into()))?;
-        if text.is_empty() {
+        if plain.is_empty() {
             return Err(Error::MalformedReply("the reply is empty".into()));
         }
-        if text.contains('\0') {
+        if plain.contains(&0) {
             return Err(Error::MalformedReply(
                 "the reply holds a NUL byte, which C text cannot carry".into(),
             ));
         }
-        if let Err(what) = jsoncheck::check(text.as_bytes()) {
+        if let Err(what) = jsoncheck::check(&plain) {
+            let text = String::from_utf8_lossy(&plain).into_owned();
             return Err(Error::ReplyNotJson { what, text });
         }
-        if let Some(prefix) = batch {
-            if let Some(stray) = path_outside(&text, prefix) {
-                return Err(Error::OutOfStep(format!(
-                    "the batch reply names the path {stray:?}, which is not under the request's \
-                     path; the connection was dropped and the request was not resent"
-                )));
-            }
-        }
-        Ok(text)
+        Ok(plain)
     }
 }
 
-/// A batch value: an array or object with at least one element (see the protocol's batch rule).
-fn is_batch(value_json: &str) -> bool {
-    matches!(value_json.as_bytes().first(), Some(b'[' | b'{')) && value_json.len() > 2
-}
-
-/// For a batch reply (an array of `{"return","code","path"}`): the first `path` that is not the
-/// request's path or below it. Replies of any other shape are not judged: a method's list
-/// argument (AddAccount) is not a batch, and errors come back as one object.
-fn path_outside(reply: &str, prefix: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Leaf {
-        path: Option<String>,
-    }
-    if !reply.starts_with('[') {
-        return None;
-    }
-    let leaves: Vec<Leaf> = serde_json::from_str(reply).ok()?;
-    leaves
-        .into_iter()
-        .filter_map(|leaf| leaf.path)
-        .find(|path| {
-            !(path == prefix
-                || path.len() > prefix.len()
-                    && path.starts_with(prefix)
-                    && path.as_bytes()[prefix.len()] == b'.')
-        })
+/// A reply as text, for the callers that need UTF-8.
+fn utf8(reply: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(reply).map_err(|_| {
+        Error::MalformedReply(
+            "the reply is not UTF-8 text (Client::process_bytes passes any encoding through)"
+                .into(),
+        )
+    })
 }
 
 /// How many bytes are already waiting on the socket, if any, without waiting for more.

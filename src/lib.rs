@@ -12,6 +12,7 @@ mod error;
 /// The C ABI's functions (`include/mikrobill.h`), also callable from Rust, which the tests of
 /// the C contract do.
 pub mod ffi;
+mod fork;
 mod peek;
 pub mod pool;
 pub mod protocol;

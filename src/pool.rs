@@ -144,24 +144,32 @@ impl Pool {
     }
 }
 
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    pid: 0,
+    idle: BTreeMap::new(),
+    counters: Counters {
+        returned: 0,
+        reused: 0,
+        closed_idle_timeout: 0,
+        closed_over_limit: 0,
+        closed_dead: 0,
+        closed_by_clear: 0,
+        forgotten_after_fork: 0,
+    },
+});
+
 fn pool() -> MutexGuard<'static, Pool> {
-    static POOL: Mutex<Pool> = Mutex::new(Pool {
-        pid: 0,
-        idle: BTreeMap::new(),
-        counters: Counters {
-            returned: 0,
-            reused: 0,
-            closed_idle_timeout: 0,
-            closed_over_limit: 0,
-            closed_dead: 0,
-            closed_by_clear: 0,
-            forgotten_after_fork: 0,
-        },
-    });
+    crate::fork::protect_locks();
     // Every change is a push or pop of whole entries: a panic cannot leave one half-made.
     let mut guard = POOL.lock().unwrap_or_else(PoisonError::into_inner);
     guard.forget_if_forked();
     guard
+}
+
+/// Holds the pool across a `fork()` (see `crate::fork`); the child forgets what it inherited on
+/// its first use.
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(POOL.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Says DISCONNECT without waiting for the reply, then closes. The socket is made non-blocking

@@ -53,7 +53,7 @@ const LAST_RESORT_REPLY: &CStr =
 pub(super) fn reply(
     export: &'static str,
     write: impl FnOnce(*mut c_char),
-    body: impl FnOnce() -> Result<String, Error>,
+    body: impl FnOnce() -> Result<Vec<u8>, Error>,
 ) -> c_int {
     let outcome = contained(export, || body().and_then(|text| Ok(give(c_text(text)?))));
     let (text, error) = match outcome {

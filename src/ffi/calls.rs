@@ -10,7 +10,9 @@ use crate::client::Client;
 
 /// Sends `path` with `value_json` (NULL to read) and writes the reply to `*reply_out` (free it
 /// with `mb_free`). Returns 0 when the server replied, whatever the reply's own `code`:
-/// `*reply_out` is then the server's text exactly as decrypted. Otherwise returns the error's
+/// `*reply_out` is then the server's text exactly as decrypted, NUL-terminated: its bytes as
+/// they came, which need not be UTF-8 (a core may answer in CP1251; only a reply holding a NUL
+/// byte is refused, 9004). Otherwise returns the error's
 /// code, and `*reply_out` is the library's error JSON `{"return":..,"result":..,"code":N}`
 /// (for a refused login, the server's own reply with `result` added): what the original PHP
 /// client returns for that failure. `*reply_out` is never left unset unless `reply_out` is NULL
@@ -50,10 +52,10 @@ pub unsafe extern "C" fn mb_process(
         let path = unsafe { text_arg(path, "path") }?;
         // SAFETY: as for `path`.
         let value = unsafe { optional_text_arg(value_json, "value_json") }?;
-        match cancel::find(cancel_token)? {
-            None => with_client(handle, |client| client.process(path, value))?,
-            Some(token) => with_client(handle, |client| client.process_with(path, value, &token))?,
-        }
+        let token = cancel::find(cancel_token)?;
+        with_client(handle, |client| {
+            client.process_bytes(path, value, token.as_ref())
+        })?
     })
 }
 

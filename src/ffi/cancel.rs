@@ -18,6 +18,11 @@ fn tokens() -> MutexGuard<'static, BTreeMap<c_longlong, CancelToken>> {
     lock(TOKENS.get_or_init(Default::default))
 }
 
+/// Holds the token table across a `fork()` (see `crate::fork`).
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(tokens())
+}
+
 /// Never reused, like handles, so a freed token's number cannot come to mean another token.
 static NEXT_TOKEN: AtomicI64 = AtomicI64::new(1);
 

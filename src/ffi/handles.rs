@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_longlong};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 
 use super::boundary::{self, LastError};
 use super::{lock, out_arg, text_arg};
@@ -22,6 +22,10 @@ pub(super) struct Entry {
     /// sees the close when it gets the lock, instead of reconnecting a released client.
     client: Mutex<Option<Client>>,
     stop: Arc<HandleStop>,
+    /// The client's settings, to make it anew in a forked child (see [`current`]).
+    config: Config,
+    /// The fork generation (`crate::fork`) in which this entry was made or last checked.
+    generation: AtomicU64,
 }
 
 type Shared = Arc<Entry>;
@@ -54,7 +58,7 @@ pub(super) fn with_client<T>(
     handle: c_longlong,
     call: impl FnOnce(&mut Client) -> T,
 ) -> Result<T, Error> {
-    let shared = lookup(handle)?;
+    let shared = current(handle)?;
     let mut guard = lock_client(&shared.client);
     if shared.stop.is_discarded() {
         // Discarded while this call waited for the lock: the handle is gone, and the client
@@ -67,25 +71,69 @@ pub(super) fn with_client<T>(
     Ok(call(client))
 }
 
-fn lookup(handle: c_longlong) -> Result<Shared, Error> {
-    registry().get(&handle).cloned().ok_or(Error::ClosedHandle)
+/// The entry behind `handle`, usable in this process. In a forked child, a handle made before
+/// the fork is checked once: when a thread of the parent held its client's lock at the fork, no
+/// thread here will ever release it, so the handle gets a new client made from the same
+/// settings, which connects afresh on its first call. The old client is left as the fork found
+/// it, possibly mid-call: it is never touched or dropped (its memory and its copy of the socket
+/// stay with the child until it exits).
+fn current(handle: c_longlong) -> Result<Shared, Error> {
+    let generation = crate::fork::generation();
+    let found = registry()
+        .get(&handle)
+        .cloned()
+        .ok_or(Error::ClosedHandle)?;
+    if found.generation.load(Ordering::SeqCst) == generation {
+        return Ok(found);
+    }
+    // Checked under the registry's lock, so that two threads of the child agree on one entry.
+    let mut registry = registry();
+    let shared = registry.get(&handle).cloned().ok_or(Error::ClosedHandle)?;
+    if shared.generation.load(Ordering::SeqCst) == generation {
+        return Ok(shared);
+    }
+    let stuck = matches!(shared.client.try_lock(), Err(TryLockError::WouldBlock));
+    if !stuck {
+        shared.generation.store(generation, Ordering::SeqCst);
+        return Ok(shared);
+    }
+    let fresh = entry(Client::new(shared.config.clone())?);
+    registry.insert(handle, Arc::clone(&fresh));
+    std::mem::forget(shared);
+    Ok(fresh)
+}
+
+/// The cipher made from the keys of the client behind `handle`, without waiting for a call in
+/// progress on it.
+pub(super) fn cipher_of(handle: c_longlong) -> Result<crate::protocol::crypto::Cipher, Error> {
+    let config = &current(handle)?.config;
+    crate::protocol::crypto::Cipher::from_base64(&config.key1, &config.key2)
+        .map_err(|e| Error::InvalidKey(e.to_string()))
+}
+
+/// Holds the handle registry across a `fork()` (see `crate::fork`).
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(registry())
+}
+
+fn entry(client: Client) -> Shared {
+    Arc::new(Entry {
+        stop: client.stopper(),
+        config: client.config().clone(),
+        client: Mutex::new(Some(client)),
+        generation: AtomicU64::new(crate::fork::generation()),
+    })
 }
 
 fn register(client: Client) -> c_longlong {
     let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-    let stop = client.stopper();
-    registry().insert(
-        handle,
-        Arc::new(Entry {
-            client: Mutex::new(Some(client)),
-            stop,
-        }),
-    );
+    registry().insert(handle, entry(client));
     handle
 }
 
 /// Takes the client out of the registry, says goodbye with `farewell`, and drops it.
 fn release(handle: c_longlong, farewell: fn(&mut Client)) -> Result<(), Error> {
+    current(handle)?;
     let removed = registry().remove(&handle);
     let mut client = removed
         .and_then(|shared| lock_client(&shared.client).take())
@@ -158,6 +206,7 @@ pub extern "C" fn mb_close(handle: c_longlong) -> c_int {
 #[no_mangle]
 pub extern "C" fn mb_discard(handle: c_longlong) -> c_int {
     boundary::status("mb_discard", LastError::ClearedOnSuccess, || {
+        current(handle)?;
         let shared = registry().remove(&handle).ok_or(Error::ClosedHandle)?;
         shared.stop.discard();
         // Free now if no call holds the client; otherwise the call, stopped, lets go of it

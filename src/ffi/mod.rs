@@ -12,6 +12,7 @@
 mod boundary;
 mod calls;
 mod cancel;
+mod cipher;
 mod handles;
 mod last_error;
 mod process_wide;
@@ -21,6 +22,7 @@ mod tests;
 
 pub use calls::{mb_check_connection, mb_process};
 pub use cancel::{mb_cancel_token_cancel, mb_cancel_token_free, mb_cancel_token_new};
+pub use cipher::{mb_decrypt, mb_encrypt};
 pub use handles::{mb_close, mb_connect, mb_discard, mb_disconnect};
 pub use last_error::mb_last_error_message;
 pub use process_wide::{
@@ -34,10 +36,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::error::Error;
 
 /// The registries and the string table hold no invariant a panic could break half-way, so a
-/// poisoned lock is simply taken over.
+/// poisoned lock is simply taken over. They are held across `fork()` by `crate::fork`.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    crate::fork::protect_locks();
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+pub(crate) use cancel::hold as hold_cancel_tokens;
+pub(crate) use handles::hold as hold_registry;
+pub(crate) use strings::hold as hold_issued_strings;
 
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the call.

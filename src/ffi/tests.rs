@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::boundary;
 use super::calls::*;
 use super::cancel::*;
+use super::cipher::*;
 use super::handles::*;
 use super::last_error::*;
 use super::process_wide::*;
@@ -360,6 +361,19 @@ fn every_export_reports_a_contained_panic_as_9008_never_0() {
         // SAFETY: NUL-terminated strings that outlive the call.
         unsafe { mb_worker_cache_set(name.as_ptr(), name.as_ptr()) }
     });
+    let mut bytes_len = -1;
+    for export in ["mb_encrypt", "mb_decrypt"] {
+        let call = if export == "mb_encrypt" {
+            mb_encrypt
+        } else {
+            mb_decrypt
+        };
+        expect_contained_panic(export, || {
+            // SAFETY: a valid input and valid out-parameters.
+            unsafe { call(handle, c"x".as_ptr(), 1, &mut text, &mut bytes_len) }
+        });
+    }
+    assert_eq!(bytes_len, -1);
     assert!(text.is_null(), "no out-parameter was written");
     boundary::panic_at("mb_last_error_message");
     assert_eq!(
@@ -462,4 +476,106 @@ fn free_releases_issued_pointers_and_ignores_null_and_foreign_ones() {
     );
     assert!(take(kept).contains("idle"));
     assert!(!strings::is_issued(kept));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `mb_encrypt` or `mb_decrypt` on `input`: the status and the bytes written (freed).
+fn cipher_call(
+    export: unsafe extern "C" fn(
+        c_longlong,
+        *const c_char,
+        c_longlong,
+        *mut *mut c_char,
+        *mut c_longlong,
+    ) -> c_int,
+    handle: c_longlong,
+    input: &[u8],
+) -> Result<Vec<u8>, c_int> {
+    let mut out: *mut c_char = null_mut();
+    let mut len: c_longlong = -1;
+    // SAFETY: `input` is valid for its length; valid out-parameters.
+    let status = unsafe {
+        export(
+            handle,
+            input.as_ptr().cast(),
+            input.len() as c_longlong,
+            &mut out,
+            &mut len,
+        )
+    };
+    if status != 0 {
+        assert!(
+            out.is_null() && len == -1,
+            "a failure writes no out-parameter"
+        );
+        return Err(status);
+    }
+    // SAFETY: the library wrote `len` bytes at `out`, followed by a NUL.
+    let bytes = unsafe { std::slice::from_raw_parts(out.cast::<u8>(), len as usize) }.to_vec();
+    // SAFETY: issued by the library, freed once.
+    unsafe { mb_free(out) };
+    Ok(bytes)
+}
+
+/// The vectors are PHP's mcrypt_encrypt/mcrypt_decrypt (php8.2-mcrypt) with the demo key and IV,
+/// which is what the original client's Encrypt and Decrypt call.
+#[test]
+fn encrypt_and_decrypt_match_the_original_clients_mcrypt() {
+    let handle = offline_handle();
+    let encrypt = |input: &[u8]| cipher_call(mb_encrypt, handle, input).map(|b| hex(&b));
+    assert_eq!(
+        encrypt(b"hello"),
+        Ok("41bcc5f84b7b2102642c0ba43ec98d8a".into())
+    );
+    assert_eq!(encrypt(b""), Ok("e9c3ef8ab23453e6f0749cd636e7a88e".into()));
+    assert_eq!(
+        encrypt(b"a\0b"),
+        Ok("02567e61d0c501b58ebab3c854a30739".into())
+    );
+    let decrypt = |input: &[u8]| cipher_call(mb_decrypt, handle, input);
+    let long = "Иван/Ivan and a text longer than one block".as_bytes();
+    let sealed = cipher_call(mb_encrypt, handle, long).unwrap();
+    assert_eq!(decrypt(&sealed), Ok(long.to_vec()));
+    assert_eq!(
+        decrypt(b"abc").map(|b| hex(&b)),
+        Ok("c7e339b7df27bfbe3e93921535393d93".into())
+    );
+    assert_eq!(
+        decrypt(b"").map(|b| hex(&b)),
+        Ok("7d8e1af83e3b316dac909ed4edb68416".into())
+    );
+    let sealed = cipher_call(mb_encrypt, handle, b"a\0b").unwrap();
+    assert_eq!(decrypt(&sealed), Ok(b"a\0b".to_vec()), "inner NULs survive");
+    // Misuse is refused, nothing written.
+    assert_eq!(
+        cipher_call(mb_encrypt, -3, b"x"),
+        Err(c(code::CLOSED_HANDLE))
+    );
+    let mut out: *mut c_char = null_mut();
+    let mut len: c_longlong = -1;
+    // SAFETY: NULL data with a non-zero length, a negative length and NULL out-parameters are
+    // refused without reading or writing through them.
+    unsafe {
+        assert_eq!(
+            mb_encrypt(handle, null(), 3, &mut out, &mut len),
+            c(code::INVALID_ARGUMENT)
+        );
+        assert_eq!(
+            mb_decrypt(handle, c"x".as_ptr(), -1, &mut out, &mut len),
+            c(code::INVALID_ARGUMENT)
+        );
+        assert_eq!(
+            mb_encrypt(handle, c"x".as_ptr(), 1, null_mut(), &mut len),
+            c(code::INVALID_ARGUMENT)
+        );
+        assert_eq!(
+            mb_decrypt(handle, c"x".as_ptr(), 1, &mut out, null_mut()),
+            c(code::INVALID_ARGUMENT)
+        );
+    }
+    assert!(out.is_null() && len == -1);
+    assert_eq!(mb_close(handle), 0);
 }
