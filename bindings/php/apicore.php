@@ -395,7 +395,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
                 }
             }
             throw new MikroBILL_Exception('MikroBILL: cannot load libmikrobill.so; tried: ' . implode('; ', $errors)
-                . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see README.md)');
+                . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see docs/src/php.md)');
         }
     }
 
@@ -927,7 +927,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
          * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), call_timeout_ms (default 30000:
          *   the whole call, however slowly the reply trickles), max_frame_bytes (default 64 MiB),
          *   persistent (default false), persistent_id (default ''), pool_max_idle (4), pool_max_idle_total (64),
-         *   pool_idle_timeout_ms (60000); see README.md, "Persistent connections"
+         *   pool_idle_timeout_ms (60000); see docs/src/guarantees.md, "Persistent connections"
          * @throws MikroBILL_Exception when the native library cannot be loaded
          */
         public function __construct(
@@ -1027,7 +1027,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
 
         /**
          * This worker's pool of persistent connections: idle, identities, and counts of connections
-         * returned, reused and closed (see README.md, "Persistent connections").
+         * returned, reused and closed (see docs/src/guarantees.md, "Persistent connections").
          */
         public static function PoolStats(): array
         {

@@ -1,6 +1,6 @@
 //! `mb proxy`: a recording proxy between a client and a real MikroBILL core. Bytes are forwarded
 //! unchanged in both directions; a copy of each frame is decrypted with the installation's keys
-//! and every exchange becomes one JSON line in the record file (docs/simulator.md, "Recording a
+//! and every exchange becomes one JSON line in the record file (docs/src/simulator.md, "Recording a
 //! real core"). The auth message's password hash and sign are never written, nor are the keys.
 
 use clap::Args;

@@ -1,6 +1,6 @@
 /*
  * The C API exercised the way a C integrator would use it, written only from include/mikrobill.h
- * and the README. Run by tests/c/run.sh against the simulator and a hostile peer, under
+ * (the C reference). Run by tests/c/run.sh against the simulator and a hostile peer, under
  * AddressSanitizer and under valgrind, and by tests/windows/run.sh cross-compiled with mingw against
  * mikrobill.dll under wine.
  *

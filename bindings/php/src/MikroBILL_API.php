@@ -44,7 +44,7 @@ class MikroBILL_API
      * @param array $Options connect_timeout_ms, io_timeout_ms (default 5000), call_timeout_ms (default 30000:
      *   the whole call, however slowly the reply trickles), max_frame_bytes (default 64 MiB),
      *   persistent (default false), persistent_id (default ''), pool_max_idle (4), pool_max_idle_total (64),
-     *   pool_idle_timeout_ms (60000); see README.md, "Persistent connections"
+     *   pool_idle_timeout_ms (60000); see docs/src/guarantees.md, "Persistent connections"
      * @throws MikroBILL_Exception when the native library cannot be loaded
      */
     public function __construct(
@@ -144,7 +144,7 @@ class MikroBILL_API
 
     /**
      * This worker's pool of persistent connections: idle, identities, and counts of connections
-     * returned, reused and closed (see README.md, "Persistent connections").
+     * returned, reused and closed (see docs/src/guarantees.md, "Persistent connections").
      */
     public static function PoolStats(): array
     {

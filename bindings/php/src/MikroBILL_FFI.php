@@ -177,6 +177,6 @@ final class MikroBILL_FFI
             }
         }
         throw new MikroBILL_Exception('MikroBILL: cannot load libmikrobill.so; tried: ' . implode('; ', $errors)
-            . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see README.md)');
+            . '; ffi.enable=' . ini_get('ffi.enable') . ' (set MIKROBILL_LIB, or preload it, see docs/src/php.md)');
     }
 }

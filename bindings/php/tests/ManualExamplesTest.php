@@ -1,6 +1,6 @@
 <?php
 /*
- * Every example of the manual (docs/protocol.md) through the shim against the simulator's
+ * Every example of the manual (docs/src/protocol.md) through the shim against the simulator's
  * demo dataset. The simulator answers in PHP json_encode style, so expected replies are built
  * with json_encode and compared byte for byte.
  */

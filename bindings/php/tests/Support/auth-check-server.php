@@ -1,6 +1,6 @@
 <?php
 /*
- * A one-cashier MikroBILL core for the password tests, written from docs/protocol.md with
+ * A one-cashier MikroBILL core for the password tests, written from docs/src/protocol.md with
  * openssl: it accepts a login whose hash is sha1(PASSWORD . sign) over the password's raw bytes,
  * which the simulator cannot hold when they are not UTF-8 (its config is JSON). Anything else
  * gets the core's refusal, code 101.
