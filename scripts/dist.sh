@@ -207,6 +207,10 @@ build_wheel() { # LIBRARY-FILE NAME-IN-PACKAGE PLATFORM-TAG
     settle "$p"
     python -m pip wheel --quiet --disable-pip-version-check --no-build-isolation --no-deps --no-index \
         -w "$out/python" "$p" -C--build-option=--plat-name="$3"
+    [ -f "$out/python/mikrobill-$version-py3-none-$3.whl" ] || {
+        echo "dist: no mikrobill-$version wheel: bindings/python/pyproject.toml must carry Cargo.toml's version" >&2
+        exit 1
+    }
 }
 build_wheel "$t/lib/libmikrobill.so.$version" libmikrobill.so manylinux2014_x86_64
 build_wheel "$windows/mikrobill.dll" mikrobill.dll win_amd64

@@ -157,6 +157,9 @@ with zipfile.ZipFile(dist / "composer" / ("mikrobill-apicore-%s.zip" % version))
 # --- Python wheels
 for platform, library in (("manylinux2014_x86_64", "libmikrobill.so"), ("win_amd64", "mikrobill.dll")):
     wheel = dist / "python" / ("mikrobill-%s-py3-none-%s.whl" % (version, platform))
+    check(wheel.exists(), "%s exists" % wheel.name)
+    if not wheel.exists():
+        continue
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         info = "mikrobill-%s.dist-info" % version
