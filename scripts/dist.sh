@@ -74,7 +74,8 @@ cargo-zigbuild rustc --release --locked --target "$linux_target.$GLIBC_FLOOR" --
 linux=$build_dir/$linux_target/release
 built_soname=$(objdump -p "$linux/libmikrobill.so" | awk '$1 == "SONAME" { print $2 }')
 [ "$built_soname" = "$soname" ] ||
-    { echo "dist: $linux/libmikrobill.so has SONAME '$built_soname', not $soname" >&2; exit 1; }
+    { echo "dist: $linux/libmikrobill.so has SONAME '$built_soname', not $soname" \
+        "(a build script's -soname link-arg overrides this one: only scripts/dist.sh may set it)" >&2; exit 1; }
 echo "== Windows x86_64"
 cargo build --release --locked --target "$windows_target" --target-dir "$build_dir" \
     -p mikrobill --lib
