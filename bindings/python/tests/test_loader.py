@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mikrobill import LibraryLoadError
-from mikrobill._loader import load_library
+from mikrobill._loader import REQUIRED_VERSION_PREFIX, load_library
 
 from conftest import LIB_PATH, REPO
 
@@ -30,7 +30,7 @@ def run_python(code, env_extra, unset=("MIKROBILL_LIB",)):
 def test_env_override_loads_that_file():
     lib, location, version = load_library(LIB_PATH)
     assert location == LIB_PATH
-    assert version.startswith("0.2.")
+    assert version.startswith(REQUIRED_VERSION_PREFIX)
 
 
 def test_env_override_missing_file_is_reported_without_fallback(tmp_path):
@@ -63,7 +63,7 @@ def test_system_path_is_searched(tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     location, version = result.stdout.decode().split()
     assert "libmikrobill" in location and not location.startswith(str(empty))
-    assert version.startswith("0.2.")
+    assert version.startswith(REQUIRED_VERSION_PREFIX)
 
 
 def test_not_found_names_every_path_tried(tmp_path):
@@ -97,38 +97,56 @@ def test_library_without_the_abi_is_rejected():
     assert "not the MikroBILL library" in info.value.tried[0]
 
 
-def test_version_mismatch_is_rejected(tmp_path):
+def build_fake_library(tmp_path, version):
+    """A library with every export of the 0.3 C ABI that reports `version`."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     assert compiler, "a C compiler (cc) is needed to build the fake library; Rust builds need one too"
     source = tmp_path / "fake.c"
-    # Same ABI, wrong version: the loader must refuse it before any handle is made.
     source.write_text(
-        "#include <stdlib.h>\n#include <string.h>\n"
-        "long long mb_connect(const char *c) { return 0; }\n"
-        "char *mb_last_error(void) { return NULL; }\n"
-        "char *mb_process(long long h, const char *p, const char *v) { return strdup(\"{}\"); }\n"
-        "int mb_check_connection(long long h) { return -1; }\n"
+        "#include <stdlib.h>\n"
+        "int mb_connect(const char *c, long long *h) { return 9005; }\n"
+        "int mb_process(long long h, const char *p, const char *v, long long t, char **r) { return 9007; }\n"
+        "int mb_check_connection(long long h, long long t) { return 9007; }\n"
         "int mb_disconnect(long long h) { return 9007; }\n"
         "int mb_close(long long h) { return 9007; }\n"
         "int mb_discard(long long h) { return 9007; }\n"
-        "int mb_cancel(long long h) { return 9007; }\n"
+        "int mb_cancel_token_new(long long *t) { return 9005; }\n"
+        "int mb_cancel_token_cancel(long long t) { return 9005; }\n"
+        "int mb_cancel_token_free(long long t) { return 9005; }\n"
+        "int mb_last_error_message(char **m) { *m = NULL; return 0; }\n"
         "void mb_free(char *t) { free(t); }\n"
-        "char *mb_version(void) { return strdup(\"0.1.9\"); }\n"
-        "char *mb_pool_stats(void) { return strdup(\"{}\"); }\n"
-        "long long mb_pool_clear(void) { return 0; }\n")
+        "const char *mb_version(void) { return \"%s\"; }\n"
+        "int mb_pool_stats(char **s) { return 9005; }\n"
+        "int mb_pool_clear(long long *n) { return 9005; }\n" % version)
     fake = tmp_path / "libmikrobill.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
+    return fake
+
+
+def test_version_mismatch_is_rejected(tmp_path):
+    # Same ABI, wrong version: the loader must refuse it before any handle is made.
+    fake = build_fake_library(tmp_path, "0.2.9")
     with pytest.raises(LibraryLoadError) as info:
         load_library(str(fake))
     assert "version mismatch" in str(info.value)
-    assert "%s (version 0.1.9, this binding needs 0.2.x)" % fake in info.value.tried
+    assert "%s (version 0.2.9, this binding needs %sx)" % (fake, REQUIRED_VERSION_PREFIX) in info.value.tried
+
+
+def test_the_required_version_comes_from_the_generated_table(tmp_path):
+    from mikrobill._generated import VERSION
+    # While the major version is 0, a minor release may change the C ABI: MAJOR.MINOR must match.
+    assert REQUIRED_VERSION_PREFIX == ".".join(VERSION.split(".")[:2]) + "."
+    # Any patch release of that series loads.
+    fake = build_fake_library(tmp_path, REQUIRED_VERSION_PREFIX + "99")
+    _, location, version = load_library(str(fake))
+    assert (location, version) == (str(fake), REQUIRED_VERSION_PREFIX + "99")
 
 
 def test_library_info_reports_the_loaded_library():
     from mikrobill import library_info
     location, version = library_info()
     assert location == LIB_PATH
-    assert version.startswith("0.2.")
+    assert version.startswith(REQUIRED_VERSION_PREFIX)
 
 
 def test_soname_alone_on_the_system_path_is_found(tmp_path):
