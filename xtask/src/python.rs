@@ -5,12 +5,14 @@
 
 use std::fmt::Write as _;
 
+use crate::Generated;
+
 use mikrobill::abi::{CodeSpec, KeySpec, KeyType, CODES, CONFIG_KEYS, VERSION};
 
 const PATH: &str = "bindings/python/src/mikrobill/_generated.py";
 
 /// (path relative to the repository root, full content) of every file this module generates.
-pub fn files() -> Vec<(&'static str, String)> {
+pub fn files() -> Vec<Generated> {
     vec![(PATH, generate(CODES, CONFIG_KEYS, VERSION))]
 }
 
@@ -21,8 +23,8 @@ fn generate(codes: &[CodeSpec], keys: &[KeySpec], version: &str) -> String {
     let _ = writeln!(out, "VERSION = {}", py_str(version));
     out.push_str(CODE_CLASS);
     for code in codes {
-        for line in code.doc.lines() {
-            let _ = writeln!(out, "    #: {}", line.trim_end());
+        for line in wrap(code.doc, COMMENT_WIDTH) {
+            let _ = writeln!(out, "    #: {line}");
         }
         let _ = writeln!(out, "    {} = {}", code.name, code.value);
     }
@@ -32,16 +34,35 @@ fn generate(codes: &[CodeSpec], keys: &[KeySpec], version: &str) -> String {
         let default = key.default.map_or_else(|| "None".to_owned(), py_str);
         let _ = writeln!(
             out,
-            "    {}: ConfigKey({}, {}, {}, {}),",
+            "    {}: ConfigKey({}, {}, {}, {}, {}),",
             py_str(key.name),
             py_str(kind_name(&key.kind)),
-            if key.required { "True" } else { "False" },
+            py_bool(key.required),
             default,
-            py_str(key.doc),
+            py_bool(key.secret),
+            py_str(key.doc.trim()),
         );
     }
     out.push_str("}\n");
     out
+}
+
+/// Room for a comment's text in a 100-column line, after its indent and `#: `.
+const COMMENT_WIDTH: usize = 100 - "    #: ".len();
+
+/// `text`'s words in lines of at most `width` characters (a longer word gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
 }
 
 /// The type names the binding checks values against (`_options.py` maps each to a Python type).
@@ -50,6 +71,14 @@ fn kind_name(kind: &KeyType) -> &'static str {
         KeyType::String => "string",
         KeyType::Integer => "integer",
         KeyType::Boolean => "boolean",
+    }
+}
+
+fn py_bool(value: bool) -> &'static str {
+    if value {
+        "True"
+    } else {
+        "False"
     }
 }
 
@@ -104,6 +133,8 @@ class ConfigKey(NamedTuple):
     required: bool
     default_json: Optional[str]
     """The library's default as JSON text; None when the key has none."""
+    secret: bool
+    """A password or key: never to be shown in an error, a log or a repr."""
     doc: str
 
 
@@ -118,6 +149,16 @@ mod tests {
         assert_eq!(py_str(r#"a "b" \c"#), r#""a \"b\" \\c""#);
         assert_eq!(py_str("line\nnext\u{1}"), r#""line\nnext\u0001""#);
         assert_eq!(py_str("Иван"), "\"Иван\"");
+    }
+
+    #[test]
+    fn comments_are_wrapped_at_word_boundaries() {
+        assert_eq!(
+            wrap(" one two  three four ", 9),
+            ["one two", "three", "four"]
+        );
+        assert_eq!(wrap("unbreakableword x", 4), ["unbreakableword", "x"]);
+        assert!(wrap("  ", 10).is_empty());
     }
 
     #[test]

@@ -97,49 +97,39 @@ def test_library_without_the_abi_is_rejected():
     assert "not the MikroBILL library" in info.value.tried[0]
 
 
-def build_fake_library(tmp_path, version):
-    """A library with every export of the 0.3 C ABI that reports `version`."""
+@pytest.fixture(scope="session")
+def fake_library(tmp_path_factory):
+    """A library with the 0.3 C ABI that reports $MIKROBILL_FAKE_VERSION as its version
+    (fake_library.c): $MIKROBILL_FAKE_LIB when set (built beforehand where there is no
+    compiler), else built here with cc."""
+    prebuilt = os.environ.get("MIKROBILL_FAKE_LIB")
+    if prebuilt:
+        return Path(prebuilt)
     compiler = shutil.which("cc") or shutil.which("gcc")
     assert compiler, "a C compiler (cc) is needed to build the fake library; Rust builds need one too"
-    source = tmp_path / "fake.c"
-    source.write_text(
-        "#include <stdlib.h>\n"
-        "int mb_connect(const char *c, long long *h) { return 9005; }\n"
-        "int mb_process(long long h, const char *p, const char *v, long long t, char **r) { return 9007; }\n"
-        "int mb_check_connection(long long h, long long t) { return 9007; }\n"
-        "int mb_disconnect(long long h) { return 9007; }\n"
-        "int mb_close(long long h) { return 9007; }\n"
-        "int mb_discard(long long h) { return 9007; }\n"
-        "int mb_cancel_token_new(long long *t) { return 9005; }\n"
-        "int mb_cancel_token_cancel(long long t) { return 9005; }\n"
-        "int mb_cancel_token_free(long long t) { return 9005; }\n"
-        "int mb_last_error_message(char **m) { *m = NULL; return 0; }\n"
-        "void mb_free(char *t) { free(t); }\n"
-        "const char *mb_version(void) { return \"%s\"; }\n"
-        "int mb_pool_stats(char **s) { return 9005; }\n"
-        "int mb_pool_clear(long long *n) { return 9005; }\n" % version)
-    fake = tmp_path / "libmikrobill.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
+    fake = tmp_path_factory.mktemp("fake") / "libmikrobill.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(Path(__file__).parent / "fake_library.c")],
+                   check=True)
     return fake
 
 
-def test_version_mismatch_is_rejected(tmp_path):
+def test_version_mismatch_is_rejected(fake_library, monkeypatch):
     # Same ABI, wrong version: the loader must refuse it before any handle is made.
-    fake = build_fake_library(tmp_path, "0.2.9")
+    monkeypatch.setenv("MIKROBILL_FAKE_VERSION", "0.2.9")
     with pytest.raises(LibraryLoadError) as info:
-        load_library(str(fake))
+        load_library(str(fake_library))
     assert "version mismatch" in str(info.value)
-    assert "%s (version 0.2.9, this binding needs %sx)" % (fake, REQUIRED_VERSION_PREFIX) in info.value.tried
+    assert "%s (version 0.2.9, this binding needs %sx)" % (fake_library, REQUIRED_VERSION_PREFIX) in info.value.tried
 
 
-def test_the_required_version_comes_from_the_generated_table(tmp_path):
+def test_the_required_version_comes_from_the_generated_table(fake_library, monkeypatch):
     from mikrobill._generated import VERSION
     # While the major version is 0, a minor release may change the C ABI: MAJOR.MINOR must match.
     assert REQUIRED_VERSION_PREFIX == ".".join(VERSION.split(".")[:2]) + "."
     # Any patch release of that series loads.
-    fake = build_fake_library(tmp_path, REQUIRED_VERSION_PREFIX + "99")
-    _, location, version = load_library(str(fake))
-    assert (location, version) == (str(fake), REQUIRED_VERSION_PREFIX + "99")
+    monkeypatch.setenv("MIKROBILL_FAKE_VERSION", REQUIRED_VERSION_PREFIX + "99")
+    _, location, version = load_library(str(fake_library))
+    assert (location, version) == (str(fake_library), REQUIRED_VERSION_PREFIX + "99")
 
 
 def test_library_info_reports_the_loaded_library():

@@ -14,33 +14,37 @@ class Code(IntEnum):
     """The library's codes (enum mb_code in include/mikrobill.h). Besides these, a failed TCP
     connect reports the OS errno (1..4095) and a refused login the server's own code."""
 
-    #: Success.
+    #: No error.
     OK = 0
-    #: No usable reply to the login: probably incorrect encryption keys.
+    #: No usable reply to the auth message: probably wrong keys (the original client's code).
     NULL_RESPONSE = 6
-    #: A deadline passed (connect, I/O or the whole call).
+    #: The server did not answer within `io_timeout_ms`, or the call passed `call_timeout_ms`; the
+    #: request was not resent.
     TIMEOUT = 9001
-    #: The connection broke after the request was sent; it is never resent.
+    #: The connection broke after the request was sent; the request was not resent.
     CONNECTION_LOST = 9002
-    #: A reply frame is larger than max_frame_bytes.
+    #: The server announced a frame over `max_frame_bytes`.
     FRAME_TOO_LARGE = 9003
-    #: A reply could not be decrypted or framed.
+    #: A frame that is not whole cipher blocks, or a reply that is empty or holds a NUL byte.
     MALFORMED_REPLY = 9004
-    #: An argument, the config JSON or a value is invalid.
+    #: A NULL pointer, invalid UTF-8, invalid JSON, a bad config or an unknown cancel token.
     INVALID_ARGUMENT = 9005
-    #: key1 or key2 is not a valid base64 AES key.
+    #: `key1` or `key2` is not base64 of a valid AES key or IV.
     INVALID_KEY = 9006
-    #: The handle is unknown or closed.
+    #: The handle was never issued or is already closed.
     CLOSED_HANDLE = 9007
-    #: A contained panic: a bug in the library.
+    #: A defect inside the library, a contained panic included; the call was abandoned safely.
     INTERNAL = 9008
-    #: The host name could not be resolved.
+    #: The host name did not resolve.
     HOST_NOT_RESOLVED = 9009
-    #: The call was cancelled with its cancel token.
+    #: The call was cancelled through its cancel token, or its handle was discarded while it ran;
+    #: the request may or may not have reached the server, and was not resent. A call whose token
+    #: was cancelled before it started sent nothing (the text says so).
     CANCELLED = 9011
-    #: A reply did not belong to the request; the connection was dropped.
+    #: The reply stream is out of step with the requests (more bytes followed a reply at once); the
+    #: connection was dropped.
     OUT_OF_STEP = 9012
-    #: The reply is not JSON.
+    #: The server's reply is not JSON; its text is kept in `detail`.
     REPLY_NOT_JSON = 9013
 
 
@@ -52,25 +56,27 @@ class ConfigKey(NamedTuple):
     required: bool
     default_json: Optional[str]
     """The library's default as JSON text; None when the key has none."""
+    secret: bool
+    """A password or key: never to be shown in an error, a log or a repr."""
     doc: str
 
 
 CONFIG_KEYS: Dict[str, ConfigKey] = {
-    "host": ConfigKey("string", True, None, "The core's host name or address."),
-    "port": ConfigKey("integer", False, "7403", "The core's TCP port."),
-    "login": ConfigKey("string", True, None, "The cashier's login."),
-    "password": ConfigKey("string", False, None, "The cashier's password (exactly one of password and password_base64)."),
-    "password_base64": ConfigKey("string", False, None, "The password's raw bytes in base64, for a password that is not UTF-8."),
-    "key1": ConfigKey("string", True, None, "CRYPTO_KEY_1 (base64 AES-256 key)."),
-    "key2": ConfigKey("string", True, None, "CRYPTO_KEY_2 (base64 IV)."),
-    "connect_timeout_ms": ConfigKey("integer", False, "5000", "TCP connect deadline."),
-    "io_timeout_ms": ConfigKey("integer", False, "5000", "Deadline of each read and write."),
-    "call_timeout_ms": ConfigKey("integer", False, "30000", "Deadline of the whole call."),
-    "max_frame_bytes": ConfigKey("integer", False, "67108864", "Largest reply frame accepted."),
-    "php_floats": ConfigKey("boolean", False, "false", "Write non-integer numbers as PHP's json_encode does."),
-    "persistent": ConfigKey("boolean", False, "false", "Hand the connection to the process-wide pool on close."),
-    "persistent_id": ConfigKey("string", False, "\"\"", "Separates pools of otherwise equal settings."),
-    "pool_max_idle": ConfigKey("integer", False, "4", "Idle pooled connections per identity."),
-    "pool_max_idle_total": ConfigKey("integer", False, "64", "Idle pooled connections in all."),
-    "pool_idle_timeout_ms": ConfigKey("integer", False, "60000", "How long a pooled connection may stay idle."),
+    "host": ConfigKey("string", True, None, False, "The core's host name or address."),
+    "port": ConfigKey("integer", False, "7403", False, "The core's TCP port (1..65535)."),
+    "login": ConfigKey("string", True, None, False, "The cashier's login."),
+    "password": ConfigKey("string", False, None, True, "The cashier's password as UTF-8 text. Exactly one of `password` and `password_base64` is required."),
+    "password_base64": ConfigKey("string", False, None, True, "The password's raw bytes in base64, for a password that is not UTF-8 (a kassa file saved in CP1251); hashed from those bytes as the original client hashes them."),
+    "key1": ConfigKey("string", True, None, True, "`CRYPTO_KEY_1`: the AES key, base64."),
+    "key2": ConfigKey("string", True, None, True, "`CRYPTO_KEY_2`: the AES IV, base64."),
+    "connect_timeout_ms": ConfigKey("integer", False, "5000", False, "Limit for the TCP connect, in milliseconds (at least 1)."),
+    "io_timeout_ms": ConfigKey("integer", False, "5000", False, "Limit for each read and write without progress, in milliseconds (at least 1)."),
+    "call_timeout_ms": ConfigKey("integer", False, "30000", False, "Limit for a whole call (connect, auth, request and the whole reply), however slowly the reply trickles, in milliseconds (at least 1)."),
+    "max_frame_bytes": ConfigKey("integer", False, "67108864", False, "The largest reply frame accepted (at least 16)."),
+    "php_floats": ConfigKey("boolean", False, "false", False, "Rewrite every non-integer number of a value as PHP's `json_encode` writes that double; integers stay byte-identical."),
+    "persistent": ConfigKey("boolean", False, "false", False, "Hand the connection to the process-wide pool on close instead of saying DISCONNECT."),
+    "persistent_id": ConfigKey("string", False, "\"\"", False, "Separates pools of otherwise identical settings."),
+    "pool_max_idle": ConfigKey("integer", False, "4", False, "Idle pooled connections kept per identity."),
+    "pool_max_idle_total": ConfigKey("integer", False, "64", False, "Idle pooled connections kept in all."),
+    "pool_idle_timeout_ms": ConfigKey("integer", False, "60000", False, "How long a pooled connection may wait unused, in milliseconds (at least 1)."),
 }
