@@ -291,3 +291,20 @@ def test_takes_the_same_arguments_as_the_blocking_class():
     # One constructor, defined once and inherited by both, not two signatures kept equal.
     assert AsyncAPI.__init__ is Configured.__init__
     assert BlockingAPI.__init__ is Configured.__init__
+
+
+def test_an_instance_collected_without_close_ends_its_worker_thread(sim):
+    import gc
+    import threading
+
+    async def one_call(api):
+        return json.loads(await api.process(MONEY))["code"]
+
+    before = {t for t in threading.enumerate() if t.name == "mikrobill-aio"}
+    api = make(sim.port)
+    assert asyncio.run(one_call(api)) == 0
+    (worker,) = {t for t in threading.enumerate() if t.name == "mikrobill-aio"} - before
+    del api
+    gc.collect()
+    worker.join(GUARD_S)
+    assert not worker.is_alive()

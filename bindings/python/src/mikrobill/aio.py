@@ -29,9 +29,11 @@ import asyncio
 import concurrent.futures
 import functools
 import os
+import queue
+import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Optional, Type, TypeVar
+from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
 
 from ._api import MikroBILL_API as _BlockingAPI
 from ._cancel import CancelToken
@@ -41,9 +43,62 @@ __all__ = ["MikroBILL_API"]
 
 _T = TypeVar("_T")
 
+_Job = Tuple["concurrent.futures.Future[Any]", Callable[[], Any]]
 
-def _new_worker() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mikrobill-aio")
+
+class _Worker:
+    """One thread that runs an instance's calls one after another, in the order submitted.
+
+    Written here rather than taken from concurrent.futures.ThreadPoolExecutor because the
+    executor's submit() takes a module-wide lock that, before Python 3.9.8 (Debian 11 has 3.9.2),
+    stays held for ever in a child forked while another thread held it. This worker's only lock
+    is its own, and a forked child makes a new worker (see _after_fork_in_child).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: "queue.SimpleQueue[Optional[_Job]]" = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+
+    def submit(self, call: Callable[[], _T]) -> "concurrent.futures.Future[_T]":
+        future: "concurrent.futures.Future[_T]" = concurrent.futures.Future()
+        with self._lock:
+            if self._thread is None:
+                # Started with the first call, so that an instance never used costs no thread.
+                # A daemon, so that an instance never closed cannot keep the interpreter from
+                # exiting; shutdown() (from close() or the instance's collection) ends it.
+                self._thread = threading.Thread(target=_run_jobs, args=(self._jobs,),
+                                                name="mikrobill-aio", daemon=True)
+                self._thread.start()
+        self._jobs.put((future, call))
+        return future
+
+    def shutdown(self) -> None:
+        """The thread ends after the calls already submitted."""
+        self._jobs.put(None)
+
+
+def _run_jobs(jobs: "queue.SimpleQueue[Optional[_Job]]") -> None:
+    # A function of the queue only, so that the thread keeps no instance alive.
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        future, call = job
+        # False when the awaiting task was cancelled before the worker took the call: dropped.
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the awaiting task, as an executor would
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        del job, future, call
+
+
+def _new_worker() -> _Worker:
+    return _Worker()
 
 
 class MikroBILL_API(Configured):
@@ -53,13 +108,18 @@ class MikroBILL_API(Configured):
     """
 
     # Until _open has run: closed, nothing to release.
-    _worker: Optional[concurrent.futures.ThreadPoolExecutor] = None
+    _worker: Optional[_Worker] = None
 
     def _open(self, config_json: Hidden, description: str) -> None:
         self._api = _BlockingAPI.__new__(_BlockingAPI)
         self._api._open(config_json, description)
         self._worker = _new_worker()
         _instances.add(self)
+        # An instance collected without close(): its worker thread ends (its handle is released
+        # by the blocking instance's own collection).
+        # Given the instance's attributes rather than the worker, so that it finds the worker the
+        # instance has then (a forked child's own), and holds nothing that refers back to it.
+        weakref.finalize(self, _shutdown_worker_in, vars(self))
 
     async def process(self, path: str, value: Any = None) -> str:
         """The reply text to one request; value is any JSON-serializable object (None reads).
@@ -101,9 +161,9 @@ class MikroBILL_API(Configured):
         if worker is None:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(worker, self._api.close)
+            await asyncio.wrap_future(worker.submit(self._api.close))
         finally:
-            worker.shutdown(wait=False)
+            worker.shutdown()
 
     @property
     def closed(self) -> bool:
@@ -160,12 +220,18 @@ class MikroBILL_API(Configured):
             pass
 
     def _replace_worker_after_fork(self) -> None:
-        # Runs in a forked child. The parent's worker thread does not exist here, and the executor
-        # still counts it, so nothing submitted to it would ever run; its locks may also have
-        # been held by a parent thread at the fork. A new executor starts a thread of its own;
-        # the old one is dropped without shutdown(), which would take those locks.
+        # Runs in a forked child. The parent's worker thread does not exist here, so nothing
+        # submitted to its queue would ever run, and its lock may have been held by a parent
+        # thread at the fork. A new worker starts a thread of its own on its first call; the old
+        # one is dropped untouched.
         if self._worker is not None:
             self._worker = _new_worker()
+
+
+def _shutdown_worker_in(attributes: Dict[str, Any]) -> None:
+    worker = attributes.get("_worker")
+    if worker is not None:
+        worker.shutdown()
 
 
 # Every live instance, so that a forked child can find them; weak so that it keeps none alive.
