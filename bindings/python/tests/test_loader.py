@@ -12,7 +12,7 @@ import pytest
 from mikrobill import LibraryLoadError
 from mikrobill._loader import REQUIRED_VERSION_PREFIX, load_library
 
-from conftest import LIB_PATH, REPO
+from conftest import LIB_PATH
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
