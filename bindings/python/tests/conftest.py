@@ -1,27 +1,20 @@
 """Shared fixtures: the native library, simulator processes and connected clients.
 
-The simulator is spawned with --listen 127.0.0.1:0 (or a fixed port to test restarts); its first
-stdout line "listening on 127.0.0.1:PORT" gives the port.
-
-Each simulator runs in a session of its own, so a signal aimed at the test run's process group
-(a terminal's Ctrl-C, a CI runner's hangup) does not kill it behind the fixtures' back. Whoever
-stops the run must then be able to find it: while it runs, its pid is in a file
-sim-<pid>.pid under $MIKROBILL_PY_RUN_DIR (run-tests.sh sets it and kills what is listed there
-when pytest ends in any way, even by SIGKILL), and an atexit hook stops whatever the fixtures
-did not.
+The simulators are started by the package's own pytest plugin (mikrobill.pytest_plugin's
+SimulatorDouble), the launcher the package ships: it spawns each one in a session of its own,
+keeps its pid under $MIKROBILL_PY_RUN_DIR while it runs (run-tests.sh kills what is listed there
+however pytest ends) and stops leftovers at exit. Sim adds what only these tests need: a request
+trace, freezing the process, and counting its sockets.
 """
 
-import atexit
 import os
-import re
-import select
 import signal
-import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from mikrobill.pytest_plugin import SimulatorDouble
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent.parent
@@ -41,27 +34,10 @@ A3 = 835354904534457
 
 LIB_PATH = os.environ.get("MIKROBILL_LIB") or str(REPO / "target" / "release" / "libmikrobill.so")
 SIM_PATH = os.environ.get("MIKROBILL_SIM") or str(REPO / "target" / "release" / "mikrobill-sim")
-# The binding reads MIKROBILL_LIB itself; point it at the library under test.
+# The binding reads MIKROBILL_LIB itself, and the plugin MIKROBILL_SIM: point them at the build
+# under test.
 os.environ["MIKROBILL_LIB"] = LIB_PATH
-
-# Only guards against a simulator that never prints its first line; nothing is asserted on time.
-_STARTUP_GUARD_S = 60
-
-RUN_DIR = os.environ.get("MIKROBILL_PY_RUN_DIR")
-# Simulators started by this process and not stopped yet.
-_running = set()
-
-
-def _pid_file(pid):
-    return Path(RUN_DIR) / ("sim-%d.pid" % pid)
-
-
-@atexit.register
-def _stop_leftover_simulators():
-    # Forked test children leave through os._exit and never get here, so this only ever runs in
-    # the pytest process that started the simulators.
-    for leftover in list(_running):
-        leftover.stop()
+os.environ["MIKROBILL_SIM"] = SIM_PATH
 
 
 def pytest_sessionstart(session):
@@ -72,63 +48,13 @@ def pytest_sessionstart(session):
             + ", ".join(missing))
 
 
-class Sim:
-    """One simulator process."""
+class Sim(SimulatorDouble):
+    """One simulator with the built-in demo configuration and dataset, no control API (so that
+    its sockets are the listener and the clients' connections only), and a request trace."""
 
     def __init__(self, tmp_path, port=0, extra=()):
-        self.tmp_path = Path(tmp_path)
-        self.trace = self.tmp_path / ("trace-%d.txt" % id(self))
-        self.stderr_path = self.tmp_path / ("sim-stderr-%d.txt" % id(self))
-        self.extra = list(extra)
-        self.proc = None
-        self.port = None
-        self.start(port)
-
-    def start(self, port=0):
-        args = [SIM_PATH, "--listen", "127.0.0.1:%d" % port, "--trace-requests", str(self.trace)] + self.extra
-        self._stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
-        _running.add(self)
-        if RUN_DIR:
-            _pid_file(self.proc.pid).write_text("%d\n" % self.proc.pid)
-        ready, _, _ = select.select([self.proc.stdout], [], [], _STARTUP_GUARD_S)
-        line = self.proc.stdout.readline().decode("utf-8", "replace") if ready else ""
-        match = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-        if not match:
-            self.stop()
-            raise RuntimeError("simulator did not start: first line %r, stderr: %s"
-                               % (line, self.stderr_path.read_text(errors="replace")))
-        self.port = int(match.group(1))
-        # Keep draining stdout so a chatty simulator can never block on a full pipe.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._ended()
-
-    def kill(self):
-        """Abrupt death (SIGKILL), as a crashed core would look."""
-        self.proc.kill()
-        self.proc.wait()
-        self._ended()
-
-    def _ended(self):
-        # Only after wait(): until the process is reaped its pid cannot be reused, so the pid file
-        # never names a stranger.
-        self._stderr.close()
-        _running.discard(self)
-        if RUN_DIR and self.proc is not None:
-            try:
-                _pid_file(self.proc.pid).unlink()
-            except FileNotFoundError:
-                pass
+        self.trace = Path(tmp_path) / ("trace-%d.txt" % id(self))
+        super().__init__(args=["--trace-requests", str(self.trace)] + list(extra), admin=False, port=port)
 
     def suspend(self):
         """Freeze the simulator (SIGSTOP), as a hung server looks: its connections stay open and

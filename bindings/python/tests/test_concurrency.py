@@ -128,8 +128,8 @@ def test_garbage_collected_instances_release_their_socket(sim):
 
 
 def test_construction_errors_are_per_thread(sim):
-    """mb_last_error is per thread: concurrent failing and succeeding constructions each see
-    their own outcome."""
+    """mb_last_error_message is per thread: concurrent failing and succeeding constructions each
+    see their own outcome."""
     from mikrobill import MikroBILLError
     results = {}
     barrier = threading.Barrier(8)

@@ -1,6 +1,7 @@
 """Failure paths: rejected logins and keys, an absent or restarted server, closed handles and
 bad arguments."""
 
+import ctypes
 import json
 import socket
 
@@ -221,7 +222,9 @@ def test_max_frame_bytes_reaches_the_library(sim):
 def test_binding_error_json_has_the_librarys_bytes_for_a_closed_handle():
     lib = get_library()
     # A handle never issued: the library's own 9007 error, exactly as mb_process returns it.
-    ours = take_string(lib, lib.mb_process(987654321, b"API.X", None)).decode("utf-8")
+    reply = ctypes.c_void_p()
+    assert lib.mb_process(987654321, b"API.X", None, 0, ctypes.byref(reply)) == Code.CLOSED_HANDLE
+    ours = take_string(lib, reply.value).decode("utf-8")
     assert json.loads(ours)["code"] == Code.CLOSED_HANDLE
     assert error_json(Code.CLOSED_HANDLE, "Unknown or closed handle") == ours
 

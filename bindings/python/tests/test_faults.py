@@ -112,15 +112,17 @@ def test_a_trickled_reply_ends_at_call_timeout(fresh_sim, proxy):
 
 def test_a_stalled_call_is_cancelled_from_another_thread(fresh_sim, proxy):
     import threading
+    from mikrobill import CancelToken
     api = make_api(proxy.port, io_timeout=20, call_timeout=30)
     assert code(api.process(NAME)) == 0
     proxy.command("fault stall")
     result = {}
-    worker = threading.Thread(target=lambda: result.update(reply=api.process(NAME, "cancelled")))
+    token = CancelToken()
+    worker = threading.Thread(target=lambda: result.update(reply=api.process(NAME, "cancelled", cancel_token=token)))
     worker.start()
     time.sleep(0.3)
     cancelled_at = time.monotonic()
-    api.cancel()
+    token.cancel()
     worker.join(5)
     assert not worker.is_alive()
     assert time.monotonic() - cancelled_at < 1.0

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mikrobill import LibraryLoadError
-from mikrobill._loader import load_library
+from mikrobill._loader import REQUIRED_VERSION_PREFIX, load_library
 
-from conftest import LIB_PATH, REPO
+from conftest import LIB_PATH
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -30,7 +30,7 @@ def run_python(code, env_extra, unset=("MIKROBILL_LIB",)):
 def test_env_override_loads_that_file():
     lib, location, version = load_library(LIB_PATH)
     assert location == LIB_PATH
-    assert version.startswith("0.2.")
+    assert version.startswith(REQUIRED_VERSION_PREFIX)
 
 
 def test_env_override_missing_file_is_reported_without_fallback(tmp_path):
@@ -63,7 +63,7 @@ def test_system_path_is_searched(tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     location, version = result.stdout.decode().split()
     assert "libmikrobill" in location and not location.startswith(str(empty))
-    assert version.startswith("0.2.")
+    assert version.startswith(REQUIRED_VERSION_PREFIX)
 
 
 def test_not_found_names_every_path_tried(tmp_path):
@@ -97,38 +97,46 @@ def test_library_without_the_abi_is_rejected():
     assert "not the MikroBILL library" in info.value.tried[0]
 
 
-def test_version_mismatch_is_rejected(tmp_path):
+@pytest.fixture(scope="session")
+def fake_library(tmp_path_factory):
+    """A library with the 0.3 C ABI that reports $MIKROBILL_FAKE_VERSION as its version
+    (fake_library.c): $MIKROBILL_FAKE_LIB when set (built beforehand where there is no
+    compiler), else built here with cc."""
+    prebuilt = os.environ.get("MIKROBILL_FAKE_LIB")
+    if prebuilt:
+        return Path(prebuilt)
     compiler = shutil.which("cc") or shutil.which("gcc")
     assert compiler, "a C compiler (cc) is needed to build the fake library; Rust builds need one too"
-    source = tmp_path / "fake.c"
+    fake = tmp_path_factory.mktemp("fake") / "libmikrobill.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(Path(__file__).parent / "fake_library.c")],
+                   check=True)
+    return fake
+
+
+def test_version_mismatch_is_rejected(fake_library, monkeypatch):
     # Same ABI, wrong version: the loader must refuse it before any handle is made.
-    source.write_text(
-        "#include <stdlib.h>\n#include <string.h>\n"
-        "long long mb_connect(const char *c) { return 0; }\n"
-        "char *mb_last_error(void) { return NULL; }\n"
-        "char *mb_process(long long h, const char *p, const char *v) { return strdup(\"{}\"); }\n"
-        "int mb_check_connection(long long h) { return -1; }\n"
-        "int mb_disconnect(long long h) { return 9007; }\n"
-        "int mb_close(long long h) { return 9007; }\n"
-        "int mb_discard(long long h) { return 9007; }\n"
-        "int mb_cancel(long long h) { return 9007; }\n"
-        "void mb_free(char *t) { free(t); }\n"
-        "char *mb_version(void) { return strdup(\"0.1.9\"); }\n"
-        "char *mb_pool_stats(void) { return strdup(\"{}\"); }\n"
-        "long long mb_pool_clear(void) { return 0; }\n")
-    fake = tmp_path / "libmikrobill.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
+    monkeypatch.setenv("MIKROBILL_FAKE_VERSION", "0.2.9")
     with pytest.raises(LibraryLoadError) as info:
-        load_library(str(fake))
+        load_library(str(fake_library))
     assert "version mismatch" in str(info.value)
-    assert "%s (version 0.1.9, this binding needs 0.2.x)" % fake in info.value.tried
+    assert "%s (version 0.2.9, this binding needs %sx)" % (fake_library, REQUIRED_VERSION_PREFIX) in info.value.tried
+
+
+def test_the_required_version_comes_from_the_generated_table(fake_library, monkeypatch):
+    from mikrobill._generated import VERSION
+    # While the major version is 0, a minor release may change the C ABI: MAJOR.MINOR must match.
+    assert REQUIRED_VERSION_PREFIX == ".".join(VERSION.split(".")[:2]) + "."
+    # Any patch release of that series loads.
+    monkeypatch.setenv("MIKROBILL_FAKE_VERSION", REQUIRED_VERSION_PREFIX + "99")
+    _, location, version = load_library(str(fake_library))
+    assert (location, version) == (str(fake_library), REQUIRED_VERSION_PREFIX + "99")
 
 
 def test_library_info_reports_the_loaded_library():
     from mikrobill import library_info
     location, version = library_info()
     assert location == LIB_PATH
-    assert version.startswith("0.2.")
+    assert version.startswith(REQUIRED_VERSION_PREFIX)
 
 
 def test_soname_alone_on_the_system_path_is_found(tmp_path):

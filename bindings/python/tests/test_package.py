@@ -1,18 +1,17 @@
 """The installed package: its version and its public surface."""
 
-import re
+import importlib.metadata
 
 import mikrobill
 from mikrobill import MikroBILL_API
+from mikrobill._generated import VERSION
 
-from conftest import HERE
 
-
-def test_version_is_the_one_in_pyproject():
-    text = (HERE.parent / "pyproject.toml").read_text(encoding="utf-8")
-    match = re.search(r'^version = "([^"]+)"$', text, re.MULTILINE)
-    assert match
-    assert mikrobill.__version__ == match.group(1)
+def test_the_package_version_is_the_librarys_from_the_generated_table():
+    # pyproject.toml reads its version from mikrobill._generated (dynamic version), so the
+    # installed metadata, __version__ and the library version the loader requires are one.
+    assert importlib.metadata.version("mikrobill") == VERSION
+    assert mikrobill.__version__ == VERSION
 
 
 def test_public_methods_are_the_php_and_pythonic_names_only():
@@ -22,6 +21,4 @@ def test_public_methods_are_the_php_and_pythonic_names_only():
         "Process", "Close", "CheckConnection",
         # Pythonic face (close() and the context manager release the handle)
         "process", "process_json", "check_connection", "disconnect", "close", "closed",
-        # cancels another thread's call in progress (mb_cancel)
-        "cancel",
     }

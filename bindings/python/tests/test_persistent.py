@@ -89,8 +89,15 @@ def test_bounds_and_idle_lifetime(counted):
     mikrobill.pool_clear()
     page(counted.port, pool_idle_timeout=0.2)
     time.sleep(0.4)
-    assert mikrobill.pool_stats()["idle"] == 0
+    # pool_stats() is a pure read: the expired connection is counted, and still open.
+    stats = mikrobill.pool_stats()
+    assert (stats["idle"], stats["expired"]) == (0, 1)
+    assert mikrobill.pool_stats() == stats
+    assert counts(counted) == (4, 3)
+    # The pool's next use closes it with DISCONNECT (pool_clear counts only unexpired ones).
+    assert mikrobill.pool_clear() == 0
     assert counts(counted, lambda a, d: d == 4) == (4, 4)
+    assert mikrobill.pool_stats()["expired"] == 0
 
 
 def test_a_server_restart_costs_a_reconnect_not_a_failed_call(counted):

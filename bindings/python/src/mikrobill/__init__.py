@@ -5,15 +5,16 @@
         print(api.Process("API.GetClients"))
 """
 
-import importlib.metadata as _metadata
-
 from ._api import MikroBILL_API, pool_clear, pool_stats
+from ._cancel import CancelToken
 from ._encoder import encode_value
+from ._generated import VERSION
 from ._loader import LIB_NAME, library_info
 from .errors import Code, LibraryLoadError, MikroBILLError
 
 __all__ = [
     "MikroBILL_API",
+    "CancelToken",
     "pool_stats",
     "pool_clear",
     "MikroBILLError",
@@ -24,9 +25,6 @@ __all__ = [
     "LIB_NAME",
 ]
 
-# pyproject.toml is the one place the version is written; an installed package reports it.
-try:
-    __version__ = _metadata.version("mikrobill")
-except _metadata.PackageNotFoundError:
-    # Imported from a source tree that was never installed: there is no metadata to read.
-    __version__ = "0+unknown"
+# The library version this package is generated for, which pyproject.toml also reads as the
+# package's own version: the one place it is written is the library's table (src/abi/tables.rs).
+__version__ = VERSION

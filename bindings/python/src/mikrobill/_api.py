@@ -18,6 +18,7 @@ inherited instance forgets that handle without closing it and builds its own fro
 configuration on its next call.
 """
 
+import ctypes
 import json
 import os
 import threading
@@ -25,143 +26,42 @@ import weakref
 from typing import Any, Dict, NoReturn, Optional
 
 from . import _loader
+from ._cancel import CancelToken
 from ._encoder import encode_value
+from ._options import Configured, Hidden, to_c_text
 from .errors import Code, MikroBILLError, error_json
 
-__all__ = ["MikroBILL_API"]
+__all__ = ["MikroBILL_API", "pool_stats", "pool_clear"]
+
+# Codes that mean the call itself was misused or the library failed, not that the server or the
+# network said no: check_connection(), disconnect() and close() raise these instead of returning.
+_RAISED = (Code.INVALID_ARGUMENT, Code.CLOSED_HANDLE, Code.INTERNAL)
 
 
-def _to_c_text(text: str, what: str) -> bytes:
-    if not isinstance(text, str):
-        raise TypeError("%s must be str, not %s" % (what, type(text).__name__))
-    if "\x00" in text:
-        # A C string ends at the first NUL: passing it on would silently truncate the request.
-        raise ValueError("%s must not contain NUL characters" % what)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("%s is not valid Unicode (lone surrogate?): %s" % (what, exc)) from None
-
-
-class _Hidden:
-    """Holds secrets under a repr that shows none of them."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-
-def _timeout_ms(seconds: Any, what: str) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError("%s must be a number of seconds" % what)
-    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
-        raise ValueError("%s must be a positive, finite number of seconds" % what)
-    return max(1, int(round(seconds * 1000)))
-
-
-class MikroBILL_API:
+class MikroBILL_API(Configured):
     """A connection to a MikroBILL core, mirroring the original PHP class.
 
     Construction validates the configuration and keys but does not connect: the first call does,
     and any later call reconnects if the connection was dropped. One instance may be shared by
-    many threads; the library serializes calls on it.
+    many threads; the library serializes calls on it. The constructor's arguments are described
+    in mikrobill._options.Configured, shared with mikrobill.aio.MikroBILL_API.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        login: str,
-        password: str,
-        key1: str,
-        key2: str,
-        *,
-        connect_timeout: float = 5.0,
-        io_timeout: float = 5.0,
-        call_timeout: float = 30.0,
-        max_frame_bytes: Optional[int] = None,
-        php_floats: bool = True,
-        persistent: bool = False,
-        persistent_id: str = "",
-        pool_max_idle: Optional[int] = None,
-        pool_max_idle_total: Optional[int] = None,
-        pool_idle_timeout: Optional[float] = None,
-    ):
-        # Set first so that __del__ of a half-built object finds nothing to release.
-        self._handle = 0
-        self._closed = True
+    # Until _open has made a handle, __del__ and close() find nothing to release.
+    _handle = 0
+    _closed = True
+
+    def _open(self, config_json: Hidden, description: str) -> None:
         self._lock = threading.Lock()
-        # The secrets leave this frame's locals at once, so that a traceback that records
-        # locals (pytest, Sentry, cgitb) never shows them; they live on only inside
-        # config_json, which is deleted before anything can raise with it in scope.
-        secrets = _Hidden({"password": password, "key1": key1, "key2": key2})
-        del password, key1, key2
-        for name, text in (("host", host), ("login", login)) + tuple(secrets.value.items()):
-            error = None
-            try:
-                _to_c_text(text, name)
-            except (TypeError, ValueError) as exc:
-                # Raised afresh outside the handler: the original's traceback holds the frame
-                # of _to_c_text, whose locals hold the secret.
-                error = type(exc)(str(exc))
-            del text
-            if error is not None:
-                raise error
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError("port must be int")
-        config = {
-            "host": host,
-            "port": port,
-            "login": login,
-            "connect_timeout_ms": _timeout_ms(connect_timeout, "connect_timeout"),
-            "io_timeout_ms": _timeout_ms(io_timeout, "io_timeout"),
-            "call_timeout_ms": _timeout_ms(call_timeout, "call_timeout"),
-            # The library writes every float as PHP's json_encode writes that double; the encoder
-            # hands over Python's round-trip repr.
-            "php_floats": php_floats,
-        }
-        if not isinstance(php_floats, bool):
-            raise TypeError("php_floats must be bool")
-        if max_frame_bytes is not None:
-            if isinstance(max_frame_bytes, bool) or not isinstance(max_frame_bytes, int):
-                raise TypeError("max_frame_bytes must be int or None")
-            config["max_frame_bytes"] = max_frame_bytes
-        # persistent: on close (or collection) the connection waits in this process's pool for
-        # the next instance with the same settings and persistent_id, instead of DISCONNECT.
-        if not isinstance(persistent, bool):
-            raise TypeError("persistent must be bool")
-        if not isinstance(persistent_id, str):
-            raise TypeError("persistent_id must be str")
-        _to_c_text(persistent_id, "persistent_id")
-        config["persistent"] = persistent
-        config["persistent_id"] = persistent_id
-        for name, count in (("pool_max_idle", pool_max_idle), ("pool_max_idle_total", pool_max_idle_total)):
-            if count is not None:
-                if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                    raise ValueError("%s must be an int >= 0 or None" % name)
-                config[name] = count
-        if pool_idle_timeout is not None:
-            config["pool_idle_timeout_ms"] = _timeout_ms(pool_idle_timeout, "pool_idle_timeout")
         self._lib = _loader.get_library()
-        config.update(secrets.value)
-        del secrets
+        # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
+        self._handle = self._new_handle(config_json)
         # The config carries the password and keys. It is kept only because a forked child must
         # build a handle of its own from it, and outside the instance (vars(api), pickling and
         # debuggers never see it); close() drops it.
-        config_json = json.dumps(config, ensure_ascii=False).encode("utf-8")
-        del config
-        try:
-            # Validates config and keys now, so that bad ones raise here as in PHP's constructor.
-            self._handle = self._new_handle(config_json)
-            _secret_configs[self] = config_json
-        finally:
-            del config_json
+        _secret_configs[self] = config_json
         self._closed = False
-        self._desc = "%s:%d as %r" % (host, port, login)
+        self._desc = description
         _instances.add(self)
 
     # -- PHP surface -------------------------------------------------------------------------
@@ -170,7 +70,8 @@ class MikroBILL_API:
         """Send one request and return the reply text exactly as the server sent it.
 
         Value None is a read. Runtime failures come back as the library's JSON error text, like
-        PHP. The library only hands out UTF-8 (a non-UTF-8 server reply is its error 9004).
+        PHP. A reply that is not UTF-8 (a core answering in another encoding) keeps its stray
+        bytes as surrogates: reply.encode("utf-8", "surrogateescape") gives the server's bytes.
         """
         return self.process(Path, Value)
 
@@ -184,52 +85,48 @@ class MikroBILL_API:
 
     # -- Pythonic face -----------------------------------------------------------------------
 
-    def process(self, path: str, value: Any = None) -> str:
-        """Like Process(); value is any JSON-serializable object, encoded as PHP would send it."""
-        value_json = None if value is None else encode_value(value)
-        return self._call(path, value_json)
+    def process(self, path: str, value: Any = None, *, cancel_token: Optional[CancelToken] = None) -> str:
+        """Like Process(); value is any JSON-serializable object, encoded as PHP would send it.
 
-    def process_json(self, path: str, value_json: Optional[str]) -> str:
+        cancel_token: a CancelToken whose cancel() (from any thread) stops this call; it then
+        returns the library's 9011 error.
+        """
+        value_json = None if value is None else encode_value(value)
+        return self._call(path, value_json, cancel_token)
+
+    def process_json(self, path: str, value_json: Optional[str], *,
+                     cancel_token: Optional[CancelToken] = None) -> str:
         """Like process(), with the value given as raw JSON text (None = read).
 
         The library checks the JSON and re-encodes it PHP-style; invalid JSON gives a 9005 error
         reply.
         """
-        return self._call(path, value_json)
+        return self._call(path, value_json, cancel_token)
 
-    def check_connection(self) -> bool:
-        handle = self._live_handle()
-        status = self._lib.mb_check_connection(handle)
-        if status < 0:
-            # The check could not be made: a handle closed from another thread (9007) or a
-            # contained panic (9008); the library's last error says which.
-            raw = _loader.take_string(self._lib, self._lib.mb_last_error())
-            if raw is None:
-                self._raise_closed()
-            raise MikroBILLError(raw.decode("utf-8", "replace"))
-        return bool(status == 1)
+    def check_connection(self, *, cancel_token: Optional[CancelToken] = None) -> bool:
+        """True when the core answers and accepts the login (connects if needed); False for any
+        reason it does not (no route, refused login, timeout, cancelled)."""
+        token = 0 if cancel_token is None else cancel_token.native
+        status: int = self._lib.mb_check_connection(self._live_handle(), token)
+        self._raise_if_misused(status)
+        return status == 0
 
     def disconnect(self) -> None:
-        """Send DISCONNECT and close the socket; the next call reconnects."""
-        handle = self._live_handle()
-        if self._lib.mb_disconnect(handle) == Code.CLOSED_HANDLE:
-            self._raise_closed()
+        """Send DISCONNECT and close the socket; the next call reconnects.
 
-    def cancel(self) -> None:
-        """Cancel the call in progress on this instance in another thread, without waiting.
-
-        That call returns the library's 9011 error within about 20 ms (its request may or may
-        not have reached the server, and is never resent). Later calls are not affected.
-        """
-        handle = self._handle
-        if handle:
-            self._lib.mb_cancel(handle)
+        As PHP's Close(), it does not report how the goodbye went: the connection is dropped
+        either way. It takes no cancel token: the library bounds it by io_timeout."""
+        self._raise_if_misused(self._lib.mb_disconnect(self._live_handle()))
 
     def close(self) -> None:
-        """Release the native handle (disconnecting first). Idempotent and thread-safe."""
+        """Release the native handle (disconnecting first). Idempotent and thread-safe.
+
+        Like disconnect() it is bounded by io_timeout, so it needs no cancel token."""
         handle = self._take_handle()
         if handle:
-            self._lib.mb_close(handle)
+            status: int = self._lib.mb_close(handle)
+            if status == Code.INTERNAL:
+                self._raise_if_misused(status)
 
     @property
     def closed(self) -> bool:
@@ -261,16 +158,21 @@ class MikroBILL_API:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _new_handle(self, config_json: bytes) -> int:
+    def _new_handle(self, config_json: Hidden) -> int:
         lib = self._lib
-        handle: int = lib.mb_connect(config_json)
-        del config_json
-        if handle <= 0:
-            raw = _loader.take_string(lib, lib.mb_last_error())
-            text = raw.decode("utf-8", "replace") if raw is not None else error_json(
-                Code.INTERNAL, "Internal error", "mb_connect failed without an error text")
-            raise MikroBILLError(text)
-        return handle
+        handle = ctypes.c_longlong()
+        status: int = lib.mb_connect(config_json.value, ctypes.byref(handle))
+        if status != 0:
+            raise MikroBILLError(status, _loader.last_error_message(lib) or "mb_connect failed")
+        return handle.value
+
+    def _raise_if_misused(self, status: int) -> None:
+        if status in _RAISED:
+            message = _loader.last_error_message(self._lib)
+            if status == Code.CLOSED_HANDLE:
+                # Closed by another thread between our look at the handle and the library's.
+                self._raise_closed()
+            raise MikroBILLError(status, message or "the library returned %d" % status)
 
     def _take_handle(self) -> int:
         # Marks the instance closed and hands the caller the handle to release, at most once.
@@ -302,40 +204,55 @@ class MikroBILL_API:
 
     @staticmethod
     def _raise_closed() -> NoReturn:
-        raise MikroBILLError(error_json(Code.CLOSED_HANDLE, "MikroBILL_API handle is closed"))
+        raise MikroBILLError(Code.CLOSED_HANDLE, "MikroBILL_API handle is closed")
 
-    def _call(self, path: str, value_json: Optional[str]) -> str:
-        c_path = _to_c_text(path, "path")
-        c_value = None if value_json is None else _to_c_text(value_json, "value_json")
+    def _call(self, path: str, value_json: Optional[str], cancel_token: Optional[CancelToken]) -> str:
+        c_path = to_c_text(path, "path")
+        c_value = None if value_json is None else to_c_text(value_json, "value_json")
+        token = 0 if cancel_token is None else cancel_token.native
         handle = self._live_handle()
+        reply = ctypes.c_void_p()
         # ctypes releases the GIL for the duration of the call, so threads sharing this instance
-        # really run concurrently up to the library's per-handle lock.
-        raw = _loader.take_string(self._lib, self._lib.mb_process(handle, c_path, c_value))
+        # really run concurrently up to the library's per-handle lock. On success the reply is the
+        # server's; on failure the library's error JSON (what the original PHP client returns).
+        status: int = self._lib.mb_process(handle, c_path, c_value, token, ctypes.byref(reply))
+        raw = _loader.take_string(self._lib, reply.value)
         if raw is None:
-            raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_process returned NULL"))
-        # surrogateescape: should a reply ever hold stray bytes, they survive the round trip
+            # No reply at all: only a failure the library could not even describe as JSON.
+            message = _loader.last_error_message(self._lib) or "mb_process gave no reply"
+            return error_json(status or Code.INTERNAL, message)
+        # surrogateescape: the library passes the server's bytes through as they are, and a core
+        # might answer in another encoding than UTF-8; stray bytes then survive the round trip
         # (reply.encode("utf-8", "surrogateescape")) instead of failing the call.
         return raw.decode("utf-8", "surrogateescape")
 
 
 def pool_stats() -> Dict[str, int]:
     """This process's pool of persistent connections: idle, identities, and counts of
-    connections returned, reused and closed (see the README). Closes expired ones first."""
+    connections returned, reused and closed (see the README). A pure read: expired connections
+    are closed by the pool's own use and by pool_clear(), not by looking."""
     lib = _loader.get_library()
-    raw = _loader.take_string(lib, lib.mb_pool_stats())
+    out = ctypes.c_void_p()
+    status = lib.mb_pool_stats(ctypes.byref(out))
+    raw = _loader.take_string(lib, out.value) if status == 0 else None
     if raw is None:
-        raise MikroBILLError(error_json(Code.INTERNAL, "Internal error", "mb_pool_stats returned NULL"))
+        raise MikroBILLError(status or Code.INTERNAL, _loader.last_error_message(lib) or "mb_pool_stats failed")
     stats: Dict[str, int] = json.loads(raw.decode("utf-8"))
     return stats
 
 
 def pool_clear() -> int:
     """Close every idle persistent connection with DISCONNECT; returns how many."""
-    return int(_loader.get_library().mb_pool_clear())
+    lib = _loader.get_library()
+    closed = ctypes.c_longlong()
+    status = lib.mb_pool_clear(ctypes.byref(closed))
+    if status != 0:
+        raise MikroBILLError(status, _loader.last_error_message(lib) or "mb_pool_clear failed")
+    return closed.value
 
 
 # Each live instance's config JSON (with the password and keys), outside the instances.
-_secret_configs: "weakref.WeakKeyDictionary[MikroBILL_API, bytes]" = weakref.WeakKeyDictionary()
+_secret_configs: "weakref.WeakKeyDictionary[MikroBILL_API, Hidden]" = weakref.WeakKeyDictionary()
 
 # Every live instance, so that a forked child can find them; weak so that it keeps none alive.
 _instances: "weakref.WeakSet[MikroBILL_API]" = weakref.WeakSet()

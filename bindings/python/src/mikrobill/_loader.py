@@ -8,6 +8,8 @@ Search order (first that loads wins):
      ("libmikrobill.so", then the soname "libmikrobill.so.0" that a runtime-only install has;
      "mikrobill.dll" on Windows), which honour LD_LIBRARY_PATH and the ld.so cache (PATH on
      Windows).
+The library's version must be the one this package is generated for (_generated.VERSION): the
+same MAJOR.MINOR while MAJOR is 0 (a 0.x minor release may change the C ABI), else the same MAJOR.
 """
 
 import ctypes
@@ -16,16 +18,24 @@ import os
 import threading
 from typing import List, Optional, Tuple
 
+from ._generated import VERSION
 from .errors import LibraryLoadError
 
-__all__ = ["get_library", "load_library", "REQUIRED_VERSION_PREFIX"]
+__all__ = ["get_library", "load_library", "library_info", "REQUIRED_VERSION_PREFIX", "LIB_NAME"]
 
-REQUIRED_VERSION_PREFIX = "0.2."
+
+def _compatible_prefix(version: str) -> str:
+    major, minor = version.split(".")[:2]
+    return "%s.%s." % (major, minor) if major == "0" else "%s." % major
+
+
+REQUIRED_VERSION_PREFIX = _compatible_prefix(VERSION)
 WINDOWS_LIB_NAME = "mikrobill.dll"
 LINUX_LIB_NAME = "libmikrobill.so"
 LINUX_SONAME = "libmikrobill.so.0"
 LIB_NAME = WINDOWS_LIB_NAME if os.name == "nt" else LINUX_LIB_NAME
 
+# Guards the one-time load. Never held across fork(): see _hold_across_fork below.
 _lock = threading.Lock()
 _cached: Optional[Tuple[ctypes.CDLL, str, str]] = None
 
@@ -45,33 +55,42 @@ def _candidates(env_value: Optional[str], package_dir: str, windows: bool = os.n
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    # Every char* the library returns is owned by it and must go back through mb_free, so those
-    # are c_void_p (a c_char_p restype would copy and lose the pointer).
-    c_ll, c_int, c_char_p, c_void_p = ctypes.c_longlong, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p
-    lib.mb_connect.argtypes = [c_char_p]
-    lib.mb_connect.restype = c_ll
-    lib.mb_last_error.argtypes = []
-    lib.mb_last_error.restype = c_void_p
-    lib.mb_process.argtypes = [c_ll, c_char_p, c_char_p]
-    lib.mb_process.restype = c_void_p
-    lib.mb_check_connection.argtypes = [c_ll]
-    lib.mb_check_connection.restype = c_int
-    lib.mb_disconnect.argtypes = [c_ll]
-    lib.mb_disconnect.restype = c_int
-    lib.mb_close.argtypes = [c_ll]
-    lib.mb_close.restype = c_int
-    lib.mb_discard.argtypes = [c_ll]
-    lib.mb_discard.restype = c_int
-    lib.mb_cancel.argtypes = [c_ll]
-    lib.mb_cancel.restype = c_int
-    lib.mb_free.argtypes = [c_void_p]
+    """Declares the 0.3 exports this binding calls (include/mikrobill.h). Every export but mb_free
+    and mb_version returns an int code (0 = success); outputs come through out-parameters.
+
+    Every char* the library hands out through an out-parameter is its own and goes back through
+    mb_free, so those out-parameters are void** (a c_char_p would copy the text and lose the
+    pointer). mb_version's text is static: c_char_p copies it, and it is never freed."""
+    ll, ll_p, c_int, text = ctypes.c_longlong, ctypes.POINTER(ctypes.c_longlong), ctypes.c_int, ctypes.c_char_p
+    owned_p = ctypes.POINTER(ctypes.c_void_p)
+    signatures = {
+        "mb_connect": [text, ll_p],
+        "mb_process": [ll, text, text, ll, owned_p],
+        "mb_check_connection": [ll, ll],
+        "mb_disconnect": [ll],
+        "mb_close": [ll],
+        "mb_discard": [ll],
+        "mb_cancel_token_new": [ll_p],
+        "mb_cancel_token_cancel": [ll],
+        "mb_cancel_token_free": [ll],
+        "mb_last_error_message": [owned_p],
+        "mb_pool_stats": [owned_p],
+        "mb_pool_clear": [ll_p],
+    }
+    for name, argtypes in signatures.items():
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        function.restype = c_int
+    lib.mb_free.argtypes = [ctypes.c_void_p]
     lib.mb_free.restype = None
+
+
+def _declare_version(lib: ctypes.CDLL) -> None:
+    # Declared (and read) before the rest, so that a library of another version is reported as
+    # such rather than as missing some export. A 0.2 library's mb_version returned a string to be
+    # freed; reading it as static leaks those few bytes once, for a library that is refused.
     lib.mb_version.argtypes = []
-    lib.mb_version.restype = c_void_p
-    lib.mb_pool_stats.argtypes = []
-    lib.mb_pool_stats.restype = c_void_p
-    lib.mb_pool_clear.argtypes = []
-    lib.mb_pool_clear.restype = c_ll
+    lib.mb_version.restype = ctypes.c_char_p
 
 
 def take_string(lib: ctypes.CDLL, pointer: Optional[int]) -> Optional[bytes]:
@@ -84,11 +103,21 @@ def take_string(lib: ctypes.CDLL, pointer: Optional[int]) -> Optional[bytes]:
         lib.mb_free(pointer)
 
 
+def last_error_message(lib: ctypes.CDLL) -> Optional[str]:
+    """This thread's last error as one line of text (mb_last_error_message), None if none."""
+    message = ctypes.c_void_p()
+    if lib.mb_last_error_message(ctypes.byref(message)) != 0:
+        return None
+    raw = take_string(lib, message.value)
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
 def load_library(env_value: Optional[str] = None, package_dir: Optional[str] = None) -> Tuple[ctypes.CDLL, str, str]:
     """Load the library from the first working candidate; return (lib, location, version).
 
     Raises LibraryLoadError naming every location tried when none loads or the version is not
-    0.2.x. Exposed with explicit arguments so the search can be tested without the environment.
+    the one this package needs. Exposed with explicit arguments so the search can be tested
+    without the environment.
     """
     if package_dir is None:
         package_dir = os.path.dirname(os.path.abspath(__file__))
@@ -103,15 +132,20 @@ def load_library(env_value: Optional[str] = None, package_dir: Optional[str] = N
             tried.append("%s (%s)" % (location, exc))
             continue
         try:
-            _declare(lib)
+            _declare_version(lib)
         except AttributeError as exc:
             tried.append("%s (not the MikroBILL library: %s)" % (location, exc))
             continue
-        raw = take_string(lib, lib.mb_version())
+        raw = lib.mb_version()
         version = raw.decode("utf-8", "replace") if raw is not None else "<NULL>"
         if not version.startswith(REQUIRED_VERSION_PREFIX):
             tried.append("%s (version %s, this binding needs %sx)" % (location, version, REQUIRED_VERSION_PREFIX))
             raise LibraryLoadError("libmikrobill version mismatch", tried)
+        try:
+            _declare(lib)
+        except AttributeError as exc:
+            tried.append("%s (version %s but not its C ABI: %s)" % (location, version, exc))
+            continue
         return lib, location, version
     raise LibraryLoadError(
         LIB_NAME + " not found; set MIKROBILL_LIB to its path, put it next to the mikrobill "
@@ -134,3 +168,19 @@ def library_info() -> Tuple[str, str]:
     get_library()
     assert _cached is not None
     return _cached[1], _cached[2]
+
+
+def _hold_across_fork() -> None:
+    # A lock held by another thread at fork() stays held for ever in the child, where that thread
+    # does not exist. Taking it before the fork (waiting for a load in progress to finish) and
+    # releasing it on both sides means no fork ever happens while some thread holds it.
+    _lock.acquire()
+
+
+def _release_after_fork() -> None:
+    _lock.release()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere there is no fork to guard against
+    os.register_at_fork(before=_hold_across_fork, after_in_parent=_release_after_fork,
+                        after_in_child=_release_after_fork)

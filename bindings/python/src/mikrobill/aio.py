@@ -10,99 +10,116 @@ protocol needs: one connection per instance and its calls one after another, in 
 were awaited (the protocol has one request in flight per connection). For parallel requests use
 several instances.
 
-Cancelling a task that awaits a call:
-  - while the call still waits for its turn, drops it: the request is never sent;
-  - while the request is in flight, abandons it in the library (mb_cancel): the blocking call on
-    the worker returns with code 9011 within about 20 ms (one blocked in the TCP connect itself
-    when the connect ends, at most connect_timeout), its connection is dropped, the request
-    (which may or may not have reached the server) is never resent, and the task then raises
-    asyncio.CancelledError. The instance stays usable: its next call opens a new connection.
-Only the cancelled task's own call is cancelled, never one queued behind it.
+Each awaited call carries a cancel token of its own (mikrobill.CancelToken). Cancelling the task
+that awaits it cancels that token, so:
+  - a call still waiting for its turn is dropped, or, if the worker takes it just then, returns
+    at once having sent nothing;
+  - a call in flight is abandoned in the library: the blocking call on the worker returns with
+    code 9011 within about 20 ms (one blocked in the TCP connect itself when the connect ends, at
+    most connect_timeout), its connection is dropped, the request (which may or may not have
+    reached the server) is never resent, and the task then raises asyncio.CancelledError. The
+    instance stays usable: its next call opens a new connection.
+A token belongs to one call, so a cancel can never reach another call, queued or not.
+
+A forked child (os.fork, multiprocessing's "fork") inherits the instance but not its worker
+thread: the child gets a new worker on its first call (see _after_fork_in_child).
 """
 
 import asyncio
 import concurrent.futures
 import functools
+import os
+import queue
 import threading
+import weakref
 from types import TracebackType
-from typing import Any, Callable, Optional, Type, TypeVar
+from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
 
 from ._api import MikroBILL_API as _BlockingAPI
+from ._cancel import CancelToken
+from ._options import Configured, Hidden
 
 __all__ = ["MikroBILL_API"]
 
 _T = TypeVar("_T")
 
-# How often a cancel is repeated until the worker is out of the cancelled call (see _abandon).
-_RECANCEL_S = 0.01
+_Job = Tuple["concurrent.futures.Future[Any]", Callable[[], Any]]
 
 
-class _Turn:
-    """One awaited call's place among the instance's calls."""
+class _Worker:
+    """One thread that runs an instance's calls one after another, in the order submitted.
 
-    __slots__ = ("cancelled",)
-
-    def __init__(self) -> None:
-        self.cancelled = False
-
-
-class _NotSent(Exception):
-    """The worker reached a call whose task was already cancelled, and skipped it."""
-
-
-class MikroBILL_API:
-    """An asyncio client of a MikroBILL core; the arguments are those of mikrobill.MikroBILL_API.
-
-    Construction validates the configuration and keys (raising MikroBILLError, as the blocking
-    class does) but does not connect; the first call does.
+    Written here rather than taken from concurrent.futures.ThreadPoolExecutor because the
+    executor's submit() takes a module-wide lock that, before Python 3.9.8 (Debian 11 has 3.9.2),
+    stays held for ever in a child forked while another thread held it. This worker's only lock
+    is its own, and a forked child makes a new worker (see _after_fork_in_child).
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        login: str,
-        password: str,
-        key1: str,
-        key2: str,
-        *,
-        connect_timeout: float = 5.0,
-        io_timeout: float = 5.0,
-        call_timeout: float = 30.0,
-        max_frame_bytes: Optional[int] = None,
-        php_floats: bool = True,
-        persistent: bool = False,
-        persistent_id: str = "",
-        pool_max_idle: Optional[int] = None,
-        pool_max_idle_total: Optional[int] = None,
-        pool_idle_timeout: Optional[float] = None,
-    ) -> None:
-        self._api = _BlockingAPI(
-            host,
-            port,
-            login,
-            password,
-            key1,
-            key2,
-            connect_timeout=connect_timeout,
-            io_timeout=io_timeout,
-            call_timeout=call_timeout,
-            max_frame_bytes=max_frame_bytes,
-            php_floats=php_floats,
-            persistent=persistent,
-            persistent_id=persistent_id,
-            pool_max_idle=pool_max_idle,
-            pool_max_idle_total=pool_max_idle_total,
-            pool_idle_timeout=pool_idle_timeout,
-        )
-        self._worker: Optional[concurrent.futures.ThreadPoolExecutor] = (
-            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mikrobill-aio"))
-        # mb_cancel cancels whatever call the handle runs at that moment; it knows no call of its
-        # own. So it is issued only under this lock and only while _in_flight is the cancelled
-        # task's turn: the worker changes _in_flight under the same lock right before and right
-        # after the native call, so a cancel can never reach the next call.
-        self._turn_lock = threading.Lock()
-        self._in_flight: Optional[_Turn] = None
+    def __init__(self) -> None:
+        self._jobs: "queue.SimpleQueue[Optional[_Job]]" = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+
+    def submit(self, call: Callable[[], _T]) -> "concurrent.futures.Future[_T]":
+        future: "concurrent.futures.Future[_T]" = concurrent.futures.Future()
+        with self._lock:
+            if self._thread is None:
+                # Started with the first call, so that an instance never used costs no thread.
+                # A daemon, so that an instance never closed cannot keep the interpreter from
+                # exiting; shutdown() (from close() or the instance's collection) ends it.
+                self._thread = threading.Thread(target=_run_jobs, args=(self._jobs,),
+                                                name="mikrobill-aio", daemon=True)
+                self._thread.start()
+        self._jobs.put((future, call))
+        return future
+
+    def shutdown(self) -> None:
+        """The thread ends after the calls already submitted."""
+        self._jobs.put(None)
+
+
+def _run_jobs(jobs: "queue.SimpleQueue[Optional[_Job]]") -> None:
+    # A function of the queue only, so that the thread keeps no instance alive.
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        future, call = job
+        # False when the awaiting task was cancelled before the worker took the call: dropped.
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the awaiting task, as an executor would
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        del job, future, call
+
+
+def _new_worker() -> _Worker:
+    return _Worker()
+
+
+class MikroBILL_API(Configured):
+    """An asyncio client of a MikroBILL core. It takes the very constructor of
+    mikrobill.MikroBILL_API (both inherit it from one definition), which validates the
+    configuration and keys (raising MikroBILLError) but does not connect; the first call does.
+    """
+
+    # Until _open has run: closed, nothing to release.
+    _worker: Optional[_Worker] = None
+
+    def _open(self, config_json: Hidden, description: str) -> None:
+        self._api = _BlockingAPI.__new__(_BlockingAPI)
+        self._api._open(config_json, description)
+        self._worker = _new_worker()
+        _instances.add(self)
+        # An instance collected without close(): its worker thread ends (its handle is released
+        # by the blocking instance's own collection).
+        # Given the instance's attributes rather than the worker, so that it finds the worker the
+        # instance has then (a forked child's own), and holds nothing that refers back to it.
+        weakref.finalize(self, _shutdown_worker_in, vars(self))
 
     async def process(self, path: str, value: Any = None) -> str:
         """The reply text to one request; value is any JSON-serializable object (None reads).
@@ -120,8 +137,11 @@ class MikroBILL_API:
         return await self._run(self._api.check_connection)
 
     async def disconnect(self) -> None:
-        """Say DISCONNECT and drop the connection; the next call connects again."""
-        await self._run(self._api.disconnect)
+        """Say DISCONNECT and drop the connection; the next call connects again.
+
+        Not cancellable in the library (it takes no token), and it need not be: the library
+        bounds it by io_timeout. A cancelled task stops waiting for it at once all the same."""
+        await self._on_worker(self._api.disconnect)
 
     # The original PHP client's names, awaitable.
     async def Process(self, Path: str, Value: Any = None) -> str:
@@ -135,14 +155,15 @@ class MikroBILL_API:
 
     async def close(self) -> None:
         """Release the connection and the native handle for good, after the calls already queued.
-        Later calls raise MikroBILLError 9007. Idempotent."""
+        Later calls raise MikroBILLError 9007. Idempotent. Like disconnect(), bounded by
+        io_timeout in the library, so it takes no cancel token."""
         worker, self._worker = self._worker, None
         if worker is None:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(worker, self._api.close)
+            await asyncio.wrap_future(worker.submit(self._api.close))
         finally:
-            worker.shutdown(wait=False)
+            worker.shutdown()
 
     @property
     def closed(self) -> bool:
@@ -162,63 +183,65 @@ class MikroBILL_API:
     def __repr__(self) -> str:
         return "<mikrobill.aio.MikroBILL_API %s>" % repr(self._api)[len("<MikroBILL_API "):-1]
 
-    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
+    def _submit(self, call: Callable[[], _T]) -> "concurrent.futures.Future[_T]":
         worker = self._worker
         if worker is None:
             # Closed (or closing on the worker right now): MikroBILLError 9007, as the blocking
             # class raises, and never a call on the event loop's thread.
             _BlockingAPI._raise_closed()
-        turn = _Turn()
-        job = worker.submit(self._call_in_turn, turn, functools.partial(call, *args))
+        return worker.submit(call)
+
+    async def _on_worker(self, call: Callable[[], _T]) -> _T:
+        return await asyncio.wrap_future(self._submit(call))
+
+    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
+        """Runs call(*args, cancel_token=<this call's own token>) on the worker."""
+        token = CancelToken()
+        job = self._submit(functools.partial(call, *args, cancel_token=token))
         try:
-            # Cancelling this await cancels the job too, which drops it if it has not started.
+            # Cancelling this await also drops the job if the worker has not taken it yet.
             return await asyncio.wrap_future(job)
         except asyncio.CancelledError:
-            if self._cancel_in_flight(turn):
-                await self._abandon(job, turn)
+            token.cancel()
+            if not job.cancelled():
+                await self._until_done(job)
             raise
 
-    def _call_in_turn(self, turn: _Turn, call: Callable[[], _T]) -> _T:
-        # On the worker thread.
-        with self._turn_lock:
-            if turn.cancelled:
-                # Cancelled after the worker took the job but before the call began.
-                raise _NotSent()
-            self._in_flight = turn
-        try:
-            return call()
-        finally:
-            with self._turn_lock:
-                self._in_flight = None
-
-    def _cancel_in_flight(self, turn: _Turn) -> bool:
-        """Marks the turn cancelled and, if its call is on the worker now, cancels that call in
-        the library; True when it was (the call then returns 9011 within about 20 ms)."""
-        with self._turn_lock:
-            turn.cancelled = True
-            if self._in_flight is not turn:
-                return False
-            self._api.cancel()
-            return True
-
-    async def _abandon(self, job: "concurrent.futures.Future[Any]", turn: _Turn) -> None:
-        """Waits until the worker is out of the cancelled call, so that once the task has ended
-        the request is abandoned and the instance free for its next call."""
-        loop = asyncio.get_running_loop()
-
-        # The library forgets a cancel that comes before the native call has begun (a cancel
-        # only concerns the call in progress), and the worker marks the turn in flight just
-        # before it calls in. So the cancel is repeated until the worker is out of the call.
-        # A repeat that lands just after the call ended cannot cancel the next call, nor the
-        # DISCONNECT of a disconnect() or close(): each clears the flag when it begins.
-        def cancel_again() -> None:
-            if self._cancel_in_flight(turn):
-                loop.call_later(_RECANCEL_S, cancel_again)
-
-        loop.call_later(_RECANCEL_S, cancel_again)
+    @staticmethod
+    async def _until_done(job: "concurrent.futures.Future[Any]") -> None:
+        """Waits until the worker is out of the cancelled call (the token makes that within about
+        20 ms), so that once the task has ended the request is abandoned and the instance is free
+        for its next call."""
         try:
             await asyncio.wrap_future(job)
         except (Exception, asyncio.CancelledError):
-            # Whatever the call returned or raised, this task ends cancelled; cancelled once more,
-            # it stops waiting (the repeats go on without it).
+            # Whatever the call returned or raised, the task ends cancelled; cancelled once more,
+            # it stops waiting.
             pass
+
+    def _replace_worker_after_fork(self) -> None:
+        # Runs in a forked child. The parent's worker thread does not exist here, so nothing
+        # submitted to its queue would ever run, and its lock may have been held by a parent
+        # thread at the fork. A new worker starts a thread of its own on its first call; the old
+        # one is dropped untouched.
+        if self._worker is not None:
+            self._worker = _new_worker()
+
+
+def _shutdown_worker_in(attributes: Dict[str, Any]) -> None:
+    worker = attributes.get("_worker")
+    if worker is not None:
+        worker.shutdown()
+
+
+# Every live instance, so that a forked child can find them; weak so that it keeps none alive.
+_instances: "weakref.WeakSet[MikroBILL_API]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for api in list(_instances):
+        api._replace_worker_after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere there is no fork to guard against
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -6,34 +6,11 @@ could not even construct (bad keys or config), for misuse (closed handle, bad ar
 missing or mismatched native library.
 """
 
-import json
-from enum import IntEnum
 from typing import List, Optional
 
+from ._generated import Code
+
 __all__ = ["Code", "MikroBILLError", "LibraryLoadError", "error_json"]
-
-
-class Code(IntEnum):
-    """The library's error codes by name (enum mb_code in include/mikrobill.h, whose source is
-    src/error.rs; tests/abi_consistency.rs fails when this table differs). A failed connect
-    reports the OS errno instead, always below 4096."""
-
-    OK = 0
-    CONFIG_NOT_FOUND = 5
-    NULL_RESPONSE = 6
-    TIMEOUT = 9001
-    CONNECTION_LOST = 9002
-    FRAME_TOO_LARGE = 9003
-    MALFORMED_REPLY = 9004
-    INVALID_ARGUMENT = 9005
-    INVALID_KEY = 9006
-    CLOSED_HANDLE = 9007
-    INTERNAL = 9008
-    HOST_NOT_RESOLVED = 9009
-    KEY2_ROW_MISSING = 9010
-    CANCELLED = 9011
-    OUT_OF_STEP = 9012
-    REPLY_NOT_JSON = 9013
 
 
 def _php_string(text: str) -> str:
@@ -56,7 +33,6 @@ def _php_string(text: str) -> str:
     return "".join(out)
 
 
-# After the Code table on purpose: tests/abi_consistency.rs reads that table up to the next def.
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
                   "\r": "\\r", "\t": "\\t"}
 
@@ -72,35 +48,23 @@ def error_json(code: int, text: str, detail: Optional[str] = None) -> str:
 
 
 class MikroBILLError(Exception):
-    """A failure reported by the native library as JSON error text.
+    """A failure the binding raises rather than returns: a configuration or key the library
+    refused, a call on a closed instance, a contained panic in the library.
 
     ``code`` is the library's numeric code (compare with :class:`Code`: ``Code.INVALID_ARGUMENT``,
-    ``Code.INVALID_KEY``, ``Code.CLOSED_HANDLE``, ...), ``json`` the exact error text, ``message``
-    its description.
+    ``Code.INVALID_KEY``, ``Code.CLOSED_HANDLE``, ...), ``message`` the library's text for it
+    (mb_last_error_message) or the binding's own, ``json`` the same failure in the library's
+    error JSON shape (what Process() returns for a failure it does not raise).
     """
 
-    def __init__(self, json_text: str):
-        self.json = json_text
-        self.code: Optional[int] = None
-        self.message = json_text
-        self.detail: Optional[str] = None
-        try:
-            parsed = json.loads(json_text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            code = parsed.get("code")
-            if isinstance(code, int) and not isinstance(code, bool):
-                self.code = code
-            text = parsed.get("return", parsed.get("result"))
-            if isinstance(text, str):
-                self.message = text
-            detail = parsed.get("detail")
-            if isinstance(detail, str):
-                self.detail = detail
-        summary = "[%s] %s" % (self.code, self.message)
-        if self.detail:
-            summary += " (%s)" % self.detail
+    def __init__(self, code: int, message: str, detail: Optional[str] = None):
+        self.code = int(code)
+        self.message = message
+        self.detail = detail
+        self.json = error_json(self.code, message, detail)
+        summary = "[%d] %s" % (self.code, message)
+        if detail:
+            summary += " (%s)" % detail
         super().__init__(summary)
 
 

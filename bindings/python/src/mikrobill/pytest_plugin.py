@@ -16,9 +16,11 @@ gets the fixture without any conftest code::
 
 The simulator binary is ``$MIKROBILL_SIM`` or ``mikrobill-sim`` on ``PATH``; a missing binary
 fails the test (it is never skipped). Marker arguments: ``dataset`` (a dataset dict),
-``stubs``, ``faults`` (lists, as in the simulator's config), ``args`` (more command-line flags).
+``stubs``, ``faults`` (lists, as in the simulator's config), ``args`` (more command-line flags),
+``admin`` (False: no control API), ``port`` (a fixed port instead of a free one).
 """
 
+import atexit
 import json
 import os
 import re
@@ -32,7 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import IO, Any, Dict, Iterable, Iterator, List, Optional
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Set
 
 import pytest
 
@@ -72,47 +74,81 @@ class ControlError(Exception):
 
 
 class SimulatorDouble:
-    """A running simulator with its control API (``--admin``) on free loopback ports."""
+    """A running simulator on a free loopback port, with its control API (``--admin``) on another
+    unless ``admin=False``.
+
+    The one launcher of the simulator for the package's users and for the binding's own tests.
+    Without ``stubs`` or ``faults`` the simulator runs its built-in demo configuration (the same
+    keys and ``api``/``secret`` cashier as DEMO_*, and more cashiers); with them, a configuration
+    of DEMO_* and those.
+
+    Each simulator runs in a session of its own, so a signal aimed at the test run's process group
+    (a terminal's Ctrl-C, a CI runner's hangup) does not kill it behind the fixture's back. Whoever
+    stops the run can still find it: while it runs, its pid is in a file ``sim-<pid>.pid`` under
+    ``$MIKROBILL_PY_RUN_DIR`` when that is set (the binding's run-tests.sh kills what is listed
+    there when pytest ends in any way, even by SIGKILL), and an atexit hook stops whatever was not
+    stopped.
+    """
 
     def __init__(self, dataset: Optional[Dict[str, Any]] = None,
                  stubs: Iterable[Dict[str, Any]] = (), faults: Iterable[Dict[str, Any]] = (),
-                 args: Iterable[str] = (), binary: Optional[str] = None) -> None:
-        self._dir = tempfile.mkdtemp(prefix="mikrobill-sim-")
-        config = {
+                 args: Iterable[str] = (), binary: Optional[str] = None, admin: bool = True,
+                 port: int = 0) -> None:
+        self._binary = binary or simulator_binary()
+        stubs, faults = list(stubs), list(faults)
+        self._config = None if not (stubs or faults) else {
             "key1": DEMO_KEY1, "key2": DEMO_KEY2,
             "cashiers": [{"login": DEMO_LOGIN, "password": DEMO_PASSWORD}],
-            "stubs": list(stubs), "faults": list(faults),
+            "stubs": stubs, "faults": faults,
         }
-        config_path = Path(self._dir) / "config.json"
-        config_path.write_text(json.dumps(config))
-        cmd = [binary or simulator_binary(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-               "--config", str(config_path)]
-        if dataset is not None:
+        self._dataset = dataset
+        self._args = list(args)
+        self._admin = admin
+        self._dir: Optional[str] = None
+        self.proc: Optional["subprocess.Popen[bytes]"] = None
+        self.port = 0
+        self.admin_url = ""
+        self.start(port)
+
+    def start(self, port: int = 0) -> None:
+        """Starts the simulator (again, after stop() or kill()), on ``port`` (0 = any free one);
+        ``self.port`` is the port it listens on. State changed by requests starts afresh unless
+        ``args`` gave it a ``--state`` file."""
+        assert self.proc is None or self.proc.poll() is not None, "the simulator is running"
+        self._dir = tempfile.mkdtemp(prefix="mikrobill-sim-")
+        cmd = [self._binary, "--listen", "127.0.0.1:%d" % port]
+        if self._admin:
+            cmd += ["--admin", "127.0.0.1:0"]
+        if self._config is not None:
+            config_path = Path(self._dir) / "config.json"
+            config_path.write_text(json.dumps(self._config))
+            cmd += ["--config", str(config_path)]
+        if self._dataset is not None:
             dataset_path = Path(self._dir) / "dataset.json"
-            dataset_path.write_text(json.dumps(dataset))
+            dataset_path.write_text(json.dumps(self._dataset))
             cmd += ["--dataset", str(dataset_path)]
-        cmd += list(args)
+        cmd += self._args
         self._stderr = open(Path(self._dir) / "stderr.txt", "wb")
         # Unbuffered: the two startup lines are read one by one with select, which a buffered
         # reader would defeat by swallowing the second line along with the first.
-        self.proc: "subprocess.Popen[bytes]" = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        self._run_dir = os.environ.get("MIKROBILL_PY_RUN_DIR")
-        if self._run_dir:
-            # The binding's run-tests.sh stops whatever is listed there if pytest dies.
-            Path(self._run_dir, "sim-%d.pid" % self.proc.pid).write_text("%d\n" % self.proc.pid)
+        _running.add(self)
+        if _RUN_DIR:
+            _pid_file(self.proc.pid).write_text("%d\n" % self.proc.pid)
         try:
             self.port = int(self._line(r"listening on 127\.0\.0\.1:(\d+)"))
-            self.admin_url = "http://%s/" % self._line(r"admin on http://([0-9.:]+)/")
+            if self._admin:
+                self.admin_url = "http://%s/" % self._line(r"admin on http://([0-9.:]+)/")
         except Exception:
             self.stop()
             raise
+        # Keep draining stdout so a chatty simulator can never block on a full pipe.
         threading.Thread(target=self._stdout().read, daemon=True).start()
 
     def _stdout(self) -> IO[bytes]:
-        out = self.proc.stdout
-        assert out is not None, "started with stdout=PIPE"
-        return out
+        assert self.proc is not None and self.proc.stdout is not None, "started with stdout=PIPE"
+        return self.proc.stdout
 
     def _line(self, pattern: str) -> str:
         out = self._stdout()
@@ -120,6 +156,7 @@ class SimulatorDouble:
         line = out.readline().decode("utf-8", "replace") if ready else ""
         match = re.fullmatch(pattern + r"\n", line)
         if not match:
+            assert self._dir is not None
             raise RuntimeError("simulator did not start: line %r, stderr: %s" % (
                 line, (Path(self._dir) / "stderr.txt").read_text(errors="replace")))
         return match.group(1)
@@ -188,26 +225,63 @@ class SimulatorDouble:
     def remove_fault(self, fault_id: int) -> None:
         self.call("DELETE", "api/faults/%d" % fault_id)
 
+    # --- the process ----------------------------------------------------------------------
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        """Stops the simulator cleanly (SIGTERM; SIGKILL if it has not ended within 30 s)."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._ended()
+
+    def kill(self) -> None:
+        """Abrupt death (SIGKILL), as a crashed core looks."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._ended()
+
+    def _ended(self) -> None:
+        # Only after wait(): until the process is reaped its pid cannot be reused, so the pid file
+        # never names a stranger.
+        if self.proc is None:
+            return
         self._stderr.close()
-        if self._run_dir:
+        _running.discard(self)
+        if _RUN_DIR:
             try:
-                Path(self._run_dir, "sim-%d.pid" % self.proc.pid).unlink()
+                _pid_file(self.proc.pid).unlink()
             except FileNotFoundError:
                 pass
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+_RUN_DIR = os.environ.get("MIKROBILL_PY_RUN_DIR")
+# Simulators started by this process and not stopped yet.
+_running: Set[SimulatorDouble] = set()
+
+
+def _pid_file(pid: int) -> Path:
+    assert _RUN_DIR is not None
+    return Path(_RUN_DIR) / ("sim-%d.pid" % pid)
+
+
+@atexit.register
+def _stop_leftover_simulators() -> None:
+    # A forked child leaves through os._exit and never gets here, so this only runs in the
+    # process that started the simulators.
+    for leftover in list(_running):
+        leftover.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "mikrobill_sim(dataset=None, stubs=(), faults=(), args=()): "
+        "markers", "mikrobill_sim(dataset=None, stubs=(), faults=(), args=(), admin=True, port=0): "
                    "how the mikrobill_sim fixture starts the simulator")
 
 
