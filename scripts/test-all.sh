@@ -57,6 +57,8 @@ suite "release artifacts (scripts/dist.sh)" bash scripts/dist.sh
 suite "release artifacts' contents and glibc floor" python3 scripts/dist/check_artifacts.py dist "$dist_version"
 # After dist.sh, which builds the glibc 2.17 library that PHP 7.4's bullseye root can load.
 suite "PHP binding in Debian roots (bullseye PHP 7.4, trixie PHP 8.4)" bash bindings/php/run-debian-roots.sh
+suite "Python binding in Debian roots (bullseye 3.9)" bash bindings/python/run-tests-debian.sh bullseye
+suite "Python binding in Debian roots (trixie 3.13)" bash bindings/python/run-tests-debian.sh trixie
 suite "install tests (deb, tarball, wheel, Composer, NuGet, Windows zip, nginx deployment)" bash scripts/test-install.sh
 
 echo
