@@ -14,7 +14,7 @@ use crate::peek::peek_now;
 use crate::pool::{self, Identity};
 use crate::protocol::crypto::Cipher;
 use crate::protocol::frame::{read_body, read_len, FrameError};
-use crate::protocol::{jsoncheck, message, phpjson};
+use crate::protocol::{foreign, jsoncheck, message, phpjson};
 
 pub struct Client {
     config: Config,
@@ -395,6 +395,12 @@ impl Client {
                 FrameError::Io(ref io) if is_refusal(io) => {
                     Error::NullResponse(CLOSED_DURING_AUTH.into())
                 }
+                FrameError::TooLarge { announced: n, .. } | FrameError::Misaligned(n) => {
+                    match another_protocol(conn.stream(), n) {
+                        Some(said) => Error::NullResponse(format!("{said}: {e}")),
+                        None => reply_failure(e, Error::NullResponse, " (auth reply)"),
+                    }
+                }
                 e => reply_failure(e, Error::NullResponse, " (auth reply)"),
             })?;
         let plain = self.cipher.decrypt_owned(ciphertext).unwrap_or_default();
@@ -476,6 +482,16 @@ fn utf8(reply: Vec<u8>) -> Result<String, Error> {
                 .into(),
         )
     })
+}
+
+/// What a refused auth reply's length prefix says, when it is the start of another protocol's
+/// greeting or reply (the client was pointed at the wrong port); the bytes after it are looked
+/// at, not taken.
+fn another_protocol(stream: &TcpStream, announced: usize) -> Option<String> {
+    let prefix = u32::try_from(announced).ok()?.to_le_bytes();
+    let mut after = [0u8; 16];
+    let seen = peek_now(stream, &mut after).unwrap_or(0);
+    foreign::recognise(prefix, &after[..seen]).map(foreign::explain)
 }
 
 /// How many bytes are already waiting on the socket, if any, without waiting for more.

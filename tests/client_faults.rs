@@ -2,6 +2,7 @@
 //! reconnection between calls, and no resend once a request has left.
 
 use mikrobill_testkit::hostile;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -343,4 +344,45 @@ fn a_call_cancelled_from_another_thread_returns_9011_at_once() {
         c.is_connected(),
         "a call refused before sending keeps the connection"
     );
+}
+
+/// A server of another protocol on the port the client was given: it speaks first (`greeting`,
+/// as SSH and MySQL do) or answers whatever it was sent (`answer`, as HTTP and TLS do).
+fn foreign_server(greeting: &'static [u8], answer: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(greeting).unwrap();
+        let mut request = [0u8; 64];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(answer);
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    port
+}
+
+#[test]
+fn a_port_that_answers_in_another_protocol_is_named() {
+    let mut mariadb = vec![100u8, 0, 0, 0, 0x0a];
+    mariadb.extend_from_slice(b"5.5.5-10.11.6-MariaDB-0+deb12u1\0");
+    mariadb.resize(104, 0);
+    let mariadb: &'static [u8] = mariadb.leak();
+    for (greeting, answer, named) in [
+        (
+            &b""[..],
+            &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"[..],
+            "HTTP",
+        ),
+        (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", b"", "SSH"),
+        (mariadb, b"", "the MySQL protocol"),
+        (b"", &[21, 3, 3, 0, 2, 2, 50], "TLS"),
+    ] {
+        let mut c = client(foreign_server(greeting, answer), "api");
+        let e = c.process("API.GetClients", None).unwrap_err();
+        assert_eq!(e.code(), code::NULL_RESPONSE, "{named}: {e}");
+        let said =
+            format!("this port answers in {named}, not the MikroBILL API (usually port 7403)");
+        assert!(e.to_string().contains(&said), "{named}: {e}");
+    }
 }

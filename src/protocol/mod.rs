@@ -5,6 +5,7 @@
 //! simulator both go through this module, so the protocol is written once.
 
 pub mod crypto;
+pub mod foreign;
 pub mod frame;
 pub mod jsoncheck;
 pub mod message;
