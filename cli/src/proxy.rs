@@ -150,7 +150,7 @@ fn relay_frame(
         }
     }
     let len = u32::from_le_bytes(prefix) as usize;
-    if len == 0 || len % BLOCK != 0 {
+    if len == 0 || !len.is_multiple_of(BLOCK) {
         to.write_all(&prefix)?;
         io::copy(from, to)?;
         return Ok(Relayed::Unframed(len));

@@ -49,7 +49,7 @@ mod tests {
             Some("the MySQL protocol")
         );
         assert_eq!(
-            recognise([64, 0, 0, 0], b"\xff\x6a\x04Host"),
+            recognise([71, 0, 0, 0], b"\xff\x6a\x04Host"),
             Some("the MySQL protocol")
         );
         // A real frame's length prefix: whole blocks, followed by ciphertext.
