@@ -100,7 +100,8 @@ async fn requests_without_a_valid_token_get_401() {
     let reader = TestToken::new("reader", &["*"], true);
     let gw = Gateway::start(&dir, &sim, Setup::default(), &[&reader]);
     let https = gw.https();
-    let body = Some(r#"{"path":"API.GetClients"}"#);
+    let text = r#"{"path":"API.GetClients"}"#;
+    let body = Some(text);
     let hash = mikrobill_gateway::tokens::hex(&mikrobill_gateway::tokens::sha256(
         reader.secret.as_bytes(),
     ));
@@ -116,8 +117,8 @@ async fn requests_without_a_valid_token_get_401() {
         "POST /v1/process HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{}",
         reader.secret,
-        body.unwrap().len(),
-        body.unwrap()
+        text.len(),
+        text
     );
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();

@@ -95,8 +95,9 @@ async fn library_failures_keep_their_json_and_get_a_status_by_kind() {
     let writer = TestToken::new("writer", &["*"], false);
     let setup = Setup {
         core: vec![
-            "io_timeout_ms = 500".into(),
-            "call_timeout_ms = 3000".into(),
+            // Long enough for a loaded CI machine, short enough to keep the test quick.
+            "io_timeout_ms = 2000".into(),
+            "call_timeout_ms = 6000".into(),
             "connections = 2".into(),
         ],
         ..Setup::default()

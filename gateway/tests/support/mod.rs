@@ -234,10 +234,7 @@ impl TestToken {
     pub fn new(name: &'static str, paths: &[&'static str], read_only: bool) -> TestToken {
         TestToken {
             name,
-            secret: format!(
-                "mbg_test_{name}_{:016x}",
-                0x5eed_u64 ^ name.len() as u64 * 7919
-            ),
+            secret: format!("mbg_test_{name}_5eed0f7a"),
             paths: paths.to_vec(),
             read_only,
             rate: 10_000,
@@ -357,9 +354,7 @@ impl Gateway {
         let config = dir.path("gateway.toml");
         let cert_pem = dir.path("cert.pem");
         let cert_der = if tls {
-            let pem = std::fs::read(&cert_pem).unwrap();
-            let der = rustls_der(&pem);
-            der
+            rustls_der(&std::fs::read(&cert_pem).unwrap())
         } else {
             Vec::new()
         };
