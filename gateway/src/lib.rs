@@ -12,3 +12,5 @@ pub mod server;
 pub mod state;
 pub mod tls;
 pub mod tokens;
+#[cfg(windows)]
+pub mod windows;

@@ -38,6 +38,29 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The Windows service: install, uninstall, and the entry point the service manager runs.
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+}
+
+#[cfg(windows)]
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Register the service (automatic start, as LocalService) serving this config.
+    Install {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Stop and remove the service.
+    Uninstall,
+    /// Run as the service (started by the service manager, not by hand).
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -57,6 +80,7 @@ fn main() -> ExitCode {
         } => server::run(server::Options {
             config_path: config,
             allow_plain_http_on_non_loopback,
+            stop: None,
         }),
         Command::Check { config } => check(&config),
         Command::Token {
@@ -65,6 +89,12 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Hash,
         } => hash_token(),
+        #[cfg(windows)]
+        Command::Service { command } => match command {
+            ServiceCommand::Install { config } => mikrobill_gateway::windows::install(&config),
+            ServiceCommand::Uninstall => mikrobill_gateway::windows::uninstall(),
+            ServiceCommand::Run { config } => mikrobill_gateway::windows::run(&config),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 pub struct Options {
     pub config_path: std::path::PathBuf,
     pub allow_plain_http_on_non_loopback: bool,
+    /// Stops the gateway when it turns true, besides the signals (the Windows service's stop).
+    pub stop: Option<watch::Receiver<bool>>,
 }
 
 /// Loads everything, binds, prints `listening on http(s)://ADDR` as the first line of standard
@@ -64,13 +66,14 @@ pub fn run(options: Options) -> Result<(), String> {
     let max_connections = file.server.max_connections;
     let watch_ms = file.server.watch_config_ms;
     let gateway = Arc::new(Gateway::new(&options.config_path, file, live, pool, audit));
-    let result = runtime.block_on(serve(
-        Arc::clone(&gateway),
+    let listen = Listen {
         addr,
         tls,
         max_connections,
         watch_ms,
-    ));
+        external_stop: options.stop,
+    };
+    let result = runtime.block_on(serve(Arc::clone(&gateway), listen));
     runtime.shutdown_timeout(Duration::from_secs(1));
     gateway.pool.stop();
     result
@@ -88,13 +91,22 @@ pub fn check_plain_http(ip: IpAddr, tls: bool, allowed: bool) -> Result<(), Stri
     ))
 }
 
-async fn serve(
-    gateway: Arc<Gateway>,
+struct Listen {
     addr: SocketAddr,
     tls: bool,
     max_connections: usize,
     watch_ms: u64,
-) -> Result<(), String> {
+    external_stop: Option<watch::Receiver<bool>>,
+}
+
+async fn serve(gateway: Arc<Gateway>, listen: Listen) -> Result<(), String> {
+    let Listen {
+        addr,
+        tls,
+        max_connections,
+        watch_ms,
+        external_stop,
+    } = listen;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -106,7 +118,19 @@ async fn serve(
         if tls { "https" } else { "http" }
     );
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(signals(Arc::clone(&gateway), stop_tx));
+    let stop_tx = Arc::new(stop_tx);
+    tokio::spawn(signals(Arc::clone(&gateway), Arc::clone(&stop_tx)));
+    if let Some(mut external) = external_stop {
+        let stop_tx = Arc::clone(&stop_tx);
+        tokio::spawn(async move {
+            while !*external.borrow_and_update() {
+                if external.changed().await.is_err() {
+                    return;
+                }
+            }
+            let _ = stop_tx.send(true);
+        });
+    }
     if watch_ms > 0 {
         tokio::spawn(watch_config(
             Arc::clone(&gateway),
@@ -205,7 +229,7 @@ async fn http<I>(
 }
 
 #[cfg(unix)]
-async fn signals(gateway: Arc<Gateway>, stop: watch::Sender<bool>) {
+async fn signals(gateway: Arc<Gateway>, stop: Arc<watch::Sender<bool>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
@@ -231,7 +255,7 @@ async fn signals(gateway: Arc<Gateway>, stop: watch::Sender<bool>) {
 }
 
 #[cfg(not(unix))]
-async fn signals(_gateway: Arc<Gateway>, stop: watch::Sender<bool>) {
+async fn signals(_gateway: Arc<Gateway>, stop: Arc<watch::Sender<bool>>) {
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("mikrobill-gateway: stopping");
         let _ = stop.send(true);

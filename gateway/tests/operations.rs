@@ -30,6 +30,22 @@ async fn metrics(https: &Https) -> String {
     a.body
 }
 
+/// Until a core connection is in a call (the slow request was taken by a worker); the simulator
+/// counts a request only once it has answered it.
+async fn wait_until_busy(https: &Https) {
+    let started = Instant::now();
+    while !metrics(https)
+        .await
+        .contains(r#"core_connections{state="busy"} 1"#)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no request reached the core"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_tokens_without_dropping_a_request_in_flight() {
     let dir = TempDir::new("reload");
@@ -56,12 +72,7 @@ async fn sighup_reloads_tokens_without_dropping_a_request_in_flight() {
             https.process(&token, &slow_path(), None).await
         })
     };
-    eventually(
-        Duration::from_secs(10),
-        "the slow request to reach the core",
-        || sim.admin_get("/api/counts")["requests"].as_u64() == Some(1),
-    )
-    .await;
+    wait_until_busy(&https).await;
 
     gw.rewrite_config(&config_text(&dir, sim.port, &Setup::default(), &[&new]));
     assert!(!in_flight.is_finished());
@@ -150,12 +161,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
             https.process(&token, &slow_path(), None).await
         })
     };
-    eventually(
-        Duration::from_secs(10),
-        "the slow request to reach the core",
-        || sim.admin_get("/api/counts")["requests"].as_u64() == Some(1),
-    )
-    .await;
+    wait_until_busy(&https).await;
     assert!(!in_flight.is_finished());
     gw.signal(SIGTERM);
     let a = in_flight.await.unwrap();
