@@ -57,11 +57,20 @@ impl Plain {
     }
 }
 
+/// Set in the environment of the child process that serves the floor's trivial HTTP: a process
+/// of its own, like the gateway, so that neither side of the comparison shares the client's
+/// threads.
+const TRIVIAL_SERVER_ENV: &str = "MIKROBILL_BENCH_TRIVIAL_SERVER";
+
 /// The trivial server of the floor: answers every request with a fixed small JSON reply.
-async fn trivial_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
+fn serve_trivial() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening on {}", listener.local_addr().unwrap());
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             stream.set_nodelay(true).unwrap();
@@ -80,7 +89,27 @@ async fn trivial_server() -> SocketAddr {
             });
         }
     });
-    addr
+}
+
+/// Starts this program again as the trivial server; its address.
+fn start_trivial() -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(TRIVIAL_SERVER_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, addr)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -92,9 +121,14 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn main() {
+    if std::env::var_os(TRIVIAL_SERVER_ENV).is_some() {
+        serve_trivial();
+        return;
+    }
+    let (mut trivial_child, trivial) = start_trivial();
     let dir = TempDir::new("bench");
     let sim = Sim::start(&dir);
-    let token = TestToken::new("bench", &["*"], true);
+    let token = TestToken::new("bench", &["*"], true).rate(1_000_000, 1_000_000);
     let setup = Setup {
         tls: false,
         core: vec!["connections = 8".into(), "queue = 1024".into()],
@@ -112,7 +146,6 @@ fn main() {
     let expected = direct_client.process(PATH, None).unwrap();
     let (mut direct, mut floor, mut through) = (Vec::new(), Vec::new(), Vec::new());
     runtime.block_on(async {
-        let trivial = trivial_server().await;
         let mut trivial_conn = Plain::connect(trivial).await;
         let mut gateway_conn = Plain::connect(gateway.addr).await;
         let (status, reply) = gateway_conn.post(&token.secret, body).await;
@@ -224,6 +257,8 @@ fn main() {
         "  ratio gateway / direct = {:.2}",
         through_rate / direct_rate
     );
+    let _ = trivial_child.kill();
+    let _ = trivial_child.wait();
     println!(
         "machine: {} logical CPUs (figures on a shared machine vary from run to run)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
