@@ -8,58 +8,45 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
+use std::mem::ManuallyDrop;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::fork::Owned;
+
 /// How long a blocked read or write may go before it looks at the cancel flag again.
 pub const CANCEL_POLL: Duration = Duration::from_millis(20);
 
-/// Shared between a client and whoever may cancel its calls from another thread.
+/// Set once by `mb_discard` (or a binding's finalizer) from any thread: every call of the
+/// client from then on, running or not, stops.
 #[derive(Debug, Default)]
-pub struct CancelToken {
-    /// Set by `cancel`, cleared when the next call starts: cancels the call in progress only.
-    requested: AtomicBool,
-    /// Set once by `discard`: every call from now on, running or not, is cancelled.
+pub(crate) struct HandleStop {
     discarded: AtomicBool,
 }
 
-impl CancelToken {
-    pub fn cancel(&self) {
-        self.requested.store(true, Ordering::SeqCst);
-    }
-
-    pub fn discard(&self) {
+impl HandleStop {
+    pub(crate) fn discard(&self) {
         self.discarded.store(true, Ordering::SeqCst);
-        self.cancel();
     }
 
-    pub fn is_discarded(&self) -> bool {
+    pub(crate) fn is_discarded(&self) -> bool {
         self.discarded.load(Ordering::SeqCst)
-    }
-
-    /// A call starts: a cancel that arrived while no call ran does not carry over to this one.
-    pub fn begin_call(&self) {
-        self.requested.store(false, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.requested.load(Ordering::SeqCst) || self.discarded.load(Ordering::SeqCst)
     }
 }
 
 /// Cancels the calls it is given to, from any thread, whether they have started yet or not: a
-/// call that starts with it already cancelled sends nothing, and one in progress stops as
-/// [`CancelToken::cancel`] stops it. Unlike that handle-wide cancel it never reaches a call it
-/// was not given to, so a binding can cancel exactly one call without racing the next one.
-/// Cancelling is for good; clones share one state.
+/// call that starts with it already cancelled sends nothing, and one in progress stops within
+/// [`CANCEL_POLL`] (code 9011). It never reaches a call it was not given to, so a binding can
+/// cancel exactly one call without racing the next one. Cancelling is for good; clones share
+/// one state.
 #[derive(Debug, Clone, Default)]
-pub struct CallToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<AtomicBool>);
 
-impl CallToken {
-    pub fn new() -> CallToken {
-        CallToken::default()
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
     }
 
     pub fn cancel(&self) {
@@ -71,17 +58,17 @@ impl CallToken {
     }
 }
 
-/// What stops the call in progress: its client's [`CancelToken`], and its own [`CallToken`] when
-/// it was given one.
+/// What stops the call in progress: its client's [`HandleStop`], and its own [`CancelToken`]
+/// when it was given one.
 #[derive(Debug, Clone, Copy)]
 pub struct Cancels<'a> {
-    pub handle: &'a CancelToken,
-    pub call: Option<&'a CallToken>,
+    pub(crate) handle: &'a HandleStop,
+    pub call: Option<&'a CancelToken>,
 }
 
 impl Cancels<'_> {
     pub fn any(&self) -> bool {
-        self.handle.is_cancelled() || self.call.is_some_and(CallToken::is_cancelled)
+        self.handle.is_discarded() || self.call.is_some_and(CancelToken::is_cancelled)
     }
 }
 
@@ -120,7 +107,9 @@ pub fn stop_of(e: &io::Error) -> Option<Stop> {
 /// what the socket has.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    /// Closed by `Drop` only while it is still ours (see [`Owned`]).
+    stream: ManuallyDrop<TcpStream>,
+    owned: Owned,
     read_slice: Cell<Option<Duration>>,
     write_slice: Cell<Option<Duration>>,
 }
@@ -129,7 +118,8 @@ impl Connection {
     /// A socket whose timeouts are not known: the first read and write set theirs.
     pub fn new(stream: TcpStream) -> Connection {
         Connection {
-            stream,
+            owned: Owned::of(&stream),
+            stream: ManuallyDrop::new(stream),
             read_slice: Cell::new(None),
             write_slice: Cell::new(None),
         }
@@ -137,6 +127,18 @@ impl Connection {
 
     pub fn stream(&self) -> &TcpStream {
         &self.stream
+    }
+}
+
+impl Drop for Connection {
+    /// Closes this process's descriptor (never `shutdown`, so a forked process sharing the
+    /// socket keeps its session), unless, in a forked child, the number no longer names the
+    /// socket: then it belongs to the child now and is left open.
+    fn drop(&mut self) {
+        if self.owned.may_close(&self.stream) {
+            // SAFETY: `stream` is dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.stream) };
+        }
     }
 }
 
@@ -208,14 +210,14 @@ impl CallIo<'_> {
 
 impl Read for CallIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let stream = &self.conn.stream;
+        let stream: &TcpStream = &self.conn.stream;
         self.bounded(Direction::Read, || (&mut &*stream).read(buf))
     }
 }
 
 impl Write for CallIo<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let stream = &self.conn.stream;
+        let stream: &TcpStream = &self.conn.stream;
         self.bounded(Direction::Write, || (&mut &*stream).write(buf))
     }
 

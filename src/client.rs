@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::call_io::{stop_of, CallIo, CallToken, CancelToken, Cancels, Connection, Stop};
+use crate::call_io::{stop_of, CallIo, CancelToken, Cancels, Connection, HandleStop, Stop};
 use crate::config::Config;
 use crate::error::Error;
 use crate::peek::peek_now;
@@ -20,9 +20,9 @@ pub struct Client {
     config: Config,
     cipher: Cipher,
     conn: Option<Connection>,
-    cancel: Arc<CancelToken>,
+    stop: Arc<HandleStop>,
     /// The token of the call in progress, when it was given one (process_with).
-    call_token: Option<CallToken>,
+    call_token: Option<CancelToken>,
     /// The process that opened or took `conn`: a forked child must not talk on its parent's
     /// session.
     conn_pid: u32,
@@ -49,55 +49,69 @@ impl Client {
             config,
             cipher,
             conn: None,
-            cancel: Arc::default(),
+            stop: Arc::default(),
             call_token: None,
             conn_pid: 0,
             identity,
         })
     }
 
-    /// The token another thread uses to cancel this client's call in progress
-    /// ([`CancelToken::cancel`]) or every call from now on ([`CancelToken::discard`]). The
-    /// cancelled call returns code 9011 within about 20 ms; one stuck in a TCP connect returns
-    /// when the connect ends (at most `connect_timeout`).
-    pub fn canceller(&self) -> Arc<CancelToken> {
-        Arc::clone(&self.cancel)
+    /// What another thread uses to discard this client: every call from then on, running or
+    /// not, returns code 9011 (a running one within about 20 ms; one stuck in a TCP connect when
+    /// the connect ends, at most `connect_timeout`).
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn stopper(&self) -> Arc<HandleStop> {
+        Arc::clone(&self.stop)
     }
 
     /// Sends `{"path":PATH,"value":VALUE}` and returns the reply text exactly as decrypted.
     /// `value_json` is any JSON text (`None` reads); it is re-encoded as PHP `json_encode`
     /// writes it, keeping key order and number text.
+    /// The reply must be UTF-8 (9004 otherwise); [`Client::process_bytes`] takes any bytes.
     pub fn process(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
-        self.begin_call(None);
-        self.request(path, value_json)
+        utf8(self.process_bytes(path, value_json, None)?)
     }
 
-    /// [`Client::process`], cancelled by `token`: at once, sending nothing, when the token is
-    /// already cancelled; otherwise when it is cancelled during the call (code 9011, as for
-    /// [`CancelToken::cancel`]). A token cancelled after the call has no effect on it.
-    pub fn process_with(
+    /// [`Client::process`] for a reply in any encoding: the reply's bytes exactly as decrypted,
+    /// UTF-8 or not (a core writing CP1251 is passed through, as the original client passes it),
+    /// cancelled by `token` as [`Client::process_with`] is.
+    pub fn process_bytes(
         &mut self,
         path: &str,
         value_json: Option<&str>,
-        token: &CallToken,
-    ) -> Result<String, Error> {
-        self.begin_call(Some(token));
+        token: Option<&CancelToken>,
+    ) -> Result<Vec<u8>, Error> {
+        self.begin_call(token);
         let result = self.request(path, value_json);
         self.call_token = None;
         result
     }
 
-    /// A call starts: a handle-wide cancel that came before it does not carry over, and it is
-    /// watched by its own token only (a token left by a call that panicked is dropped here).
-    fn begin_call(&mut self, token: Option<&CallToken>) {
-        self.cancel.begin_call();
+    /// [`Client::process`], cancelled by `token`: at once, sending nothing, when the token is
+    /// already cancelled; otherwise when it is cancelled during the call (code 9011). A token
+    /// cancelled after the call has no effect on it.
+    pub fn process_with(
+        &mut self,
+        path: &str,
+        value_json: Option<&str>,
+        token: &CancelToken,
+    ) -> Result<String, Error> {
+        utf8(self.process_bytes(path, value_json, Some(token))?)
+    }
+
+    /// A call starts, watched by its own token only (a token left by a call that panicked is
+    /// dropped here).
+    fn begin_call(&mut self, token: Option<&CancelToken>) {
         self.call_token = token.cloned();
     }
 
-    /// What stops the call in progress: a cancel of the handle, a discard, or its token.
+    /// What stops the call in progress: a discard of the handle, or its token.
     fn cancels(&self) -> Cancels<'_> {
         Cancels {
-            handle: &self.cancel,
+            handle: &self.stop,
             call: self.call_token.as_ref(),
         }
     }
@@ -105,10 +119,10 @@ impl Client {
     fn token_cancelled(&self) -> bool {
         self.call_token
             .as_ref()
-            .is_some_and(CallToken::is_cancelled)
+            .is_some_and(CancelToken::is_cancelled)
     }
 
-    fn request(&mut self, path: &str, value_json: Option<&str>) -> Result<String, Error> {
+    fn request(&mut self, path: &str, value_json: Option<&str>) -> Result<Vec<u8>, Error> {
         let value = value_json
             .map(|text| {
                 let numbers = if self.config.php_floats {
@@ -128,20 +142,17 @@ impl Client {
                 })
             })
             .transpose()?;
-        let batch = value.as_deref().is_some_and(is_batch);
         let request = message::request_encoded(path, value.as_deref());
         drop(value);
-        self.send(request, batch.then_some(path))
+        self.send(request)
     }
 
-    /// `batch` is the request's path when its value is a batch, so that the reply's paths can be
-    /// checked against it.
-    fn send(&mut self, request: String, batch: Option<&str>) -> Result<String, Error> {
+    fn send(&mut self, request: String) -> Result<Vec<u8>, Error> {
         let deadline = self.deadline();
         self.connect_by(deadline)?;
         let frame = self.cipher.encrypt_frame(request.as_bytes());
         drop(request);
-        let result = self.exchange(&frame, deadline, batch);
+        let result = self.exchange(&frame, deadline);
         if result.is_err() {
             // After a failed exchange the stream may still deliver a late reply, which would be
             // taken for the answer to the next request: the only safe state is a new connection.
@@ -166,14 +177,17 @@ impl Client {
     /// True when the server is reachable and accepts our login, connecting if needed; the
     /// "is the billing online" probe that kassa extensions use.
     pub fn check_connection(&mut self) -> bool {
-        self.ensure_connected().is_ok()
+        self.ensure_connected(None).is_ok()
     }
 
     /// Connects and authenticates unless the connection is already sound, within one call's
-    /// deadline; the reason when that fails.
-    pub(crate) fn ensure_connected(&mut self) -> Result<(), Error> {
-        self.begin_call(None);
-        self.connect_by(self.deadline())
+    /// deadline; the reason when that fails. `token`, when given, cancels the check as it
+    /// cancels [`Client::process_with`].
+    pub fn ensure_connected(&mut self, token: Option<&CancelToken>) -> Result<(), Error> {
+        self.begin_call(token);
+        let result = self.connect_by(self.deadline());
+        self.call_token = None;
+        result
     }
 
     pub fn is_connected(&self) -> bool {
@@ -193,8 +207,8 @@ impl Client {
             return;
         }
         if let Some(conn) = self.conn.take() {
-            // The courtesy is a call of its own: a cancel that came while no call ran (a binding's
-            // late repeat) must not cut it short, while one that comes during it still does.
+            // The courtesy is a call of its own, watched by no call's token (only a discard stops
+            // it, and its own io_timeout bounds it).
             self.begin_call(None);
             let bye = message::request(message::DISCONNECT_PATH, None);
             let mut io = self.io(&conn, Instant::now() + self.config.io_timeout);
@@ -250,7 +264,7 @@ impl Client {
     }
 
     fn connect_by(&mut self, deadline: Instant) -> Result<(), Error> {
-        if self.cancel.is_discarded() {
+        if self.stop.is_discarded() {
             return Err(Error::Cancelled(
                 "before it started: the handle was discarded".into(),
             ));
@@ -397,12 +411,10 @@ impl Client {
         }
     }
 
-    fn exchange(
-        &self,
-        frame: &[u8],
-        deadline: Instant,
-        batch: Option<&str>,
-    ) -> Result<String, Error> {
+    /// Sends `frame` and reads its reply. What the protocol only infers is not judged: a batch
+    /// reply's paths pass as the core wrote them (it may normalise them), and so do replies that
+    /// are not UTF-8.
+    fn exchange(&self, frame: &[u8], deadline: Instant) -> Result<Vec<u8>, Error> {
         let max = self.config.max_frame_bytes;
         let conn = self.conn.as_ref().expect("connected by connect_by");
         let mut io = self.io(conn, deadline);
@@ -440,57 +452,30 @@ impl Client {
             .cipher
             .decrypt_owned(ciphertext)
             .ok_or_else(|| Error::MalformedReply("the reply is not whole cipher blocks".into()))?;
-        let text = String::from_utf8(plain)
-            .map_err(|_| Error::MalformedReply("the reply is not UTF-8 text".into()))?;
-        if text.is_empty() {
+        if plain.is_empty() {
             return Err(Error::MalformedReply("the reply is empty".into()));
         }
-        if text.contains('\0') {
+        if plain.contains(&0) {
             return Err(Error::MalformedReply(
                 "the reply holds a NUL byte, which C text cannot carry".into(),
             ));
         }
-        if let Err(what) = jsoncheck::check(text.as_bytes()) {
+        if let Err(what) = jsoncheck::check(&plain) {
+            let text = String::from_utf8_lossy(&plain).into_owned();
             return Err(Error::ReplyNotJson { what, text });
         }
-        if let Some(prefix) = batch {
-            if let Some(stray) = path_outside(&text, prefix) {
-                return Err(Error::OutOfStep(format!(
-                    "the batch reply names the path {stray:?}, which is not under the request's \
-                     path; the connection was dropped and the request was not resent"
-                )));
-            }
-        }
-        Ok(text)
+        Ok(plain)
     }
 }
 
-/// A batch value: an array or object with at least one element (see the protocol's batch rule).
-fn is_batch(value_json: &str) -> bool {
-    matches!(value_json.as_bytes().first(), Some(b'[' | b'{')) && value_json.len() > 2
-}
-
-/// For a batch reply (an array of `{"return","code","path"}`): the first `path` that is not the
-/// request's path or below it. Replies of any other shape are not judged: a method's list
-/// argument (AddAccount) is not a batch, and errors come back as one object.
-fn path_outside(reply: &str, prefix: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Leaf {
-        path: Option<String>,
-    }
-    if !reply.starts_with('[') {
-        return None;
-    }
-    let leaves: Vec<Leaf> = serde_json::from_str(reply).ok()?;
-    leaves
-        .into_iter()
-        .filter_map(|leaf| leaf.path)
-        .find(|path| {
-            !(path == prefix
-                || path.len() > prefix.len()
-                    && path.starts_with(prefix)
-                    && path.as_bytes()[prefix.len()] == b'.')
-        })
+/// A reply as text, for the callers that need UTF-8.
+fn utf8(reply: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(reply).map_err(|_| {
+        Error::MalformedReply(
+            "the reply is not UTF-8 text (Client::process_bytes passes any encoding through)"
+                .into(),
+        )
+    })
 }
 
 /// How many bytes are already waiting on the socket, if any, without waiting for more.
@@ -532,7 +517,7 @@ impl Drop for Client {
     /// A discarded client leaves without a word and without waiting: its connection is closed,
     /// or, for a persistent client, handed to the pool.
     fn drop(&mut self) {
-        if self.cancel.is_discarded() {
+        if self.stop.is_discarded() {
             self.release();
         } else {
             self.disconnect();
@@ -554,5 +539,42 @@ fn os_errno(e: &io::Error) -> i64 {
         Some(n) if n != 0 => i64::from(n),
         _ if e.kind() == io::ErrorKind::TimedOut => i64::from(libc::ETIMEDOUT),
         _ => i64::from(libc::EIO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::code;
+
+    #[test]
+    fn a_discarded_client_refuses_every_later_call_without_touching_the_network() {
+        // Nothing listens there, so a call that tried to connect would fail with the errno.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = Config::new(
+            "127.0.0.1",
+            port,
+            "l",
+            "p",
+            crate::protocol::crypto::tests::KEY256,
+            crate::protocol::crypto::tests::IV,
+        );
+        let mut c = Client::new(config).unwrap();
+        assert_eq!(
+            c.process("API.GetClients", None).unwrap_err().code(),
+            i64::from(libc::ECONNREFUSED)
+        );
+        c.stopper().discard();
+        let e = c.process("API.GetClients", None).unwrap_err();
+        assert_eq!(e.code(), code::CANCELLED, "{e}");
+        assert!(e.to_string().contains("discarded"), "{e}");
+        assert_eq!(
+            c.ensure_connected(None).unwrap_err().code(),
+            code::CANCELLED
+        );
     }
 }

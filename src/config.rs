@@ -22,7 +22,9 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub login: String,
-    pub password: String,
+    /// The password's bytes, hashed as they are: UTF-8 text, or the bytes of a legacy encoding
+    /// such as CP1251 (`password_base64` in the C ABI's config).
+    pub password: Vec<u8>,
     /// `CRYPTO_KEY_1`, base64.
     pub key1: String,
     /// `CRYPTO_KEY_2`, base64.
@@ -71,7 +73,8 @@ struct ConfigJson {
     #[serde(default = "default_port")]
     port: u16,
     login: String,
-    password: String,
+    password: Option<String>,
+    password_base64: Option<String>,
     key1: String,
     key2: String,
     connect_timeout_ms: Option<u64>,
@@ -97,7 +100,7 @@ impl Config {
         host: impl Into<String>,
         port: u16,
         login: impl Into<String>,
-        password: impl Into<String>,
+        password: impl Into<Vec<u8>>,
         key1: impl Into<String>,
         key2: impl Into<String>,
     ) -> Config {
@@ -128,14 +131,30 @@ impl Config {
         // Parsed again from the text: errors through a `Value` lose the number they refuse.
         let raw: ConfigJson = serde_json::from_str(text)
             .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
-        let mut config = Config::new(
-            raw.host,
-            raw.port,
-            raw.login,
-            raw.password,
-            raw.key1,
-            raw.key2,
-        );
+        let password = match (raw.password, raw.password_base64) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(encoded)) => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .map_err(|_| {
+                        Error::InvalidArgument(
+                            "config: password_base64 is not base64 (its value is not shown)".into(),
+                        )
+                    })?
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidArgument(
+                    "config: give password or password_base64, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(Error::InvalidArgument(
+                    "config: missing field `password` (or `password_base64`)".into(),
+                ))
+            }
+        };
+        let mut config = Config::new(raw.host, raw.port, raw.login, password, raw.key1, raw.key2);
         if let Some(ms) = raw.connect_timeout_ms {
             config.connect_timeout = positive_ms("connect_timeout_ms", ms)?;
         }
@@ -193,10 +212,9 @@ impl Config {
 /// serde's type errors quote the offending value (``invalid type: integer `1234` ``), which for
 /// these keys would put a secret into `mb_last_error`; they are checked first and named by their
 /// JSON type only. Strings are never quoted by the errors that can follow.
-const SECRET_KEYS: [&str; 3] = ["password", "key1", "key2"];
-
 fn refuse_non_string_secrets(value: &serde_json::Value) -> Result<(), Error> {
-    for key in SECRET_KEYS {
+    let secrets = crate::abi::CONFIG_KEYS.iter().filter(|spec| spec.secret);
+    for key in secrets.map(|spec| spec.name) {
         let kind = match value.get(key) {
             None | Some(serde_json::Value::String(_)) => continue,
             Some(serde_json::Value::Null) => "null",
@@ -304,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_secret_of_the_wrong_type_is_never_echoed() {
-        for key in SECRET_KEYS {
+        for key in ["password", "password_base64", "key1", "key2"] {
             for value in [
                 "987654321",
                 "98765.4321",
@@ -331,5 +349,70 @@ mod tests {
         assert!(
             !shown.contains("hunter2") && !shown.contains("KEYONE") && !shown.contains("KEYTWO")
         );
+    }
+
+    #[test]
+    fn a_password_is_text_or_raw_bytes_in_base64_never_both() {
+        let cp1251 = [0xcf, 0xe0, 0xf0, 0xee, 0xeb, 0xfc]; // "Пароль" in CP1251
+        let text = r#"{"host":"h","login":"l","key1":"k","key2":"v","password_base64":"z+Dw7uv8"}"#;
+        assert_eq!(Config::from_json(text).unwrap().password, cp1251);
+        assert_eq!(parse("").unwrap().password, b"p");
+        let both = r#"{"host":"h","login":"l","password":"p","password_base64":"cA==","key1":"k","key2":"v"}"#;
+        assert!(Config::from_json(both)
+            .unwrap_err()
+            .to_string()
+            .contains("not both"));
+        let neither = r#"{"host":"h","login":"l","key1":"k","key2":"v"}"#;
+        assert!(Config::from_json(neither)
+            .unwrap_err()
+            .to_string()
+            .contains("password"));
+        let bad = r#"{"host":"h","login":"l","key1":"k","key2":"v","password_base64":"s3cr3t!!"}"#;
+        let shown = Config::from_json(bad).unwrap_err().to_json();
+        assert!(
+            shown.contains("password_base64") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
+
+    /// The table the bindings are generated from (`crate::abi::CONFIG_KEYS`) and this parser
+    /// agree: every key of the table is accepted with its default and changes nothing, and a key
+    /// outside the table is refused.
+    #[test]
+    fn the_config_key_table_matches_the_parser() {
+        let base = parse("").unwrap();
+        for spec in crate::abi::CONFIG_KEYS {
+            let Some(default) = spec.default else {
+                continue;
+            };
+            let with = parse(&format!(r#","{}":{default}"#, spec.name))
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+            assert_eq!(format!("{with:?}"), format!("{base:?}"), "{}", spec.name);
+            assert_eq!(with.password, base.password);
+        }
+        for spec in crate::abi::CONFIG_KEYS.iter().filter(|s| s.required) {
+            let without: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str::<serde_json::Value>(&format!("{{{BASE}}}"))
+                    .unwrap()
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(k, _)| *k != spec.name)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+            let text = serde_json::Value::Object(without).to_string();
+            assert!(
+                Config::from_json(&text).is_err(),
+                "{} is required",
+                spec.name
+            );
+        }
+        for (key, value) in [("password", "\"p\""), ("password_base64", "\"cA==\"")] {
+            let text =
+                format!(r#"{{"host":"h","login":"l","key1":"k","key2":"v","{key}":{value}}}"#);
+            assert!(Config::from_json(&text).is_ok(), "{key}");
+            assert!(crate::abi::config_key(key).is_some());
+        }
+        refused(r#","not_a_key":1"#, "not_a_key");
     }
 }

@@ -1,80 +1,13 @@
-//! Local failures and the JSON error text they become. Codes 5 and 6 and the OS errno on a failed
+//! Local failures and the JSON error text they become. Code 6 and the OS errno on a failed
 //! connect keep the original PHP client's numbers; every new condition has its own number from
-//! 9001, above the largest errno any Unix reserves (Linux caps errno at 4095), so they can never
-//! collide. No failure is ever reported with code 0.
+//! 9001 (`crate::abi`'s table), above the largest errno any Unix reserves (Linux caps errno at
+//! 4095), so they can never collide. No failure is ever reported with code 0.
 
 use std::fmt;
 
 use crate::protocol::phpjson;
 
-// This enum is the one source of the numbers: the header is generated from it, `code` derives
-// from it, and tests/abi_consistency.rs checks each binding's constants against it.
-/// The `code` of the library's own error replies (see the README's table). Connect failures
-/// report the OS errno instead, which is always below 4096.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum mb_code {
-    MB_OK = 0,
-    /// `config.php` not found (the PHP shim's key lookup).
-    MB_CONFIG_NOT_FOUND = 5,
-    /// No usable reply to the auth message: probably wrong keys.
-    MB_NULL_RESPONSE = 6,
-    /// The server did not answer within `io_timeout_ms`; the request was not resent.
-    MB_TIMEOUT = 9001,
-    /// The connection broke after the request was sent; the request was not resent.
-    MB_CONNECTION_LOST = 9002,
-    /// The server announced a frame over `max_frame_bytes`.
-    MB_FRAME_TOO_LARGE = 9003,
-    /// A frame or reply that is not whole cipher blocks, not UTF-8, empty or holding NUL.
-    MB_MALFORMED_REPLY = 9004,
-    /// NULL pointer, invalid UTF-8, invalid JSON, or a bad config.
-    MB_INVALID_ARGUMENT = 9005,
-    /// `key1` or `key2` is not base64 of a valid AES key or IV.
-    MB_INVALID_KEY = 9006,
-    /// The handle was never issued or is already closed.
-    MB_CLOSED_HANDLE = 9007,
-    /// A defect inside the library; the call was abandoned safely.
-    MB_INTERNAL = 9008,
-    /// The host name did not resolve.
-    MB_HOST_NOT_RESOLVED = 9009,
-    /// `workparams` has no `CRYPTO_KEY_2` row (the PHP shim's key lookup).
-    MB_KEY2_ROW_MISSING = 9010,
-    /// The call was cancelled from another thread (`mb_cancel`, or its token's
-    /// `mb_token_cancel`), or its handle was discarded while it ran; the request may or may not
-    /// have reached the server, and was not resent. A call whose token was cancelled before it
-    /// started sent nothing (the text says so).
-    MB_CANCELLED = 9011,
-    /// The reply stream is out of step with the requests (more bytes followed a reply at once,
-    /// or a batch reply names paths outside the request); the connection was dropped.
-    MB_OUT_OF_STEP = 9012,
-    /// The server's reply is not JSON; its text is kept in `detail`.
-    MB_REPLY_NOT_JSON = 9013,
-}
-
-/// The codes of [`mb_code`] as the integers found in a reply's `code`.
-pub mod code {
-    use super::mb_code;
-
-    pub const OK: i64 = mb_code::MB_OK as i64;
-
-    pub const CONFIG_NOT_FOUND: i64 = mb_code::MB_CONFIG_NOT_FOUND as i64;
-    pub const NULL_RESPONSE: i64 = mb_code::MB_NULL_RESPONSE as i64;
-    pub const TIMEOUT: i64 = mb_code::MB_TIMEOUT as i64;
-    pub const CONNECTION_LOST: i64 = mb_code::MB_CONNECTION_LOST as i64;
-    pub const FRAME_TOO_LARGE: i64 = mb_code::MB_FRAME_TOO_LARGE as i64;
-    pub const MALFORMED_REPLY: i64 = mb_code::MB_MALFORMED_REPLY as i64;
-    pub const INVALID_ARGUMENT: i64 = mb_code::MB_INVALID_ARGUMENT as i64;
-    pub const INVALID_KEY: i64 = mb_code::MB_INVALID_KEY as i64;
-    pub const CLOSED_HANDLE: i64 = mb_code::MB_CLOSED_HANDLE as i64;
-    pub const INTERNAL: i64 = mb_code::MB_INTERNAL as i64;
-    pub const HOST_NOT_RESOLVED: i64 = mb_code::MB_HOST_NOT_RESOLVED as i64;
-    /// Used by the PHP shim when `workparams` has no `CRYPTO_KEY_2` row.
-    pub const KEY2_ROW_MISSING: i64 = mb_code::MB_KEY2_ROW_MISSING as i64;
-    pub const CANCELLED: i64 = mb_code::MB_CANCELLED as i64;
-    pub const OUT_OF_STEP: i64 = mb_code::MB_OUT_OF_STEP as i64;
-    pub const REPLY_NOT_JSON: i64 = mb_code::MB_REPLY_NOT_JSON as i64;
-}
+pub use crate::abi::code;
 
 use code::*;
 
@@ -136,7 +69,15 @@ impl Error {
         match self {
             Error::Connect { .. } => CONNECT_FAILED_TEXT.to_string(),
             Error::NullResponse(_) => NULL_RESPONSE_TEXT.to_string(),
-            Error::AuthRejected(reply) => reply.clone(),
+            Error::AuthRejected(reply) => match phpjson::parse(reply) {
+                Ok(serde_json::Value::Object(map)) => match map.get("return") {
+                    Some(serde_json::Value::String(text)) => {
+                        format!("The server refused the login: {text}")
+                    }
+                    _ => format!("The server refused the login: {reply}"),
+                },
+                _ => format!("The server refused the login: {reply}"),
+            },
             Error::Timeout(what) => format!("Timed out {what}"),
             Error::ConnectionLost(what) => format!("Connection lost {what}"),
             Error::FrameTooLarge(what) => format!("Frame too large: {what}"),

@@ -36,7 +36,7 @@ impl Identity {
         field(config.host.as_bytes());
         field(&config.port.to_le_bytes());
         field(config.login.as_bytes());
-        field(config.password.as_bytes());
+        field(&config.password);
         field(config.key1.as_bytes());
         field(config.key2.as_bytes());
         field(&config.connect_timeout.as_nanos().to_le_bytes());
@@ -144,24 +144,32 @@ impl Pool {
     }
 }
 
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    pid: 0,
+    idle: BTreeMap::new(),
+    counters: Counters {
+        returned: 0,
+        reused: 0,
+        closed_idle_timeout: 0,
+        closed_over_limit: 0,
+        closed_dead: 0,
+        closed_by_clear: 0,
+        forgotten_after_fork: 0,
+    },
+});
+
 fn pool() -> MutexGuard<'static, Pool> {
-    static POOL: Mutex<Pool> = Mutex::new(Pool {
-        pid: 0,
-        idle: BTreeMap::new(),
-        counters: Counters {
-            returned: 0,
-            reused: 0,
-            closed_idle_timeout: 0,
-            closed_over_limit: 0,
-            closed_dead: 0,
-            closed_by_clear: 0,
-            forgotten_after_fork: 0,
-        },
-    });
+    crate::fork::protect_locks();
     // Every change is a push or pop of whole entries: a panic cannot leave one half-made.
     let mut guard = POOL.lock().unwrap_or_else(PoisonError::into_inner);
     guard.forget_if_forked();
     guard
+}
+
+/// Holds the pool across a `fork()` (see `crate::fork`); the child forgets what it inherited on
+/// its first use.
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(POOL.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Says DISCONNECT without waiting for the reply, then closes. The socket is made non-blocking
@@ -236,38 +244,42 @@ pub(crate) fn put(identity: Identity, conn: Connection, cipher: Cipher, limits: 
     farewell(closing);
 }
 
-/// The pool's state as JSON: idle connections in all and the number of identities they serve,
-/// then counts since the process started (or forked): connections returned, reused, and closed
-/// for each reason. Closes expired connections first, so a host that polls it also enforces
-/// the idle lifetime while no client is active.
+/// The pool's state as JSON, a pure read that touches no connection: `idle`, the connections
+/// waiting that are still within their idle lifetime, and the number of identities they serve;
+/// `expired`, those past it that the next use of the pool (a take, a return or [`clear`]) closes
+/// with DISCONNECT; then counts since the process started (or forked): connections returned,
+/// reused, and closed for each reason.
 pub fn stats() -> String {
-    let mut expired = Vec::new();
-    let text = {
-        let mut pool = pool();
-        pool.take_expired(Instant::now(), &mut expired);
-        let c = pool.counters;
-        serde_json::json!({
-            "idle": pool.total(),
-            "identities": pool.idle.len(),
-            "returned": c.returned,
-            "reused": c.reused,
-            "closed_idle_timeout": c.closed_idle_timeout,
-            "closed_over_limit": c.closed_over_limit,
-            "closed_dead": c.closed_dead,
-            "closed_by_clear": c.closed_by_clear,
-            "forgotten_after_fork": c.forgotten_after_fork,
-        })
-        .to_string()
-    };
-    farewell(expired);
-    text
+    let now = Instant::now();
+    let mut pool = pool();
+    pool.forget_if_forked();
+    let live = |entries: &Vec<Idle>| entries.iter().filter(|e| e.expires > now).count();
+    let idle: usize = pool.idle.values().map(live).sum();
+    let identities = pool.idle.values().filter(|e| live(e) > 0).count();
+    let c = pool.counters;
+    serde_json::json!({
+        "idle": idle,
+        "expired": pool.total() - idle,
+        "identities": identities,
+        "returned": c.returned,
+        "reused": c.reused,
+        "closed_idle_timeout": c.closed_idle_timeout,
+        "closed_over_limit": c.closed_over_limit,
+        "closed_dead": c.closed_dead,
+        "closed_by_clear": c.closed_by_clear,
+        "forgotten_after_fork": c.forgotten_after_fork,
+    })
+    .to_string()
 }
 
-/// Closes every idle connection with DISCONNECT and returns how many there were. Connections in
-/// use by clients are not touched; they return to the pool when their clients are closed.
+/// Closes every idle connection with DISCONNECT and returns how many were within their idle
+/// lifetime (expired ones are closed too, counted as `closed_idle_timeout`). Connections in use
+/// by clients are not touched; they return to the pool when their clients are closed.
 pub fn clear() -> usize {
+    let mut expired = Vec::new();
     let all: Vec<Idle> = {
         let mut pool = pool();
+        pool.take_expired(Instant::now(), &mut expired);
         let all: Vec<Idle> = std::mem::take(&mut pool.idle)
             .into_values()
             .flatten()
@@ -276,6 +288,7 @@ pub fn clear() -> usize {
         all
     };
     let n = all.len();
+    farewell(expired);
     farewell(all);
     n
 }

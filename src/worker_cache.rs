@@ -13,9 +13,16 @@ pub const MAX_ENTRIES: usize = 256;
 /// Longest name plus value accepted.
 pub const MAX_BYTES: usize = 64 * 1024;
 
+static CACHE: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
 fn cache() -> MutexGuard<'static, BTreeMap<String, String>> {
-    static CACHE: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    crate::fork::protect_locks();
     CACHE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Holds the cache across a `fork()` (see `crate::fork`).
+pub(crate) fn hold() -> Box<dyn std::any::Any> {
+    Box::new(CACHE.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 pub fn get(name: &str) -> Option<String> {

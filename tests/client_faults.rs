@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mikrobill::code;
-use mikrobill::{Client, Config, Error};
+use mikrobill::{CancelToken, Client, Config, Error};
 
 fn client(port: u16, login: &str) -> Client {
     let mut config = Config::new("127.0.0.1", port, login, "pw", hostile::KEY1, hostile::KEY2);
@@ -260,24 +260,37 @@ fn a_reply_that_is_not_json_is_9013_with_its_text_in_detail() {
 }
 
 #[test]
-fn a_batch_reply_naming_other_paths_is_out_of_step() {
+fn a_batch_reply_naming_paths_as_the_core_normalised_them_passes_through() {
+    // The core may echo a batch's paths normalised (`API.Clients` as `API.Client`, another
+    // case, a GUID without its leading zero): the protocol only infers them, so the reply is
+    // passed through as the original client passes it, and the connection stays.
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "stray-path");
-    let e = c
+    let reply = c
         .process(
             "API.Client",
             Some(r#"{"1.AutorizeInfo.Name":"x","2.X":"y"}"#),
         )
-        .unwrap_err();
-    assert_eq!(e.code(), code::OUT_OF_STEP, "{e}");
-    assert!(e.to_string().contains("API.Clients.2.X"), "{e}");
-    assert!(!c.is_connected());
-    // The same reply under a prefix it fits is accepted, and so is a non-batch request's.
-    let mut c = client(server.addr.port(), "stray-path");
-    assert!(c
-        .process("API", Some(r#"{"Client.1.AutorizeInfo.Name":"x"}"#))
-        .is_ok());
+        .unwrap();
+    assert!(reply.contains("API.Clients.2.X"), "{reply}");
+    assert!(c.is_connected());
     assert!(c.process("API.Other", None).is_ok());
+}
+
+#[test]
+fn a_reply_that_is_not_utf8_passes_through_as_bytes() {
+    let server = hostile::spawn(0);
+    let mut c = client(server.addr.port(), "not-utf8");
+    let reply = c.process_bytes("API.GetClients", None, None).unwrap();
+    assert_eq!(reply, b"{\"return\":\"\xff\xfe\",\"code\":0}");
+    assert!(
+        c.is_connected(),
+        "a reply in another encoding is a good reply"
+    );
+    // The text API still wants UTF-8, and says where to go instead.
+    let e = c.process("API.GetClients", None).unwrap_err();
+    assert_eq!(e.code(), code::MALFORMED_REPLY);
+    assert!(e.to_string().contains("process_bytes"), "{e}");
 }
 
 #[test]
@@ -308,24 +321,28 @@ fn a_trickling_reply_ends_at_the_call_deadline_not_after_it() {
 fn a_call_cancelled_from_another_thread_returns_9011_at_once() {
     let server = hostile::spawn(0);
     let mut c = client(server.addr.port(), "trickle");
-    let token = c.canceller();
+    let token = CancelToken::new();
+    let fired = token.clone();
     let canceller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(250));
-        token.cancel();
+        fired.cancel();
         std::time::Instant::now()
     });
-    let e = c.process("API.GetClients", None).unwrap_err();
+    let e = c.process_with("API.GetClients", None, &token).unwrap_err();
     let returned = std::time::Instant::now();
     let cancelled = canceller.join().unwrap();
     assert_eq!(e.code(), code::CANCELLED, "{e}");
     assert!(returned.duration_since(cancelled) < Duration::from_millis(200));
     assert!(!c.is_connected());
-    // A cancel applies to the call in progress only: the next call runs (and is cut short by
-    // its own deadline here, since this peer trickles).
+    // A token applies to the calls given it only: a call without it runs, one given it again
+    // stops before sending anything.
     let mut c = client(server.addr.port(), "echo");
-    c.canceller().cancel();
     assert_eq!(code(c.process("API.GetClients", None)), 0);
-    // A discarded client refuses every later call without touching the network.
-    c.canceller().discard();
-    assert_eq!(code(c.process("API.GetClients", None)), code::CANCELLED);
+    let e = c.process_with("API.GetClients", None, &token).unwrap_err();
+    assert_eq!(e.code(), code::CANCELLED);
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    assert!(
+        c.is_connected(),
+        "a call refused before sending keeps the connection"
+    );
 }

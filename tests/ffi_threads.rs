@@ -5,20 +5,15 @@
 mod hostile;
 
 use std::ffi::{c_char, CStr, CString};
+use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::thread;
 
 use mikrobill::code;
-
-// The exports are reached as a C program reaches them: by symbol, through the library.
-unsafe extern "C" {
-    fn mb_connect(config_json: *const c_char) -> i64;
-    fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
-    safe fn mb_close(handle: i64) -> i32;
-    safe fn mb_last_error_code() -> i32;
-    safe fn mb_discard(handle: i64) -> i32;
-    fn mb_free(text: *mut c_char);
-}
+// The exports themselves, as a C program calls them.
+use mikrobill::ffi::{
+    mb_close, mb_connect, mb_discard, mb_free, mb_last_error_message, mb_process,
+};
 
 fn config(port: u16, login: &str) -> CString {
     CString::new(format!(
@@ -38,25 +33,58 @@ fn take(ptr: *mut c_char) -> String {
     text
 }
 
+/// `mb_process` on raw arguments: its status and its reply (the error JSON on failure).
+///
+/// # Safety
+/// `path` and `value` are NULL or NUL-terminated strings that outlive the call.
+unsafe fn process_raw(handle: i64, path: *const c_char, value: *const c_char) -> (i32, String) {
+    let mut reply: *mut c_char = null_mut();
+    // SAFETY: the caller's promise for the strings; `reply` is a valid out-parameter.
+    let status = unsafe { mb_process(handle, path, value, 0, &mut reply) };
+    let reply = take(reply);
+    // The status and the reply's code agree: 0 for a server reply (its own code is 0 here).
+    assert_eq!(
+        i64::from(status),
+        mikrobill::reply_code(&reply).unwrap_or(-1),
+        "{reply}"
+    );
+    (status, reply)
+}
+
 fn process(handle: i64, path: &str, value: Option<&str>) -> String {
     let path = CString::new(path).unwrap();
     let value = value.map(|v| CString::new(v).unwrap());
     // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    take(unsafe {
-        mb_process(
+    unsafe {
+        process_raw(
             handle,
             path.as_ptr(),
-            value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+            value.as_ref().map_or(null(), |v| v.as_ptr()),
         )
-    })
+    }
+    .1
+}
+
+/// This thread's last error message, None after a success.
+fn last_error_message() -> Option<String> {
+    let mut message: *mut c_char = null_mut();
+    // SAFETY: a valid out-parameter.
+    assert_eq!(unsafe { mb_last_error_message(&mut message) }, 0);
+    (!message.is_null()).then(|| take(message))
+}
+
+fn connect(config: &CStr) -> i64 {
+    let mut handle = 0;
+    // SAFETY: a NUL-terminated string that outlives the call and a valid out-parameter.
+    assert_eq!(unsafe { mb_connect(config.as_ptr(), &mut handle) }, 0);
+    assert!(handle > 0);
+    handle
 }
 
 #[test]
 fn threads_sharing_one_handle_never_get_each_others_replies() {
     let server = hostile::spawn(0);
-    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
-    assert!(handle > 0);
+    let handle = connect(&config(server.addr.port(), "echo"));
     let workers: Vec<_> = (0..16)
         .map(|t| {
             thread::spawn(move || {
@@ -85,8 +113,7 @@ fn threads_sharing_one_handle_never_get_each_others_replies() {
 #[test]
 fn closing_while_other_threads_call_is_safe_and_final() {
     let server = hostile::spawn(0);
-    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
+    let handle = connect(&config(server.addr.port(), "echo"));
     let barrier = Arc::new(std::sync::Barrier::new(9));
     let callers: Vec<_> = (0..8)
         .map(|_| {
@@ -144,22 +171,21 @@ fn closing_while_other_threads_call_is_safe_and_final() {
 #[test]
 fn null_and_invalid_arguments_to_process_are_9005() {
     let server = hostile::spawn(0);
-    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let handle = unsafe { mb_connect(config(server.addr.port(), "echo").as_ptr()) };
+    let handle = connect(&config(server.addr.port(), "echo"));
     let path = CString::new("API.GetClients").unwrap();
     // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let null_path = take(unsafe { mb_process(handle, std::ptr::null(), std::ptr::null()) });
+    let (_, null_path) = unsafe { process_raw(handle, null(), null()) };
     assert_eq!(
         mikrobill::reply_code(&null_path),
         Some(code::INVALID_ARGUMENT)
     );
     let bad_utf8 = b"API.\xc3\0";
     // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let reply = take(unsafe { mb_process(handle, bad_utf8.as_ptr().cast(), std::ptr::null()) });
+    let (_, reply) = unsafe { process_raw(handle, bad_utf8.as_ptr().cast(), null()) };
     assert_eq!(mikrobill::reply_code(&reply), Some(code::INVALID_ARGUMENT));
     let bad_json = CString::new("[1,").unwrap();
     // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let reply = take(unsafe { mb_process(handle, path.as_ptr(), bad_json.as_ptr()) });
+    let (_, reply) = unsafe { process_raw(handle, path.as_ptr(), bad_json.as_ptr()) };
     assert_eq!(mikrobill::reply_code(&reply), Some(code::INVALID_ARGUMENT));
     // Nothing of that reached the server, and the handle still works.
     assert_eq!(
@@ -179,14 +205,12 @@ fn null_and_invalid_arguments_to_process_are_9005() {
 #[test]
 fn a_reply_c_text_cannot_carry_is_9004_at_the_c_boundary() {
     let server = hostile::spawn(0);
-    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let handle = unsafe { mb_connect(config(server.addr.port(), "nul").as_ptr()) };
+    let handle = connect(&config(server.addr.port(), "nul"));
     let reply = process(handle, "API.GetClients", None);
     assert_eq!(mikrobill::reply_code(&reply), Some(code::MALFORMED_REPLY));
     assert!(reply.contains("NUL"), "{reply}");
-    assert_eq!(
-        i64::from(mb_last_error_code()),
-        code::MALFORMED_REPLY,
+    assert!(
+        last_error_message().unwrap().contains("(code 9004)"),
         "a reply C cannot carry is a failed call"
     );
     assert_eq!(mb_close(handle), 0);
@@ -231,10 +255,7 @@ fn close_says_disconnect_and_discard_only_closes_the_socket() {
 }
 
 fn mb_connect_echo(port: u16) -> i64 {
-    // SAFETY: arguments are NULL or NUL-terminated strings that outlive the call.
-    let handle = unsafe { mb_connect(config(port, "echo").as_ptr()) };
-    assert!(handle > 0);
-    handle
+    connect(&config(port, "echo"))
 }
 
 #[test]
@@ -249,7 +270,7 @@ fn each_thread_sees_only_its_own_last_error() {
             assert_eq!(mikrobill::reply_code(&reply), Some(code::CLOSED_HANDLE));
             barrier.wait(); // the other thread succeeds now
             barrier.wait();
-            i64::from(mb_last_error_code())
+            last_error_message()
         })
     };
     barrier.wait();
@@ -257,8 +278,12 @@ fn each_thread_sees_only_its_own_last_error() {
         mikrobill::reply_code(&process(handle, "API.GetClients", None)),
         Some(0)
     );
-    assert_eq!(mb_last_error_code(), 0);
+    assert_eq!(last_error_message(), None);
     barrier.wait();
-    assert_eq!(failing.join().unwrap(), code::CLOSED_HANDLE);
+    let failed = failing
+        .join()
+        .unwrap()
+        .expect("the failing thread keeps its error");
+    assert!(failed.contains("(code 9007)"), "{failed}");
     assert_eq!(mb_close(handle), 0);
 }

@@ -76,12 +76,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-unsafe extern "C" {
-    fn mb_connect(config_json: *const c_char) -> i64;
-    fn mb_process(handle: i64, path: *const c_char, value_json: *const c_char) -> *mut c_char;
-    safe fn mb_close(handle: i64) -> i32;
-    fn mb_free(text: *mut c_char);
-}
+// The exports themselves, as a C program calls them.
+use mikrobill::ffi::{mb_close, mb_connect, mb_free, mb_process};
 
 fn connect(port: u16, login: &str) -> i64 {
     let config = CString::new(format!(
@@ -90,8 +86,9 @@ fn connect(port: u16, login: &str) -> i64 {
         hostile::KEY2
     ))
     .unwrap();
-    // SAFETY: a NUL-terminated string that outlives the call.
-    let handle = unsafe { mb_connect(config.as_ptr()) };
+    let mut handle = 0;
+    // SAFETY: a NUL-terminated string that outlives the call and a valid out-parameter.
+    assert_eq!(unsafe { mb_connect(config.as_ptr(), &mut handle) }, 0);
     assert!(handle > 0);
     handle
 }
@@ -103,14 +100,22 @@ fn measured_call(handle: i64) -> (i64, usize, usize) {
     COUNTED.with(|c| c.set(true));
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
-    // SAFETY: NULL or NUL-terminated strings that outlive the call.
-    let reply = unsafe { mb_process(handle, path.as_ptr(), std::ptr::null()) };
+    let mut reply: *mut c_char = std::ptr::null_mut();
+    // SAFETY: NULL or NUL-terminated strings that outlive the call, a valid out-parameter.
+    let status = unsafe { mb_process(handle, path.as_ptr(), std::ptr::null(), 0, &mut reply) };
     let peak = (PEAK.load(Ordering::SeqCst) - before).max(0) as usize;
     COUNTED.with(|c| c.set(false));
     // SAFETY: a non-NULL string from the library, NUL-terminated and not yet freed.
     let text = unsafe { CStr::from_ptr(reply) }.to_bytes();
     let len = text.len();
     let code = last_code(std::str::from_utf8(text).unwrap());
+    if status != 0 {
+        assert_eq!(
+            i64::from(status),
+            code,
+            "the status is the error JSON's code"
+        );
+    }
     // SAFETY: issued by the library and not used again.
     unsafe { mb_free(reply) };
     (code, len, peak)

@@ -2,7 +2,8 @@
 # Builds the .NET binding and its tests with Mono's mcs and runs them on mono against the real
 # libmikrobill.so and mikrobill-sim. Exits non-zero on any failure; never skips.
 # Needs: mono-mcs, mono-runtime (apt), and `cargo build --release` done at the repository root.
-# Env: MIKROBILL_LIB (default <repo>/target/release/libmikrobill.so),
+# Env: MIKROBILL_LIB (default <repo>/target/release/libmikrobill.so; bin/MikroBILL.dll.config maps
+#      the binding's DllImport name "mikrobill" to it),
 #      MIKROBILL_SIM (default <repo>/target/release/mikrobill-sim).
 # Optional argument: a substring of "Class.Method" to run only matching tests.
 set -euo pipefail
@@ -28,19 +29,22 @@ done
 
 out="$here/bin"
 mkdir -p "$out"
-# The library: the same sources the csproj compiles. The test exe also compiles the internal JSON
-# reader, which it uses to inspect replies.
+# The library: the same sources the csproj compiles.
 mcs -nologo -warnaserror -langversion:6 -optimize+ -target:library -r:System.Numerics \
     -out:"$out/MikroBILL.dll" "$here"/src/*.cs
-# The test helper for extensions' own tests (testing/SimulatorDouble.cs), an assembly of its own.
+# Mono finds [DllImport("mikrobill")] through the assembly's dllmap: here, the library under test.
+cat >"$out/MikroBILL.dll.config" <<XML
+<configuration><dllmap dll="mikrobill" target="$(readlink -f "$MIKROBILL_LIB")" os="linux"/></configuration>
+XML
+# The test helper for extensions' own tests (testing/SimulatorDouble.cs), an assembly of its own,
+# which the binding's tests use too.
 mcs -nologo -warnaserror -langversion:6 -optimize+ -target:library -r:"$out/MikroBILL.dll" \
     -out:"$out/MikroBILL.Testing.dll" "$here"/testing/*.cs
 mcs -nologo -warnaserror -langversion:6 -target:exe -r:System.Numerics -r:System.Core -r:System.Xml \
-    -r:"$out/MikroBILL.dll" -r:"$out/MikroBILL.Testing.dll" -out:"$out/MikroBILL.Tests.exe" \
-    "$here/src/JsonReader.cs" "$here"/tests/*.cs
+    -r:"$out/MikroBILL.dll" -r:"$out/MikroBILL.Testing.dll" -out:"$out/MikroBILL.Tests.exe" "$here"/tests/*.cs
 
 # Each simulator the tests start records its pid in sim-PID.pid under this run directory while it
-# runs (tests/Sim.cs). When mono ends without disposing them (a crash, kill -9, the timeout below)
+# runs (testing/SimulatorDouble.cs). When mono ends without disposing them (a crash, kill -9, the timeout below)
 # they would outlive the run, so on any exit of this script cleanup stops exactly the simulators
 # listed there, and only while the pid still runs the simulator binary: nothing found by name.
 run_dir="$(mktemp -d "${TMPDIR:-/tmp}/mikrobill-dotnet-run.XXXXXX")"

@@ -31,8 +31,10 @@ enum Work {
 }
 
 enum Done {
-    Reply(Result<String, Error>),
-    Checked(bool),
+    /// The reply's bytes exactly as decrypted: UTF-8 or not (a core writing CP1251 is passed
+    /// through as it wrote).
+    Reply(Result<Vec<u8>, Error>),
+    Checked(Result<(), Error>),
 }
 
 struct Job {
@@ -113,17 +115,18 @@ impl CorePool {
         &self,
         path: String,
         value: Option<String>,
-    ) -> Result<Result<String, Error>, PoolError> {
+    ) -> Result<Result<Vec<u8>, Error>, PoolError> {
         match self.submit(Work::Process { path, value }).await? {
             Done::Reply(reply) => Ok(reply),
             Done::Checked(_) => unreachable!("a process job answers with a reply"),
         }
     }
 
-    /// Whether the core is reachable and accepts the login, through the next free connection.
-    pub async fn check(&self) -> Result<bool, PoolError> {
+    /// Whether the core is reachable and accepts the login (connecting if needed), through the
+    /// next free connection; the reason when not.
+    pub async fn check(&self) -> Result<Result<(), Error>, PoolError> {
         match self.submit(Work::Check).await? {
-            Done::Checked(ok) => Ok(ok),
+            Done::Checked(result) => Ok(result),
             Done::Reply(_) => unreachable!("a check job answers with a bool"),
         }
     }
@@ -234,9 +237,9 @@ impl Worker {
             self.state.store(WORKER_BUSY, Ordering::SeqCst);
             let done = match &job.work {
                 Work::Process { path, value } => {
-                    Done::Reply(self.client.process(path, value.as_deref()))
+                    Done::Reply(self.client.process_bytes(path, value.as_deref(), None))
                 }
-                Work::Check => Done::Checked(self.client.check_connection()),
+                Work::Check => Done::Checked(self.client.ensure_connected(None)),
             };
             self.publish_idle();
             // The requester may be gone (its client hung up); the answer is then dropped.

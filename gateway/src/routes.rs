@@ -22,6 +22,7 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 const JSON: &str = "application/json";
 
 /// How long a health answer is reused.
+/// (The cached value is the check's outcome: `Err` holds the failure's code and error JSON.)
 const HEALTH_CACHE: Duration = Duration::from_secs(1);
 
 /// What the audit line and the metrics record about a request.
@@ -215,7 +216,7 @@ async fn process(
     drop(value);
     match gateway.pool.process(path, value_json).await {
         Ok(Ok(reply)) => {
-            note.code = mikrobill::reply_code(&reply);
+            note.code = mikrobill::reply_code(&String::from_utf8_lossy(&reply));
             Answer::json(StatusCode::OK, reply)
         }
         Ok(Err(error)) => Answer::refusal(Refusal::library(&error), note),
@@ -315,32 +316,23 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 async fn health(gateway: &Gateway, note: &mut Note) -> Answer {
-    let reachable = {
+    let checked = {
         let mut cached = gateway.health.lock().await;
-        match *cached {
-            Some((at, ok)) if at.elapsed() < HEALTH_CACHE => Ok(ok),
+        match &*cached {
+            Some((at, result)) if at.elapsed() < HEALTH_CACHE => Ok(result.clone()),
             _ => {
-                let result = gateway.pool.check().await;
-                if let Ok(ok) = result {
-                    *cached = Some((Instant::now(), ok));
+                let checked = gateway.pool.check().await;
+                if let Ok(result) = &checked {
+                    *cached = Some((Instant::now(), result.clone()));
                 }
-                result
+                checked
             }
         }
     };
     let counts = gateway.pool.counts();
-    let (status, state) = match reachable {
-        Ok(true) => (StatusCode::OK, "ok"),
-        Ok(false) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "core unreachable or login refused",
-        ),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-    };
-    note.code = None;
-    let body = serde_json::json!({
-        "status": state,
-        "core_reachable": reachable.unwrap_or(false),
+    let mut body = serde_json::json!({
+        "status": "ok",
+        "core_reachable": true,
         "connections": {
             "busy": counts.busy,
             "idle": counts.idle,
@@ -349,6 +341,24 @@ async fn health(gateway: &Gateway, note: &mut Note) -> Answer {
         "queued": counts.queued,
         "version": env!("CARGO_PKG_VERSION"),
     });
+    let status = match checked {
+        Ok(Ok(())) => StatusCode::OK,
+        Ok(Err(error)) => {
+            // Why, as the library says it (its error JSON never holds a secret).
+            body["status"] = "core unreachable or login refused".into();
+            body["core_reachable"] = false.into();
+            body["code"] = error.code().into();
+            body["error"] = serde_json::from_str(&error.to_json()).unwrap_or_default();
+            note.code = Some(error.code());
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Err(_) => {
+            body["status"] = "busy".into();
+            body["core_reachable"] = false.into();
+            note.code = Some(code::BUSY);
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
     Answer::json(status, body.to_string())
 }
 

@@ -53,7 +53,7 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// The last health check and when it ran: unauthenticated callers may ask often, the core
     /// is asked at most once a second.
-    pub health: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    pub health: tokio::sync::Mutex<Option<(Instant, Result<(), mikrobill::Error>)>>,
 }
 
 impl Gateway {

@@ -141,6 +141,9 @@ async fn library_failures_keep_their_json_and_get_a_status_by_kind() {
         (h.status, &h.json()["core_reachable"]),
         (503, &serde_json::json!(false))
     );
+    // The reason, as the library gives it.
+    assert_eq!(h.json()["code"], 111);
+    assert_eq!(h.json()["error"]["return"], "Can`t connect!");
 
     // It comes back: the next requests succeed through new connections.
     sim.restart();

@@ -1,6 +1,8 @@
 //! Is this text one JSON value? Checked without building it and without recursion: a reply may
 //! be tens of megabytes or nested thousands of levels deep, and neither may cost memory beyond a
-//! bit per open bracket, nor a stack overflow (serde_json either recurses or stops at 128).
+//! bit per open bracket, nor a stack overflow (serde_json either recurses or stops at 128). The
+//! text need not be UTF-8: the core's output encoding has never been seen, and a reply in
+//! CP1251 is passed through as the original client passes it.
 
 /// `Err` says what is wrong and at which byte.
 pub fn check(text: &[u8]) -> Result<(), String> {
@@ -208,7 +210,8 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// A string from its opening quote; the text is already known to be UTF-8.
+    /// A string from its opening quote. Any byte from 0x20 up passes, so a reply in another
+    /// encoding than UTF-8 (a core writing CP1251) is still judged by its structure alone.
     fn string(&mut self) -> Result<(), String> {
         self.at += 1;
         loop {
@@ -244,6 +247,17 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::check;
+
+    #[test]
+    fn a_string_in_a_legacy_encoding_is_still_json() {
+        // {"return":"Иван","code":0} with the name in CP1251.
+        let cp1251 = b"{\"return\":\"\xc8\xe2\xe0\xed\",\"code\":0}";
+        assert_eq!(check(cp1251), Ok(()));
+        assert!(
+            check(b"{\"return\":\"\xc8\x01\"}").is_err(),
+            "control bytes still fail"
+        );
+    }
 
     #[test]
     fn accepts_what_serde_json_accepts() {

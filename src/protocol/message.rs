@@ -16,18 +16,20 @@ pub fn microtime_sign(now: SystemTime) -> String {
 }
 
 /// Lowercase hex SHA-1 of the password bytes followed by the sign bytes.
-fn password_hash(password: &str, sign: &str) -> String {
+fn password_hash(password: &[u8], sign: &str) -> String {
     let mut sha = Sha1::new();
-    sha.update(password.as_bytes());
+    sha.update(password);
     sha.update(sign.as_bytes());
     sha.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn auth(login: &str, password: &str, sign: &str) -> String {
+/// `password` is the password's bytes: UTF-8 text, or a legacy encoding's bytes, hashed as they
+/// are, as the original client's `sha1($Password . $MT)` hashes them.
+pub fn auth(login: &str, password: impl AsRef<[u8]>, sign: &str) -> String {
     let mut out = String::from(r#"{"auth":{"login":"#);
     phpjson::write_str(&mut out, login);
     out.push_str(r#","password":"#);
-    phpjson::write_str(&mut out, &password_hash(password, sign));
+    phpjson::write_str(&mut out, &password_hash(password.as_ref(), sign));
     out.push_str(r#","sign":"#);
     phpjson::write_str(&mut out, sign);
     out.push_str("}}");
@@ -61,8 +63,8 @@ pub struct Auth {
 
 impl Auth {
     /// Whether the message was made with `password`. The hex case is not significant.
-    pub fn proves(&self, password: &str) -> bool {
-        password_hash(password, &self.sign).eq_ignore_ascii_case(&self.password_hash)
+    pub fn proves(&self, password: impl AsRef<[u8]>) -> bool {
+        password_hash(password.as_ref(), &self.sign).eq_ignore_ascii_case(&self.password_hash)
     }
 }
 
@@ -167,7 +169,7 @@ mod tests {
     fn auth_vector() {
         let sign = "0.12345600 1700000000";
         assert_eq!(
-            password_hash("secret", sign),
+            password_hash(b"secret", sign),
             "2d0d6a124543a57da14306eb02f76b64be794506"
         );
         let plain = auth("api", "secret", sign);
@@ -215,7 +217,7 @@ mod tests {
         let parsed = parse_auth(auth("кассир \"1\"", "secret", &sign).as_bytes()).unwrap();
         assert_eq!(parsed.login, "кассир \"1\"");
         assert_eq!(parsed.sign, sign);
-        assert_eq!(parsed.password_hash, password_hash("secret", &sign));
+        assert_eq!(parsed.password_hash, password_hash(b"secret", &sign));
         assert!(parsed.proves("secret"));
         assert!(!parsed.proves("Secret"));
         let upper = Auth {

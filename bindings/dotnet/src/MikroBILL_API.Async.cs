@@ -10,38 +10,30 @@ namespace MikroBILL
     // concerns the caller's own request:
     //  - cancelled while waiting for its turn: the request is never sent;
     //  - cancelled once its turn has come: the call carries a cancel token of the library's own
-    //    (mb_token_new), which reaches that call and no other. Cancelled before the native call
+    //    (mb_cancel_token_new), which reaches that call and no other. Cancelled before the native call
     //    starts, nothing is sent; while it runs, the library abandons it (code 9011; the
     //    connection is dropped, the request is never resent). Either way the task ends Canceled.
     // Synchronous calls from other threads on the same instance do not take these turns, but the
     // token never reaches them either.
     public sealed partial class MikroBILL_API
     {
-        private const long CodeCancelled = 9011;
-
         private readonly SemaphoreSlim _asyncTurn = new SemaphoreSlim(1, 1);
 
         /// <summary>Reads <paramref name="path"/> without blocking the caller; see <see cref="Process(string)"/>.</summary>
         /// <exception cref="OperationCanceledException">(in the task) <paramref name="cancellationToken"/> was cancelled.</exception>
         public Task<string> ProcessAsync(string path, CancellationToken cancellationToken = default(CancellationToken))
-        {
-            return StartAsync(path, null, cancellationToken);
-        }
+            => StartAsync(path, null, cancellationToken);
 
-        /// <summary>Sends <paramref name="value"/> encoded as PHP's json_encode would, without blocking the
-        /// caller; see <see cref="Process(string, object)"/>. An unencodable value throws here, before any task.</summary>
+        /// <summary>Sends <paramref name="value"/> without blocking the caller; see
+        /// <see cref="Process(string, object)"/>. A value that cannot be sent throws here, before any task.</summary>
         public Task<string> ProcessAsync(string path, object value, CancellationToken cancellationToken = default(CancellationToken))
-        {
-            return StartAsync(path, value == null ? null : PhpJson.Encode(value), cancellationToken);
-        }
+            => StartAsync(path, value == null ? null : Json.Write(value), cancellationToken);
 
         /// <summary>Sends <paramref name="valueJson"/> (JSON text; null reads) without blocking the caller;
         /// see <see cref="ProcessJson"/>.</summary>
         public Task<string> ProcessJsonAsync(string path, string valueJson,
             CancellationToken cancellationToken = default(CancellationToken))
-        {
-            return StartAsync(path, valueJson, cancellationToken);
-        }
+            => StartAsync(path, valueJson, cancellationToken);
 
         private Task<string> StartAsync(string path, string valueJson, CancellationToken cancellationToken)
         {
@@ -81,33 +73,18 @@ namespace MikroBILL
         {
             // Cancelled before the call starts: nothing to abandon, and nothing is sent.
             cancellationToken.ThrowIfCancellationRequested();
-            if (!cancellationToken.CanBeCanceled)
-            {
-                return Call(path, valueJson);
-            }
-            long token = _native.TokenNew();
-            if (token == 0)
-            {
-                // Only a defect inside the library (9008), which a reply reports as mb_process would.
-                return _native.TakeString(_native.LastError())
-                    ?? ErrorJson.Build(MikroBILLCode.Internal, "Internal error", "mb_token_new failed without an error text");
-            }
+            if (!cancellationToken.CanBeCanceled) return Call(path, valueJson, null);
+            int code;
             string reply;
-            try
+            using (var token = new CancelToken())
+            // A cancel that comes between the check above and here runs the callback at once: the
+            // token is then cancelled before the native call starts, which sends nothing. Disposing
+            // the registration waits for a callback in progress, so the token is freed after it.
+            using (cancellationToken.Register(token.Cancel))
             {
-                // A cancel that comes between the check above and here runs the callback at once:
-                // the token is then cancelled before the native call starts, which sends nothing.
-                using (cancellationToken.Register(() => _native.TokenCancel(token)))
-                {
-                    reply = Call(path, valueJson, token);
-                }
+                reply = Call(path, valueJson, token, out code);
             }
-            finally
-            {
-                // Disposing the registration waited for a callback in progress: nobody uses the token now.
-                _native.TokenFree(token);
-            }
-            if (cancellationToken.IsCancellationRequested && JsonReader.TopLevelInteger(reply, "code") == CodeCancelled)
+            if (code == MikroBILLCode.Cancelled && cancellationToken.IsCancellationRequested)
             {
                 throw new OperationCanceledException(cancellationToken);
             }

@@ -1,6 +1,5 @@
 using System;
-using System.Globalization;
-using System.Text;
+using System.Collections.Generic;
 
 namespace MikroBILL
 {
@@ -14,20 +13,19 @@ namespace MikroBILL
     /// </summary>
     public sealed partial class MikroBILL_API : IDisposable
     {
-        private readonly NativeMethods _native;
-        private readonly MikroBILLHandle _handle;
+        private readonly ClientHandle _handle;
 
         // SafeHandle only refuses new references once its count has drained to zero, so threads
         // that keep calling could hold the handle open forever after Dispose; this flag makes
         // every call that starts after Dispose throw, letting the count drain and mb_close run.
         private volatile bool _disposed;
 
-        /// <summary>Creates a client with the default timeouts (5 s) and frame limit (64 MiB).</summary>
+        /// <summary>Creates a client with the library's default settings.</summary>
         /// <param name="key1">CRYPTO_KEY_1 (base64 of a 16, 24 or 32 byte AES key), from MikroBILL's config.php.</param>
         /// <param name="key2">CRYPTO_KEY_2 (base64 of the 16 byte IV), from the workparams table.</param>
         /// <exception cref="MikroBILLException">The library refused the settings (e.g. code 9006 for a
         /// malformed key, 9005 for a port outside 1..65535). Nothing is sent to the server here.</exception>
-        /// <exception cref="MikroBILLLibraryException">libmikrobill.so is missing or incompatible.</exception>
+        /// <exception cref="MikroBILLLibraryException">libmikrobill is missing or incompatible.</exception>
         public MikroBILL_API(string host, int port, string login, string password, string key1, string key2)
             : this(host, port, login, password, key1, key2, null)
         {
@@ -37,105 +35,52 @@ namespace MikroBILL
         public MikroBILL_API(string host, int port, string login, string password, string key1, string key2,
             MikroBILLOptions options)
         {
-            if (host == null) throw new ArgumentNullException("host");
-            if (login == null) throw new ArgumentNullException("login");
-            if (password == null) throw new ArgumentNullException("password");
             // The PHP class can read missing keys from MikroBILL's config.php and database; a .NET
             // process has no such web root, so both keys are required here.
-            if (key1 == null) throw new ArgumentNullException("key1");
-            if (key2 == null) throw new ArgumentNullException("key2");
-
-            _native = NativeLibraryLoader.Get();
-            byte[] config = Utf8.ToNative(ConfigJson(host, port, login, password, key1, key2, options), "config");
-            // The SafeHandle exists before the native handle does, so no failure between mb_connect
-            // returning and the handle being owned can leak it.
-            var handle = new MikroBILLHandle(_native);
-            long id = _native.Connect(config);
-            if (id <= 0)
+            var config = new Dictionary<string, object>
             {
-                // mb_last_error is per thread and this is the thread that just failed.
-                string error = _native.TakeString(_native.LastError());
-                if (error == null)
-                {
-                    throw new MikroBILLException(MikroBILLCode.Internal,
-                        ErrorJson.Build(MikroBILLCode.Internal, "Internal error", "mb_connect failed without an error text"));
-                }
-                long code = JsonReader.TopLevelInteger(error, "code") ?? MikroBILLCode.Internal;
-                throw new MikroBILLException(code, error);
-            }
-            handle.SetId(id);
-            _handle = handle;
+                { "host", Required(host, "host") }, { "port", port }, { "login", Required(login, "login") },
+                { "password", Required(password, "password") }, { "key1", Required(key1, "key1") }, { "key2", Required(key2, "key2") },
+            };
+            foreach (KeyValuePair<string, object> option in (options ?? new MikroBILLOptions()).Values) config[option.Key] = option.Value;
+            Load(); // a missing or incompatible library fails here, named
+            _handle = new ClientHandle(ToNative(Json.Write(config), "config"));
         }
 
-        /// <summary>The path of the loaded libmikrobill.so (or its soname when found on the search path).</summary>
-        public static string LibraryPath
+        private static string Required(string value, string name)
         {
-            get { return NativeLibraryLoader.Get().LoadedPath; }
-        }
-
-        /// <summary>The version libmikrobill.so reports, e.g. "0.2.0".</summary>
-        public static string LibraryVersion
-        {
-            get { return NativeLibraryLoader.Get().VersionText; }
+            if (value == null) throw new ArgumentNullException(name);
+            return value;
         }
 
         /// <summary>Reads <paramref name="path"/> (sends value null). Returns the reply text.</summary>
-        public string Process(string path)
-        {
-            return Call(path, null);
-        }
+        public string Process(string path) => Call(path, null, null);
 
         /// <summary>
-        /// Sends <paramref name="value"/> encoded exactly as PHP's json_encode would (see <see cref="PhpJson"/>):
-        /// a string is sent as a JSON string, never parsed as JSON; use <see cref="ProcessJson"/> for raw JSON.
-        /// A null value is a read.
+        /// Sends <paramref name="value"/> as JSON, which the library encodes exactly as PHP's json_encode
+        /// would: a string is sent as a JSON string, never parsed as JSON (use <see cref="ProcessJson"/>
+        /// for raw JSON). A null value is a read.
         /// </summary>
-        /// <exception cref="ArgumentException">The value cannot be encoded (NaN, infinity, unsupported type,
+        /// <exception cref="ArgumentException">The value cannot be sent (NaN, infinity, unsupported type,
         /// invalid UTF-16, nesting deeper than 512).</exception>
-        public string Process(string path, object value)
-        {
-            return Call(path, value == null ? null : PhpJson.Encode(value));
-        }
+        public string Process(string path, object value) => Call(path, value == null ? null : Json.Write(value), null);
 
         /// <summary>
         /// Sends <paramref name="valueJson"/>, any JSON text, as the value; null means a read. The library
         /// re-encodes it the way json_encode would (no whitespace, "\/", \uXXXX, key order and number text
         /// kept). Invalid JSON comes back as a JSON error with code 9005.
         /// </summary>
-        public string ProcessJson(string path, string valueJson)
-        {
-            return Call(path, valueJson);
-        }
+        public string ProcessJson(string path, string valueJson) => Call(path, valueJson, null);
 
         /// <summary>True when the server is reachable and accepts the login (connects if needed).</summary>
-        public bool CheckConnection()
-        {
-            bool added = false;
-            try
-            {
-                Enter(ref added);
-                return _native.CheckConnection(_handle.Id) == 1;
-            }
-            finally
-            {
-                if (added) _handle.DangerousRelease();
-            }
-        }
+        public bool CheckConnection() => OnHandle(id => Native.mb_check_connection(id, 0)) == 0;
 
         /// <summary>Says DISCONNECT and closes the connection, like PHP's Close(). The object stays
         /// usable: the next call connects again. Use Dispose to release it for good.</summary>
         public void Close()
         {
-            bool added = false;
-            try
-            {
-                Enter(ref added);
-                _native.Disconnect(_handle.Id);
-            }
-            finally
-            {
-                if (added) _handle.DangerousRelease();
-            }
+            // Like PHP's Close(), a failure to say goodbye is no error: the connection is closed either way.
+            OnHandle(Native.mb_disconnect);
         }
 
         /// <summary>Disconnects and releases the native handle (after any call in flight on another
@@ -147,36 +92,20 @@ namespace MikroBILL
             _disposed = true;
             // Only an explicit Dispose may wait for the server's reply to DISCONNECT: the caller chose
             // to spend that time here, unlike the process-wide finalizer thread.
-            _handle.MarkForGracefulClose();
+            _handle.Graceful = true;
             _handle.Dispose();
         }
 
-        // Takes a reference on the handle for one native call; throws once Dispose has begun.
-        private void Enter(ref bool added)
+        // One native call on the handle, holding a reference that keeps mb_close from running while
+        // the call is inside the library; throws once Dispose has begun.
+        private int OnHandle(Func<long, int> call)
         {
             if (_disposed) throw new ObjectDisposedException(GetType().Name);
-            _handle.DangerousAddRef(ref added);
-        }
-
-        // token: a cancel token from mb_token_new, or 0 for none.
-        private string Call(string path, string valueJson, long token = 0)
-        {
-            if (path == null) throw new ArgumentNullException("path");
-            byte[] pathBytes = Utf8.ToNative(path, "path");
-            byte[] valueBytes = Utf8.ToNative(valueJson, "valueJson");
             bool added = false;
             try
             {
-                // The reference keeps mb_close from running while this call is inside the library.
-                Enter(ref added);
-                IntPtr reply = token == 0
-                    ? _native.Process(_handle.Id, pathBytes, valueBytes)
-                    : _native.ProcessWithToken(_handle.Id, pathBytes, valueBytes, token);
-                if (reply == IntPtr.Zero)
-                {
-                    throw new InvalidOperationException("mb_process returned NULL, which its contract rules out");
-                }
-                return _native.TakeString(reply);
+                _handle.DangerousAddRef(ref added);
+                return call(_handle.Id);
             }
             finally
             {
@@ -184,66 +113,46 @@ namespace MikroBILL
             }
         }
 
-        private static void AppendCount(StringBuilder sb, string key, int? value)
+        // The reply text, whatever the reply's code; for a failed call the library's error JSON.
+        // code: 0, or why the call failed (9011 when the token was cancelled).
+        private string Call(string path, string valueJson, CancelToken token, out int code)
         {
-            if (value.HasValue)
+            if (path == null) throw new ArgumentNullException("path");
+            byte[] pathBytes = ToNative(path, "path");
+            byte[] valueBytes = ToNative(valueJson, "valueJson");
+            IntPtr reply = IntPtr.Zero;
+            code = OnHandle(id => Native.mb_process(id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply));
+            if (reply == IntPtr.Zero)
             {
-                sb.Append(",\"").Append(key).Append("\":").Append(value.Value.ToString(CultureInfo.InvariantCulture));
+                Check(code);
+                throw new MikroBILLException(MikroBILLCode.Internal, "mb_process succeeded without a reply");
             }
+            return TakeString(reply);
+        }
+
+        private string Call(string path, string valueJson, CancelToken token)
+        {
+            int code;
+            return Call(path, valueJson, token, out code);
         }
 
         /// <summary>This process's pool of persistent connections as JSON: idle, identities, and
-        /// counts of connections returned, reused and closed. Closes expired ones first.</summary>
+        /// counts of connections returned, reused and closed.</summary>
         public static string PoolStats()
         {
-            NativeMethods native = NativeLibraryLoader.Get();
-            return native.TakeString(native.PoolStats());
+            Load();
+            IntPtr stats;
+            Check(Native.mb_pool_stats(out stats));
+            return TakeString(stats);
         }
 
         /// <summary>Closes every idle persistent connection with DISCONNECT; returns how many.</summary>
         public static long PoolClear()
         {
-            return NativeLibraryLoader.Get().PoolClear();
-        }
-
-        private static string ConfigJson(string host, int port, string login, string password, string key1,
-            string key2, MikroBILLOptions options)
-        {
-            var sb = new StringBuilder();
-            sb.Append("{\"host\":").Append(PhpJson.EncodeString(host));
-            sb.Append(",\"port\":").Append(port.ToString(CultureInfo.InvariantCulture));
-            sb.Append(",\"login\":").Append(PhpJson.EncodeString(login));
-            sb.Append(",\"password\":").Append(PhpJson.EncodeString(password));
-            sb.Append(",\"key1\":").Append(PhpJson.EncodeString(key1));
-            sb.Append(",\"key2\":").Append(PhpJson.EncodeString(key2));
-            // The library lays out doubles as PHP's json_encode does; PhpJson hands over round-trip text.
-            sb.Append(",\"php_floats\":").Append(options == null || options.PhpFloats ? "true" : "false");
-            if (options != null)
-            {
-                if (options.ConnectTimeoutMs.HasValue)
-                {
-                    sb.Append(",\"connect_timeout_ms\":").Append(options.ConnectTimeoutMs.Value.ToString(CultureInfo.InvariantCulture));
-                }
-                if (options.IoTimeoutMs.HasValue)
-                {
-                    sb.Append(",\"io_timeout_ms\":").Append(options.IoTimeoutMs.Value.ToString(CultureInfo.InvariantCulture));
-                }
-                if (options.CallTimeoutMs.HasValue)
-                {
-                    sb.Append(",\"call_timeout_ms\":").Append(options.CallTimeoutMs.Value.ToString(CultureInfo.InvariantCulture));
-                }
-                if (options.MaxFrameBytes.HasValue)
-                {
-                    sb.Append(",\"max_frame_bytes\":").Append(options.MaxFrameBytes.Value.ToString(CultureInfo.InvariantCulture));
-                }
-                sb.Append(",\"persistent\":").Append(options.Persistent ? "true" : "false");
-                sb.Append(",\"persistent_id\":").Append(PhpJson.EncodeString(options.PersistentId));
-                AppendCount(sb, "pool_max_idle", options.PoolMaxIdle);
-                AppendCount(sb, "pool_max_idle_total", options.PoolMaxIdleTotal);
-                AppendCount(sb, "pool_idle_timeout_ms", options.PoolIdleTimeoutMs);
-            }
-            sb.Append('}');
-            return sb.ToString();
+            Load();
+            long closed;
+            Check(Native.mb_pool_clear(out closed));
+            return closed;
         }
     }
 }

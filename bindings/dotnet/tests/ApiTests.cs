@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -13,7 +14,7 @@ namespace MikroBILL.Tests
         private const string IvanovAccount = "28236356495083";
         private const string PetrovAccount = "835354904534456";
 
-        private readonly Sim _sim = new Sim();
+        private readonly SimulatorDouble _sim = new SimulatorDouble();
 
         public void Dispose()
         {
@@ -23,7 +24,7 @@ namespace MikroBILL.Tests
         [Test]
         public void GetClientsWithoutAndWithSearch()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 string all = api.Process("API.GetClients");
                 Assert.Equal(string.Join(",", Ivanov, Petrov, Sidorova),
@@ -68,7 +69,7 @@ namespace MikroBILL.Tests
                 // The old documentation's spelling "API.Clients" is accepted too.
                 { "API.Clients." + Sidorova + ".AutorizeInfo.Name", "Сидорова Анна" },
             };
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 foreach (var pair in expected)
                 {
@@ -84,7 +85,7 @@ namespace MikroBILL.Tests
         [Test]
         public void SetsAndReadBack()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 string name = "API.Client." + Ivanov + ".AutorizeInfo.Name";
                 Assert.Equal("{\"return\":\"OK\",\"code\":0}", api.Process(name, "Иван/Ivan"), "set reply");
@@ -105,7 +106,7 @@ namespace MikroBILL.Tests
         [Test]
         public void BatchReadOfAccountProperties()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 var value = new Dictionary<string, object> { { IvanovAccount, new[] { "IP", "MAC" } } };
                 string reply = api.Process("API.Client." + Ivanov + ".AutorizeInfo.Accounts", value);
@@ -117,7 +118,7 @@ namespace MikroBILL.Tests
         [Test]
         public void BatchSetOfAccountProperties()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 var value = new Dictionary<string, object>
                 {
@@ -136,7 +137,7 @@ namespace MikroBILL.Tests
         [Test]
         public void BatchMixingReadAndSetAcrossClients()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 var value = new Dictionary<string, object>
                 {
@@ -159,7 +160,7 @@ namespace MikroBILL.Tests
         [Test]
         public void NestedBatchEqualsFlatSet()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 var nested = new Dictionary<string, object>
                 {
@@ -179,7 +180,7 @@ namespace MikroBILL.Tests
         [Test]
         public void AddAccountTakesAnArgumentList()
         {
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 string reply = api.Process("API.Client." + Sidorova + ".AutorizeInfo.Accounts.AddAccount",
                     new List<string> { "10.0.0.5", "", "newlogin", "newpass" });
@@ -203,7 +204,7 @@ namespace MikroBILL.Tests
         {
             const string disconnect = "{\"path\":\"DISCONNECT\",\"value\":null}";
             string money = "{\"path\":\"API.Client." + Ivanov + ".BillingInfo.Money\",\"value\":null}";
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 Assert.True(api.CheckConnection(), "online");
                 api.Close();
@@ -223,7 +224,7 @@ namespace MikroBILL.Tests
 
         private static void AssertBatch(string reply, params string[][] leaves)
         {
-            var list = JsonReader.Parse(reply) as List<object>;
+            var list = TestJson.Parse(reply) as List<object>;
             Assert.True(list != null, "batch reply is an array: " + reply);
             Assert.Equal(leaves.Length, list.Count, "leaf count in " + reply);
             for (int i = 0; i < leaves.Length; i++)

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -16,7 +17,7 @@ namespace MikroBILL.Tests
         // Only a guard against a hang: the tasks below end long before it in a passing run.
         private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
 
-        private static MikroBILL_API SlowClient(Sim sim)
+        private static MikroBILL_API SlowClient(SimulatorDouble sim)
         {
             // An io timeout far beyond the guard: a task that ends within the guard did not wait for it.
             var options = new MikroBILLOptions { IoTimeoutMs = 120000 };
@@ -39,8 +40,8 @@ namespace MikroBILL.Tests
         [Test]
         public void ProcessAsyncGivesTheRepliesProcessGives()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client())
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api())
             {
                 Assert.Equal(api.Process("API.GetClients"), api.ProcessAsync("API.GetClients").Result, "read");
                 Assert.Equal(0L, Reply.Code(api.ProcessAsync(NamePath, "Иван / Ivan").Result), "set");
@@ -53,13 +54,15 @@ namespace MikroBILL.Tests
         [Test]
         public void ManyAsyncCallsOnOneInstanceShareOneConnection()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client())
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api())
             {
+                // The simulator's listeners (the API's and the control API's); the client connects lazily.
+                int listeners = sim.OpenSockets();
                 var tasks = Enumerable.Range(0, 20).Select(i => api.ProcessAsync(NamePath, "name " + i)).ToArray();
                 Assert.True(Task.WaitAll(tasks, Guard), "all calls ended");
                 foreach (var t in tasks) Assert.Equal(0L, Reply.Code(t.Result), "each set");
-                Assert.Equal(2, sim.OpenSockets(), "the listener and one connection");
+                Assert.Equal(listeners + 1, sim.OpenSockets(), "the listeners and one connection");
                 var sent = sim.Trace().Where(l => l.Contains("name ")).ToList();
                 Assert.Equal(20, sent.Count, "every request sent once");
                 for (int i = 0; i < 20; i++)
@@ -72,8 +75,8 @@ namespace MikroBILL.Tests
         [Test]
         public void ATokenCancelledBeforehandSendsNothing()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client())
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api())
             {
                 var cts = new CancellationTokenSource();
                 cts.Cancel();
@@ -88,7 +91,7 @@ namespace MikroBILL.Tests
         [Test]
         public void CancellingACallInFlightOnAHungServerEndsItsTask()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = SlowClient(sim))
             {
                 Assert.True(api.CheckConnection(), "connected before the server hangs");
@@ -117,7 +120,7 @@ namespace MikroBILL.Tests
         [Test]
         public void ACallCancelledWhileQueuedIsNeverSent()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = SlowClient(sim))
             {
                 Assert.True(api.CheckConnection(), "connected");
@@ -148,7 +151,7 @@ namespace MikroBILL.Tests
         [Test]
         public void ACancellationNeverReachesAnotherThreadsCall()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = SlowClient(sim))
             {
                 Assert.True(api.CheckConnection(), "connected");
@@ -183,8 +186,8 @@ namespace MikroBILL.Tests
         [Test]
         public void ARejectedLoginHasReturnAndResultAsync()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client("api", "wrong"))
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api(login: "api", password: "wrong"))
             {
                 var reply = Reply.Object(api.ProcessAsync(MoneyPath).Result);
                 Assert.Equal("101", ((JsonNumber)reply["code"]).Text, "code");
@@ -196,9 +199,9 @@ namespace MikroBILL.Tests
         [Test]
         public void MistakesAndDisposalThrowAtTheCall()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             {
-                var api = sim.Client();
+                var api = sim.Api();
                 Assert.Throws<ArgumentNullException>(() => api.ProcessAsync(null), "null path");
                 Assert.Throws<ArgumentException>(() => api.ProcessAsync(MoneyPath, double.NaN), "NaN value");
                 api.Dispose();

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -31,7 +32,7 @@ namespace MikroBILL.Tests
             new[] { "API.Client.4611686018427387905.AutorizeInfo.Name", "Сидорова Анна" },
         };
 
-        private readonly Sim _sim = new Sim();
+        private readonly SimulatorDouble _sim = new SimulatorDouble();
 
         public void Dispose()
         {
@@ -45,7 +46,7 @@ namespace MikroBILL.Tests
             const int calls = 50;
             var failures = new List<string>();
             int done = 0;
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 var workers = new List<Thread>();
                 for (int t = 0; t < threads; t++)
@@ -91,7 +92,7 @@ namespace MikroBILL.Tests
             int ok = 0;
             int disposedSeen = 0;
             var warmedUp = new CountdownEvent(threads);
-            var api = _sim.Client();
+            var api = _sim.Api();
             var workers = new List<Thread>();
             for (int t = 0; t < threads; t++)
             {

@@ -1,6 +1,7 @@
 using System;
 using System.Net;
 using System.Net.Sockets;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -11,8 +12,8 @@ namespace MikroBILL.Tests
         [Test]
         public void WrongPasswordPassesTheServersCodeThrough()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client("api", "wrong"))
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api(login: "api", password: "wrong"))
             {
                 string reply = api.Process(MoneyPath);
                 Assert.Equal(101, Reply.Code(reply), "server's auth rejection: " + reply);
@@ -26,13 +27,13 @@ namespace MikroBILL.Tests
         [Test]
         public void ARejectedLoginReadsAsTheOriginalClientsReply()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             {
                 foreach (var account in new[] { new[] { "api", "wrong" }, new[] { "noapi", "secret" } })
                 {
                     var original = Reply.Object(OriginalStyle.Reply(sim.Port, account[0], account[1], MoneyPath));
                     string ours;
-                    using (var api = sim.Client(account[0], account[1]))
+                    using (var api = sim.Api(login: account[0], password: account[1]))
                     {
                         ours = api.Process(MoneyPath);
                     }
@@ -47,8 +48,8 @@ namespace MikroBILL.Tests
         [Test]
         public void CashierWithoutApiRightIsRefused()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client("noapi", "secret"))
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api(login: "noapi", password: "secret"))
             {
                 Assert.Equal(102, Reply.Code(api.Process(MoneyPath)), "no API right");
             }
@@ -57,7 +58,7 @@ namespace MikroBILL.Tests
         [Test]
         public void WrongKeysGiveCode6()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = new MikroBILL_API("127.0.0.1", sim.Port, "api", "secret",
                 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", TestEnv.Key2))
             {
@@ -71,7 +72,7 @@ namespace MikroBILL.Tests
         public void ServerDownGivesErrno111()
         {
             int port;
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             {
                 port = sim.Port;
             }
@@ -87,12 +88,12 @@ namespace MikroBILL.Tests
         [Test]
         public void ServerRestartedOnTheSamePortIsReconnectedTransparently()
         {
-            using (var first = new Sim())
-            using (var api = first.Client())
+            using (var first = new SimulatorDouble())
+            using (var api = first.Api())
             {
                 Assert.Equal("100.01", Reply.ReturnText(api.Process(MoneyPath)), "before the restart");
                 first.Kill();
-                using (var second = new Sim(first.Port, null))
+                using (var second = new SimulatorDouble(port: first.Port))
                 {
                     Assert.Equal("100.01", Reply.ReturnText(api.Process(MoneyPath)), "first call after the restart");
                     Assert.Equal(1, second.Trace().Count, "the request reached the new server once");
@@ -103,8 +104,8 @@ namespace MikroBILL.Tests
         [Test]
         public void ServerErrorRepliesPassThrough()
         {
-            using (var sim = new Sim())
-            using (var api = sim.Client())
+            using (var sim = new SimulatorDouble())
+            using (var api = sim.Api())
             {
                 Assert.Equal(201, Reply.Code(api.Process("API.Client.633824158637492.NoSuchThing")), "unknown path");
                 Assert.Equal(202, Reply.Code(api.Process("API.Client.1.AutorizeInfo.Name")), "unknown client");
@@ -119,7 +120,7 @@ namespace MikroBILL.Tests
             var badKey = Assert.Throws<MikroBILLException>(
                 () => new MikroBILL_API("127.0.0.1", 7403, "api", "secret", "AAEC", TestEnv.Key2), "short key");
             Assert.Equal(9006L, badKey.Code, "invalid key code");
-            Assert.Equal(9006, Reply.Code(badKey.Json), "Json carries the library's error text");
+            Assert.Contains("libmikrobill error 9006: ", badKey.Message, "the message carries the code and the library's error text");
             Assert.Contains("CRYPTO_KEY_1", badKey.Message, "message says which key");
             var badPort = Assert.Throws<MikroBILLException>(
                 () => new MikroBILL_API("127.0.0.1", 70000, "api", "secret", TestEnv.Key1, TestEnv.Key2), "port");
@@ -146,7 +147,7 @@ namespace MikroBILL.Tests
                 Assert.Equal("MaxFrameBytes", e.ParamName, "the rejected option is named");
                 Assert.Contains("at most 1072693248", e.Message, "the message gives the cap");
             }
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = new MikroBILL_API("127.0.0.1", sim.Port, "api", "secret", TestEnv.Key1, TestEnv.Key2, atCap))
             {
                 Assert.Equal("100.01", Reply.ReturnText(api.Process(MoneyPath)), "the library takes the cap");
@@ -156,14 +157,14 @@ namespace MikroBILL.Tests
         [Test]
         public void MaxFrameOptionReachesTheLibrary()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = new MikroBILL_API("127.0.0.1", sim.Port, "api", "secret", TestEnv.Key1, TestEnv.Key2,
                 new MikroBILLOptions { MaxFrameBytes = 16 }))
             {
                 // The auth reply alone is longer than one 16-byte block.
                 Assert.Equal(9003, Reply.Code(api.Process("API.GetClients")), "frame too large");
             }
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             using (var api = new MikroBILL_API("127.0.0.1", sim.Port, "api", "secret", TestEnv.Key1, TestEnv.Key2,
                 new MikroBILLOptions { MaxFrameBytes = 1 << 20, ConnectTimeoutMs = 2000, IoTimeoutMs = 2000, CallTimeoutMs = 4000 }))
             {
@@ -197,9 +198,9 @@ namespace MikroBILL.Tests
         [Test]
         public void DisposedInstanceThrowsObjectDisposed()
         {
-            using (var sim = new Sim())
+            using (var sim = new SimulatorDouble())
             {
-                var api = sim.Client();
+                var api = sim.Api();
                 Assert.Equal("100.01", Reply.ReturnText(api.Process(MoneyPath)), "works before Dispose");
                 api.Dispose();
                 api.Dispose();

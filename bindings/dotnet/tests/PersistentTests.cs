@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Threading;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -13,7 +14,7 @@ namespace MikroBILL.Tests
     {
         private const string Path1 = "API.GetClients";
         private readonly string _counts = Path.Combine(Path.GetTempPath(), "mb-dotnet-counts-" + Guid.NewGuid().ToString("N") + ".json");
-        private Sim _sim;
+        private SimulatorDouble _sim;
 
         public PersistentTests()
         {
@@ -28,9 +29,9 @@ namespace MikroBILL.Tests
             File.Delete(_counts);
         }
 
-        private Sim StartSim(int port)
+        private SimulatorDouble StartSim(int port)
         {
-            return new Sim(port, null, "--session-counts " + _counts);
+            return new SimulatorDouble(extraArgs: "--session-counts " + _counts, port: port);
         }
 
         private MikroBILL_API Client(MikroBILLOptions options)
@@ -55,8 +56,8 @@ namespace MikroBILL.Tests
             while (true)
             {
                 string json = File.ReadAllText(_counts);
-                long auths = JsonReader.TopLevelInteger(json, "auths") ?? -1;
-                long disconnects = JsonReader.TopLevelInteger(json, "disconnects") ?? -1;
+                long auths = Reply.Integer(json, "auths") ?? -1;
+                long disconnects = Reply.Integer(json, "disconnects") ?? -1;
                 if (until(auths, disconnects) || DateTime.UtcNow > deadline) return auths + "/" + disconnects;
                 Thread.Sleep(20);
             }
@@ -69,7 +70,7 @@ namespace MikroBILL.Tests
 
         private static long Stat(string name)
         {
-            return JsonReader.TopLevelInteger(MikroBILL_API.PoolStats(), name) ?? -1;
+            return Reply.Integer(MikroBILL_API.PoolStats(), name) ?? -1;
         }
 
         private void Page(MikroBILLOptions options)
@@ -78,7 +79,7 @@ namespace MikroBILL.Tests
             {
                 for (int i = 0; i < 3; i++)
                 {
-                    Assert.Equal(0L, JsonReader.TopLevelInteger(api.Process(Path1), "code") ?? -1, "reply code");
+                    Assert.Equal(0L, Reply.Integer(api.Process(Path1), "code") ?? -1, "reply code");
                 }
             }
         }
@@ -101,7 +102,7 @@ namespace MikroBILL.Tests
             Page(new MikroBILLOptions { Persistent = true, IoTimeoutMs = 4321 });
             using (var wrong = Client(Persistent(), "not the password"))
             {
-                Assert.True((JsonReader.TopLevelInteger(wrong.Process(Path1), "code") ?? 0) != 0, "wrong password refused");
+                Assert.True((Reply.Integer(wrong.Process(Path1), "code") ?? 0) != 0, "wrong password refused");
             }
             Assert.Equal("3/0", Counts(), "auths/disconnects");
             Assert.Equal(3L, Stat("identities"), "identities");
@@ -129,7 +130,7 @@ namespace MikroBILL.Tests
                 try
                 {
                     var api = Client(Persistent());
-                    Assert.Equal(0L, JsonReader.TopLevelInteger(api.Process(Path1), "code") ?? -1, "reply code");
+                    Assert.Equal(0L, Reply.Integer(api.Process(Path1), "code") ?? -1, "reply code");
                 }
                 catch (Exception e)
                 {
@@ -162,6 +163,10 @@ namespace MikroBILL.Tests
             Page(new MikroBILLOptions { Persistent = true, PoolIdleTimeoutMs = 200 });
             Thread.Sleep(400);
             Assert.Equal(0L, Stat("idle"), "idle after the lifetime");
+            // The stats are a pure read: the expired connection waits for the pool's next use.
+            Assert.Equal(1L, Stat("expired"), "expired");
+            Assert.Equal("4/3", Counts((a, d) => d == 3), "reading the stats said no DISCONNECT");
+            Assert.Equal(0L, MikroBILL_API.PoolClear(), "none cleared within its lifetime");
             Assert.Equal("4/4", Counts((a, d) => d == 4), "expired one said DISCONNECT");
         }
 

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -11,7 +12,7 @@ namespace MikroBILL.Tests
         private const string Disconnect = "{\"path\":\"DISCONNECT\",\"value\":null}";
         // Bounds every wait below; the tests never measure time against it.
         private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-        private readonly Sim _sim = new Sim();
+        private readonly SimulatorDouble _sim = new SimulatorDouble();
 
         public void Dispose()
         {
@@ -33,7 +34,7 @@ namespace MikroBILL.Tests
         {
             for (int i = 0; i < count; i++)
             {
-                using (var api = _sim.Client())
+                using (var api = _sim.Api())
                 {
                     string reply = api.Process(MoneyPath);
                     if (Reply.ReturnText(reply) != "100.01") throw new AssertionException("instance " + i + " got " + reply);

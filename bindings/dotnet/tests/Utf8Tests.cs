@@ -5,23 +5,19 @@ using System.Text;
 
 namespace MikroBILL.Tests
 {
-    // Replies reach .NET through NativeMethods.TakeString (Utf8.FromNative, then mb_free). The simulator
+    // Replies reach .NET through MikroBILL_API.TakeString (strict UTF-8, then mb_free). The simulator
     // escapes every non-ASCII character as \uXXXX, so no simulator reply carries a multibyte sequence;
     // these tests hand that exact function raw UTF-8 from a native buffer instead.
     public class Utf8Tests
     {
-        // The binding's internals are reached by reflection on the shipped MikroBILL.dll, so the code
-        // under test is the library's own, not a copy compiled into the test program.
+        // The binding's own TakeString is reached by reflection on the shipped MikroBILL.dll, so the
+        // code under test is the library's own, not a copy compiled into the test program.
         private static string TakeString(IntPtr text)
         {
-            Assembly binding = typeof(MikroBILL_API).Assembly;
-            MethodInfo get = binding.GetType("MikroBILL.NativeLibraryLoader", true)
-                .GetMethod("Get", BindingFlags.Static | BindingFlags.NonPublic);
-            object native = get.Invoke(null, null);
-            MethodInfo take = native.GetType().GetMethod("TakeString", BindingFlags.Instance | BindingFlags.NonPublic);
+            MethodInfo take = typeof(MikroBILL_API).GetMethod("TakeString", BindingFlags.Static | BindingFlags.NonPublic);
             try
             {
-                return (string)take.Invoke(native, new object[] { text });
+                return (string)take.Invoke(null, new object[] { text });
             }
             catch (TargetInvocationException e)
             {

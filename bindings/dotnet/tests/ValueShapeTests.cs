@@ -1,6 +1,10 @@
 using System;
 using System.Collections.Generic;
+using System.Collections.ObjectModel;
+using System.Collections.Specialized;
 using System.Linq;
+using System.Numerics;
+using MikroBILL.Testing;
 
 namespace MikroBILL.Tests
 {
@@ -10,7 +14,7 @@ namespace MikroBILL.Tests
     public class ValueShapeTests : IDisposable
     {
         private const string Path = "API.Client.633824158637492.PersonalDataInfo.MobileTel";
-        private readonly Sim _sim = new Sim();
+        private readonly SimulatorDouble _sim = new SimulatorDouble();
 
         public void Dispose()
         {
@@ -31,7 +35,7 @@ namespace MikroBILL.Tests
                 reply = send(api);
             }
             // Accepted or refused by the server (a phone number is a string), the reply is JSON.
-            JsonReader.Parse(reply);
+            TestJson.Parse(reply);
             List<string> trace = _sim.Trace();
             Assert.True(trace.Count > before, what + ": request traced");
             Assert.Equal("{\"path\":\"" + Path + "\",\"value\":" + expectedValueJson + "}", trace[before], what);
@@ -98,8 +102,8 @@ namespace MikroBILL.Tests
             Check(a => a.Process(Path, new[] { 0.1f, float.MaxValue, float.Epsilon, 16777216f, 1e-10f, -0.0f, 3.14159f, 1.17549435e-38f }),
                 "[0.1,3.4028235e+38,1.0e-45,16777216,1.0e-10,-0,3.14159,1.1754944e-38]", "floats");
             // Integral decimals stay exact integers; fractional ones pass through a double, as in PHP.
-            Check(a => a.Process(Path, new[] { 100.01m, 5.00m, decimal.MaxValue, 0.0000000000000000000000000001m, -15.50m }),
-                "[100.01,5,79228162514264337593543950335,1.0e-28,-15.5]", "decimals");
+            Check(a => a.Process(Path, new[] { 100.01m, 5.00m, decimal.MaxValue, 0.0000000000000000000000000001m, -15.50m, -0.0m }),
+                "[100.01,5,79228162514264337593543950335,1.0e-28,-15.5,0]", "decimals");
         }
 
         [Test]
@@ -126,6 +130,75 @@ namespace MikroBILL.Tests
         }
 
         [Test]
+        public void StringsReachTheServerEscapedLikePhp()
+        {
+            // json_encode(["a/b","Иван","😀","\x01\x08\x0c\n\r\t\x1f","\"\\","<>&'","\u{2028}","é","\x7f\x00"]) and a char
+            Check(a => a.Process(Path, new[] { "a/b", "Иван", "😀", "\u0001\b\f\n\r\t\u001f", "\"\\", "<>&'", "\u2028", "é", "\u007f\u0000" }),
+                "[\"a\\/b\",\"\\u0418\\u0432\\u0430\\u043d\",\"\\ud83d\\ude00\",\"\\u0001\\b\\f\\n\\r\\t\\u001f\","
+                + "\"\\\"\\\\\",\"<>&'\",\"\\u2028\",\"\\u00e9\",\"\u007f\\u0000\"]", "PHP output");
+            Check(a => a.Process(Path, 'x'), "\"x\"", "char");
+        }
+
+        [Test]
+        public void IntegerKindsEnumsAndNullsAreExact()
+        {
+            // json_encode([true,false,null,PHP_INT_MAX,PHP_INT_MIN]); the other kinds have no PHP
+            // counterpart: every integer type exactly, enums as their integer, DBNull as null.
+            Check(a => a.Process(Path, new object[] { true, false, null, long.MaxValue, long.MinValue }),
+                "[true,false,null,9223372036854775807,-9223372036854775808]", "PHP output");
+            Check(a => a.Process(Path, new object[] { sbyte.MinValue, byte.MaxValue, short.MinValue, ushort.MaxValue, int.MinValue,
+                uint.MaxValue, DayOfWeek.Monday, DBNull.Value, BigInteger.Parse("123456789012345678901234567890") }),
+                "[-128,255,-32768,65535,-2147483648,4294967295,1,null,123456789012345678901234567890]", "integer kinds");
+        }
+
+        [Test]
+        public void EveryKindOfDictionaryIsAnObject()
+        {
+            // json_encode(["28236356495083"=>["IP","MAC"]]), ["b"=>1,"a"=>2], ["k"=>7], [true=>"a", false=>"b"]
+            // (PHP casts a bool key to 1 or 0)
+            Check(a => a.Process(Path, new SortedDictionary<long, string[]> { { 28236356495083L, new[] { "IP", "MAC" } } }),
+                "{\"28236356495083\":[\"IP\",\"MAC\"]}", "integer keys");
+            Check(a => a.Process(Path, new OrderedDictionary { { "b", 1 }, { "a", 2 } }), "{\"b\":1,\"a\":2}", "OrderedDictionary order");
+            Check(a => a.Process(Path, new ReadOnlyDictionary<string, int>(new Dictionary<string, int> { { "k", 7 } })), "{\"k\":7}",
+                "ReadOnlyDictionary");
+            Check(a => a.Process(Path, new GenericOnlyMap()), "{\"q\":1}", "IReadOnlyDictionary-only type");
+            Check(a => a.Process(Path, new Dictionary<bool, string> { { true, "a" }, { false, "b" } }), "{\"1\":\"a\",\"0\":\"b\"}", "bool keys");
+            Check(a => a.Process(Path, new OrderedDictionary { { true, "a" }, { false, "b" } }), "{\"1\":\"a\",\"0\":\"b\"}",
+                "untyped bool keys");
+            // No PHP counterpart (PHP's empty array prints []): a dictionary is always an object.
+            Check(a => a.Process(Path, new Dictionary<string, object>()), "{}", "empty dictionary");
+        }
+
+        [Test]
+        public void NestingUpToPhpsDepthLimit()
+        {
+            // PHP: 512 nested arrays encode (1027 bytes), 513 give "Maximum stack depth exceeded".
+            object value = "x";
+            for (int i = 0; i < 512; i++) value = new object[] { value };
+            Check(a => a.Process(Path, value), new string('[', 512) + "\"x\"" + new string(']', 512), "512 levels");
+            int before = _sim.Trace().Count;
+            using (var api = _sim.Api())
+            {
+                Assert.Throws<ArgumentException>(() => api.Process(Path, new object[] { value }), "513 levels");
+            }
+            Assert.Equal(before, _sim.Trace().Count, "nothing was sent");
+        }
+
+        private sealed class GenericOnlyMap : IReadOnlyDictionary<string, int>
+        {
+            private readonly Dictionary<string, int> _inner = new Dictionary<string, int> { { "q", 1 } };
+
+            public int this[string key] { get { return _inner[key]; } }
+            public IEnumerable<string> Keys { get { return _inner.Keys; } }
+            public IEnumerable<int> Values { get { return _inner.Values; } }
+            public int Count { get { return _inner.Count; } }
+            public bool ContainsKey(string key) { return _inner.ContainsKey(key); }
+            public bool TryGetValue(string key, out int value) { return _inner.TryGetValue(key, out value); }
+            public IEnumerator<KeyValuePair<string, int>> GetEnumerator() { return _inner.GetEnumerator(); }
+            System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() { return _inner.GetEnumerator(); }
+        }
+
+        [Test]
         public void RawJsonIsNormalizedLikePhp()
         {
             // The library re-encodes raw JSON as json_decode then json_encode would: key order and integer
@@ -139,7 +212,7 @@ namespace MikroBILL.Tests
         public void UnencodableValuesThrowBeforeSending()
         {
             int before = _sim.Trace().Count;
-            using (var api = _sim.Client())
+            using (var api = _sim.Api())
             {
                 Assert.Throws<ArgumentException>(() => api.Process(Path, double.NaN), "NaN");
                 Assert.Throws<ArgumentException>(() => api.Process(Path, new object[] { double.PositiveInfinity }), "Infinity");
@@ -148,6 +221,11 @@ namespace MikroBILL.Tests
                 Assert.Throws<ArgumentException>(() => api.ProcessJson(Path, "\"a\u0000b\""), "NUL in raw JSON");
                 Assert.Throws<ArgumentNullException>(() => api.Process(null), "null path");
                 Assert.Throws<ArgumentException>(() => api.Process(Path, new object()), "unsupported type");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, DateTime.Now), "DateTime");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, new object[] { Guid.Empty }), "Guid inside a list");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, new Dictionary<double, int> { { 1.5, 1 } }), "double keys");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, new object[] { 1, double.NegativeInfinity }), "-Inf in a list");
+                Assert.Throws<ArgumentException>(() => api.Process(Path, float.NaN), "float NaN");
             }
             Assert.Equal(before, _sim.Trace().Count, "nothing was sent");
         }
