@@ -337,6 +337,22 @@ key2 = "EBESExQVFhcYGRobHB0eHw=="
 "#;
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let f = File::parse(include_str!("../deploy/gateway.example.toml")).unwrap();
+        assert_eq!(f.tokens.len(), 1);
+        assert_eq!(
+            f.server,
+            Server {
+                tls_cert: f.server.tls_cert.clone(),
+                tls_key: f.server.tls_key.clone(),
+                audit_log: f.server.audit_log.clone(),
+                watch_config_ms: f.server.watch_config_ms,
+                ..Server::default()
+            }
+        );
+    }
+
+    #[test]
     fn defaults_bind_loopback() {
         let f = File::parse(MINIMAL).unwrap();
         assert_eq!(f.server.listen, "127.0.0.1:8443");

@@ -289,6 +289,24 @@ async fn slow_clients_are_cut_off() {
     let read = tokio::time::timeout(bound, raw.read(&mut byte)).await;
     assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
 
+    // A kept-alive connection that goes quiet after a request is closed too, so idle
+    // connections cannot hold every connection slot.
+    let mut tls = https.tls().await;
+    let request = format!(
+        "POST /v1/process HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: 25\r\n\r\n{{\"path\":\"API.GetClients\"}}",
+        writer.secret
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut first = Vec::new();
+    let read = tokio::time::timeout(bound, tls.read_to_end(&mut first)).await;
+    assert!(read.is_ok(), "an idle kept-alive connection stayed open");
+    assert!(
+        first.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+
     // The gateway still serves.
     assert_eq!(
         https.process(&writer, "API.GetClients", None).await.status,

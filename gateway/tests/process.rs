@@ -286,3 +286,66 @@ async fn curl_reaches_every_route() {
     assert_eq!(status, 200);
     assert!(body.contains("mikrobill_gateway_requests_total"), "{body}");
 }
+
+/// A core that answers in CP1251, as some installations do: the reply's bytes reach the HTTP
+/// client unchanged, not re-encoded and not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_is_not_utf8_passes_through_as_bytes() {
+    use mikrobill::protocol::crypto::Cipher;
+    use mikrobill::protocol::frame::{read_frame, write_frame};
+    const REPLY: &[u8] = b"{\"return\":\"\xcf\xf0\xe8\xe2\xe5\xf2\",\"code\":0}";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let cipher = Cipher::from_base64(KEY1, KEY2).unwrap();
+                let answer = |stream: &mut std::net::TcpStream, reply: &[u8]| {
+                    read_frame(stream, 1 << 20).ok()?;
+                    write_frame(stream, &cipher.encrypt(reply)).ok()
+                };
+                if answer(&mut stream, br#"{"return":"OK","code":0}"#).is_none() {
+                    return;
+                }
+                while answer(&mut stream, REPLY).is_some() {}
+            });
+        }
+    });
+    let dir = TempDir::new("cp1251");
+    let reader = TestToken::new("reader", &["*"], true);
+    std::fs::write(
+        dir.path("gateway.toml"),
+        config_text(&dir, port, &Setup::default(), &[&reader]),
+    )
+    .unwrap();
+    make_certificate(&dir);
+    let gw = Gateway::start_existing(&dir, true);
+    let mut tls = gw.https().tls().await;
+    let body = r#"{"path":"API.Tariffs.1.Name"}"#;
+    let request = format!(
+        "POST /v1/process HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        reader.secret,
+        body.len()
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        answer.ends_with(REPLY),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let line = &gw.audit_lines()[0];
+    assert_eq!(
+        (line["status"].as_u64(), line["code"].as_i64()),
+        (Some(200), Some(0))
+    );
+}
