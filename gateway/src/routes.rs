@@ -21,8 +21,7 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 
 const JSON: &str = "application/json";
 
-/// How long a health answer is reused.
-/// (The cached value is the check's outcome: `Err` holds the failure's code and error JSON.)
+/// How long a health check's outcome is reused.
 const HEALTH_CACHE: Duration = Duration::from_secs(1);
 
 /// What the audit line and the metrics record about a request.

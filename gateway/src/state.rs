@@ -51,8 +51,8 @@ pub struct Gateway {
     pub pool: CorePool,
     pub audit: AuditLog,
     pub metrics: Metrics,
-    /// The last health check and when it ran: unauthenticated callers may ask often, the core
-    /// is asked at most once a second.
+    /// The last health check's outcome (the library's reason when it failed) and when it ran:
+    /// unauthenticated callers may ask often, the core is asked at most once a second.
     pub health: tokio::sync::Mutex<Option<(Instant, Result<(), mikrobill::Error>)>>,
 }
 
