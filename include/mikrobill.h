@@ -41,10 +41,6 @@
  */
 typedef enum mb_code {
   /*
-   No error.
-   */
-  MB_OK = 0,
-  /*
    No usable reply to the auth message: probably wrong keys (the original client's code).
    */
   MB_NULL_RESPONSE = 6,

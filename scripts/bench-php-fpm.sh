@@ -28,7 +28,7 @@ conns=${MB_BENCH_CONNECTIONS:-4}
 for tool in nginx php-fpm8.2 php wrk curl mariadbd mariadb-install-db mariadb cargo; do
     command -v "$tool" >/dev/null || { echo "bench-php-fpm: $tool not found (run scripts/setup.sh --bench)" >&2; exit 1; }
 done
-(cd "$root" && cargo build --quiet --release --lib --bins --example delay-proxy --example floor-server)
+(cd "$root" && cargo build --quiet --release --lib --bins --example fault-proxy --example floor-server)
 target=$root/target/release
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mb-bench-fpm.XXXXXX")
@@ -79,11 +79,12 @@ SQL
 # --- the simulator, and a 2 ms-each-way link to it ---------------------------------------------
 start_server sim "$target/mikrobill-sim" --listen 127.0.0.1:0
 sim_port=$port
-start_server proxy "$target/examples/delay-proxy" "127.0.0.1:$sim_port" 2
+# fault-proxy as a slow link: every byte 2 ms late each way; it ignores stdin (--until-killed).
+start_server proxy "$target/examples/fault-proxy" --upstream "$sim_port" --delay-ms 2 --until-killed
 proxy_port=$port
 start_server floor "$target/examples/floor-server"
 floor_port=$port
-start_server floor-proxy "$target/examples/delay-proxy" "127.0.0.1:$floor_port" 2
+start_server floor-proxy "$target/examples/fault-proxy" --upstream "$floor_port" --delay-ms 2 --until-killed
 floor_proxy_port=$port
 
 # --- web root: config.php one folder above kassa, as MikroBILL lays it out ---------------------

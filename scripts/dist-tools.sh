@@ -11,7 +11,7 @@ ZIGLANG_VERSION=0.13.0
 CARGO_ZIGBUILD_VERSION=0.24.1
 SETUPTOOLS_VERSION=75.3.0
 
-packages=(gcc patchelf zip unzip dpkg-dev python3 python3-venv php8.2-cli php8.2-zip composer
+packages=(gcc binutils zip unzip dpkg-dev python3 python3-venv php8.2-cli php8.2-zip composer
     mono-mcs mono-runtime gcc-mingw-w64-x86-64 pkg-config)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Builds every release artifact into dist/ from this checkout:
-#   mikrobill-VERSION-linux-x86_64.tar.gz    shared lib (SONAME libmikrobill.so.0), static lib,
-#                                            header, mikrobill.pc, mb, mikrobill-sim, PHP shim
+#   mikrobill-VERSION-linux-x86_64.tar.gz    shared lib (SONAME libmikrobill.so.0.MINOR, see
+#                                            below), static lib, header, mikrobill.pc, mb,
+#                                            mikrobill-sim, PHP shim
 #   mikrobill-VERSION-windows-x86_64.zip     mikrobill.dll + import lib, header, mb.exe,
 #                                            mikrobill-sim.exe, PHP shim
-#   mikrobill_VERSION_amd64.deb              one package (see docs/packaging.md for why)
+#   mikrobill_VERSION_amd64.deb              one package, not a runtime/-dev pair: the PHP shim
+#                                            parses the header at run time
 #   composer/mikrobill-apicore-VERSION.zip   Composer package with both platforms' libraries
 #   python/mikrobill-VERSION-py3-none-{manylinux2014_x86_64,win_amd64}.whl
-#   nuget/MikroBILL.VERSION.nupkg            assembly (mcs) + linux-x64 and win-x64 natives
+#   nuget/MikroBILL.VERSION.nupkg            assembly + linux-x64 and win-x64 natives; metadata
+#                                            from bindings/dotnet/MikroBILL.csproj
 #   SHA256SUMS
+# One source for each fact: the version is Cargo.toml's workspace version (every file name, the
+# .deb, .pc, composer.json and nuspec get it from here); the SONAME is decided below; the .pc
+# files are scripts/dist/mikrobill.pc.in; the nupkg's metadata is the csproj.
 # Linux binaries are linked by zig against glibc 2.17 (cargo-zigbuild), so they load on any
 # x86_64 glibc distribution from 2014 on (RHEL/CentOS 7, Debian 8, Ubuntu 14.04).
 # Reproducible: timestamps come from the last commit (SOURCE_DATE_EPOCH), archives are sorted
@@ -26,7 +32,20 @@ tools_env=$(bash scripts/dist-tools.sh)
 eval "$tools_env"
 
 version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
-abi=${version%%.*}
+# The SONAME names the C ABI. While the major version is 0 each minor release may break it (0.3
+# removed exports of 0.2), so 0.3.x is libmikrobill.so.0.3; from 1.0 on, libmikrobill.so.MAJOR.
+# Set here and only here, at link time: a build tree's target/release/libmikrobill.so has none,
+# so programs and tests linked against a build tree ask for the file name it has
+# (libmikrobill.so); the packages install the library where other programs link against it.
+IFS=. read -r major minor _ <<<"$version"
+if [ "$major" = 0 ]; then abi=$major.$minor; else abi=$major; fi
+soname=libmikrobill.so.$abi
+
+# Inputs other parts of the tree provide, checked before the long build.
+[ -f bindings/dotnet/pack.sh ] ||
+    { echo "dist: bindings/dotnet/pack.sh is missing (it builds the nupkg's lib/ and runtimes/)" >&2; exit 1; }
+# The toolchain a packager needs, as each crate's rust-version says: true for the locked build.
+python3 scripts/dist/check_rust_versions.py
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export TZ=UTC LC_ALL=C
 umask 022
@@ -47,10 +66,16 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$remap -C link-arg=-Wl,--no
 
 echo "== Linux x86_64 (glibc $GLIBC_FLOOR)"
 cargo zigbuild --release --locked --target "$linux_target.$GLIBC_FLOOR" --target-dir "$build_dir" \
-    -p mikrobill --lib
-cargo zigbuild --release --locked --target "$linux_target.$GLIBC_FLOOR" --target-dir "$build_dir" \
     -p mikrobill-sim -p mikrobill-cli --bins
+# The library last: the binaries' build relinks it without the SONAME, which only `cargo rustc`
+# can give to this one crate (RUSTFLAGS would give it to the executables too).
+cargo-zigbuild rustc --release --locked --target "$linux_target.$GLIBC_FLOOR" --target-dir "$build_dir" \
+    -p mikrobill --lib -- -C link-arg=-Wl,-soname,"$soname"
 linux=$build_dir/$linux_target/release
+built_soname=$(objdump -p "$linux/libmikrobill.so" | awk '$1 == "SONAME" { print $2 }')
+[ "$built_soname" = "$soname" ] ||
+    { echo "dist: $linux/libmikrobill.so has SONAME '$built_soname', not $soname" \
+        "(a build script's -soname link-arg overrides this one: only scripts/dist.sh may set it)" >&2; exit 1; }
 echo "== Windows x86_64"
 cargo build --release --locked --target "$windows_target" --target-dir "$build_dir" \
     -p mikrobill --lib
@@ -71,30 +96,17 @@ zipdir() { # zipdir DIR ARCHIVE: the contents of DIR at the archive's top level
     (cd "$1" && find . -mindepth 1 | sed 's|^\./||' | sort | zip -q -X -D -9 "$2" -@)
 }
 
-# The shared library: real file libmikrobill.so.VERSION with SONAME libmikrobill.so.ABI (rustc
-# always names a cdylib after its file, and a link-arg cannot come after rustc's own -soname).
+# The shared library: the real file libmikrobill.so.VERSION, the SONAME's link that the loader
+# finds (ldconfig makes the same one), and libmikrobill.so for `cc -lmikrobill`.
 install_shared_library() { # DIR
     install -m 0755 "$linux/libmikrobill.so" "$1/libmikrobill.so.$version"
-    patchelf --set-soname "libmikrobill.so.$abi" "$1/libmikrobill.so.$version"
-    ln -sf "libmikrobill.so.$version" "$1/libmikrobill.so.$abi"
-    ln -sf "libmikrobill.so.$abi" "$1/libmikrobill.so"
+    ln -sf "libmikrobill.so.$version" "$1/$soname"
+    ln -sf "$soname" "$1/libmikrobill.so"
     install -m 0644 "$linux/libmikrobill.a" "$1/libmikrobill.a"
 }
 
-pkg_config() { # PREFIX-LINE LIBDIR-LINE
-    cat <<EOF
-$1
-exec_prefix=\${prefix}
-$2
-includedir=\${prefix}/include
-
-Name: mikrobill
-Description: Client for the MikroBILL billing core API (C ABI)
-Version: $version
-Libs: -L\${libdir} -lmikrobill
-Libs.private: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-Cflags: -I\${includedir}
-EOF
+pkg_config() { # PREFIX LIBDIR: scripts/dist/mikrobill.pc.in for one layout
+    sed "s|@PREFIX@|$1|; s|@LIBDIR@|$2|; s|@VERSION@|$version|" scripts/dist/mikrobill.pc.in
 }
 
 php_shim() { # DIR: apicore.php and preload.php
@@ -109,11 +121,12 @@ install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$t/bin/"
 install_shared_library "$t/lib"
 install -m 0644 include/mikrobill.h "$t/include/"
 # ${pcfiledir}: the unpacked tree works wherever it is put, with no edit.
-pkg_config 'prefix=${pcfiledir}/../..' 'libdir=${prefix}/lib' >"$t/lib/pkgconfig/mikrobill.pc"
+# shellcheck disable=SC2016  # pkg-config expands these, not the shell
+pkg_config '${pcfiledir}/../..' '${prefix}/lib' >"$t/lib/pkgconfig/mikrobill.pc"
 php_shim "$t/share/php/mikrobill"
 ln -s ../../../include/mikrobill.h "$t/share/php/mikrobill/mikrobill.h"
 install -m 0644 LICENSE CHANGELOG.md "$t/"
-sed "s/@VERSION@/$version/g" scripts/dist/INSTALL.linux >"$t/INSTALL"
+sed "s/@VERSION@/$version/g; s/@SONAME@/$soname/g" scripts/dist/INSTALL.linux >"$t/INSTALL"
 targz "$name" "$out/$name.tar.gz"
 
 echo "== zip"
@@ -138,7 +151,7 @@ install -d "$d/DEBIAN" "$d/usr/bin" "$d/usr/lib/$multiarch/pkgconfig" "$d/usr/in
 install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$d/usr/bin/"
 install_shared_library "$d/usr/lib/$multiarch"
 install -m 0644 include/mikrobill.h "$d/usr/include/"
-pkg_config 'prefix=/usr' "libdir=\${prefix}/lib/$multiarch" >"$d/usr/lib/$multiarch/pkgconfig/mikrobill.pc"
+pkg_config /usr "\${prefix}/lib/$multiarch" >"$d/usr/lib/$multiarch/pkgconfig/mikrobill.pc"
 php_shim "$d/usr/share/php/mikrobill"
 ln -s ../../../include/mikrobill.h "$d/usr/share/php/mikrobill/mikrobill.h"
 {
@@ -150,9 +163,8 @@ ln -s ../../../include/mikrobill.h "$d/usr/share/php/mikrobill/mikrobill.h"
     sed 's/^$/./; s/^/ /' LICENSE
 } >"$d/usr/share/doc/mikrobill/copyright"
 gzip -9 -n <CHANGELOG.md >"$d/usr/share/doc/mikrobill/changelog.gz"
-# The maintainer of record is the author of the project's first commit.
-maintainer=$(git show -s --format='%an <%ae>' "$(git rev-list --max-parents=0 HEAD | tail -n1)")
-sed "s/@VERSION@/$version/g; s/@SIZE@/$(du -sk --exclude=DEBIAN "$d" | cut -f1)/; s|@MAINTAINER@|$maintainer|" \
+# Its Maintainer is the copyright holder LICENSE names (the repository names no mail address).
+sed "s/@VERSION@/$version/g; s/@SIZE@/$(du -sk --exclude=DEBIAN "$d" | cut -f1)/" \
     scripts/dist/debian-control >"$d/DEBIAN/control"
 # dpkg runs ldconfig once after the transaction, so dlopen("libmikrobill.so") finds the library.
 echo "activate-noawait ldconfig" >"$d/DEBIAN/triggers"
@@ -196,26 +208,23 @@ build_wheel() { # LIBRARY-FILE NAME-IN-PACKAGE PLATFORM-TAG
     settle "$p"
     python -m pip wheel --quiet --disable-pip-version-check --no-build-isolation --no-deps --no-index \
         -w "$out/python" "$p" -C--build-option=--plat-name="$3"
+    [ -f "$out/python/mikrobill-$version-py3-none-$3.whl" ] || {
+        echo "dist: no mikrobill-$version wheel: bindings/python/pyproject.toml must carry Cargo.toml's version" >&2
+        exit 1
+    }
 }
 build_wheel "$t/lib/libmikrobill.so.$version" libmikrobill.so manylinux2014_x86_64
 build_wheel "$windows/mikrobill.dll" mikrobill.dll win_amd64
 
 echo "== NuGet package"
 n=$stage/nuget
-install -d "$n/lib/netstandard2.0" "$n/runtimes/linux-x64/native" "$n/runtimes/win-x64/native" \
-    "$n/_rels" "$n/package/services/metadata/core-properties"
-# mcs compiles the same sources the csproj lists; -deterministic keeps the assembly byte-stable.
-mcs -nologo -warnaserror -langversion:6 -optimize+ -deterministic -target:library -r:System.Numerics \
-    -out:"$n/lib/netstandard2.0/MikroBILL.dll" $(find bindings/dotnet/src -name '*.cs' | sort)
-install -m 0755 "$t/lib/libmikrobill.so.$version" "$n/runtimes/linux-x64/native/libmikrobill.so"
-install -m 0755 "$windows/mikrobill.dll" "$n/runtimes/win-x64/native/"
-sed "s/@VERSION@/$version/g" scripts/dist/MikroBILL.nuspec >"$n/MikroBILL.nuspec"
-cp scripts/dist/nuget-content-types.xml "$n/[Content_Types].xml"
-core=package/services/metadata/core-properties/mikrobill.psmdcp
-sed "s|@CORE@|/$core|" scripts/dist/nuget-rels.xml >"$n/_rels/.rels"
-sed "s/@VERSION@/$version/g" scripts/dist/nuget-core-properties.xml >"$n/$core"
+mkdir -p "$n"
+# The binding lays out its own files (lib/TFM/ from the csproj's sources, runtimes/RID/native/);
+# the nuspec and the OPC parts around them come from the csproj's package properties.
+bash bindings/dotnet/pack.sh "$n" "$t/lib/libmikrobill.so.$version" "$windows/mikrobill.dll"
+nupkg=$(python3 scripts/dist/nuget_package.py bindings/dotnet/MikroBILL.csproj "$version" "$n")
 mkdir -p "$out/nuget"
-zipdir "$n" "$out/nuget/MikroBILL.$version.nupkg"
+zipdir "$n" "$out/nuget/$nupkg"
 
 (cd "$out" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum >SHA256SUMS)
 echo "== dist/"

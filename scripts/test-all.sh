@@ -41,6 +41,7 @@ suite "rustfmt" cargo fmt --all --check
 suite "clippy" cargo clippy --workspace --all-targets -- -D warnings
 suite "release build" cargo build --workspace --exclude xtask --release --lib --bins --examples
 suite "generated files are current (header, bindings' tables, apicore.php)" cargo xtask codegen --check
+suite "book (mdBook build, every link checked)" bash scripts/docs.sh
 suite "Windows build" cargo build --release --target x86_64-pc-windows-gnu --workspace --exclude xtask --lib --bins
 suite "Windows under wine (C test, mb.exe, mikrobill-sim.exe)" bash tests/windows/run.sh
 suite "Rust tests" cargo test --workspace --release --no-fail-fast
@@ -53,6 +54,8 @@ suite "dashboard in Chromium" bash tests/browser/run.sh
 dist_version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
 suite "release artifacts (scripts/dist.sh)" bash scripts/dist.sh
 suite "release artifacts' contents and glibc floor" python3 scripts/dist/check_artifacts.py dist "$dist_version"
+# After dist.sh, which builds the glibc 2.17 library that PHP 7.4's bullseye root can load.
+suite "PHP binding in Debian roots (bullseye PHP 7.4, trixie PHP 8.4)" bash bindings/php/run-debian-roots.sh
 suite "install tests (deb, tarball, wheel, Composer, NuGet, Windows zip, nginx deployment)" bash scripts/test-install.sh
 
 echo

@@ -2,19 +2,28 @@
 # Install tests: each artifact in dist/ (scripts/dist.sh) installed the way its ecosystem does it,
 # then used from the installed copy against a simulator, with no MIKROBILL_LIB or MIKROBILL_HEADER:
 #   deb       dpkg -i; the C test program built with `pkg-config --cflags --libs mikrobill`
-#             against /usr; mb, mikrobill-sim and the PHP shim from /usr/share/php; then removed
-#   tarball   unpacked to a prefix; the C test program built through its relocatable .pc
+#             against /usr, and fully static with `pkg-config --static`; mb, mikrobill-sim and
+#             the PHP shim from /usr/share/php; then removed
+#   tarball   unpacked to a prefix; the C test program built through its relocatable .pc,
+#             shared and fully static
 #   wheel     pip install into a fresh venv, imported from another directory
 #   composer  a fresh project requiring mikrobill/apicore from dist/composer (artifact repository)
-#   nuget     the nupkg unpacked as NuGet's package folder; a Mono program loads the assembly,
-#             which finds runtimes/linux-x64/native by itself
+#   packagist the package committed to a git repository by scripts/dist/composer-vcs.sh (as the
+#             release workflow does for Packagist), required from it as a VCS repository
+#   nuget     the nupkg unpacked as NuGet's package folder; a Mono program references its
+#             assembly and is pointed at its runtimes/linux-x64/native (LD_LIBRARY_PATH), as the
+#             .NET chapter of the docs tells Mono users
 #   windows   the zip's mikrobill.dll, mb.exe and mikrobill-sim.exe under wine (tests/windows)
 #   nginx     the tarball's shim serving a kassa under nginx + php-fpm (bindings/php/deploy/)
 # Needs root (dpkg -i) and the hostile test peer: cargo build --release --examples.
-#   scripts/test-install.sh [deb|tarball|wheel|composer|nuget|windows|nginx]...   (default: all)
+#   scripts/test-install.sh [deb|tarball|wheel|composer|packagist|nuget|windows|nginx]...
+#   (default: all)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=$(python3 -c 'import tomllib; print(tomllib.load(open("'"$root"'/Cargo.toml", "rb"))["workspace"]["package"]["version"])')
+# The name programs linked against the packages ask for (0.x: one per minor version).
+IFS=. read -r major minor _ <<<"$version"
+if [ "$major" = 0 ]; then soname=libmikrobill.so.$major.$minor; else soname=libmikrobill.so.$major; fi
 dist=$root/dist
 hostile=${MIKROBILL_TARGET:-$root/target/release}/examples/hostile-server
 unset MIKROBILL_LIB MIKROBILL_HEADER MIKROBILL_SIM
@@ -68,6 +77,19 @@ c_test() {
     "$work/$name-c" "$sim_port" "$hostile_port" "$dead_port" || fail "$name: the C test program failed"
 }
 
+# static_c_test NAME SIM: the C test program linked with -static through `pkg-config --static`
+# (the mikrobill.pc on PKG_CONFIG_PATH or the system's): libmikrobill.a and Libs.private must be
+# all a fully static glibc program needs.
+static_c_test() {
+    local name=$1 sim=$2
+    # shellcheck disable=SC2046  # pkg-config's output is a list of flags
+    c_test "$name" "$sim" -static $(pkg-config --static --cflags --libs mikrobill) || return 1
+    local headers
+    headers=$(objdump -p "$work/$name-c") || fail "$name: objdump failed" || return 1
+    ! grep -Eq '^ *(NEEDED|INTERP) ' <<<"$headers" ||
+        fail "$name: the program is not static: $(grep -E '^ *(NEEDED|INTERP) ' <<<"$headers")"
+}
+
 # php_check NAME SHIM-OR-AUTOLOAD PORT: the kassa's calls through an installed shim.
 php_check() {
     local name=$1 shim=$2 port=$3
@@ -78,7 +100,7 @@ require '$shim';
 \$api = new MikroBILL_API('127.0.0.1', $port, 'api', 'secret', '$KEY1', '$KEY2');
 echo \$api->Process('API.Client.633824158637492.BillingInfo.Money'), "\n";
 echo \$api->Process('API.Client.633824158637492.PersonalDataInfo.MobileTel', '+79990000003'), "\n";
-echo MikroBILL_FFI::take(MikroBILL_FFI::get(), MikroBILL_FFI::get()->mb_version()), "\n";
+echo MikroBILL_FFI::version(MikroBILL_FFI::get()), "\n";
 EOF
     local out
     out=$(cd "$work/$name-php/elsewhere" && php "$work/$name-php/check.php") || fail "$name: PHP failed: $out" || return 1
@@ -93,9 +115,14 @@ test_deb() {
     [ "$(pkg-config --modversion mikrobill)" = "$version" ] || fail "deb: pkg-config sees no mikrobill $version" || return 1
     # shellcheck disable=SC2046  # pkg-config's output is a list of flags
     c_test deb /usr/bin/mikrobill-sim $(pkg-config --cflags --libs mikrobill) || return 1
-    # /lib is /usr/lib on merged-/usr systems (Debian 12), and ldd may name either.
-    ldd "$work/deb-c" | grep -Eq "libmikrobill.so.0 => (/usr)?/lib/x86_64-linux-gnu/libmikrobill.so.0 " ||
-        fail "deb: the program is not linked to the installed libmikrobill.so.0" || return 1
+    # /lib is /usr/lib on merged-/usr systems (Debian 12), and ldd may name either. ldd's output is
+    # read whole first: grep -q stops reading at its match, and under pipefail the SIGPIPE that
+    # ldd may then get fails the pipeline (it did, once, on a busy machine).
+    local linked
+    linked=$(ldd "$work/deb-c") || fail "deb: ldd failed" || return 1
+    grep -Eq "$soname => (/usr)?/lib/x86_64-linux-gnu/$soname " <<<"$linked" ||
+        fail "deb: the program is not linked to the installed $soname: $linked" || return 1
+    static_c_test deb-static /usr/bin/mikrobill-sim || return 1
     local sim_port
     start_server deb-sim2 /usr/bin/mikrobill-sim --listen 127.0.0.1:0 || return 1
     sim_port=$port
@@ -104,7 +131,7 @@ test_deb() {
     php_check deb /usr/share/php/mikrobill/apicore.php "$sim_port" || return 1
     dpkg -r mikrobill >/dev/null || fail "deb: dpkg -r failed" || return 1
     deb_installed=""
-    [ ! -e /usr/lib/x86_64-linux-gnu/libmikrobill.so.0 ] && [ ! -e /usr/include/mikrobill.h ] ||
+    [ ! -e "/usr/lib/x86_64-linux-gnu/$soname" ] && [ ! -e /usr/include/mikrobill.h ] ||
         fail "deb: files left after dpkg -r"
 }
 
@@ -118,13 +145,14 @@ test_tarball() {
     # shellcheck disable=SC2046
     c_test tarball "$prefix/bin/mikrobill-sim" $(pkg-config --cflags --libs mikrobill) \
         -Wl,-rpath,"$prefix/lib" || return 1
+    static_c_test tarball-static "$prefix/bin/mikrobill-sim" || return 1
     unset PKG_CONFIG_PATH
     local sim_port
     start_server tarball-sim2 "$prefix/bin/mikrobill-sim" --listen 127.0.0.1:0 || return 1
     sim_port=$port
     [ "$("$prefix/bin/mb" process --port "$sim_port" API.Client.633824158637492.BillingInfo.Money)" = "$MONEY" ] ||
         fail "tarball: bin/mb" || return 1
-    MIKROBILL_LIB=$prefix/lib/libmikrobill.so.0 php_check tarball "$prefix/share/php/mikrobill/apicore.php" "$sim_port"
+    MIKROBILL_LIB=$prefix/lib/$soname php_check tarball "$prefix/share/php/mikrobill/apicore.php" "$sim_port"
 }
 
 # A simulator from the tarball for the binding tests (so no build tree is needed).
@@ -178,6 +206,40 @@ EOF
     php_check composer "$project/vendor/autoload.php" "$port"
 }
 
+# What Packagist does with the release workflow's push: the package's own git repository, read
+# as a VCS repository (tags are the versions), required from a fresh project.
+test_packagist() {
+    for tool in composer git; do
+        command -v "$tool" >/dev/null || fail "packagist: $tool is not installed" || return 1
+    done
+    artifact_sim packagist-sim || return 1
+    local repo=$work/apicore.git clone=$work/apicore-clone
+    git init -q --bare -b main "$repo" && git clone -q "$repo" "$clone" 2>/dev/null ||
+        fail "packagist: cannot make the package repository" || return 1
+    GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@localhost GIT_COMMITTER_NAME=test \
+        GIT_COMMITTER_EMAIL=test@localhost bash "$root/scripts/dist/composer-vcs.sh" \
+        "$dist/composer/mikrobill-apicore-$version.zip" "$clone" "$version" >/dev/null ||
+        fail "packagist: composer-vcs.sh failed" || return 1
+    git -C "$clone" push -q origin HEAD:refs/heads/main "refs/tags/v$version" ||
+        fail "packagist: push failed" || return 1
+    local project=$work/packagist-project
+    mkdir -p "$project"
+    cat >"$project/composer.json" <<EOF
+{
+    "repositories": [
+        {"type": "vcs", "url": "$repo"},
+        {"packagist.org": false}
+    ],
+    "require": {"mikrobill/apicore": "^${version%.*}"}
+}
+EOF
+    (cd "$project" && COMPOSER_HOME=$work/composer-home COMPOSER_ALLOW_SUPERUSER=1 \
+        composer install --no-interaction --no-progress --quiet) || fail "packagist: install failed" || return 1
+    [ "$(git -C "$project/vendor/mikrobill/apicore" describe --tags 2>/dev/null)" = "v$version" ] ||
+        fail "packagist: vendor/mikrobill/apicore is not the v$version tag" || return 1
+    php_check packagist "$project/vendor/autoload.php" "$port"
+}
+
 test_nuget() {
     for tool in mcs mono unzip; do
         command -v "$tool" >/dev/null || fail "nuget: $tool is not installed" || return 1
@@ -199,7 +261,7 @@ static class Program
         using (var api = new MikroBILL_API("127.0.0.1", int.Parse(args[0]), "api", "secret", "$KEY1", "$KEY2"))
         {
             Console.WriteLine(api.Process("API.Client.633824158637492.BillingInfo.Money"));
-            Console.WriteLine(MikroBILL_API.LibraryPath);
+            Console.WriteLine(MikroBILL_API.LibraryVersion);
         }
         return 0;
     }
@@ -208,9 +270,10 @@ EOF
     mcs -nologo -out:"$work/nuget-app/app.exe" -r:"$assembly" "$work/nuget-app/Program.cs" ||
         fail "nuget: the program does not build against the package's assembly" || return 1
     local out
-    out=$(cd "$work/nuget-app" && MONO_PATH=$package/lib/netstandard2.0 mono app.exe "$port") ||
+    out=$(cd "$work/nuget-app" && MONO_PATH=$package/lib/netstandard2.0 \
+        LD_LIBRARY_PATH=$package/runtimes/linux-x64/native mono app.exe "$port") ||
         fail "nuget: the program failed: $out" || return 1
-    [ "$out" = "$MONEY"$'\n'"$package/runtimes/linux-x64/native/libmikrobill.so" ] || fail "nuget: printed $out"
+    [ "$out" = "$MONEY"$'\n'"$version" ] || fail "nuget: printed $out"
 }
 
 test_windows() {
@@ -244,7 +307,7 @@ include 'apicore.php';
 \$Api = new MikroBILL_API('127.0.0.1', $sim_port, 'api', 'secret', '$KEY1', '$KEY2');
 echo \$Api->Process('API.Client.633824158637492.BillingInfo.Money');
 PHP
-    local denied=(apicore.php.orig libmikrobill.so libmikrobill.so.0 mikrobill.dll mikrobill.h preload.php
+    local denied=(apicore.php.orig libmikrobill.so "$soname" mikrobill.dll mikrobill.h preload.php
         config.php vendor/mikrobill/libmikrobill.so)
     local file
     for file in "${denied[@]}"; do echo "must not be served" >"$site/www/kassa/$file"; done
@@ -265,7 +328,7 @@ listen = $site/fpm.sock
 listen.mode = 0666
 pm = static
 pm.max_children = 2
-env[MIKROBILL_LIB] = $prefix/lib/libmikrobill.so.0
+env[MIKROBILL_LIB] = $prefix/lib/$soname
 php_admin_value[ffi.enable] = true
 catch_workers_output = yes
 FPM
@@ -325,7 +388,7 @@ NGINX
 [ -x "$hostile" ] || { echo "test-install: $hostile is missing; run cargo build --release --examples" >&2; exit 1; }
 [ -f "$dist/SHA256SUMS" ] || { echo "test-install: dist/ is empty; run scripts/dist.sh" >&2; exit 1; }
 selected=("$@")
-[ "${#selected[@]}" -gt 0 ] || selected=(deb tarball wheel composer nuget windows nginx)
+[ "${#selected[@]}" -gt 0 ] || selected=(deb tarball wheel composer packagist nuget windows nginx)
 failed=0
 for name in "${selected[@]}"; do
     echo "== install test: $name"

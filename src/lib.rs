@@ -1,4 +1,4 @@
-//! A client for the MikroBILL billing core API (see `docs/protocol.md`) and its C ABI.
+//! A client for the MikroBILL billing core API (see `docs/src/protocol.md`) and its C ABI.
 //!
 //! Rust callers use [`Client`], [`Config`] and [`Error`] ([`pool`] inspects and drains the
 //! persistent connections); the [`protocol`] module is public so

@@ -54,7 +54,7 @@ impl std::fmt::Debug for Identity {
     }
 }
 
-/// The bounds a returning client asks for; see the README's "Persistent connections".
+/// The bounds a returning client asks for; see docs/src/guarantees.md, "Persistent connections".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Idle connections kept per identity.

@@ -1,9 +1,7 @@
 //! The client against a peer that misbehaves on purpose, over real TCP: every local error code,
 //! reconnection between calls, and no resend once a request has left.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-
+use mikrobill_testkit::hostile;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! The C ABI used as a C program would use it, through its exported functions: one handle shared
 //! by many threads, close racing with calls, and misuse after close.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-
+use mikrobill_testkit::hostile;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;

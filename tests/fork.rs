@@ -6,9 +6,7 @@
 
 #![cfg(unix)]
 
-#[path = "support/hostile.rs"]
-mod hostile;
-
+use mikrobill_testkit::hostile;
 use std::ffi::{c_char, CString};
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicBool, Ordering};

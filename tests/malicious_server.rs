@@ -2,9 +2,6 @@
 //! allocator tracks the bytes the calling thread holds, and each case's peak is checked against
 //! its bound. Large honest replies may cost at most 1.5 times their frame.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::{c_char, CStr, CString};
@@ -16,6 +13,7 @@ use std::time::Duration;
 use mikrobill::code;
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::frame::{read_frame, write_frame};
+use mikrobill_testkit::hostile;
 
 /// Counts what threads that opted in allocate. A reallocation that moved is counted as holding
 /// both blocks at once, as a copy does.
@@ -108,7 +106,7 @@ fn measured_call(handle: i64) -> (i64, usize, usize) {
     // SAFETY: a non-NULL string from the library, NUL-terminated and not yet freed.
     let text = unsafe { CStr::from_ptr(reply) }.to_bytes();
     let len = text.len();
-    let code = last_code(std::str::from_utf8(text).unwrap());
+    let code = last_code(&String::from_utf8_lossy(text));
     if status != 0 {
         assert_eq!(
             i64::from(status),
@@ -229,10 +227,11 @@ fn lying_peers_get_their_codes_and_cost_no_more_than_what_they_sent() {
             4 * unclosed.len(),
         ),
         ("garbage", garbage, code::MALFORMED_REPLY, 64 << 10),
+        // Passed through as its bytes: the core's output encoding has never been seen.
         (
             "invalid UTF-8",
             framed(b"{\"return\":\"\xc3\x28\",\"code\":0}"),
-            code::MALFORMED_REPLY,
+            0,
             64 << 10,
         ),
         (

@@ -7,14 +7,10 @@
 //! integers and GUIDs included. Requires `php` (scripts/setup.sh installs php8.2-cli); the test
 //! fails, never skips, without it.
 
-#[path = "support/php.rs"]
-mod php;
-#[path = "support/rng.rs"]
-mod rng;
-
 use mikrobill::protocol::phpfloat::php_double;
 use mikrobill::protocol::phpjson::{reencode_with, Numbers};
-use rng::Rng;
+use mikrobill_testkit::php;
+use mikrobill_testkit::rng::Rng;
 
 fn doubles() -> Vec<f64> {
     let mut rng = Rng(0x5eed_f10a_7d0b_1e55);

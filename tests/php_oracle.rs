@@ -2,15 +2,11 @@
 //! the original client's crypto exactly) on a few hundred generated cases, compared with what the
 //! library writes. Requires `php` with the mcrypt extension (scripts/setup.sh installs it).
 
-#[path = "support/php.rs"]
-mod php;
-#[path = "support/rng.rs"]
-mod rng;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use mikrobill::protocol::crypto::Cipher;
 use mikrobill::protocol::phpjson;
+use mikrobill_testkit::{php, rng};
 use rng::Rng;
 use serde_json::{Map, Value};
 

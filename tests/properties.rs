@@ -2,9 +2,7 @@
 //! cipher's input, the JSON check, and the client's handling of whatever comes back for its auth
 //! message. Inputs are arbitrary bytes; nothing may panic, hang or claim success it did not get.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-
+use mikrobill_testkit::hostile;
 use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

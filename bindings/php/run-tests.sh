@@ -2,8 +2,14 @@
 # Runs the PHP binding's PHPUnit suite against the simulator and a private MariaDB server.
 #   MIKROBILL_LIB  path of libmikrobill.so   (default <repo>/target/release/libmikrobill.so)
 #   MIKROBILL_SIM  path of mikrobill-sim     (default <repo>/target/release/mikrobill-sim)
+#   MIKROBILL_EXAMPLES  with MIKROBILL_PHP_ROOT: folder of fault-proxy and hostile-server (default
+#                  <repo>/target/release/examples; without a root the tests look beside the library)
+#   MIKROBILL_PHP_ROOT  a Debian root file system (run-debian-roots.sh): PHP and PHPUnit run in it
+#                  with chroot, the simulator, the other host binaries and MariaDB on the host
+#                  side; MIKROBILL_LIB must then be a library that loads in the root
 # Needs (Debian 12): php8.2-cli php8.2-mcrypt php8.2-mysql php8.2-opcache php8.2-fpm phpunit
-# mariadb-server libfcgi-bin. A missing tool is an error, never a skip.
+# mariadb-server libfcgi-bin; with MIKROBILL_PHP_ROOT, the root's php-cli, php-mysql and phpunit
+# instead of the php8.2 packages. A missing tool is an error, never a skip.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,21 +20,37 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 fail() { echo "run-tests.sh: $*" >&2; exit 1; }
 
-command -v php >/dev/null || fail "php not found (apt-get install php8.2-cli)"
-command -v phpunit >/dev/null || fail "phpunit not found (apt-get install phpunit)"
-for ext in FFI mcrypt mysqli "Zend OPcache"; do
-    php -r 'exit(extension_loaded($argv[1]) ? 0 : 1);' "$ext" \
-        || fail "PHP extension '$ext' missing (php8.2-cli / php8.2-mcrypt / php8.2-mysql / php8.2-opcache)"
+root=${MIKROBILL_PHP_ROOT:-}
+# Runs a command of the PHP under test: the host's, or the root's through chroot.
+in_php() {
+    if [ -n "$root" ]; then chroot "$root" "$@"; else "$@"; fi
+}
+in_php sh -c 'command -v php' >/dev/null || fail "php not found${root:+ in $root} (apt-get install php-cli)"
+in_php sh -c 'command -v phpunit' >/dev/null || fail "phpunit not found${root:+ in $root} (apt-get install phpunit)"
+if [ -n "$root" ]; then
+    extensions=(FFI mysqli)
+else
+    extensions=(FFI mcrypt mysqli "Zend OPcache")
+fi
+for ext in "${extensions[@]}"; do
+    in_php php -r 'exit(extension_loaded($argv[1]) ? 0 : 1);' "$ext" \
+        || fail "PHP extension '$ext' missing${root:+ in $root} (php-cli / php-mcrypt / php-mysql / php-opcache)"
 done
+command -v php >/dev/null || fail "php not found on the host (apt-get install php8.2-cli)"
 command -v mariadbd >/dev/null || fail "mariadbd not found (apt-get install mariadb-server)"
 command -v mariadb-install-db >/dev/null || fail "mariadb-install-db not found (apt-get install mariadb-server)"
 command -v mariadb >/dev/null || fail "mariadb client not found (apt-get install mariadb-server)"
-command -v php-fpm8.2 >/dev/null || fail "php-fpm8.2 not found (apt-get install php8.2-fpm)"
-command -v cgi-fcgi >/dev/null || fail "cgi-fcgi not found (apt-get install libfcgi-bin)"
+if [ -z "$root" ]; then
+    command -v php-fpm8.2 >/dev/null || fail "php-fpm8.2 not found (apt-get install php8.2-fpm)"
+    command -v cgi-fcgi >/dev/null || fail "cgi-fcgi not found (apt-get install libfcgi-bin)"
+fi
 [ -f "$MIKROBILL_LIB" ] || fail "MIKROBILL_LIB=$MIKROBILL_LIB not found (cargo build --release)"
 [ -x "$MIKROBILL_SIM" ] || fail "MIKROBILL_SIM=$MIKROBILL_SIM not found (cargo build --release)"
 
-work=$(mktemp -d /tmp/mikrobill-php-run.XXXXXX)
+# In a root, everything the tests read or write lives inside it: $work is the host's path,
+# $inside the same folder seen from the root.
+work=$(mktemp -d "$root/tmp/mikrobill-php-run.XXXXXX")
+inside=${work#"$root"}
 db_pid=
 # When PHPUnit dies from a fatal error or a signal, the destructors that stop its simulators and
 # php-fpm servers never run. Two records let this script stop exactly those, and nothing else
@@ -88,6 +110,21 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A host binary runnable in the root: it keeps the host's C library, which a root of an older
+# Debian lacks, by running through the host's dynamic loader with the host's libraries copied
+# beside it. exec keeps the process id, so the tests' signals reach the binary itself.
+host_binary() { # BINARY WRAPPER
+    local dir=$work/host-libs lib
+    mkdir -p "$dir" "$(dirname "$2")"
+    cp "$1" "$dir/$(basename "$1")"
+    for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+        cp -L "$lib" "$dir/"
+    done
+    printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "${inside}/host-libs/ld-linux-x86-64.so.2" \
+        "$inside/host-libs" "$inside/host-libs/$(basename "$1")" >"$2"
+    chmod 0755 "$2"
+}
+
 free_port() {
     php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); $n = stream_socket_get_name($s, false); echo substr($n, strrpos($n, ":") + 1);'
 }
@@ -133,9 +170,9 @@ GRANT SELECT ON mikrobill_notable.* TO '$db_user'@'127.0.0.1', '$db_user'@'local
 GRANT SELECT, UPDATE ON mikrobill_rekey.* TO '$db_user'@'127.0.0.1', '$db_user'@'localhost';
 SQL
 
-export MB_TEST_MYSQL_PORT=$db_port MB_TEST_MYSQL_SOCKET=$db_socket
+export MB_TEST_MYSQL_PORT=$db_port MB_TEST_MYSQL_SOCKET=$inside/mysqld.sock
 export MB_TEST_MYSQL_USER=$db_user MB_TEST_MYSQL_PASS=$db_pass
-export MB_TEST_PID_DIR=$pid_dir
+export MB_TEST_PID_DIR=$inside/pids
 export MB_TEST_MYSQL_DB=mikrobill MB_TEST_MYSQL_DB_NOROW=mikrobill_norow MB_TEST_MYSQL_DB_NOTABLE=mikrobill_notable
 export MB_TEST_MYSQL_DB_REKEY=mikrobill_rekey
 
@@ -146,8 +183,31 @@ export MB_TEST_MYSQL_DB_REKEY=mikrobill_rekey
 # wait builtin (unlike a foreground command) returns at once when this script is signalled.
 # TMPDIR inside $work: the suite's scratch folders go away with it even after a crash.
 mkdir "$work/tmp"
-TMPDIR="$work/tmp" setsid --wait bash -c 'echo $$ >"$0"; exec "$@"' "$pgid_file" \
-    phpunit -c "$here/phpunit.xml" --log-junit "$work/junit.xml" "$@" &
+config=$here/phpunit.xml
+if [ -n "$root" ]; then
+    # The root sees the binding, the header and the library at the repository's layout (the
+    # tests find the header at ../../include), and host binaries through wrappers.
+    mkdir -p "$work/repo/bindings" "$work/repo/include" "$work/repo/lib"
+    cp -r "$here" "$work/repo/bindings/php"
+    cp "$repo/include/mikrobill.h" "$work/repo/include/"
+    cp "$MIKROBILL_LIB" "$work/repo/lib/libmikrobill.so"
+    host_binary "$MIKROBILL_SIM" "$work/repo/lib/mikrobill-sim"
+    for example in fault-proxy hostile-server; do
+        host_binary "${MIKROBILL_EXAMPLES:-$repo/target/release/examples}/$example" "$work/repo/lib/examples/$example"
+    done
+    export MIKROBILL_LIB=$inside/repo/lib/libmikrobill.so MIKROBILL_SIM=$inside/repo/lib/mikrobill-sim
+    config=$inside/repo/bindings/php/phpunit.xml
+    if [ "$(in_php phpunit --version | sed -n 's/^PHPUnit \([0-9]*\)\..*/\1/p')" -ge 10 ]; then
+        # PHPUnit 10 dropped convertDeprecationsToExceptions (deprecations fail the run through
+        # failOnDeprecation instead); an unknown attribute would make the configuration invalid.
+        sed -e 's/convertDeprecationsToExceptions="true"/failOnDeprecation="true"/' "$here/phpunit.xml" \
+            >"$work/repo/bindings/php/phpunit.xml"
+    fi
+fi
+runner=(phpunit)
+[ -z "$root" ] || runner=(chroot "$root" phpunit)
+TMPDIR="$inside/tmp" setsid --wait bash -c 'echo $$ >"$0"; exec "$@"' "$pgid_file" \
+    "${runner[@]}" -c "$config" --log-junit "$inside/junit.xml" "$@" &
 status=0
 wait "$!" || status=$?
 # PHPUnit 9 exits 0 when it ran no test at all ("No tests executed!"): a filter that matches

@@ -39,26 +39,12 @@ pub enum Command {
     /// An interactive session on one connection (line editing, history, tab completion)
     #[command(after_help = SHELL_LINES)]
     Shell(ShellArgs),
-    /// Run the MikroBILL core simulator (`mb serve --help` lists its options)
-    #[command(disable_help_flag = true)]
-    Serve {
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "OPTIONS"
-        )]
-        args: Vec<String>,
-    },
-    /// Forward to a real core and record every exchange as JSON lines (`mb proxy --help`)
-    #[command(disable_help_flag = true)]
-    Proxy {
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "OPTIONS"
-        )]
-        args: Vec<String>,
-    },
+    /// Run the MikroBILL core simulator (the options of `mikrobill-sim`)
+    #[command(after_help = mikrobill_sim::options::AFTER_HELP, args_override_self = true)]
+    Serve(mikrobill_sim::Options),
+    /// Forward to a real core and record every exchange as JSON lines
+    #[command(after_help = crate::proxy::AFTER_HELP)]
+    Proxy(crate::proxy::Options),
     /// Print a completion script for a shell (e.g. `mb completions bash > /etc/bash_completion.d/mb`)
     Completions {
         #[arg(value_enum)]

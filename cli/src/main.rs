@@ -20,8 +20,8 @@ fn main() {
     let code = match Cli::parse().command {
         Command::Process(args) => process::run(args),
         Command::Shell(args) => shell::run(args),
-        Command::Serve { args } => mikrobill_sim::main_with_args(args),
-        Command::Proxy { args } => proxy::main(args),
+        Command::Serve(options) => mikrobill_sim::serve(options),
+        Command::Proxy(options) => proxy::main(options),
         Command::Completions { shell } => completions::run(shell),
     };
     std::process::exit(code);

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::args::OutputArgs;
 
-/// The exit codes documented in `mb --help` and the README.
+/// The exit codes documented in `mb --help` and docs/src/mb.md.
 pub mod exit {
     pub const OK: i32 = 0;
     pub const SERVER_CODE: i32 = 1;

@@ -1,12 +1,15 @@
 //! `mb proxy`: a recording proxy between a client and a real MikroBILL core. Bytes are forwarded
 //! unchanged in both directions; a copy of each frame is decrypted with the installation's keys
-//! and every exchange becomes one JSON line in the record file (docs/simulator.md, "Recording a
+//! and every exchange becomes one JSON line in the record file (docs/src/simulator.md, "Recording a
 //! real core"). The auth message's password hash and sign are never written, nor are the keys.
 
+use clap::Args;
 use mikrobill::protocol::crypto::{Cipher, BLOCK};
 use mikrobill::protocol::message::DISCONNECT_PATH;
 use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2};
-use mikrobill_sim::signal;
+use mikrobill_sim::options::{byte_size, UsageError};
+use mikrobill_sim::os::file::open_owner_only;
+use mikrobill_sim::os::{self, signal};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -17,86 +20,54 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const USAGE: &str = "\
-Usage: mb proxy --upstream HOST:PORT --record FILE [OPTIONS]
+/// What `mb proxy --help` says after the flags.
+pub const AFTER_HELP: &str = "\
+Each exchange becomes one JSON line: time_ms, connection, kind (auth, process, disconnect,
+undecryptable), the request path and value, the reply text and rtt_ms. The password hash, the
+sign and the keys are never written. `mikrobill-sim --replay FILE` answers from such a file.
 
-Forwards every connection to the core at HOST:PORT unchanged and appends one JSON line per
-exchange to FILE: time_ms, connection, kind (auth, process, disconnect, undecryptable), the
-request path and value, the reply text and rtt_ms. Never writes the password hash, the sign
-or the keys. `mikrobill-sim --replay FILE` answers from such a file.
+The first stdout line is `listening on ADDR:PORT`. SIGINT/SIGTERM close every connection, flush
+the record file and exit 0.";
 
-Options:
-  --listen ADDR:PORT     where clients connect (default 127.0.0.1:7404; port 0 = any)
-  --upstream HOST:PORT   the real core's API port (required)
-  --record FILE          append the exchanges here (required)
-  --key1 B64             CRYPTO_KEY_1 (MIKROBILL_KEY1; default the simulator's demo key)
-  --key2 B64             CRYPTO_KEY_2 (MIKROBILL_KEY2; default the simulator's demo IV)
-  --max-record BYTES     frames larger than this are forwarded but recorded as too large
-                         (default 16777216); bounds the memory each connection uses
-  --max-connections N    refuse connections beyond N at once (default 256)
-  -h, --help             show this help
-
-The first stdout line is `listening on ADDR:PORT`. SIGINT/SIGTERM close every connection,
-flush the record file and exit 0.";
-
-struct Options {
+/// `mb proxy`'s flags.
+#[derive(Args)]
+pub struct Options {
+    /// Where clients connect (port 0 = any free port)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7404")]
     listen: String,
+    /// The real core's API port
+    #[arg(long, value_name = "HOST:PORT")]
     upstream: String,
+    /// Append the exchanges to FILE
+    #[arg(long, value_name = "FILE")]
     record: String,
+    /// CRYPTO_KEY_1 (default the simulator's demo key)
+    #[arg(long, value_name = "B64", env = "MIKROBILL_KEY1", hide_env_values = true,
+          default_value = DEMO_KEY1, hide_default_value = true)]
     key1: String,
+    /// CRYPTO_KEY_2 (default the simulator's demo IV)
+    #[arg(long, value_name = "B64", env = "MIKROBILL_KEY2", hide_env_values = true,
+          default_value = DEMO_KEY2, hide_default_value = true)]
     key2: String,
+    /// Frames larger than this are forwarded but recorded as too large; bounds the memory each
+    /// connection uses (a whole number, optionally with KiB, MiB or GiB)
+    #[arg(long, value_name = "BYTES", default_value = "16777216", value_parser = record_bytes)]
     max_record: usize,
+    /// Refuse connections beyond N at once
+    #[arg(long, value_name = "N", default_value = "256", value_parser = connections)]
     max_connections: usize,
 }
 
-fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
-    let env = |name: &str, fallback: &str| std::env::var(name).unwrap_or_else(|_| fallback.into());
-    let mut o = Options {
-        listen: "127.0.0.1:7404".into(),
-        upstream: String::new(),
-        record: String::new(),
-        key1: env("MIKROBILL_KEY1", DEMO_KEY1),
-        key2: env("MIKROBILL_KEY2", DEMO_KEY2),
-        max_record: 16 * 1024 * 1024,
-        max_connections: 256,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        let number = |v: String| -> Result<usize, String> {
-            v.parse()
-                .map_err(|_| format!("{flag}: not a non-negative integer: {v}"))
-        };
-        match flag.as_str() {
-            "--listen" => o.listen = value()?,
-            "--upstream" => o.upstream = value()?,
-            "--record" => o.record = value()?,
-            "--key1" => o.key1 = value()?,
-            "--key2" => o.key2 = value()?,
-            "--max-record" => o.max_record = number(value()?)?,
-            "--max-connections" => o.max_connections = number(value()?)?.max(1),
-            _ => return Err(format!("unknown argument: {arg}")),
-        }
-    }
-    if o.upstream.is_empty() {
-        return Err("--upstream HOST:PORT is required".into());
-    }
-    if o.record.is_empty() {
-        return Err("--record FILE is required".into());
-    }
-    Ok(Some(o))
+fn record_bytes(text: &str) -> Result<usize, UsageError> {
+    Ok(usize::try_from(byte_size(text)?).unwrap_or(usize::MAX))
+}
+
+/// A limit of connections; 0 means 1, as a proxy with no slot would serve nobody.
+fn connections(text: &str) -> Result<usize, String> {
+    let n: u64 = text
+        .parse()
+        .map_err(|_| format!("not a non-negative integer: {text}"))?;
+    Ok(usize::try_from(n.max(1)).unwrap_or(usize::MAX))
 }
 
 /// The record file, one line per exchange, flushed after each line so that a crash loses at
@@ -469,14 +440,12 @@ fn run(o: Options) -> Result<(), String> {
     if upstream.is_empty() {
         return Err(format!("--upstream {}: resolves to no address", o.upstream));
     }
-    let mut open = OpenOptions::new();
-    open.create(true).append(true);
     // Request values are recorded as sent (an account password set among them): owner only.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-    let file = open
-        .open(&o.record)
-        .map_err(|e| format!("{}: {e}", o.record))?;
+    let file = open_owner_only(
+        OpenOptions::new().create(true).append(true),
+        o.record.as_ref(),
+    )
+    .map_err(|e| format!("{}: {e}", o.record))?;
     let shared = Arc::new(Shared {
         cipher,
         recorder: Recorder {
@@ -489,8 +458,8 @@ fn run(o: Options) -> Result<(), String> {
         next_id: AtomicU64::new(1),
     });
     signal::install();
-    let listener = mikrobill_sim::listen::bind(&o.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
+    let listener =
+        os::bind(&o.listen).map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut out = io::stdout().lock();
@@ -552,23 +521,13 @@ fn run(o: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot flush {}: {e}", o.record))
 }
 
-/// `mb proxy ARGS`; returns the exit code.
-pub fn main(args: Vec<String>) -> i32 {
-    match parse(args) {
-        Ok(None) => {
-            println!("{USAGE}");
-            0
-        }
-        Ok(Some(o)) => match run(o) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("mb proxy: {e}");
-                1
-            }
-        },
+/// `mb proxy`; returns the exit code.
+pub fn main(o: Options) -> i32 {
+    match run(o) {
+        Ok(()) => 0,
         Err(e) => {
-            eprintln!("mb proxy: {e}\n\n{USAGE}");
-            2
+            eprintln!("mb proxy: {e}");
+            1
         }
     }
 }

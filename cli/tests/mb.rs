@@ -1,13 +1,10 @@
 //! The `mb` tool: `mb serve` runs the simulator, `mb process` talks to it; usage errors, values
 //! from stdin and files, output styles, password sources, exit codes and completions.
 
-#[path = "../../sim/tests/support/mod.rs"]
-mod sim_support;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use sim_support::{Sim, IVANOV};
+use mikrobill_testkit::sim::{Sim, IVANOV};
 
 fn serve() -> Sim {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mb"));

@@ -1,12 +1,9 @@
 //! `mb process` keeps a large reply once, not several times: its peak resident memory stays
 //! under twice the reply for `API.GetClients` over a million clients (about 18 MB).
 
-#[path = "../../sim/tests/support/mod.rs"]
-mod sim_support;
-
 use std::process::{Command, Stdio};
 
-use sim_support::Sim;
+use mikrobill_testkit::sim::Sim;
 
 /// Runs `mb process API.GetClients` against `port`; returns its stdout length and peak RSS
 /// in bytes (from wait4's rusage, which covers exactly that child).

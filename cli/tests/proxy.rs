@@ -1,13 +1,10 @@
 //! `mb proxy` records a session against a simulator standing in for a real core, and
 //! `mb serve --replay` answers the same requests with byte-identical reply frames.
 
-#[path = "../../sim/tests/support/mod.rs"]
-mod sim_support;
-
 use mikrobill::protocol::frame::{read_frame, write_frame};
 use mikrobill::protocol::message;
+use mikrobill_testkit::sim::*;
 use serde_json::Value;
-use sim_support::*;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, SystemTime};

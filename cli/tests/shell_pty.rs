@@ -2,14 +2,11 @@
 //! `capture-pane` reads the screen, so line editing, completion, history and the password prompt
 //! are exercised as a user meets them. tmux is required (scripts/setup.sh installs it).
 
-#[path = "../../sim/tests/support/mod.rs"]
-mod sim_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sim_support::Sim;
+use mikrobill_testkit::sim::Sim;
 
 fn serve() -> Sim {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mb"));

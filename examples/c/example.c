@@ -1,14 +1,25 @@
-/* A complete C session with a MikroBILL core: connect, read, set, batch, close.
+/* A complete C session with a MikroBILL core: connect, check, read, set, batch, close.
  * Build: gcc -Iinclude examples/c/example.c -Ltarget/release -lmikrobill -o example
  * Run:   LD_LIBRARY_PATH=target/release ./example 127.0.0.1 7403 */
 #include <stdio.h>
-#include <stdlib.h>
 #include "mikrobill.h"
 
-static void show(long long api, const char *path, const char *value) {
-    char *reply = mb_process(api, path, value); /* never NULL; always JSON */
+/* Prints why the last call on this thread failed; returns 1 for main. */
+static int fail(const char *what, int code) {
+    char *why = NULL;
+    mb_last_error_message(&why);
+    fprintf(stderr, "%s failed with code %d: %s\n", what, code, why ? why : "");
+    mb_free(why);
+    return 1;
+}
+
+/* One call: 0 when the server replied (whatever its reply's own code), else the error's code. */
+static int show(long long api, const char *path, const char *value) {
+    char *reply = NULL; /* the server's reply, or on failure the error JSON; mb_free it */
+    int code = mb_process(api, path, value, 0, &reply);
     printf("%s%s%s\n  -> %s\n", path, value ? " = " : "", value ? value : "", reply);
     mb_free(reply);
+    return code;
 }
 
 int main(int argc, char **argv) {
@@ -19,25 +30,23 @@ int main(int argc, char **argv) {
              "\"key2\":\"EBESExQVFhcYGRobHB0eHw==\",\"io_timeout_ms\":5000}",
              argc > 1 ? argv[1] : "127.0.0.1", argc > 2 ? argv[2] : "7403");
 
-    long long api = mb_connect(config);
-    if (api == 0) {
-        char *why = mb_last_error();
-        fprintf(stderr, "refused: %s\n", why);
-        mb_free(why);
-        return 1;
-    }
-    if (mb_check_connection(api) != 1) {
-        fprintf(stderr, "the billing is offline\n");
+    long long api = 0;
+    int code = mb_connect(config, &api);
+    if (code != 0) return fail("mb_connect", code);
+    code = mb_check_connection(api, 0); /* 0: online and the login accepted */
+    if (code != 0) {
+        fail("mb_check_connection", code);
         mb_close(api);
         return 1;
     }
-    show(api, "API.GetClients", NULL);
-    show(api, "API.Client.633824158637492.AutorizeInfo.Name", NULL);
-    show(api, "API.Client.633824158637492.BillingInfo.Money", NULL);
-    show(api, "API.Client.633824158637492.PersonalDataInfo.MobileTel", "\"+79001112233\"");
-    show(api, "API.Client", /* one round trip: a read of one client and a set on another */
-         "{\"0\":\"633824158637492.BillingInfo.Money\","
-         "\"9527563927532953.AutorizeInfo.Accounts.835354904534456\":{\"MAC\":\"aa:bb:cc:dd:ee:ff\"}}");
+    int failures = 0;
+    failures += show(api, "API.GetClients", NULL) != 0;
+    failures += show(api, "API.Client.633824158637492.AutorizeInfo.Name", NULL) != 0;
+    failures += show(api, "API.Client.633824158637492.BillingInfo.Money", NULL) != 0;
+    failures += show(api, "API.Client.633824158637492.PersonalDataInfo.MobileTel", "\"+79001112233\"") != 0;
+    failures += show(api, "API.Client", /* one round trip: a read of one client, a set on another */
+                     "{\"0\":\"633824158637492.BillingInfo.Money\","
+                     "\"9527563927532953.AutorizeInfo.Accounts.835354904534456\":{\"MAC\":\"aa:bb:cc:dd:ee:ff\"}}") != 0;
     mb_close(api);
-    return 0;
+    return failures == 0 ? 0 : 1;
 }

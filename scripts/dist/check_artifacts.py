@@ -22,7 +22,9 @@ GLIBC_FLOOR = (2, 17)
 
 dist = Path(sys.argv[1])
 version = sys.argv[2]
-abi = version.split(".")[0]
+# The rule scripts/dist.sh applies: 0.x releases each break the ABI, so 0.3.x is libmikrobill.so.0.3.
+major, minor = version.split(".")[:2]
+soname = "libmikrobill.so." + ("%s.%s" % (major, minor) if major == "0" else major)
 failures = []
 
 
@@ -55,14 +57,17 @@ def check_elf(name, data):
           "%s needs glibc %s (floor %s)" % (name, ".".join(map(str, top)), ".".join(map(str, GLIBC_FLOOR))))
 
 
+def header_functions(text):
+    """The functions a C header declares: mb_NAME( outside comments."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)
+    return set(re.findall(r"\b(mb_[a-z_]+)\s*\(", text))
+
+
 def check_pe_dll(name, data):
     head = elf_header(data, "-p")
     exports = set(re.findall(r"\]\s+(mb_[a-z_]+)", head))
-    wanted = {"mb_connect", "mb_process", "mb_close", "mb_free", "mb_version", "mb_last_error",
-              "mb_disconnect", "mb_check_connection", "mb_discard", "mb_cancel",
-              "mb_process_with_token", "mb_token_new", "mb_token_cancel", "mb_token_free"}
-    check("pei-x86-64" in elf_header(data, "-f") and wanted <= exports,
-          "%s is an x86-64 PE exporting %s" % (name, ", ".join(sorted(wanted))))
+    check("pei-x86-64" in elf_header(data, "-f") and wanted and wanted <= exports,
+          "%s is an x86-64 PE exporting the header's %d functions" % (name, len(wanted)))
 
 
 # --- Linux tarball
@@ -73,22 +78,36 @@ with tarfile.open(dist / ("%s.tar.gz" % top)) as tar:
                  "lib/pkgconfig/mikrobill.pc", "include/mikrobill.h", "share/php/mikrobill/apicore.php",
                  "share/php/mikrobill/preload.php", "LICENSE", "INSTALL", "CHANGELOG.md"]:
         check("%s/%s" % (top, path) in members, "tarball has %s" % path)
-    so0 = members.get("%s/lib/libmikrobill.so.%s" % (top, abi))
+    so_link = members.get("%s/lib/%s" % (top, soname))
     so = members.get("%s/lib/libmikrobill.so" % top)
-    check(so0 is not None and so0.issym() and so0.linkname == "libmikrobill.so.%s" % version,
-          "tarball: libmikrobill.so.%s -> libmikrobill.so.%s" % (abi, version))
-    check(so is not None and so.issym() and so.linkname == "libmikrobill.so.%s" % abi,
-          "tarball: libmikrobill.so -> libmikrobill.so.%s" % abi)
+    check(so_link is not None and so_link.issym() and so_link.linkname == "libmikrobill.so.%s" % version,
+          "tarball: %s -> libmikrobill.so.%s" % (soname, version))
+    check(so is not None and so.issym() and so.linkname == soname, "tarball: libmikrobill.so -> %s" % soname)
     check(all(m.uid == 0 and m.gid == 0 for m in members.values()), "tarball: files owned by root")
+    # Every binary below must export what the shipped header declares.
+    wanted = header_functions(tar.extractfile("%s/include/mikrobill.h" % top).read().decode())
+    check(len(wanted) > 0, "the header declares %d functions" % len(wanted))
     library = tar.extractfile("%s/lib/libmikrobill.so.%s" % (top, version)).read()
-    check("SONAME               libmikrobill.so.%s" % abi in elf_header(library, "-p"),
-          "shared library SONAME is libmikrobill.so.%s" % abi)
+    sonames = re.findall(r"^\s*SONAME\s+(\S+)$", elf_header(library, "-p"), re.M)
+    check(sonames == [soname], "shared library SONAME is %s (found %s)" % (soname, sonames))
+    exported = set(re.findall(r"\s(mb_[a-z_]+)$", elf_header(library, "-T"), re.M))
+    check(wanted <= exported, "shared library exports the header's functions (missing: %s)"
+          % sorted(wanted - exported))
     check_elf("libmikrobill.so", library)
+    license_text = tar.extractfile("%s/LICENSE" % top).read().decode()
     for exe in ("mb", "mikrobill-sim"):
         check_elf(exe, tar.extractfile("%s/bin/%s" % (top, exe)).read())
     pc = tar.extractfile("%s/lib/pkgconfig/mikrobill.pc" % top).read().decode()
     check("Version: %s\n" % version in pc and "prefix=${pcfiledir}/../.." in pc,
           "tarball mikrobill.pc: version %s, relocatable prefix" % version)
+    # No static libgcc_s exists: naming it makes `cc -static $(pkg-config --static ...)` fail
+    # (scripts/test-install.sh links that way).
+    install_text = tar.extractfile("%s/INSTALL" % top).read().decode()
+    check(re.search(r"@[A-Z]+@", install_text) is None and soname in install_text,
+          "tarball INSTALL: every placeholder filled, names %s" % soname)
+    private = re.findall(r"^Libs\.private:(.*)$", pc, re.M)
+    check(len(private) == 1 and "-lgcc_s" not in private[0].split(),
+          "tarball mikrobill.pc: Libs.private does not name -lgcc_s: %s" % private)
 
 # --- Windows zip
 top = "mikrobill-%s-windows-x86_64" % version
@@ -108,10 +127,14 @@ field = lambda name: subprocess.run(["dpkg-deb", "-f", str(deb), name], check=Tr
 check(field("Package") == "mikrobill" and field("Version") == version and field("Architecture") == "amd64",
       ".deb control: mikrobill %s amd64" % version)
 check(field("Depends") == "libc6 (>= %d.%d)" % GLIBC_FLOOR, ".deb depends on libc6 >= the glibc floor")
+# The maintainer of record is the copyright holder LICENSE names.
+holder = re.search(r"^Copyright \(c\) [0-9]+ (.+)$", license_text, re.M)
+check(holder is not None and field("Maintainer") == holder.group(1),
+      ".deb Maintainer is LICENSE's copyright holder: %s" % field("Maintainer"))
 listing = subprocess.run(["dpkg-deb", "-c", str(deb)], check=True, capture_output=True, text=True).stdout
 for path in ["./usr/lib/x86_64-linux-gnu/libmikrobill.so.%s" % version,
-             "./usr/lib/x86_64-linux-gnu/libmikrobill.so.%s -> libmikrobill.so.%s" % (abi, version),
-             "./usr/lib/x86_64-linux-gnu/libmikrobill.so -> libmikrobill.so.%s" % abi,
+             "./usr/lib/x86_64-linux-gnu/%s -> libmikrobill.so.%s" % (soname, version),
+             "./usr/lib/x86_64-linux-gnu/libmikrobill.so -> %s" % soname,
              "./usr/lib/x86_64-linux-gnu/libmikrobill.a", "./usr/lib/x86_64-linux-gnu/pkgconfig/mikrobill.pc",
              "./usr/include/mikrobill.h", "./usr/bin/mb", "./usr/bin/mikrobill-sim",
              "./usr/share/php/mikrobill/apicore.php", "./usr/share/doc/mikrobill/copyright"]:
@@ -134,6 +157,9 @@ with zipfile.ZipFile(dist / "composer" / ("mikrobill-apicore-%s.zip" % version))
 # --- Python wheels
 for platform, library in (("manylinux2014_x86_64", "libmikrobill.so"), ("win_amd64", "mikrobill.dll")):
     wheel = dist / "python" / ("mikrobill-%s-py3-none-%s.whl" % (version, platform))
+    check(wheel.exists(), "%s exists" % wheel.name)
+    if not wheel.exists():
+        continue
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         info = "mikrobill-%s.dist-info" % version
@@ -164,8 +190,8 @@ with zipfile.ZipFile(dist / "nuget" / ("MikroBILL.%s.nupkg" % version)) as z:
           "nuspec: MikroBILL %s, license MIT" % version)
     types = ET.fromstring(z.read("[Content_Types].xml"))
     extensions = {d.get("Extension") for d in types}
-    needed = {n.rsplit(".", 1)[1] for n in names if "." in n.rsplit("/", 1)[-1] and not n.endswith("]")}
-    needed.discard("xml")  # [Content_Types].xml itself is not a part
+    parts = names - {"[Content_Types].xml"}  # the one file that is not a part
+    needed = {n.rsplit(".", 1)[1].lower() for n in parts if "." in n.rsplit("/", 1)[-1]}
     check(needed <= extensions, "[Content_Types].xml covers every part's extension: %s" % sorted(needed))
     rels = ET.fromstring(z.read("_rels/.rels"))
     targets = {r.get("Type").rsplit("/", 1)[-1]: r.get("Target").lstrip("/") for r in rels}

@@ -23,6 +23,11 @@ base=${MIKROBILL_ROOTS:-/var/cache/mikrobill-roots}
 root=$base/$suite
 stamp=$root/.mikrobill-packages
 
+mkdir -p "$base"
+# One builder at a time per suite: a second caller waits, then finds the root ready.
+exec 9>"$base/$suite.lock"
+flock 9
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$packages" ]; then
     echo "$root"
     exit 0
@@ -33,7 +38,6 @@ if ! command -v mmdebstrap >/dev/null; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >&2
 fi
-mkdir -p "$base"
 rm -rf "$root.new"
 echo "debian-root.sh: building the $suite root (about half a minute)" >&2
 mmdebstrap --quiet --variant=apt --include="$packages" "$suite" "$root.new" >&2

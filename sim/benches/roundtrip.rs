@@ -7,15 +7,12 @@
 //! Each client runs in its own process so that its peak RSS is its own. The variants take turns,
 //! three rounds each, and the median round counts, so background noise hits all of them alike.
 
-#[path = "../tests/support/mod.rs"]
-mod sim_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use mikrobill::{Client, Config};
-use sim_support::{Sim, KEY1, KEY2};
+use mikrobill_testkit::sim::{Sim, KEY1, KEY2};
 
 const ROUNDS: usize = 3;
 

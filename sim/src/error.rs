@@ -36,9 +36,9 @@ pub enum SimError {
         snapshot: PathBuf,
         lock: PathBuf,
     },
-    /// A journalled change does not apply to the snapshot.
+    /// A change in the write-ahead log does not apply to the snapshot.
     Replay {
-        journal: PathBuf,
+        log: PathBuf,
         error: ReplayError,
     },
     /// The dataset contradicts itself or asks for too much.
@@ -78,8 +78,8 @@ impl fmt::Display for SimError {
                 snapshot.display(),
                 lock.display()
             ),
-            SimError::Replay { journal, error } => {
-                write!(f, "{}: cannot replay a change: {error}", journal.display())
+            SimError::Replay { log, error } => {
+                write!(f, "{}: cannot replay a change: {error}", log.display())
             }
             SimError::Dataset(e) => write!(f, "{e}"),
             SimError::Keys(e) => write!(f, "{e}"),
@@ -141,7 +141,7 @@ impl fmt::Display for DatasetError {
 
 impl std::error::Error for DatasetError {}
 
-/// Why a journalled change does not apply.
+/// Why a change in the write-ahead log does not apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplayError {
     /// The store refused the change: `reason` is the reply a client would have got.

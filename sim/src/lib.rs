@@ -1,37 +1,38 @@
 //! The MikroBILL core simulator behind `mikrobill-sim` and `mb serve`. See docs/simulator.md.
+//!
+//! The source by concept:
+//! - `net`: listening, accepting, connection slots and the limits on unauthenticated peers;
+//! - `session`: the loop one connection runs once admitted (auth, requests, the request trace);
+//! - `state`: the dataset, the class tree that reads and changes it, and its write-ahead log;
+//! - `double`: the test double (stubs, faults, replay, the request journal, the control API);
+//! - `os`: every call on the operating system beyond plain std I/O;
+//! - `options`, `config`, `error`, `reply`: the command line, the config file, what stops the
+//!   simulator, and the protocol's replies.
 
-pub mod batch;
 pub mod config;
-pub mod demo;
 pub mod double;
-pub mod engine;
 pub mod error;
-pub mod generate;
-pub mod journal;
-pub mod listen;
-pub mod model;
+pub mod net;
 pub mod options;
-pub mod path;
-pub mod redact;
+pub mod os;
 pub mod reply;
-pub mod server;
-pub mod signal;
-pub mod stats;
-pub mod store;
-pub mod tree;
+pub mod session;
+pub mod state;
+
+pub use config::Config;
+pub use double::TestDouble;
+pub use error::SimError;
+pub use net::Server;
+pub use options::Options;
+// `mb` checks request paths with the simulator's own parser.
+pub use state::path;
 
 use std::io::Write;
 use std::sync::Arc;
 
-use config::Config;
-use engine::Engine;
-use error::SimError;
-use journal::Journal;
 use mikrobill::protocol::crypto::Cipher;
-use model::Dataset;
-use options::Options;
-use server::Server;
-use store::Store;
+use state::wal::Wal;
+use state::{demo, Dataset, Engine, Store};
 
 fn initial_dataset(options: &Options) -> Result<Dataset, SimError> {
     if let Some(path) = &options.dataset {
@@ -61,10 +62,10 @@ pub fn run(options: Options) -> Result<(), SimError> {
         config.key2 = k2.clone();
     }
     let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(SimError::Keys)?;
-    let (store, journal) = match &options.state {
+    let (store, wal) = match &options.state {
         Some(path) => {
-            let (store, journal) = Journal::open(path, || initial_dataset(&options))?;
-            (store, Some(journal))
+            let (store, wal) = Wal::open(path, || initial_dataset(&options))?;
+            (store, Some(wal))
         }
         None => (Store::from_dataset(initial_dataset(&options)?)?, None),
     };
@@ -77,15 +78,16 @@ pub fn run(options: Options) -> Result<(), SimError> {
         ),
         None => None,
     };
-    signal::install();
-    let listener = listen::bind(&options.listen).map_err(|source| SimError::Listen {
+    os::signal::install();
+    let listener = os::bind(&options.listen).map_err(|source| SimError::Listen {
         addr: options.listen.clone(),
         source,
     })?;
     let addr = listener.local_addr().map_err(SimError::Io)?;
-    let sessions = stats::SessionCounts::publishing_to(options.session_counts.clone())?;
+    let sessions =
+        double::session_counts::SessionCounts::publishing_to(options.session_counts.clone())?;
     let test_double = Arc::new(test_double.with_session_counts(sessions));
-    let engine = Engine::new(store, journal);
+    let engine = Engine::new(store, wal);
     let reset_options = options.clone();
     let server = Arc::new(
         Server::new(engine, cipher, config, options)?.with_double(Arc::clone(&test_double)),
@@ -117,28 +119,27 @@ pub fn run(options: Options) -> Result<(), SimError> {
     server.run(listener).map_err(SimError::Io)
 }
 
-/// The whole command line after the program (or subcommand) name; returns the exit code.
-pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
-    let args: Vec<String> = args.into_iter().collect();
-    if matches!(args.as_slice(), [only] if only == "--version" || only == "-V") {
-        println!("mikrobill-sim {}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
-    match options::parse(args) {
-        Ok(None) => {
-            println!("{}", options::USAGE);
-            0
-        }
-        Ok(Some(options)) => match run(options) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("mikrobill-sim: {e}");
-                1
-            }
-        },
+/// Runs the simulator with options already parsed (`mb serve`); returns the exit code.
+pub fn serve(options: Options) -> i32 {
+    match run(options) {
+        Ok(()) => 0,
         Err(e) => {
-            eprintln!("mikrobill-sim: {e}\n\n{}", options::USAGE);
-            2
+            eprintln!("mikrobill-sim: {e}");
+            1
+        }
+    }
+}
+
+/// The whole command line after the program name; returns the exit code: 0 (also after --help
+/// and --version), 1 when the simulator cannot start or stops on an error, 2 for a bad command
+/// line.
+pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
+    match options::parse(args) {
+        Ok(options) => serve(options),
+        Err(e) => {
+            // Help and version go to stdout, usage errors to stderr.
+            let _ = e.print();
+            e.exit_code()
         }
     }
 }

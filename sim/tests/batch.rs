@@ -1,8 +1,7 @@
 //! Batch commands: every example of docs/protocol.md, at any depth, in document order.
 
-mod support;
+use mikrobill_testkit::sim::*;
 use serde_json::{json, Value};
-use support::*;
 
 fn batch(cl: &mut mikrobill::Client, path: &str, value: &str) -> Vec<Value> {
     let reply = call(cl, path, Some(value));

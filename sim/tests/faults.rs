@@ -2,16 +2,12 @@
 //! gets its documented code, the next call on the same handle works, and no set is ever applied
 //! twice (counted in the simulator's request trace).
 
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-mod support;
-
 use std::ffi::{c_char, CStr, CString};
 use std::time::{Duration, Instant};
 
-use fault_proxy::{Fault, FaultProxy};
 use mikrobill::code;
-use support::{Sim, TempDir, KEY1, KEY2};
+use mikrobill_testkit::relay::{Fault, FaultProxy};
+use mikrobill_testkit::sim::{Sim, TempDir, KEY1, KEY2};
 
 // The exports themselves, as a C program calls them.
 use mikrobill::ffi::{

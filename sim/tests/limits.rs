@@ -1,8 +1,7 @@
 //! The simulator's own bounds: connection slots under exhaustion, the memory budget for request
 //! frames (peak memory checked), and what its trace and state files reveal.
 
-mod support;
-
+use mikrobill_testkit::sim::*;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -10,7 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-use support::*;
 
 /// The simulator's peak resident memory so far, in bytes (Linux VmHWM).
 fn peak_rss(sim: &Sim) -> usize {
@@ -202,8 +200,8 @@ fn trace_and_state_files_are_private_and_the_trace_never_shows_an_account_passwo
     assert!(traced.contains("newlogin"), "the rest is traced: {traced}");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&trace), 0o600);
-    let journal = dir.join("state.json.journal");
-    assert_eq!(mode(&journal), 0o600);
+    let log = dir.join("state.json.wal");
+    assert_eq!(mode(&log), 0o600);
     sim.signal(libc::SIGTERM);
     thread::sleep(Duration::from_millis(500));
     assert_eq!(mode(&state), 0o600);

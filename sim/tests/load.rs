@@ -2,15 +2,13 @@
 //! for MIKROBILL_LOAD_SECS seconds (default 10). Every honest call must succeed; the figures are
 //! printed, never asserted as timings.
 
-mod support;
-
+use mikrobill_testkit::sim::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-use support::*;
 
 const CLIENTS: usize = 300;
 const SLOWLORIS: usize = 50;

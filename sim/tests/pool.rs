@@ -3,14 +3,12 @@
 //! simulator's --session-counts file is the witness of how many sessions were opened and closed.
 //! The pool is process-wide, so these tests take turns.
 
-mod support;
 use mikrobill::{pool, Client, Config};
+use mikrobill_testkit::sim::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use support::*;
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
@@ -203,8 +201,16 @@ fn bounds_per_identity_in_all_and_idle_lifetime() {
     page(&short);
     assert_eq!(stat("idle"), 1);
     std::thread::sleep(Duration::from_millis(400));
+    // Reading the stats is a pure read: the expired connection is counted, not closed.
     let after = stats();
     assert_eq!(after["idle"], 0);
+    assert_eq!(after["expired"], 1);
+    assert_eq!(after["closed_idle_timeout"].as_u64().unwrap(), expired);
+    assert_eq!(s.counts_when(|_, d| d == disconnects).1, disconnects);
+    // The pool's next use closes it, as an idle-lifetime close.
+    assert_eq!(pool::clear(), 0, "nothing within its lifetime was cleared");
+    let after = stats();
+    assert_eq!(after["expired"], 0);
     assert_eq!(after["closed_idle_timeout"].as_u64().unwrap() - expired, 1);
     assert_eq!(
         s.counts_when(|_, d| d == disconnects + 1).1,
@@ -213,21 +219,11 @@ fn bounds_per_identity_in_all_and_idle_lifetime() {
     );
 }
 
-fn start_on(port: u16, counts: &Path) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--session-counts", counts.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
-    child
+fn start_on(port: u16, counts: &Path) -> Sim {
+    Sim::launch()
+        .args(&["--session-counts", counts.to_str().unwrap()])
+        .listen(&format!("127.0.0.1:{port}"))
+        .start()
 }
 
 #[test]
@@ -239,14 +235,13 @@ fn a_server_restart_costs_one_transparent_reconnect() {
     let port = first.sim.port;
     drop(first);
     let counts = counts_file("restart-2");
-    let mut second = start_on(port, &counts);
+    let second = start_on(port, &counts);
     let dead = stat("closed_dead");
     page(&config);
     assert_eq!(stat("closed_dead") - dead, 1);
     assert_eq!(read_counts_when(&counts, |_, _| true), (1, 0));
     pool::clear();
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
 }
 
 #[test]

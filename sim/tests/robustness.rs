@@ -1,13 +1,12 @@
 //! Hostile and broken peers, many connections at once, idle timeouts and signals.
 
-mod support;
 use mikrobill::protocol::frame::write_frame;
+use mikrobill_testkit::sim::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
-use support::*;
 
 /// The server must still answer a well-behaved client after each abuse.
 fn still_serving(sim: &Sim) {

@@ -1,13 +1,13 @@
 //! Datasets, the generator and the --state file's durability across kill -9.
 
-mod support;
-use mikrobill_sim::tree::Change;
+use mikrobill_sim::state::tree::Change;
+use mikrobill_sim::state::wal;
+use mikrobill_testkit::sim::*;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use support::*;
 
 const WRITERS: usize = 4;
 
@@ -120,7 +120,7 @@ fn no_acknowledged_change_is_lost_after_kill_9() {
 }
 
 #[test]
-fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
+fn torn_wal_tail_is_ignored_and_state_survives_clean_restarts() {
     let dir = TempDir::new("torn");
     let state = dir.file("state.json");
     {
@@ -131,14 +131,14 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
         sim.child.wait().unwrap();
     }
     // A record torn mid-write by the crash, then a record with a bad checksum.
-    let journal = format!("{state}.journal");
-    let mut bytes = std::fs::read(&journal).unwrap();
+    let log = format!("{state}.wal");
+    let mut bytes = std::fs::read(&log).unwrap();
     assert!(
         !bytes.is_empty(),
-        "the set must be journalled before its reply"
+        "the set must be in the write-ahead log before its reply"
     );
     let valid = bytes.len();
-    let bad = mikrobill_sim::journal::record_line(&Change::Set {
+    let bad = wal::record_line(&Change::Set {
         path: name_path(IVANOV),
         value: json!("bad checksum"),
     })
@@ -147,13 +147,10 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
     let sum = bytes.len() - 2;
     bytes[sum] = if bytes[sum] == b'0' { b'1' } else { b'0' };
     bytes.extend_from_slice(br#"{"op":"set","path":"API.Client.633824158637492.Autor"#);
-    std::fs::write(&journal, &bytes).unwrap();
+    std::fs::write(&log, &bytes).unwrap();
     assert_eq!(
-        mikrobill_sim::journal::parse_journal(&bytes),
-        (
-            mikrobill_sim::journal::parse_journal(&bytes[..valid]).0,
-            true
-        )
+        wal::parse_records(&bytes),
+        (wal::parse_records(&bytes[..valid]).0, true)
     );
     {
         let mut sim = Sim::start(&["--state", &state]);
@@ -163,8 +160,8 @@ fn torn_journal_tail_is_ignored_and_state_survives_clean_restarts() {
         sim.signal(libc::SIGTERM);
         assert_eq!(sim.child.wait().unwrap().code(), Some(0));
     }
-    // A clean exit compacts: the snapshot holds everything and the journal is empty.
-    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+    // A clean exit compacts: the snapshot holds everything and the log is empty.
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
     let sim = Sim::start(&["--state", &state, "--generate", "5"]);
     let mut cl = sim.client();
     assert_eq!(ret(&call(&mut cl, &name_path(IVANOV), None)), json!("kept"));

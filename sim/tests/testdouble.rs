@@ -1,15 +1,12 @@
 //! The simulator as a test double: stubs, faults and delays seen by the project's own client,
 //! every control-API route (with bad input), and the journal and counts under 64 clients.
 
-mod support;
-
 use mikrobill::code;
+use mikrobill_testkit::sim::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::*;
 
 /// A simulator with the control API on a free loopback port.
 struct Double {
@@ -19,31 +16,10 @@ struct Double {
 }
 
 fn start(args: &[&str], dir: Option<TempDir>) -> Double {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args(args)
-        .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening on 127.0.0.1:")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap();
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    let admin = line
-        .trim()
-        .strip_prefix("admin on http://")
-        .and_then(|a| a.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
+    let sim = Sim::launch().args(args).admin("127.0.0.1:0").start();
+    let admin = sim.admin.clone().expect("started with the control API");
     Double {
-        sim: Sim { child, port },
+        sim,
         admin,
         _dir: dir,
     }
@@ -456,34 +432,18 @@ fn every_control_route_including_bad_input() {
 
 #[test]
 fn a_non_loopback_control_port_is_refused_unless_allowed() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args(["--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (status, err) = start_fails(&["--admin", "0.0.0.0:0"]);
+    assert_eq!(status, Some(1));
     assert!(
         err.contains("not a loopback address") && err.contains("--admin-allow-remote"),
         "{err}"
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mikrobill-sim"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "0.0.0.0:0",
-            "--admin-allow-remote",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = String::new();
-    out.read_line(&mut lines).unwrap();
-    out.read_line(&mut lines).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(lines.contains("admin on http://0.0.0.0:"), "{lines}");
+    let sim = Sim::launch()
+        .arg("--admin-allow-remote")
+        .admin("0.0.0.0:0")
+        .start();
+    let admin = sim.admin.as_deref().unwrap_or_default();
+    assert!(admin.starts_with("0.0.0.0:"), "admin on http://{admin}/");
 }
 
 #[test]

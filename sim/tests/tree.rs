@@ -1,8 +1,7 @@
 //! Every class-tree path, every set and every error code, through the project's own client.
 
-mod support;
+use mikrobill_testkit::sim::*;
 use serde_json::json;
-use support::*;
 
 fn c(path: &str) -> String {
     format!("API.Client.{IVANOV}.{path}")

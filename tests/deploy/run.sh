@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The kassa deployment of the README, on real web servers. In a throwaway web root laid out like
-# a MikroBILL install (config.php at the root, the original apicore.php in kassa/), it runs the
-# README's migration block as written (only $KASSA and $SHIM point into the temporary folder),
+# The kassa deployment of docs/src/php.md, on real web servers. In a throwaway web root laid out
+# like a MikroBILL install (config.php at the root, the original apicore.php in kassa/), it runs
+# the chapter's migration block as written (only $KASSA and $SHIM point into the temporary folder),
 # then serves the web root with nginx + php-fpm and with Apache + mod_php, each configured with
 # the snippets of bindings/php/deploy/ and the preload ini (ffi.enable=preload), and checks:
 #  - a kassa page using the shim answers with the simulator's replies, from the copy outside the
@@ -102,36 +102,30 @@ echo 'ffi.enable: ', ini_get('ffi.enable'), "\n";
 EOF
 echo '<p>MikroBILL</p>' >"$webroot/index.html"
 
-# --- The README's migration block, run as written with $KASSA and $SHIM set above.
+# --- The migration block of docs/src/php.md, run as written with $KASSA and $SHIM set above.
 migration() { # FILE: the sh block after the migration marker
     awk '/<!-- kassa migration: run by tests\/deploy\/run.sh -->/ { m = 1; next }
          m && /^```/ { if (f) exit; f = 1; next }
          m && f { print }' "$1"
 }
-block=$(migration README.md)
-[ -n "$block" ] || fail "README.md has no kassa migration block"
-[ "$block" = "$(migration bindings/php/README.md)" ] ||
-    fail "the migration blocks of README.md and bindings/php/README.md differ"
+block=$(migration docs/src/php.md)
+[ -n "$block" ] || fail "docs/src/php.md has no kassa migration block"
 grep -q '^KASSA=' <<<"$block" && grep -q '^SHIM=' <<<"$block" ||
     fail "the migration block no longer sets KASSA and SHIM"
 KASSA=$KASSA SHIM=$SHIM bash -euo pipefail -c "$(grep -v -E '^(KASSA|SHIM)=' <<<"$block")" ||
-    fail "the README's migration commands failed"
+    fail "the migration commands of docs/src/php.md failed"
 
 cmp -s "$SHIM/apicore.php.orig" "$tmp/original-apicore.php" || fail "the original is not kept as \$SHIM/apicore.php.orig"
 leftovers=$(find "$webroot" \( -name '*.so*' -o -name '*.dll' -o -name '*.h' -o -name '*.orig' -o -name preload.php \) -print)
 [ -z "$leftovers" ] || fail "the migration leaves in the web root: $leftovers"
 case "$SHIM" in "$webroot"/*) fail "SHIM is inside the web root" ;; esac
 
-# Each file must be shown in bindings/php/README.md as it is, byte for byte.
-verbatim() { # DOC FILE: the fenced block after "<!-- verbatim: FILE -->"
-    awk -v marker="<!-- verbatim: $2 -->" '$0 == marker { m = 1; next }
-         m && /^```/ { if (f) exit; f = 1; next }
-         m && f { print }' "$1"
-}
+# The book shows each file as it is: docs/src/php.md includes it with mdBook's {{#include}}, and
+# scripts/docs.sh fails when an include cannot be expanded.
 for file in bindings/php/deploy/nginx-kassa.conf bindings/php/deploy/apache-kassa.conf \
     bindings/php/deploy/htaccess bindings/php/deploy/90-mikrobill.ini; do
-    [ "$(verbatim bindings/php/README.md "$file")" = "$(cat "$file")" ] ||
-        fail "bindings/php/README.md does not show $file as it is"
+    grep -qxF "{{#include ../../$file}}" docs/src/php.md ||
+        fail "docs/src/php.md does not include $file"
 done
 
 # The preload ini as documented, with the shim folder of this test, added to PHP's conf.d.

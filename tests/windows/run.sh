@@ -57,10 +57,11 @@ cp "$win/mikrobill.dll" "$win/mb.exe" "$win/mikrobill-sim.exe" "$work/bin/"
 x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
     "$root/tests/windows/wine-bcryptprimitives.c" -lbcrypt -Wl,--kill-at
 # -static: winpthread and libgcc go into the .exe, so the program needs only mikrobill.dll and
-# system DLLs, as on a clean Windows machine.
+# system DLLs, as on a clean Windows machine. ws2_32: the test listens on a socket of its own to
+# see that a refused call connects nowhere.
 x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -Wpedantic -I "$include" \
     "$root/tests/c/mikrobill_test.c" -o "$work/bin/mikrobill_test.exe" "$implib/libmikrobill.dll.a" \
-    -static -pthread
+    -static -pthread -lws2_32
 timeout 300 wine "$work/bin/mikrobill_test.exe" "$sim_port" "$hostile_port" "$dead_port" | tr -d '\r' |
     tee "$work/c.out"
 grep -Eq '^[1-9][0-9]* passed, 0 failed$' "$work/c.out"

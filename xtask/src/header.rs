@@ -30,7 +30,10 @@ fn code_enum() -> String {
          connect returns the OS errno instead (always below 4096), and a refused login the\n \
          server's own non-zero code.\n */\ntypedef enum mb_code {\n",
     );
-    for spec in CODES {
+    // 0 is success, said by the prologue; an enumerator for it would be MB_OK, which windows.h
+    // defines as a macro (a MessageBox flag), so a Windows program including both would not
+    // compile.
+    for spec in CODES.iter().filter(|spec| spec.value != 0) {
         out.push_str("  /*\n");
         for line in wrap(spec.doc.trim(), 92) {
             out.push_str(&format!("   {line}\n"));

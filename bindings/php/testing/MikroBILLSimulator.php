@@ -29,56 +29,67 @@ if (!class_exists('MikroBILL_Simulator', false)) {
         const LOGIN = 'api';
         const PASSWORD = 'secret';
 
+        /** @var string the address the API listens on: 127.0.0.1 unless 'host' said otherwise */
+        public $host;
         /** @var int the API port */
         public $port;
         /** @var string the control API, "http://127.0.0.1:PORT/" */
         public $adminUrl;
+        /** @var string|null the --trace-requests file, when started with 'trace' */
+        public $traceFile;
+        private $binary;
         private $process;
         private $stdout;
         private $dir;
+        private $command;
 
         /**
          * @param array $options 'dataset' (array, the dataset format), 'stubs' and 'faults' (lists as
-         *                       in the simulator's config), 'args' (more command-line flags)
+         *   in the simulator's config, which then holds the cashier LOGIN/PASSWORD and KEY1/KEY2;
+         *   without them the simulator's demo config, with the same keys and that cashier among
+         *   others), 'args' (more command-line flags), 'port' (default 0: any free port),
+         *   'trace' (true: every decrypted request goes to a file, see tracedRequests()),
+         *   'host' (the API's listen address, default 127.0.0.1; '::1' for IPv6 loopback)
          */
         public function __construct(array $options = array())
         {
-            $binary = getenv('MIKROBILL_SIM') ?: self::onPath('mikrobill-sim');
-            if ($binary === null || !is_file($binary)) {
+            $this->binary = getenv('MIKROBILL_SIM') ?: self::onPath('mikrobill-sim');
+            if ($this->binary === null || !is_file($this->binary)) {
                 throw new RuntimeException('mikrobill-sim not found: set MIKROBILL_SIM or put it on PATH');
             }
             $this->dir = sys_get_temp_dir() . '/mikrobill-sim-' . bin2hex(random_bytes(6));
             mkdir($this->dir, 0700);
-            $config = array(
-                'key1' => self::KEY1, 'key2' => self::KEY2,
-                'cashiers' => array(array('login' => self::LOGIN, 'password' => self::PASSWORD)),
-                'stubs' => isset($options['stubs']) ? $options['stubs'] : array(),
-                'faults' => isset($options['faults']) ? $options['faults'] : array(),
-            );
-            file_put_contents($this->dir . '/config.json', json_encode($config));
-            $command = array($binary, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
-                '--config', $this->dir . '/config.json');
+            $command = array('--admin', '127.0.0.1:0');
+            if (!empty($options['stubs']) || !empty($options['faults'])) {
+                file_put_contents($this->dir . '/config.json', json_encode(array(
+                    'key1' => self::KEY1, 'key2' => self::KEY2,
+                    'cashiers' => array(array('login' => self::LOGIN, 'password' => self::PASSWORD)),
+                    'stubs' => isset($options['stubs']) ? $options['stubs'] : array(),
+                    'faults' => isset($options['faults']) ? $options['faults'] : array(),
+                )));
+                array_push($command, '--config', $this->dir . '/config.json');
+            }
             if (isset($options['dataset'])) {
                 file_put_contents($this->dir . '/dataset.json', json_encode($options['dataset']));
                 array_push($command, '--dataset', $this->dir . '/dataset.json');
             }
-            $command = array_merge($command, isset($options['args']) ? $options['args'] : array());
-            $this->process = proc_open($command, array(
-                0 => array('file', '/dev/null', 'r'),
-                1 => array('pipe', 'w'),
-                2 => array('file', $this->dir . '/stderr.txt', 'a'),
-            ), $pipes);
-            if (!is_resource($this->process)) {
-                throw new RuntimeException("cannot start $binary");
+            if (!empty($options['trace'])) {
+                $this->traceFile = $this->dir . '/trace.txt';
+                touch($this->traceFile);
+                array_push($command, '--trace-requests', $this->traceFile);
             }
-            $this->stdout = $pipes[1];
-            $this->port = (int)$this->line('/^listening on 127\.0\.0\.1:(\d+)$/');
-            $this->adminUrl = 'http://' . $this->line('#^admin on http://([0-9.:]+)/$#') . '/';
+            $this->host = isset($options['host']) ? (string)$options['host'] : '127.0.0.1';
+            $this->command = array_merge($command, isset($options['args']) ? $options['args'] : array());
+            $this->start(isset($options['port']) ? (int)$options['port'] : 0);
         }
 
         public function __destruct()
         {
             $this->stop();
+            foreach (glob($this->dir . '/*') ?: array() as $file) {
+                unlink($file);
+            }
+            @rmdir($this->dir);
         }
 
         private static function onPath(string $name): ?string
@@ -91,12 +102,30 @@ if (!class_exists('MikroBILL_Simulator', false)) {
             return null;
         }
 
+        private function start(int $port): void
+        {
+            // An IPv6 address in brackets, as the simulator takes and prints it.
+            $address = strpos($this->host, ':') === false ? $this->host : '[' . $this->host . ']';
+            $this->process = proc_open(array_merge(array($this->binary, '--listen', "$address:$port"), $this->command),
+                array(
+                    0 => array('file', '/dev/null', 'r'),
+                    1 => array('pipe', 'w'),
+                    2 => array('file', $this->dir . '/stderr.txt', 'a'),
+                ), $pipes);
+            if (!is_resource($this->process)) {
+                throw new RuntimeException("cannot start {$this->binary}");
+            }
+            $this->stdout = $pipes[1];
+            $this->port = (int)$this->line('/^listening on ' . preg_quote($address, '/') . ':(\d+)$/');
+            $this->adminUrl = 'http://' . $this->line('#^admin on http://([0-9.:]+)/$#') . '/';
+        }
+
         private function line(string $pattern): string
         {
             $line = fgets($this->stdout);
             if ($line === false || !preg_match($pattern, rtrim($line, "\r\n"), $m)) {
                 $stderr = @file_get_contents($this->dir . '/stderr.txt');
-                $this->stop();
+                $this->end(9);
                 throw new RuntimeException('simulator did not start: ' . var_export($line, true) . "; stderr: $stderr");
             }
             return $m[1];
@@ -105,7 +134,8 @@ if (!class_exists('MikroBILL_Simulator', false)) {
         /** A MikroBILL_API (the apicore.php class) logged in to this simulator. */
         public function api(array $options = array()): MikroBILL_API
         {
-            return new MikroBILL_API('127.0.0.1', $this->port, self::LOGIN, self::PASSWORD,
+            $host = strpos($this->host, ':') === false ? $this->host : '[' . $this->host . ']';
+            return new MikroBILL_API($host, $this->port, self::LOGIN, self::PASSWORD,
                 self::KEY1, self::KEY2, $options);
         }
 
@@ -172,20 +202,59 @@ if (!class_exists('MikroBILL_Simulator', false)) {
             $this->call('DELETE', "api/faults/$id");
         }
 
+        /** Request plaintexts the simulator decrypted, one per line (auth frames are not traced). */
+        public function tracedRequests(): array
+        {
+            if ($this->traceFile === null) {
+                throw new LogicException("simulator started without 'trace'");
+            }
+            $text = file_get_contents($this->traceFile);
+            return $text === '' ? array() : explode("\n", rtrim($text, "\n"));
+        }
+
+        /** SIGTERM: the simulator exits cleanly. */
         public function stop(): void
+        {
+            $this->end(15);
+        }
+
+        /** SIGKILL: the server vanishes mid-session, as a crash would. */
+        public function kill(): void
+        {
+            $this->end(9);
+        }
+
+        /** SIGSTOP: the server hangs, its connections stay open and nothing is answered. */
+        public function suspend(): void
+        {
+            // Linux signal numbers; ext-pcntl, which names them, is optional.
+            proc_terminate($this->process, 19);
+        }
+
+        /** SIGCONT after suspend(). */
+        public function resume(): void
+        {
+            proc_terminate($this->process, 18);
+        }
+
+        /** Starts again on the same port, with the same options (after stop() or kill()). */
+        public function restart(): void
+        {
+            $this->end(15);
+            $this->start($this->port);
+        }
+
+        private function end(int $signal): void
         {
             if ($this->process === null) {
                 return;
             }
-            proc_terminate($this->process, 15);
+            proc_terminate($this->process, $signal);
+            // Drain stdout so the simulator can never block on a full pipe while exiting.
             stream_get_contents($this->stdout);
             fclose($this->stdout);
             proc_close($this->process);
             $this->process = null;
-            foreach (glob($this->dir . '/*') ?: array() as $file) {
-                unlink($file);
-            }
-            @rmdir($this->dir);
         }
     }
 }
@@ -205,7 +274,10 @@ if (!trait_exists('MikroBILL_SimulatorTrait', false)) {
             return $sim;
         }
 
-        /** @after */
+        /**
+         * @after
+         */
+        #[\PHPUnit\Framework\Attributes\After]
         protected function stopMikroBILLSimulators(): void
         {
             foreach ($this->mikrobillSimulators as $sim) {

@@ -9,7 +9,7 @@ final class CloneTest extends TestCase
 
     public static function setUpBeforeClass(): void
     {
-        self::$sim = new Simulator();
+        self::$sim = new MikroBILL_Simulator();
     }
 
     public static function tearDownAfterClass(): void

@@ -39,7 +39,7 @@ final class CompatibilityTest extends TestCase
     }
 
     /** @return array{0: string[], 1: string[]} replies and traced requests */
-    private static function drive($client, Simulator $sim): array
+    private static function drive($client, MikroBILL_Simulator $sim): array
     {
         $replies = array();
         foreach (self::calls() as list($path, $value)) {
@@ -51,11 +51,11 @@ final class CompatibilityTest extends TestCase
 
     public function testShimAndOriginalStyleClientAreIndistinguishableAtTheServer(): void
     {
-        $shimSim = new Simulator(array(), 0, true);
+        $shimSim = new MikroBILL_Simulator(array('trace' => true));
         $shim = new MikroBILL_API('127.0.0.1', $shimSim->port, TestEnv::LOGIN, TestEnv::PASSWORD, TestEnv::KEY1, TestEnv::KEY2);
         list($shimReplies, $shimRequests) = self::drive($shim, $shimSim);
 
-        $origSim = new Simulator(array(), 0, true);
+        $origSim = new MikroBILL_Simulator(array('trace' => true));
         $orig = new OriginalStyleClient('127.0.0.1', $origSim->port, TestEnv::LOGIN, TestEnv::PASSWORD, TestEnv::KEY1, TestEnv::KEY2);
         list($origReplies, $origRequests) = self::drive($orig, $origSim);
 
@@ -70,7 +70,7 @@ final class CompatibilityTest extends TestCase
 
     public function testARejectedLoginHasTheOriginalsResultAndTheServersReturn(): void
     {
-        $sim = new Simulator();
+        $sim = new MikroBILL_Simulator();
         foreach (array(array(TestEnv::LOGIN, 'wrong', 101), array('noapi', TestEnv::PASSWORD, 102)) as list($login, $password, $code)) {
             $shim = new MikroBILL_API('127.0.0.1', $sim->port, $login, $password, TestEnv::KEY1, TestEnv::KEY2);
             $orig = new OriginalStyleClient('127.0.0.1', $sim->port, $login, $password, TestEnv::KEY1, TestEnv::KEY2);
@@ -87,7 +87,7 @@ final class CompatibilityTest extends TestCase
 
     public function testBothClientsReportWrongKeysAndServerDownWithTheSameCodes(): void
     {
-        $sim = new Simulator();
+        $sim = new MikroBILL_Simulator();
         $wrong = base64_encode(str_repeat("\x42", 32));
         $shim = new MikroBILL_API('127.0.0.1', $sim->port, TestEnv::LOGIN, TestEnv::PASSWORD, $wrong, TestEnv::KEY2);
         $orig = new OriginalStyleClient('127.0.0.1', $sim->port, TestEnv::LOGIN, TestEnv::PASSWORD, $wrong, TestEnv::KEY2);

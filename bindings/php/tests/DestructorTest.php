@@ -42,7 +42,7 @@ PHP;
 
     public function testDestructorDoesNotWaitForAHungServer(): void
     {
-        $sim = new Simulator(array(), 0, true);
+        $sim = new MikroBILL_Simulator(array('trace' => true));
         $script = TestEnv::tempDir() . '/destroy-child.php';
         file_put_contents($script, self::CHILD);
         $command = array(PHP_BINARY, $script, TestEnv::bindingDir() . '/apicore.php', (string)$sim->port,
@@ -80,7 +80,7 @@ PHP;
 
     public function testCloseStillSaysDisconnect(): void
     {
-        $sim = new Simulator(array(), 0, true);
+        $sim = new MikroBILL_Simulator(array('trace' => true));
         $api = TestEnv::api($sim->port);
         $this->assertTrue($api->CheckConnection());
         $api->Close();

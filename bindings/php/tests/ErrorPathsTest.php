@@ -5,12 +5,12 @@ use PHPUnit\Framework\TestCase;
 
 final class ErrorPathsTest extends TestCase
 {
-    /** @var Simulator|null */
+    /** @var MikroBILL_Simulator|null */
     private $sim;
 
     protected function setUp(): void
     {
-        $this->sim = new Simulator();
+        $this->sim = new MikroBILL_Simulator();
     }
 
     protected function tearDown(): void

@@ -3,7 +3,8 @@
  * Replies a real core never sends, from the project's hostile peer (target/release/examples/
  * hostile-server, which misbehaves as the login names): each comes back as an error with its own
  * code, so the usual `json_decode($r)->code != 0` check of a kassa extension sees a failure,
- * never success.
+ * never success. A reply that is not UTF-8 (a core answering in CP1251) is no failure: it comes
+ * back byte for byte, as the original returned it.
  */
 
 use PHPUnit\Framework\TestCase;
@@ -46,6 +47,13 @@ final class HostileRepliesTest extends TestCase
         $api = new MikroBILL_API('127.0.0.1', $this->port, $login, 'pw', TestEnv::KEY1, TestEnv::KEY2,
             $options + array('io_timeout_ms' => 1000));
         return json_decode($api->Process('API.GetClients'));
+    }
+
+    public function testAReplyThatIsNotUtf8ComesBackByteForByte(): void
+    {
+        $api = new MikroBILL_API('127.0.0.1', $this->port, 'not-utf8', 'pw', TestEnv::KEY1, TestEnv::KEY2,
+            array('io_timeout_ms' => 1000));
+        $this->assertSame("{\"return\":\"\xff\xfe\",\"code\":0}", $api->Process('API.GetClients'));
     }
 
     public function testATextReplyThatIsNotJsonIs9013WithTheTextInDetail(): void

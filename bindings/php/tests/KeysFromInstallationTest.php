@@ -16,7 +16,7 @@ final class KeysFromInstallationTest extends TestCase
 
     public static function setUpBeforeClass(): void
     {
-        self::$sim = new Simulator();
+        self::$sim = new MikroBILL_Simulator();
     }
 
     public static function tearDownAfterClass(): void

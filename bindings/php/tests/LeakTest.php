@@ -34,7 +34,7 @@ final class LeakTest extends TestCase
 
     public function testThousandObjectsLeakNeitherFdsNorMemory(): void
     {
-        $sim = new Simulator();
+        $sim = new MikroBILL_Simulator();
         $expected = TestEnv::api($sim->port)->Process('API.GetClients');
         // Warm-up: allocator arenas, library statics and PHP caches settle first.
         self::cycle($sim->port, 100, $expected);
@@ -60,7 +60,7 @@ final class LeakTest extends TestCase
     public function testThousandLargeRepliesOnOneObjectAreFreed(): void
     {
         // ~100 KB per reply: unfreed reply strings would add ~100 MB over 1,000 calls.
-        $sim = new Simulator(array('--generate', '6000'));
+        $sim = new MikroBILL_Simulator(array('args' => array('--generate', '6000')));
         $api = TestEnv::api($sim->port);
         $first = $api->Process('API.GetClients');
         $this->assertGreaterThan(90000, strlen($first));

@@ -12,13 +12,15 @@ final class LoaderTest extends TestCase
         $this->assertIsString($header);
         $this->assertDoesNotMatchRegularExpression('/^[ \t]*#[ \t]*(define|include|if|ifdef|ifndef|elif|else|endif|pragma|undef|error|line)\b/m', $header, 'FFI::cdef cannot take preprocessor lines');
         $ffi = FFI::cdef($header, TestEnv::library());
-        $version = MikroBILL_FFI::take($ffi, $ffi->mb_version());
-        $this->assertStringStartsWith('0.2.', $version);
-        $this->assertSame(0, $ffi->mb_connect(null));
-        $error = json_decode(MikroBILL_FFI::take($ffi, $ffi->mb_last_error()), true);
-        $this->assertSame(9005, $error['code']);
+        $this->assertStringStartsWith('0.3.', MikroBILL_FFI::version($ffi));
+        // The 0.3 error contract: the code is the return value, the text comes from mb_last_error_message.
+        $handle = $ffi->new('long long');
+        $this->assertSame(9005, $ffi->mb_connect(null, FFI::addr($handle)));
+        $message = $ffi->new('char*');
+        $this->assertSame(0, $ffi->mb_last_error_message(FFI::addr($message)));
+        $this->assertIsString(MikroBILL_FFI::take($ffi, $message));
         $this->assertSame(9007, $ffi->mb_close(987654321));
-        $this->assertSame(-1, $ffi->mb_check_connection(987654321));
+        $this->assertSame(9007, $ffi->mb_check_connection(987654321, 0));
     }
 
     /** Without MIKROBILL_HEADER the shim falls back to the repository's include/mikrobill.h. */
@@ -87,15 +89,16 @@ final class LoaderTest extends TestCase
         $this->assertSame(TestEnv::bindingDir() . '/apicore.php', $out);
     }
 
-    public function testVersionOutsideThe02SeriesIsRefused(): void
+    public function testVersionOutsideThe03SeriesIsRefused(): void
     {
-        MikroBILL_FFI::requireVersion('0.2.7');
-        foreach (array('0.1.0', '0.3.0', '1.2.0', '0.20.0', '', null) as $version) {
+        $this->assertSame('0.3.', MikroBILL_LibraryAbi::VERSION_SERIES);
+        MikroBILL_FFI::requireVersion('0.3.7');
+        foreach (array('0.2.0', '0.4.0', '1.3.0', '0.30.0', '', null) as $version) {
             try {
                 MikroBILL_FFI::requireVersion($version);
                 $this->fail('accepted version ' . var_export($version, true));
             } catch (MikroBILL_Exception $e) {
-                $this->assertStringContainsString('does not match the 0.2.x', $e->getMessage());
+                $this->assertStringContainsString('does not match the 0.3.x', $e->getMessage());
             }
         }
     }
@@ -168,5 +171,23 @@ try {
         $this->assertSame('MikroBILL: PHP FFI is disabled by ffi.enable=0. Fix: preload the binding with opcache.preload='
             . TestEnv::bindingDir() . '/preload.php (with opcache.preload_user for php-fpm) in the php.ini of this SAPI, '
             . "or set ffi.enable=1 (on the CLI: php -d ffi.enable=1 script.php).\n", $out);
+    }
+
+    /** Each platform gets its working route when ffi.enable refuses the library: preload outside
+     *  Windows; on Windows, where PHP has no opcache.preload, ffi.enable=1 with its cost stated. */
+    public function testFfiRestrictedMessageGivesEachPlatformItsRoute(): void
+    {
+        $this->assertSame('MikroBILL: PHP FFI is restricted to preloaded code by ffi.enable=preload under fpm-fcgi.'
+            . ' Fix: preload the binding with opcache.preload=/srv/kassa/preload.php (with opcache.preload_user for'
+            . ' php-fpm) in the php.ini of this SAPI, or set ffi.enable=1 (on the CLI: php -d ffi.enable=1 script.php).',
+            MikroBILL_FFI::ffiRestrictedMessageFor('Linux', 'preload', 'fpm-fcgi', '/srv/kassa'));
+        foreach (array('preload' => 'restricted to preloaded code by ffi.enable=preload under cgi-fcgi', '0' => 'disabled by ffi.enable=0')
+            as $setting => $state) {
+            $windows = MikroBILL_FFI::ffiRestrictedMessageFor('Windows', (string)$setting, 'cgi-fcgi', 'C:\\kassa');
+            $this->assertSame('MikroBILL: PHP FFI is ' . $state . '. Fix on Windows, where PHP has no opcache.preload:'
+                . ' set ffi.enable=1 in php.ini, or only for the kassa in its own php.ini under FastCGI (a php-cgi pool'
+                . ' started with -c or PHPRC naming that file). Trade-off: with ffi.enable=1 every script that PHP runs'
+                . ' there may call any C function, so keep the kassa in a pool and a folder of its own.', $windows);
+        }
     }
 }

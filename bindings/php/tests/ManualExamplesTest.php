@@ -1,6 +1,6 @@
 <?php
 /*
- * Every example of the manual (docs/protocol.md) through the shim against the simulator's
+ * Every example of the manual (docs/src/protocol.md) through the shim against the simulator's
  * demo dataset. The simulator answers in PHP json_encode style, so expected replies are built
  * with json_encode and compared byte for byte.
  */
@@ -14,14 +14,14 @@ final class ManualExamplesTest extends TestCase
     const A1 = '28236356495083';
     const A2 = '835354904534456';
 
-    /** @var Simulator */
+    /** @var MikroBILL_Simulator */
     private $sim;
     /** @var MikroBILL_API */
     private $api;
 
     protected function setUp(): void
     {
-        $this->sim = new Simulator(); // fresh dataset per test: sets do not leak between tests
+        $this->sim = new MikroBILL_Simulator(); // fresh dataset per test: sets do not leak between tests
         $this->api = TestEnv::api($this->sim->port);
     }
 

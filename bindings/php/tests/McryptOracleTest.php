@@ -5,7 +5,7 @@ use PHPUnit\Framework\TestCase;
 
 final class McryptOracleTest extends TestCase
 {
-    public function vectors(): array
+    public static function vectors(): array
     {
         return array(
             'disconnect' => array(TestEnv::KEY1, '{"path":"DISCONNECT","value":null}',
@@ -23,6 +23,7 @@ final class McryptOracleTest extends TestCase
     }
 
     /** @dataProvider vectors */
+    #[\PHPUnit\Framework\Attributes\DataProvider('vectors')]
     public function testMcryptFrameMatchesVector(string $key1, string $plaintext, string $frameHex): void
     {
         $cipher = mcrypt_encrypt(MCRYPT_RIJNDAEL_128, base64_decode($key1), $plaintext, MCRYPT_MODE_CBC,

@@ -1,7 +1,7 @@
 <?php
 /*
  * Test oracle: a pure-PHP client built the way the original kassa/apicore.php works, written
- * from docs/protocol.md (not copied from any published client). It uses what the original
+ * from docs/src/protocol.md (not copied from any published client). It uses what the original
  * relies on: mcrypt's RIJNDAEL_128 in CBC mode (zero padding), pack('I') length prefixes,
  * microtime() as the sign, sha1(password . sign), json_encode, fsockopen with 5 s timeouts, and
  * (as the original does) the length prefix and the ciphertext in two separate fwrite calls on a

@@ -5,7 +5,7 @@ use PHPUnit\Framework\TestCase;
 
 final class ParseAddressTest extends TestCase
 {
-    public function addresses(): array
+    public static function addresses(): array
     {
         return array(
             'empty' => array('', array('localhost', null, null)),
@@ -20,6 +20,7 @@ final class ParseAddressTest extends TestCase
     }
 
     /** @dataProvider addresses */
+    #[\PHPUnit\Framework\Attributes\DataProvider('addresses')]
     public function testSplitsAddress(string $address, array $expected): void
     {
         $this->assertSame($expected, MikroBILL_Keys::parseAddress($address));

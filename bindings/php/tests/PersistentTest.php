@@ -29,9 +29,10 @@ final class PersistentTest extends TestCase
         MikroBILL_API::PoolClear();
     }
 
-    private function sim(array $args = array(), int $port = 0): Simulator
+    private function sim(array $args = array(), int $port = 0): MikroBILL_Simulator
     {
-        return new Simulator(array_merge(array('--session-counts', $this->counts), $args), $port);
+        return new MikroBILL_Simulator(array('args' => array_merge(array('--session-counts', $this->counts), $args),
+            'port' => $port));
     }
 
     /** array(auths, disconnects), waiting up to 5 s for $until to hold. */
@@ -125,6 +126,10 @@ final class PersistentTest extends TestCase
         }
     }
 
+    /**
+     * @group php-fpm
+     */
+    #[\PHPUnit\Framework\Attributes\Group('php-fpm')]
     public function testAPhpFpmWorkerAuthenticatesOnceForManyRequests(): void
     {
         $sim = $this->sim();

@@ -12,7 +12,7 @@ final class PreloadTest extends TestCase
 
     public static function setUpBeforeClass(): void
     {
-        self::$sim = new Simulator();
+        self::$sim = new MikroBILL_Simulator();
     }
 
     public static function tearDownAfterClass(): void

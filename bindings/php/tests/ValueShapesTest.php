@@ -20,7 +20,7 @@ final class ValueShapesTest extends TestCase
         return $value;
     }
 
-    public function values(): array
+    public static function values(): array
     {
         $object = new stdClass();
         $object->k = 'v';
@@ -60,9 +60,10 @@ final class ValueShapesTest extends TestCase
     }
 
     /** @dataProvider values */
+    #[\PHPUnit\Framework\Attributes\DataProvider('values')]
     public function testValueReachesTheServerAsJsonEncodeWritesIt($value): void
     {
-        $sim = new Simulator(array(), 0, true);
+        $sim = new MikroBILL_Simulator(array('trace' => true));
         $api = TestEnv::api($sim->port);
         $reply = $api->Process(self::PATH, $value);
         $this->assertIsArray(json_decode($reply, true), "reply is not JSON: $reply");
@@ -79,7 +80,7 @@ final class ValueShapesTest extends TestCase
             $value = array($value);
         }
         $this->assertNotFalse(json_encode(array('path' => self::PATH, 'value' => $value)));
-        $sim = new Simulator(array(), 0, true);
+        $sim = new MikroBILL_Simulator(array('trace' => true));
         $api = TestEnv::api($sim->port); // kept alive: its destructor would add a traced DISCONNECT
         $reply = $api->Process(self::PATH, $value);
         $this->assertArrayNotHasKey('result', json_decode($reply, true) ?? array(), "local error: $reply");
@@ -88,7 +89,7 @@ final class ValueShapesTest extends TestCase
 
     public function testValueJsonEncodeRefusesIsALocalError(): void
     {
-        $sim = new Simulator(array(), 0, true);
+        $sim = new MikroBILL_Simulator(array('trace' => true));
         $api = TestEnv::api($sim->port);
         foreach (array("\xff\xfe not UTF-8", NAN, INF) as $bad) {
             $reply = json_decode($api->Process(self::PATH, $bad), true);
@@ -100,7 +101,7 @@ final class ValueShapesTest extends TestCase
 
     public function testPathWithNulByteIsALocalError(): void
     {
-        $sim = new Simulator(array(), 0, true);
+        $sim = new MikroBILL_Simulator(array('trace' => true));
         $reply = json_decode(TestEnv::api($sim->port)->Process("API.GetClients\0tail"), true);
         $this->assertSame(9005, $reply['code']);
         $this->assertSame(array(), $sim->tracedRequests());

@@ -10,7 +10,7 @@ final class WithoutOptionalExtensionsTest extends TestCase
 {
     public function testMissingMysqliIsAJsonErrorAndCtypeIsNotNeeded(): void
     {
-        $sim = new Simulator();
+        $sim = new MikroBILL_Simulator();
         $root = TestEnv::tempDir() . '/bare-' . bin2hex(random_bytes(4));
         mkdir("$root/kassa", 0700, true);
         file_put_contents("$root/config.php", '<?php

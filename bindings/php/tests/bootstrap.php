@@ -4,7 +4,7 @@
 require __DIR__ . '/../apicore.php';
 require __DIR__ . '/OriginalStyleClient.php';
 require __DIR__ . '/Support/TestEnv.php';
-require __DIR__ . '/Support/Simulator.php';
+require __DIR__ . '/../testing/MikroBILLSimulator.php';
 require __DIR__ . '/Support/FpmServer.php';
 
 foreach (array('MIKROBILL_LIB', 'MIKROBILL_SIM') as $name) {

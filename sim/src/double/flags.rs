@@ -1,51 +1,23 @@
-//! The simulator's test-double flags, parsed here so the main option parser needs one hook.
+//! The simulator's test-double flags, flattened into the simulator's options (crate::options).
 
+use clap::Args;
 use std::path::PathBuf;
 
 use super::replay::Unmatched;
-use crate::options::UsageError;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct Flags {
+    /// Serve the control API and dashboard at ADDR:PORT (loopback only; port 0 = any free port)
+    #[arg(long, value_name = "ADDR:PORT")]
     pub admin: Option<String>,
+    /// Allow --admin on a non-loopback address (it has no authentication)
+    #[arg(long)]
     pub admin_allow_remote: bool,
+    /// Answer requests with the replies `mb proxy --record` wrote to FILE
+    #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// A request the recording lacks: tree (stubs and the simulated tree answer) or error (code
+    /// 211)
+    #[arg(long, value_name = "MODE", default_value = "tree", value_parser = Unmatched::parse)]
     pub replay_unmatched: Unmatched,
-}
-
-impl Default for Flags {
-    fn default() -> Flags {
-        Flags {
-            admin: None,
-            admin_allow_remote: false,
-            replay: None,
-            replay_unmatched: Unmatched::Tree,
-        }
-    }
-}
-
-impl Flags {
-    pub fn takes(flag: &str) -> bool {
-        matches!(
-            flag,
-            "--admin" | "--admin-allow-remote" | "--replay" | "--replay-unmatched"
-        )
-    }
-
-    pub fn set(
-        &mut self,
-        flag: &str,
-        value: impl FnOnce() -> Result<String, UsageError>,
-    ) -> Result<(), UsageError> {
-        match flag {
-            "--admin" => self.admin = Some(value()?),
-            "--admin-allow-remote" => self.admin_allow_remote = true,
-            "--replay" => self.replay = Some(value()?.into()),
-            "--replay-unmatched" => {
-                self.replay_unmatched = Unmatched::parse(&value()?).map_err(UsageError::BadValue)?
-            }
-            _ => return Err(UsageError::UnknownArgument(flag.to_string())),
-        }
-        Ok(())
-    }
 }

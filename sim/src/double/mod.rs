@@ -5,9 +5,10 @@
 pub mod admin;
 pub mod faults;
 pub mod flags;
+pub mod journal;
 pub mod pattern;
 pub mod replay;
-pub mod requests_log;
+pub mod session_counts;
 pub mod stubs;
 
 use serde_json::Value;
@@ -18,11 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::stats::{SessionCounts, SessionEvent};
 use faults::{Action, Fault, FaultSpec};
+use journal::{journal_value, now_ms, reply_code, Counts, Entry, RequestJournal, Source};
 use mikrobill::protocol::crypto::Cipher;
 use replay::{Recording, Unmatched};
-use requests_log::{journal_value, now_ms, reply_code, Counts, Entry, RequestsLog, Source};
+use session_counts::{SessionCounts, SessionEvent};
 use stubs::{Stub, StubSpec, Stubs};
 
 /// Who is on a connection, as the journal names it.
@@ -48,7 +49,7 @@ struct Inner {
     stubs: Stubs,
     faults: Vec<Fault>,
     replay: Option<Recording>,
-    log: RequestsLog,
+    journal: RequestJournal,
     next_id: u64,
 }
 
@@ -57,7 +58,7 @@ pub struct TestDouble {
     connections: AtomicU64,
     unmatched: Unmatched,
     /// Only the control API reads the journal: without --admin it is not kept.
-    journal: bool,
+    keep_journal: bool,
     /// The one tally of auths and DISCONNECTs, read by `counts` and --session-counts alike.
     sessions: SessionCounts,
 }
@@ -68,7 +69,7 @@ impl Default for TestDouble {
             inner: Mutex::default(),
             connections: AtomicU64::new(0),
             unmatched: Unmatched::Tree,
-            journal: false,
+            keep_journal: false,
             sessions: SessionCounts::default(),
         }
     }
@@ -103,11 +104,11 @@ impl TestDouble {
         faults: Vec<FaultSpec>,
         replay: Option<Recording>,
         unmatched: Unmatched,
-        journal: bool,
+        keep_journal: bool,
     ) -> Result<TestDouble, String> {
         let double = TestDouble {
             unmatched,
-            journal,
+            keep_journal,
             ..TestDouble::default()
         };
         for (i, stub) in stubs.into_iter().enumerate() {
@@ -136,7 +137,7 @@ impl TestDouble {
 
     /// A new connection was accepted.
     pub fn open(&self) -> Session {
-        self.lock().log.counts.connections += 1;
+        self.lock().journal.counts.connections += 1;
         Session {
             connection: self.connections.fetch_add(1, Ordering::SeqCst) + 1,
             cashier: String::new(),
@@ -171,7 +172,7 @@ impl TestDouble {
 
     /// A request that could not be parsed, answered with `reply`.
     pub fn unparsed(&self, session: &Session, reply: &str) {
-        self.journal(
+        self.record(
             session,
             "",
             &Value::Null,
@@ -238,7 +239,7 @@ impl TestDouble {
             Outcome::Reply(_) => text.as_deref(),
             _ => None,
         };
-        self.journal(session, path, value, code, source, stub, fault_id, elapsed);
+        self.record(session, path, value, code, source, stub, fault_id, elapsed);
         outcome
     }
 
@@ -267,7 +268,8 @@ impl TestDouble {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn journal(
+    /// Counts the request and, when the journal is kept, adds its entry.
+    fn record(
         &self,
         session: &Session,
         path: &str,
@@ -278,8 +280,8 @@ impl TestDouble {
         fault: Option<u64>,
         elapsed_ms: u64,
     ) {
-        if !self.journal {
-            self.lock().log.counts.requests += 1;
+        if !self.keep_journal {
+            self.lock().journal.counts.requests += 1;
             return;
         }
         let entry = Entry {
@@ -295,7 +297,7 @@ impl TestDouble {
             fault,
             elapsed_ms,
         };
-        self.lock().log.push(entry);
+        self.lock().journal.push(entry);
     }
 
     pub fn add_stub(&self, spec: StubSpec) -> Result<u64, String> {
@@ -350,16 +352,16 @@ impl TestDouble {
         since: Option<u64>,
         limit: usize,
     ) -> Vec<Entry> {
-        self.lock().log.select(path, since, limit)
+        self.lock().journal.select(path, since, limit)
     }
 
     pub fn clear_journal(&self) {
-        self.lock().log.clear();
+        self.lock().journal.clear();
     }
 
     pub fn counts(&self) -> Counts {
         let inner = self.lock();
-        Counts::new(inner.log.counts, self.sessions.snapshot())
+        Counts::new(inner.journal.counts, self.sessions.snapshot())
     }
 
     /// Scenarios back to "Started" and the recording back to its first replies.

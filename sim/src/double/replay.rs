@@ -13,22 +13,23 @@ use mikrobill::protocol::phpjson;
 /// Reply code for a request the recording does not hold, with `--replay-unmatched error`.
 pub const NOT_RECORDED: i64 = 211;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What answers a request the recording lacks (--replay-unmatched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Unmatched {
     /// Fall back to the simulated tree (and stubs).
+    #[default]
     Tree,
     /// Reply code 211.
     Error,
 }
 
 impl Unmatched {
+    /// The flag's value; clap names the flag and the value before the message.
     pub fn parse(text: &str) -> Result<Unmatched, String> {
         match text {
             "tree" => Ok(Unmatched::Tree),
             "error" => Ok(Unmatched::Error),
-            _ => Err(format!(
-                "--replay-unmatched takes tree or error, not {text}"
-            )),
+            _ => Err("takes tree or error".to_string()),
         }
     }
 

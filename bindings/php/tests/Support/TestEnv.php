@@ -23,11 +23,6 @@ final class TestEnv
         return $value;
     }
 
-    public static function simulator(): string
-    {
-        return self::require('MIKROBILL_SIM');
-    }
-
     public static function library(): string
     {
         return self::require('MIKROBILL_LIB');

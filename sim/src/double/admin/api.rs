@@ -11,9 +11,9 @@ use crate::double::faults::FaultSpec;
 use crate::double::pattern::PathPattern;
 use crate::double::stubs::StubSpec;
 use crate::double::TestDouble;
-use crate::model::Client;
-use crate::server::Server;
-use crate::store::Store;
+use crate::net::Server;
+use crate::state::model::Client;
+use crate::state::store::Store;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
 pub const DASHBOARD: &str = include_str!("dashboard.html");
@@ -235,7 +235,7 @@ impl Admin {
             .replace(store)
             .map_err(|e| error(500, &format!("cannot write the state file: {e}")))?;
         // The counts stay: --session-counts shows the same tally and only moves forward
-        // (crate::stats).
+        // (crate::double::session_counts).
         self.double.rewind();
         Ok(ok(json!({ "reset": true })))
     }

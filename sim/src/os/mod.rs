@@ -1,0 +1,9 @@
+//! Every call the simulator makes on the operating system beyond plain std I/O, in one place:
+//! stop signals, sockets (the listen queue, polling, queued bytes) and files (owner-only modes,
+//! directory sync, the state lock). The rest of the crate is platform-neutral.
+
+pub mod file;
+pub mod signal;
+pub mod socket;
+
+pub use socket::bind;

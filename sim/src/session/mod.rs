@@ -1,0 +1,159 @@
+//! The session loop: what one admitted connection gets once its auth frame has arrived. The auth
+//! is checked against the cashiers, then requests are read one frame at a time, each counted
+//! against the memory budget, traced, and answered by the test double or the state's engine,
+//! until DISCONNECT, a closing fault, or the peer goes. Shared state is touched only inside
+//! Engine::process, so a slow or hostile peer only ever stalls its own thread.
+
+pub mod trace;
+
+use std::io::{self, BufReader};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::double::{send_truncated, Outcome, TestDouble};
+use crate::net::admission::Budget;
+use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT, TOO_LARGE};
+use crate::state::Engine;
+use mikrobill::protocol::crypto::Cipher;
+use mikrobill::protocol::frame::{read_body, read_len, write_frame};
+use mikrobill::protocol::message::{parse_auth, parse_request, Request};
+use trace::Trace;
+
+/// What one read of requests asks the socket for: a whole small request with its prefix.
+const REQUEST_READ_BUFFER: usize = 8 * 1024;
+
+/// What every session shares: the state, the keys and cashiers, the test double, the trace and
+/// the limits a session applies itself.
+pub struct Service {
+    pub engine: Engine,
+    pub cipher: Cipher,
+    pub config: Config,
+    pub double: Arc<TestDouble>,
+    pub trace: Option<Trace>,
+    /// --max-frame.
+    pub max_frame: usize,
+    /// --max-buffered-bytes.
+    pub budget: Budget,
+}
+
+enum Auth {
+    /// Not an auth message at all: the real core answers nothing.
+    Absent,
+    Refused(Reply),
+    Granted,
+}
+
+impl Service {
+    fn send(&self, mut stream: &TcpStream, text: &str) -> io::Result<()> {
+        write_frame(&mut stream, &self.cipher.encrypt(text.as_bytes()))
+    }
+
+    /// Runs the session whose auth frame is `first` until it ends; the connection closes when
+    /// `stream` is dropped.
+    pub fn serve(&self, mut stream: TcpStream, first: &[u8]) {
+        let Some(plain) = self.cipher.decrypt(first) else {
+            return;
+        };
+        let mut session = self.double.open();
+        match self.authenticate(&plain) {
+            Auth::Absent => return,
+            Auth::Refused(reply) => {
+                self.double.auth(&mut session, &plain, false);
+                let _ = self.send(&stream, &reply.to_json());
+                return;
+            }
+            Auth::Granted => {
+                self.double.auth(&mut session, &plain, true);
+                if self.send(&stream, &Reply::ok().to_json()).is_err() {
+                    return;
+                }
+            }
+        }
+        // Buffered so that a small request, prefix and body, comes in one read; bytes of a
+        // request that follows at once stay in the buffer for the next turn.
+        let mut requests = BufReader::with_capacity(REQUEST_READ_BUFFER, &stream);
+        loop {
+            let Ok(len) = read_len(&mut requests, self.max_frame) else {
+                return;
+            };
+            let Some(reserved) = self.budget.reserve(len) else {
+                // The body is left unread, so the stream cannot go on: answer, then close.
+                let busy = Reply::error(
+                    TOO_LARGE,
+                    &format!(
+                        "request of {len} bytes not read: the simulator is buffering other \
+                         requests up to --max-buffered-bytes ({}); try again",
+                        self.budget.cap()
+                    ),
+                );
+                let _ = self.send(&stream, &busy.to_json());
+                return;
+            };
+            let Ok(frame) = read_body(&mut requests, len, 0) else {
+                return;
+            };
+            let Some(plain) = self.cipher.decrypt_owned(frame) else {
+                return;
+            };
+            if let Some(trace) = &self.trace {
+                trace.write(&plain);
+            }
+            let reply = match parse_request(&plain) {
+                Ok(Request::Disconnect) => {
+                    self.double.disconnect();
+                    let _ = self.send(&stream, &Reply::ok().to_json());
+                    return;
+                }
+                Ok(Request::Process { path, value }) => {
+                    let tree = || self.engine.process(&path, &value);
+                    match self.double.process(&session, &path, &value, tree) {
+                        Outcome::Reply(text) => text,
+                        Outcome::NoReply => continue,
+                        Outcome::Close => return,
+                        Outcome::Truncate(text) => {
+                            let _ = send_truncated(&mut stream, &self.cipher, &text);
+                            return;
+                        }
+                    }
+                }
+                Err(_) => {
+                    let text = Reply::error(
+                        NOT_UNDERSTOOD,
+                        "request not understood: expected {\"path\":...,\"value\":...}",
+                    )
+                    .to_json();
+                    self.double.unparsed(&session, &text);
+                    text
+                }
+            };
+            // The request is done with (its value was dropped by now): the budget is free again
+            // before the peer can see the reply.
+            drop(plain);
+            drop(reserved);
+            if self.send(&stream, &reply).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn authenticate(&self, plain: &[u8]) -> Auth {
+        let Some(auth) = parse_auth(plain) else {
+            return Auth::Absent;
+        };
+        let bad = || Auth::Refused(Reply::error(BAD_LOGIN, "incorrect login or password"));
+        let Some(cashier) = self.config.cashier(&auth.login) else {
+            return bad();
+        };
+        if !auth.proves(&cashier.password) {
+            return bad();
+        }
+        if !cashier.api {
+            return Auth::Refused(Reply::error(
+                NO_API_RIGHT,
+                "this cashier may not connect through the API",
+            ));
+        }
+        Auth::Granted
+    }
+}
