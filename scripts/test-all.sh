@@ -42,6 +42,7 @@ suite "clippy" cargo clippy --workspace --all-targets -- -D warnings
 suite "release build" cargo build --workspace --exclude xtask --release --lib --bins --examples
 suite "generated files are current (header, bindings' tables, apicore.php)" cargo xtask codegen --check
 suite "book (mdBook build, every link checked)" bash scripts/docs.sh
+suite "release workflow lint (actionlint, zizmor)" bash scripts/lint-workflows.sh
 suite "Windows build" cargo build --release --target x86_64-pc-windows-gnu --workspace --exclude xtask --lib --bins
 suite "Windows under wine (C test, mb.exe, mikrobill-sim.exe)" bash tests/windows/run.sh
 suite "Rust tests" cargo test --workspace --release --no-fail-fast
