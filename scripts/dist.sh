@@ -66,7 +66,7 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$remap -C link-arg=-Wl,--no
 
 echo "== Linux x86_64 (glibc $GLIBC_FLOOR)"
 cargo zigbuild --release --locked --target "$linux_target.$GLIBC_FLOOR" --target-dir "$build_dir" \
-    -p mikrobill-sim -p mikrobill-cli --bins
+    -p mikrobill-sim -p mikrobill-cli -p mikrobill-gateway --bins
 # The library last: the binaries' build relinks it without the SONAME, which only `cargo rustc`
 # can give to this one crate (RUSTFLAGS would give it to the executables too).
 cargo-zigbuild rustc --release --locked --target "$linux_target.$GLIBC_FLOOR" --target-dir "$build_dir" \
@@ -80,8 +80,15 @@ echo "== Windows x86_64"
 cargo build --release --locked --target "$windows_target" --target-dir "$build_dir" \
     -p mikrobill --lib
 cargo build --release --locked --target "$windows_target" --target-dir "$build_dir" \
-    -p mikrobill-sim -p mikrobill-cli --bins
+    -p mikrobill-sim -p mikrobill-cli -p mikrobill-gateway --bins
 windows=$build_dir/$windows_target/release
+
+# The gateway's example config and its unit, beside its binary in every package.
+gateway_files() { # gateway_files DIR
+    install -d "$1"
+    install -m 0644 gateway/deploy/gateway.example.toml gateway/deploy/mikrobill-gateway.service "$1/"
+    install -m 0644 docs/src/gateway.md "$1/README.md"
+}
 
 # Every staged file gets the same mtime, so archives do not depend on when they were built.
 settle() { find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
@@ -117,7 +124,8 @@ echo "== tarball"
 name=mikrobill-$version-linux-x86_64
 t=$stage/$name
 install -d "$t/bin" "$t/lib/pkgconfig" "$t/include" "$t/share/php/mikrobill"
-install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$t/bin/"
+install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$linux/mikrobill-gateway" "$t/bin/"
+gateway_files "$t/share/gateway"
 install_shared_library "$t/lib"
 install -m 0644 include/mikrobill.h "$t/include/"
 # ${pcfiledir}: the unpacked tree works wherever it is put, with no edit.
@@ -133,7 +141,9 @@ echo "== zip"
 name=mikrobill-$version-windows-x86_64
 w=$stage/$name
 install -d "$w/bin" "$w/lib" "$w/include" "$w/php"
-install -m 0755 "$windows/mikrobill.dll" "$windows/mb.exe" "$windows/mikrobill-sim.exe" "$w/bin/"
+install -m 0755 "$windows/mikrobill.dll" "$windows/mb.exe" "$windows/mikrobill-sim.exe" \
+    "$windows/mikrobill-gateway.exe" "$w/bin/"
+gateway_files "$w/gateway"
 install -m 0644 "$windows/libmikrobill.dll.a" "$w/lib/"
 install -m 0644 include/mikrobill.h "$w/include/"
 php_shim "$w/php"
@@ -147,8 +157,13 @@ echo "== .deb"
 d=$stage/deb
 multiarch=x86_64-linux-gnu
 install -d "$d/DEBIAN" "$d/usr/bin" "$d/usr/lib/$multiarch/pkgconfig" "$d/usr/include" \
-    "$d/usr/share/php/mikrobill" "$d/usr/share/doc/mikrobill"
-install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$d/usr/bin/"
+    "$d/usr/share/php/mikrobill" "$d/usr/share/doc/mikrobill" "$d/lib/systemd/system"
+install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$linux/mikrobill-gateway" "$d/usr/bin/"
+# The gateway's unit, not enabled: there is no config until the provider writes one (see
+# docs/src/gateway.md). postinst makes its system user and a config folder only it can read.
+install -m 0644 gateway/deploy/mikrobill-gateway.service "$d/lib/systemd/system/"
+gateway_files "$d/usr/share/doc/mikrobill/gateway"
+install -m 0755 scripts/dist/debian-postinst "$d/DEBIAN/postinst"
 install_shared_library "$d/usr/lib/$multiarch"
 install -m 0644 include/mikrobill.h "$d/usr/include/"
 pkg_config /usr "\${prefix}/lib/$multiarch" >"$d/usr/lib/$multiarch/pkgconfig/mikrobill.pc"
@@ -168,8 +183,9 @@ sed "s/@VERSION@/$version/g; s/@SIZE@/$(du -sk --exclude=DEBIAN "$d" | cut -f1)/
     scripts/dist/debian-control >"$d/DEBIAN/control"
 # dpkg runs ldconfig once after the transaction, so dlopen("libmikrobill.so") finds the library.
 echo "activate-noawait ldconfig" >"$d/DEBIAN/triggers"
-(cd "$d" && find usr -type f | sort | xargs md5sum >DEBIAN/md5sums)
+(cd "$d" && find usr lib -type f | sort | xargs md5sum >DEBIAN/md5sums)
 chmod 0644 "$d/DEBIAN/"*
+chmod 0755 "$d/DEBIAN/postinst"
 settle "$d"
 dpkg-deb --root-owner-group -Zxz --build "$d" "$out/mikrobill_${version}_amd64.deb" >/dev/null
 

@@ -129,6 +129,14 @@ test_deb() {
     [ "$(/usr/bin/mb process --port "$sim_port" API.Client.633824158637492.BillingInfo.Money)" = "$MONEY" ] ||
         fail "deb: /usr/bin/mb" || return 1
     php_check deb /usr/share/php/mikrobill/apicore.php "$sim_port" || return 1
+    # The gateway: its binary runs, postinst made its user and a config folder only it can read,
+    # and the unit is installed but not enabled (there is no config yet).
+    /usr/bin/mikrobill-gateway --version | grep -qx "mikrobill-gateway $version" ||
+        fail "deb: mikrobill-gateway --version" || return 1
+    getent passwd mikrobill-gateway >/dev/null || fail "deb: no mikrobill-gateway user" || return 1
+    [ "$(stat -c '%U:%G %a' /etc/mikrobill-gateway)" = "root:mikrobill-gateway 750" ] ||
+        fail "deb: /etc/mikrobill-gateway is $(stat -c '%U:%G %a' /etc/mikrobill-gateway)" || return 1
+    [ -f /lib/systemd/system/mikrobill-gateway.service ] || fail "deb: no systemd unit" || return 1
     dpkg -r mikrobill >/dev/null || fail "deb: dpkg -r failed" || return 1
     deb_installed=""
     [ ! -e "/usr/lib/x86_64-linux-gnu/$soname" ] && [ ! -e /usr/include/mikrobill.h ] ||
@@ -152,6 +160,8 @@ test_tarball() {
     sim_port=$port
     [ "$("$prefix/bin/mb" process --port "$sim_port" API.Client.633824158637492.BillingInfo.Money)" = "$MONEY" ] ||
         fail "tarball: bin/mb" || return 1
+    "$prefix/bin/mikrobill-gateway" --version | grep -qx "mikrobill-gateway $version" ||
+        fail "tarball: bin/mikrobill-gateway --version" || return 1
     MIKROBILL_LIB=$prefix/lib/$soname php_check tarball "$prefix/share/php/mikrobill/apicore.php" "$sim_port"
 }
 

@@ -53,6 +53,8 @@ macro_rules! codes {
     };
 }
 
+// 9400..=9599 are the HTTPS gateway's own refusals (9000 + the HTTP status it answers with,
+// docs/src/gateway.md): no library code may take one.
 codes! {
     /// No error.
     OK = 0,
@@ -232,6 +234,10 @@ mod tests {
             );
         }
         assert_eq!(CODES[0].name, "OK");
+        assert!(
+            CODES.iter().all(|c| !(9400..=9599).contains(&c.value)),
+            "9400..=9599 belong to the gateway"
+        );
     }
 
     #[test]

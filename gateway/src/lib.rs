@@ -1,5 +1,5 @@
 //! `mikrobill-gateway`: the MikroBILL core's API over HTTPS for any language, with the keys and
-//! the cashier's login kept on the gateway's host. See gateway/README.md.
+//! the cashier's login kept on the gateway's host. See docs/src/gateway.md.
 
 pub mod audit;
 pub mod config;

@@ -74,7 +74,8 @@ def check_pe_dll(name, data):
 top = "mikrobill-%s-linux-x86_64" % version
 with tarfile.open(dist / ("%s.tar.gz" % top)) as tar:
     members = {m.name: m for m in tar.getmembers()}
-    for path in ["bin/mb", "bin/mikrobill-sim", "lib/libmikrobill.so.%s" % version, "lib/libmikrobill.a",
+    for path in ["bin/mb", "bin/mikrobill-sim", "bin/mikrobill-gateway", "share/gateway/gateway.example.toml",
+                 "share/gateway/mikrobill-gateway.service", "lib/libmikrobill.so.%s" % version, "lib/libmikrobill.a",
                  "lib/pkgconfig/mikrobill.pc", "include/mikrobill.h", "share/php/mikrobill/apicore.php",
                  "share/php/mikrobill/preload.php", "LICENSE", "INSTALL", "CHANGELOG.md"]:
         check("%s/%s" % (top, path) in members, "tarball has %s" % path)
@@ -95,7 +96,7 @@ with tarfile.open(dist / ("%s.tar.gz" % top)) as tar:
           % sorted(wanted - exported))
     check_elf("libmikrobill.so", library)
     license_text = tar.extractfile("%s/LICENSE" % top).read().decode()
-    for exe in ("mb", "mikrobill-sim"):
+    for exe in ("mb", "mikrobill-sim", "mikrobill-gateway"):
         check_elf(exe, tar.extractfile("%s/bin/%s" % (top, exe)).read())
     pc = tar.extractfile("%s/lib/pkgconfig/mikrobill.pc" % top).read().decode()
     check("Version: %s\n" % version in pc and "prefix=${pcfiledir}/../.." in pc,
@@ -113,7 +114,8 @@ with tarfile.open(dist / ("%s.tar.gz" % top)) as tar:
 top = "mikrobill-%s-windows-x86_64" % version
 with zipfile.ZipFile(dist / ("%s.zip" % top)) as z:
     names = set(z.namelist())
-    for path in ["bin/mikrobill.dll", "bin/mb.exe", "bin/mikrobill-sim.exe", "lib/libmikrobill.dll.a",
+    for path in ["bin/mikrobill.dll", "bin/mb.exe", "bin/mikrobill-sim.exe", "bin/mikrobill-gateway.exe",
+                 "gateway/gateway.example.toml", "lib/libmikrobill.dll.a",
                  "include/mikrobill.h", "php/apicore.php", "php/preload.php", "php/mikrobill.h", "LICENSE",
                  "INSTALL.txt"]:
         check("%s/%s" % (top, path) in names, "zip has %s" % path)
@@ -126,7 +128,8 @@ field = lambda name: subprocess.run(["dpkg-deb", "-f", str(deb), name], check=Tr
                                     text=True).stdout.strip()
 check(field("Package") == "mikrobill" and field("Version") == version and field("Architecture") == "amd64",
       ".deb control: mikrobill %s amd64" % version)
-check(field("Depends") == "libc6 (>= %d.%d)" % GLIBC_FLOOR, ".deb depends on libc6 >= the glibc floor")
+check(field("Depends") == "libc6 (>= %d.%d), adduser" % GLIBC_FLOOR,
+      ".deb depends on libc6 >= the glibc floor, and adduser for the gateway's user")
 # The maintainer of record is the copyright holder LICENSE names.
 holder = re.search(r"^Copyright \(c\) [0-9]+ (.+)$", license_text, re.M)
 check(holder is not None and field("Maintainer") == holder.group(1),
@@ -136,7 +139,9 @@ for path in ["./usr/lib/x86_64-linux-gnu/libmikrobill.so.%s" % version,
              "./usr/lib/x86_64-linux-gnu/%s -> libmikrobill.so.%s" % (soname, version),
              "./usr/lib/x86_64-linux-gnu/libmikrobill.so -> %s" % soname,
              "./usr/lib/x86_64-linux-gnu/libmikrobill.a", "./usr/lib/x86_64-linux-gnu/pkgconfig/mikrobill.pc",
-             "./usr/include/mikrobill.h", "./usr/bin/mb", "./usr/bin/mikrobill-sim",
+             "./usr/include/mikrobill.h", "./usr/bin/mb", "./usr/bin/mikrobill-sim", "./usr/bin/mikrobill-gateway",
+             "./lib/systemd/system/mikrobill-gateway.service",
+             "./usr/share/doc/mikrobill/gateway/gateway.example.toml",
              "./usr/share/php/mikrobill/apicore.php", "./usr/share/doc/mikrobill/copyright"]:
     check(re.search(r" %s$" % re.escape(path), listing, re.M) is not None, ".deb has %s" % path)
 check(all(" root/root " in line for line in listing.splitlines()), ".deb: files owned by root")
