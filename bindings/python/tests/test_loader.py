@@ -3,6 +3,7 @@
 import ctypes.util
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mikrobill import LibraryLoadError
-from mikrobill._loader import REQUIRED_VERSION_PREFIX, load_library
+from mikrobill._loader import LINUX_SONAME, REQUIRED_VERSION_PREFIX, _soname, load_library
 
 from conftest import LIB_PATH
 
@@ -140,10 +141,10 @@ def test_library_info_reports_the_loaded_library():
 
 
 def test_soname_alone_on_the_system_path_is_found(tmp_path):
-    # A runtime-only install (the .deb) has libmikrobill.so.0 but no unversioned link.
+    # A runtime-only install (the .deb) has the file named by the SONAME but no unversioned link.
     libdir = tmp_path / "lib"
     libdir.mkdir()
-    shutil.copy(LIB_PATH, libdir / "libmikrobill.so.0")
+    shutil.copy(LIB_PATH, libdir / LINUX_SONAME)
     empty = tmp_path / "pkg"
     empty.mkdir()
     code = ("from mikrobill._loader import load_library\n"
@@ -151,7 +152,63 @@ def test_soname_alone_on_the_system_path_is_found(tmp_path):
             "print(location)\n" % str(empty))
     result = run_python(code, {"LD_LIBRARY_PATH": str(libdir)})
     assert result.returncode == 0, result.stderr.decode()
-    assert "libmikrobill.so" in result.stdout.decode()
+    assert result.stdout.decode().strip() == LINUX_SONAME
+
+
+@pytest.mark.parametrize("version,soname", [
+    # scripts/dist.sh's rule: libmikrobill.so.MAJOR.MINOR while MAJOR is 0, .MAJOR from 1.0 on.
+    ("0.3.0", "libmikrobill.so.0.3"),
+    ("0.3.12", "libmikrobill.so.0.3"),
+    ("0.10.1", "libmikrobill.so.0.10"),
+    ("1.0.0", "libmikrobill.so.1"),
+    ("2.7.3", "libmikrobill.so.2"),
+])
+def test_the_soname_names_the_abi_of_a_version(version, soname):
+    assert _soname(version) == soname
+
+
+def test_the_soname_looked_for_is_the_generated_versions():
+    from mikrobill._generated import VERSION
+    assert LINUX_SONAME == _soname(VERSION)
+    # The version check and the SONAME name one ABI.
+    assert LINUX_SONAME == "libmikrobill.so." + REQUIRED_VERSION_PREFIX[:-1]
+
+
+def elf_soname(path):
+    """DT_SONAME of a 64-bit little-endian ELF shared object, None when it has none. Read here
+    rather than by readelf, which the Debian roots the suite also runs in do not have."""
+    data = Path(path).read_bytes()
+    assert data[:6] == b"\x7fELF\x02\x01", "%s is not a 64-bit little-endian ELF file" % path
+    section_offset = struct.unpack_from("<Q", data, 0x28)[0]
+    entry_size, count = struct.unpack_from("<HH", data, 0x3A)
+    # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, section_offset + i * entry_size)
+                for i in range(count)]
+    dynamic = [s for s in sections if s[1] == 6]  # SHT_DYNAMIC
+    assert len(dynamic) == 1, "%s has %d dynamic sections" % (path, len(dynamic))
+    strings = sections[dynamic[0][6]][4]  # its sh_link: the string table's file offset
+    for offset in range(dynamic[0][4], dynamic[0][4] + dynamic[0][5], 16):
+        tag, value = struct.unpack_from("<qQ", data, offset)
+        if tag == 0:  # DT_NULL ends the table
+            break
+        if tag == 14:  # DT_SONAME
+            start = strings + value
+            return data[start:data.index(b"\0", start)].decode("ascii")
+    return None
+
+
+def test_the_elf_reader_finds_a_known_soname():
+    # This process's libc, found where the dynamic loader mapped it: its SONAME is libc.so.6.
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "/libc.so.6" in line or "/libc-2." in line}
+    assert paths, "libc is not mapped in this process"
+    assert {elf_soname(path) for path in paths} == {"libc.so.6"}
+
+
+def test_the_library_under_test_has_no_soname_or_the_one_looked_for():
+    # A build tree's library has none (only scripts/dist.sh sets one); the packaged one, which
+    # run-tests-debian.sh tests from the wheel, must be named what the loader looks for.
+    assert elf_soname(LIB_PATH) in (None, LINUX_SONAME)
 
 
 def test_windows_looks_for_the_dll_first_in_the_package():
@@ -161,4 +218,4 @@ def test_windows_looks_for_the_dll_first_in_the_package():
     assert found[-1] == "mikrobill.dll"
     assert not any("libmikrobill.so" in name for name in found)
     linux = _candidates(None, "/pkg", windows=False)
-    assert linux[0] == "/pkg/libmikrobill.so" and linux[-2:] == ["libmikrobill.so", "libmikrobill.so.0"]
+    assert linux[0] == "/pkg/libmikrobill.so" and linux[-2:] == ["libmikrobill.so", LINUX_SONAME]

@@ -5,7 +5,7 @@ Search order (first that loads wins):
      reported instead of silently picking up some other copy;
   2. the library inside this package's directory (a wheel or checkout can ship it there);
   3. the system search path: ctypes.util.find_library("mikrobill"), then the plain names
-     ("libmikrobill.so", then the soname "libmikrobill.so.0" that a runtime-only install has;
+     ("libmikrobill.so", then the SONAME that a runtime-only install has, LINUX_SONAME;
      "mikrobill.dll" on Windows), which honour LD_LIBRARY_PATH and the ld.so cache (PATH on
      Windows).
 The library's version must be the one this package is generated for (_generated.VERSION): the
@@ -24,15 +24,23 @@ from .errors import LibraryLoadError
 __all__ = ["get_library", "load_library", "library_info", "REQUIRED_VERSION_PREFIX", "LIB_NAME"]
 
 
-def _compatible_prefix(version: str) -> str:
+def _abi_version(version: str) -> str:
+    """The part of `version` that names the C ABI: MAJOR.MINOR while MAJOR is 0 (a 0.x minor
+    release may change the ABI), else MAJOR. The packaged library's SONAME is
+    libmikrobill.so.<this> (scripts/dist.sh applies the same rule)."""
     major, minor = version.split(".")[:2]
-    return "%s.%s." % (major, minor) if major == "0" else "%s." % major
+    return "%s.%s" % (major, minor) if major == "0" else major
 
 
-REQUIRED_VERSION_PREFIX = _compatible_prefix(VERSION)
+def _soname(version: str) -> str:
+    return "%s.%s" % (LINUX_LIB_NAME, _abi_version(version))
+
+
 WINDOWS_LIB_NAME = "mikrobill.dll"
 LINUX_LIB_NAME = "libmikrobill.so"
-LINUX_SONAME = "libmikrobill.so.0"
+# A library of any version whose ABI part is this package's loads: 0.3.0 takes every 0.3.x.
+REQUIRED_VERSION_PREFIX = _abi_version(VERSION) + "."
+LINUX_SONAME = _soname(VERSION)
 LIB_NAME = WINDOWS_LIB_NAME if os.name == "nt" else LINUX_LIB_NAME
 
 # Guards the one-time load. Never held across fork(): see _hold_across_fork below.

@@ -11,9 +11,10 @@ the binding's encoder hands floats over as Python's repr and relies on the libra
 as PHP's json_encode does.
 """
 
+import base64
 import json
 import math
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Tuple, Union
 
 from ._generated import CONFIG_KEYS
 
@@ -60,8 +61,9 @@ _KEYWORDS: Dict[str, Tuple[str, bool]] = {
 _PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool}
 
 
-def to_c_text(text: str, what: str) -> bytes:
-    """`text` as the UTF-8 bytes of a C string, refusing what C would cut short or cannot carry."""
+def to_c_text(text: str, what: str, secret: bool = False) -> bytes:
+    """`text` as the UTF-8 bytes of a C string, refusing what C would cut short or cannot carry.
+    For a `secret` the error does not quote the offending character."""
     if not isinstance(text, str):
         raise TypeError("%s must be str, not %s" % (what, type(text).__name__))
     if "\x00" in text:
@@ -70,7 +72,35 @@ def to_c_text(text: str, what: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError("%s is not valid Unicode (lone surrogate?): %s" % (what, exc)) from None
+        detail = "" if secret else ": %s" % exc
+        raise ValueError("%s is not valid Unicode (lone surrogate?)%s" % (what, detail)) from None
+
+
+def _check_password(password: Any) -> None:
+    """TypeError/ValueError when `password` is neither text nor bytes the library can take. The
+    messages never hold the password."""
+    if isinstance(password, (bytes, bytearray)):
+        return  # any bytes: they travel as base64, NULs and all
+    if not isinstance(password, str):
+        raise TypeError("password must be str, or bytes for a password that is not UTF-8, not %s"
+                        % type(password).__name__)
+    try:
+        to_c_text(password, "password", secret=True)
+    except ValueError as exc:
+        raise ValueError("%s; give a password that is not UTF-8 as bytes" % exc) from None
+
+
+def _secret_config(secrets: "Hidden") -> Dict[str, str]:
+    """The configuration's secret keys: the password as `password` (text) or, given as bytes, as
+    `password_base64` (its raw bytes: a password saved in a legacy encoding such as CP1251, which
+    the library hashes byte for byte as the original client does), and the two keys."""
+    password = secrets.value["password"]
+    entries = {"key1": secrets.value["key1"], "key2": secrets.value["key2"]}
+    if isinstance(password, (bytes, bytearray)):
+        entries["password_base64"] = base64.b64encode(password).decode("ascii")
+    else:
+        entries["password"] = password
+    return entries
 
 
 def _milliseconds(seconds: Any, what: str) -> int:
@@ -102,7 +132,7 @@ class Configured:
         host: str,
         port: int,
         login: str,
-        password: str,
+        password: Union[str, bytes],
         key1: str,
         key2: str,
         *,
@@ -121,9 +151,11 @@ class Configured:
         MikroBILLError 9006), but does not connect: the first call does.
 
         connect_timeout, io_timeout and call_timeout (the whole call, however slowly the reply
-        trickles) and pool_idle_timeout are in seconds. persistent=True hands the connection
-        to this process's pool on close, for the next instance with the same settings and
-        persistent_id; pool_max_idle and pool_max_idle_total bound that pool.
+        trickles) and pool_idle_timeout are in seconds. password is text, or bytes for a password
+        that is not UTF-8 (a kassa file saved in CP1251), whose bytes are hashed as they are.
+        persistent=True hands the connection to this process's pool on close, for the next
+        instance with the same settings and persistent_id; pool_max_idle and pool_max_idle_total
+        bound that pool.
         """
         # The secrets leave this frame's locals at once, so that a traceback that records locals
         # never shows them; from here on they travel only inside Hidden.
@@ -132,7 +164,10 @@ class Configured:
         for name, text in (("host", host), ("login", login)) + tuple(secrets.value.items()):
             error = None
             try:
-                to_c_text(text, name)
+                if name == "password":
+                    _check_password(text)
+                else:
+                    to_c_text(text, name, secret=name in secrets.value)
             except (TypeError, ValueError) as exc:
                 # Raised afresh outside the handler: the original's traceback holds the frame of
                 # to_c_text, whose locals hold the secret.
@@ -150,7 +185,7 @@ class Configured:
         for name, value in given.items():
             key, in_seconds = _KEYWORDS[name]
             config[key] = _checked(name, _milliseconds(value, name) if in_seconds else value, key)
-        config.update(secrets.value)
+        config.update(_secret_config(secrets))
         del secrets
         hidden = Hidden(json.dumps(config, ensure_ascii=False).encode("utf-8"))
         del config

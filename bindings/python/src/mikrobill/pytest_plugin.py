@@ -34,7 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Set
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Set, Union
 
 import pytest
 
@@ -162,9 +162,10 @@ class SimulatorDouble:
         return match.group(1)
 
     # --- the client side -----------------------------------------------------------------
-    def client(self, login: str = DEMO_LOGIN, password: str = DEMO_PASSWORD,
+    def client(self, login: str = DEMO_LOGIN, password: Union[str, bytes] = DEMO_PASSWORD,
                **options: Any) -> MikroBILL_API:
-        """A MikroBILL_API connected to this simulator (use it in a ``with`` block)."""
+        """A MikroBILL_API connected to this simulator (use it in a ``with`` block); a password
+        given as bytes is sent as its raw bytes (see MikroBILL_API)."""
         return MikroBILL_API("127.0.0.1", self.port, login, password, DEMO_KEY1, DEMO_KEY2,
                              **options)
 
