@@ -507,6 +507,21 @@ static void test_password_base64(void) {
     CHECK(expect_code(h, "API.GetClients", NULL, 0));
     CHECK(mb_close(h) == 0);
 
+    /* A cashier whose password was saved in CP1251 (tests/c/run.sh gives the simulator the
+     * cashier "kassa1251" with the bytes of "Пароль" in CP1251, "z+Dw7uv8"): its bytes log in,
+     * the same word as UTF-8 text does not. */
+    snprintf(cfg, sizeof cfg,
+             "{\"host\":\"127.0.0.1\",\"port\":%d,\"login\":\"kassa1251\",\"password_base64\":\"z+Dw7uv8\","
+             "\"key1\":\"%s\",\"key2\":\"%s\"}",
+             sim_port, KEY1, KEY2);
+    h = connect_or_fail(cfg);
+    CHECK(mb_check_connection(h, 0) == 0);
+    CHECK(expect_code(h, "API.GetClients", NULL, 0));
+    CHECK(mb_close(h) == 0);
+    h = connect_or_fail(make_config("127.0.0.1", sim_port, "kassa1251", "\xd0\x9f\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c", KEY1, ""));
+    CHECK(mb_check_connection(h, 0) != 0);
+    CHECK(mb_close(h) == 0);
+
     /* "d3Jvbmc=" is "wrong": refused by the server as the text password "wrong" is. */
     h = connect_or_fail(make_config("127.0.0.1", sim_port, "api", "wrong", KEY1, ""));
     int text_refusal = mb_check_connection(h, 0);

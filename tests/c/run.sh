@@ -25,7 +25,8 @@ trap cleanup EXIT
 
 . "$root/scripts/lib/servers.sh"
 
-start_server sim "$sim" --listen 127.0.0.1:0
+# kassa1251: a cashier whose password is "Пароль" saved in CP1251 (its bytes, base64).
+start_server sim "$sim" --listen 127.0.0.1:0 --cashier kassa1251:z+Dw7uv8
 sim_port=$port
 start_server hostile "$hostile"
 hostile_port=$port
