@@ -62,21 +62,14 @@ namespace MikroBILL
             // Cancelled before the call starts: nothing to abandon, and nothing is sent.
             cancellationToken.ThrowIfCancellationRequested();
             if (!cancellationToken.CanBeCanceled) return ReplyText(Call(path, valueJson, null));
-            int code;
-            byte[] reply;
             using (var token = new CancelToken())
             // A cancel that comes between the check above and here runs the callback at once: the
             // token is then cancelled before the native call starts, which sends nothing. Disposing
             // the registration waits for a callback in progress, so the token is freed after it.
             using (cancellationToken.Register(token.Cancel))
             {
-                reply = Call(path, valueJson, token, out code);
+                return ReplyText(Call(path, valueJson, token));
             }
-            if (code == MikroBILLCode.Cancelled && cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(cancellationToken);
-            }
-            return ReplyText(reply);
         }
     }
 }

@@ -179,8 +179,15 @@ namespace MikroBILL
                 Take(Native.mb_cancel_token_new(out id), id);
             }
 
+            /// <summary>Set before the library hears of the cancel, so a 9011 that follows is known to be its doing.</summary>
+            internal volatile bool Cancelled;
+
             /// <summary>From any thread, without waiting: the call given the token returns 9011.</summary>
-            internal void Cancel() => Native.mb_cancel_token_cancel(Id);
+            internal void Cancel()
+            {
+                Cancelled = true;
+                Native.mb_cancel_token_cancel(Id);
+            }
 
             protected override bool ReleaseHandle() => Native.mb_cancel_token_free(Id) == 0;
         }

@@ -129,26 +129,22 @@ namespace MikroBILL
         }
 
         // The reply's bytes, whatever the reply's code; for a failed call the library's error JSON.
-        // code: 0, or why the call failed (9011 when the token was cancelled).
-        private byte[] Call(string path, string valueJson, CancelToken token, out int code)
+        // A call that returned 9011 because its token was cancelled throws OperationCanceledException.
+        private byte[] Call(string path, string valueJson, CancelToken token)
         {
             if (path == null) throw new ArgumentNullException("path");
             byte[] pathBytes = ToNative(path, "path");
             byte[] valueBytes = ToNative(valueJson, "valueJson");
             IntPtr reply = IntPtr.Zero;
-            code = OnHandle(id => Native.mb_process(id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply));
+            int code = OnHandle(id => Native.mb_process(id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply));
             if (reply == IntPtr.Zero)
             {
                 Check(code);
                 throw new MikroBILLException(MikroBILLCode.Internal, "mb_process succeeded without a reply");
             }
-            return TakeBytes(reply);
-        }
-
-        private byte[] Call(string path, string valueJson, CancelToken token)
-        {
-            int code;
-            return Call(path, valueJson, token, out code);
+            byte[] bytes = TakeBytes(reply);
+            if (code == MikroBILLCode.Cancelled && token != null && token.Cancelled) throw new OperationCanceledException();
+            return bytes;
         }
 
         /// <summary>This process's pool of persistent connections as JSON: idle, identities, and

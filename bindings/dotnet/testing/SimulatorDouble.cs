@@ -138,13 +138,9 @@ namespace MikroBILL.Testing
                     if (sink != null) lock (sink) sink.AppendLine(line);
                 }
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) when (e is ObjectDisposedException || e is IOException)
             {
-                // Disposed with the simulator: nothing more to read.
-            }
-            catch (IOException)
-            {
-                // The pipe broke with the simulator: nothing more to read.
+                // Disposed with the simulator, or the pipe broke with it: nothing more to read.
             }
         }
 
@@ -162,9 +158,7 @@ namespace MikroBILL.Testing
 
         /// <summary>A client of this simulator, logged in as the demo cashier unless told otherwise.</summary>
         public MikroBILL_API Api(MikroBILLOptions options = null, string login = Login, string password = Password)
-        {
-            return new MikroBILL_API("127.0.0.1", Port, login, password, Key1, Key2, options);
-        }
+            => new MikroBILL_API("127.0.0.1", Port, login, password, Key1, Key2, options);
 
         /// <summary>The requests the simulator decrypted so far (not the auth), byte-exact, one per line.</summary>
         public List<string> Trace()
@@ -216,9 +210,7 @@ namespace MikroBILL.Testing
 
         /// <summary>The journal as JSON text {"entries":[...]}; pathPattern uses * for one segment.</summary>
         public string Journal(string pathPattern = null)
-        {
-            return Call("GET", "api/journal?limit=10000" + (pathPattern == null ? "" : "&path=" + Uri.EscapeDataString(pathPattern)));
-        }
+            => Call("GET", "api/journal?limit=10000" + (pathPattern == null ? "" : "&path=" + Uri.EscapeDataString(pathPattern)));
 
         public void ClearJournal() => Call("DELETE", "api/journal");
 
