@@ -44,7 +44,8 @@ namespace MikroBILL.Testing
         /// <param name="datasetJson">a dataset (the simulator's --dataset format), or null for the demo one</param>
         /// <param name="stubsJson">a JSON array of stubs, as in the simulator's config</param>
         /// <param name="faultsJson">a JSON array of faults, as in the simulator's config</param>
-        /// <param name="extraArgs">more command-line flags, already quoted</param>
+        /// <param name="extraArgs">more command-line flags, already quoted: e.g. "--batch-paths normalised" or
+        /// "--reply-encoding cp1251" for a core that answers a little differently</param>
         /// <param name="port">the port to listen on; 0 for a free one</param>
         public SimulatorDouble(string datasetJson = null, string stubsJson = null, string faultsJson = null,
             string extraArgs = null, int port = 0)
