@@ -57,12 +57,16 @@ namespace MikroBILL.Tests
                 var e = Assert.Throws<MikroBILLReplyEncodingException>(() => api.Process(NamePath), "Process");
                 Assert.Equal(Hex(expected), Hex(e.Reply), "the exception holds the core's bytes");
                 Assert.Contains("ProcessBytes", e.Message, "the message names the way to the bytes");
-                Assert.Equal(3L, sim.Count("requests"), "each read sent once, none resent");
+                Assert.Equal(3, sim.Trace().Count, "each read sent once, none resent");
 
                 // A set answered "OK" reads as text; the name it set comes back in CP1251.
                 string renamed = "\u041f\u0451\u0442\u0440 \u0401";
                 Assert.Equal("OK", Reply.ReturnText(api.Process(NamePath, renamed)), "set a Cyrillic name");
                 Assert.Equal(Hex(Cp1251("{\"return\":\"" + renamed + "\",\"code\":0}")), Hex(api.ProcessBytes(NamePath)), "the name set, in CP1251");
+                // ProcessBytes sends a value exactly as Process does.
+                Assert.Equal(Hex(Encoding.ASCII.GetBytes("{\"return\":\"OK\",\"code\":0}")), Hex(api.ProcessBytes(NamePath, renamed)), "set through ProcessBytes");
+                List<string> trace = sim.Trace();
+                Assert.Equal(trace[trace.Count - 3], trace[trace.Count - 1], "the same request bytes from Process and ProcessBytes");
 
                 // An ASCII reply is UTF-8 too: the text methods serve it.
                 Assert.Equal("100.01", Reply.ReturnText(api.Process("API.Client." + Ivanov + ".BillingInfo.Money")), "ASCII reply as text");
