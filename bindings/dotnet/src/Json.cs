@@ -21,8 +21,10 @@ namespace MikroBILL
         // json_encode's depth limit; it also stops a list that contains itself.
         private const int MaxDepth = 512;
 
+        /// <summary>The value's JSON text; null stays null, which the library takes for a read.</summary>
         internal static string Write(object value)
         {
+            if (value == null) return null;
             var sb = new StringBuilder();
             Write(sb, value, 0);
             return sb.ToString();

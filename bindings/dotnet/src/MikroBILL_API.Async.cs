@@ -27,7 +27,7 @@ namespace MikroBILL
         /// <summary>Sends <paramref name="value"/> without blocking the caller; see
         /// <see cref="Process(string, object)"/>. A value that cannot be sent throws here, before any task.</summary>
         public Task<string> ProcessAsync(string path, object value, CancellationToken cancellationToken = default(CancellationToken))
-            => StartAsync(path, value == null ? null : Json.Write(value), cancellationToken);
+            => StartAsync(path, Json.Write(value), cancellationToken);
 
         /// <summary>Sends <paramref name="valueJson"/> (JSON text; null reads) without blocking the caller;
         /// see <see cref="ProcessJson"/>.</summary>
@@ -46,49 +46,30 @@ namespace MikroBILL
         private async Task<string> RunInTurnAsync(string path, string valueJson, CancellationToken cancellationToken)
         {
             await _asyncTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
-            Task<string> call;
-            try
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                call = Task.Run(() => CallCancellable(path, valueJson, cancellationToken));
-            }
-            catch
-            {
-                _asyncTurn.Release();
-                throw;
-            }
+            Task<string> call = Task.Run(() => CallCancellable(path, valueJson, cancellationToken));
             // The next call's turn comes when the native call has returned, even if nobody waits for it.
             WhenDone(call, t => _asyncTurn.Release());
+            // An OperationCanceledException from the call ends this task Canceled.
             return await call.ConfigureAwait(false);
         }
 
-        // A continuation nobody awaits; it runs whichever way the task ends.
-        private static void WhenDone(Task<string> task, Action<Task<string>> then)
-        {
-            task.ContinueWith(then, TaskScheduler.Default);
-        }
+        // A continuation nobody awaits (a helper, since an async method may not leave a task unawaited).
+        private static void WhenDone(Task<string> task, Action<Task<string>> then) => task.ContinueWith(then, TaskScheduler.Default);
 
         // Runs on a pool thread while this caller holds the turn.
         private string CallCancellable(string path, string valueJson, CancellationToken cancellationToken)
         {
             // Cancelled before the call starts: nothing to abandon, and nothing is sent.
             cancellationToken.ThrowIfCancellationRequested();
-            if (!cancellationToken.CanBeCanceled) return Call(path, valueJson, null);
-            int code;
-            string reply;
+            if (!cancellationToken.CanBeCanceled) return ReplyText(Call(path, valueJson, null));
             using (var token = new CancelToken())
             // A cancel that comes between the check above and here runs the callback at once: the
             // token is then cancelled before the native call starts, which sends nothing. Disposing
             // the registration waits for a callback in progress, so the token is freed after it.
             using (cancellationToken.Register(token.Cancel))
             {
-                reply = Call(path, valueJson, token, out code);
+                return ReplyText(Call(path, valueJson, token));
             }
-            if (code == MikroBILLCode.Cancelled && cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(cancellationToken);
-            }
-            return reply;
         }
     }
 }

@@ -83,11 +83,9 @@ namespace MikroBILL
             }
         }
 
-        /// <summary>Decodes a NUL-terminated UTF-8 string the library gave out and frees it, also
-        /// when decoding fails.</summary>
-        private static string TakeString(IntPtr text)
+        /// <summary>Copies a NUL-terminated buffer the library gave out and frees it, also when copying fails.</summary>
+        private static byte[] TakeBytes(IntPtr text)
         {
-            if (text == IntPtr.Zero) return null;
             try
             {
                 // Replies are bounded by max_frame_bytes, far below int.MaxValue (MaxFrameBytesLimit);
@@ -96,11 +94,29 @@ namespace MikroBILL
                 while (Marshal.ReadByte(text, length) != 0) length = checked(length + 1);
                 var bytes = new byte[length];
                 Marshal.Copy(text, bytes, 0, length);
-                return StrictUtf8.GetString(bytes);
+                return bytes;
             }
             finally
             {
                 Native.mb_free(text);
+            }
+        }
+
+        // The library's own texts (error messages, pool stats) are UTF-8 by its contract.
+        private static string TakeString(IntPtr text) => text == IntPtr.Zero ? null : StrictUtf8.GetString(TakeBytes(text));
+
+        /// <summary>A reply as text. The library passes the server's bytes through, and a core may answer
+        /// in another encoding than UTF-8: such a reply is an exception that holds its bytes, never text
+        /// with U+FFFD in place of the bytes (Encoding.UTF8 and Marshal.PtrToStringUTF8 would do that).</summary>
+        private static string ReplyText(byte[] reply)
+        {
+            try
+            {
+                return StrictUtf8.GetString(reply);
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new MikroBILLReplyEncodingException(reply, e);
             }
         }
 
@@ -163,8 +179,15 @@ namespace MikroBILL
                 Take(Native.mb_cancel_token_new(out id), id);
             }
 
+            /// <summary>Set before the library hears of the cancel, so a 9011 that follows is known to be its doing.</summary>
+            internal volatile bool Cancelled;
+
             /// <summary>From any thread, without waiting: the call given the token returns 9011.</summary>
-            internal void Cancel() => Native.mb_cancel_token_cancel(Id);
+            internal void Cancel()
+            {
+                Cancelled = true;
+                Native.mb_cancel_token_cancel(Id);
+            }
 
             protected override bool ReleaseHandle() => Native.mb_cancel_token_free(Id) == 0;
         }

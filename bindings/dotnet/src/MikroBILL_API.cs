@@ -54,7 +54,8 @@ namespace MikroBILL
         }
 
         /// <summary>Reads <paramref name="path"/> (sends value null). Returns the reply text.</summary>
-        public string Process(string path) => Call(path, null, null);
+        /// <exception cref="MikroBILLReplyEncodingException">The reply is not UTF-8 (see <see cref="ProcessBytes"/>).</exception>
+        public string Process(string path) => ReplyText(Call(path, null, null));
 
         /// <summary>
         /// Sends <paramref name="value"/> as JSON, which the library encodes exactly as PHP's json_encode
@@ -63,14 +64,28 @@ namespace MikroBILL
         /// </summary>
         /// <exception cref="ArgumentException">The value cannot be sent (NaN, infinity, unsupported type,
         /// invalid UTF-16, nesting deeper than 512).</exception>
-        public string Process(string path, object value) => Call(path, value == null ? null : Json.Write(value), null);
+        /// <exception cref="MikroBILLReplyEncodingException">The reply is not UTF-8 (see <see cref="ProcessBytes"/>).</exception>
+        public string Process(string path, object value) => ReplyText(Call(path, Json.Write(value), null));
 
         /// <summary>
         /// Sends <paramref name="valueJson"/>, any JSON text, as the value; null means a read. The library
         /// re-encodes it the way json_encode would (no whitespace, "\/", \uXXXX, key order and number text
         /// kept). Invalid JSON comes back as a JSON error with code 9005.
         /// </summary>
-        public string ProcessJson(string path, string valueJson) => Call(path, valueJson, null);
+        /// <exception cref="MikroBILLReplyEncodingException">The reply is not UTF-8 (see <see cref="ProcessBytes"/>).</exception>
+        public string ProcessJson(string path, string valueJson) => ReplyText(Call(path, valueJson, null));
+
+        /// <summary>
+        /// <see cref="Process(string, object)"/> (a null value reads) returning the reply's bytes as the
+        /// server sent them, UTF-8 or not: for a core that answers in another encoding, such as CP1251,
+        /// whose text the caller decodes (e.g. <c>Encoding.GetEncoding(1251)</c>, which .NET Core has
+        /// once the application registers <c>CodePagesEncodingProvider</c>, and Mono with its I18N
+        /// assemblies). The library's own error JSON is UTF-8.
+        /// </summary>
+        public byte[] ProcessBytes(string path, object value = null) => Call(path, Json.Write(value), null);
+
+        /// <summary><see cref="ProcessJson"/> returning the reply's bytes; see <see cref="ProcessBytes"/>.</summary>
+        public byte[] ProcessJsonBytes(string path, string valueJson) => Call(path, valueJson, null);
 
         /// <summary>True when the server is reachable and accepts the login (connects if needed).</summary>
         public bool CheckConnection() => OnHandle(id => Native.mb_check_connection(id, 0)) == 0;
@@ -113,27 +128,23 @@ namespace MikroBILL
             }
         }
 
-        // The reply text, whatever the reply's code; for a failed call the library's error JSON.
-        // code: 0, or why the call failed (9011 when the token was cancelled).
-        private string Call(string path, string valueJson, CancelToken token, out int code)
+        // The reply's bytes, whatever the reply's code; for a failed call the library's error JSON.
+        // A call that returned 9011 because its token was cancelled throws OperationCanceledException.
+        private byte[] Call(string path, string valueJson, CancelToken token)
         {
             if (path == null) throw new ArgumentNullException("path");
             byte[] pathBytes = ToNative(path, "path");
             byte[] valueBytes = ToNative(valueJson, "valueJson");
             IntPtr reply = IntPtr.Zero;
-            code = OnHandle(id => Native.mb_process(id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply));
+            int code = OnHandle(id => Native.mb_process(id, pathBytes, valueBytes, token == null ? 0 : token.Id, out reply));
             if (reply == IntPtr.Zero)
             {
                 Check(code);
                 throw new MikroBILLException(MikroBILLCode.Internal, "mb_process succeeded without a reply");
             }
-            return TakeString(reply);
-        }
-
-        private string Call(string path, string valueJson, CancelToken token)
-        {
-            int code;
-            return Call(path, valueJson, token, out code);
+            byte[] bytes = TakeBytes(reply);
+            if (code == MikroBILLCode.Cancelled && token != null && token.Cancelled) throw new OperationCanceledException();
+            return bytes;
         }
 
         /// <summary>This process's pool of persistent connections as JSON: idle, identities, and

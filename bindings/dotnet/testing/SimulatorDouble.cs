@@ -44,7 +44,8 @@ namespace MikroBILL.Testing
         /// <param name="datasetJson">a dataset (the simulator's --dataset format), or null for the demo one</param>
         /// <param name="stubsJson">a JSON array of stubs, as in the simulator's config</param>
         /// <param name="faultsJson">a JSON array of faults, as in the simulator's config</param>
-        /// <param name="extraArgs">more command-line flags, already quoted</param>
+        /// <param name="extraArgs">more command-line flags, already quoted: e.g. "--batch-paths normalised" or
+        /// "--reply-encoding cp1251" for a core that answers a little differently</param>
         /// <param name="port">the port to listen on; 0 for a free one</param>
         public SimulatorDouble(string datasetJson = null, string stubsJson = null, string faultsJson = null,
             string extraArgs = null, int port = 0)
@@ -138,13 +139,9 @@ namespace MikroBILL.Testing
                     if (sink != null) lock (sink) sink.AppendLine(line);
                 }
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) when (e is ObjectDisposedException || e is IOException)
             {
-                // Disposed with the simulator: nothing more to read.
-            }
-            catch (IOException)
-            {
-                // The pipe broke with the simulator: nothing more to read.
+                // Disposed with the simulator, or the pipe broke with it: nothing more to read.
             }
         }
 
@@ -162,9 +159,7 @@ namespace MikroBILL.Testing
 
         /// <summary>A client of this simulator, logged in as the demo cashier unless told otherwise.</summary>
         public MikroBILL_API Api(MikroBILLOptions options = null, string login = Login, string password = Password)
-        {
-            return new MikroBILL_API("127.0.0.1", Port, login, password, Key1, Key2, options);
-        }
+            => new MikroBILL_API("127.0.0.1", Port, login, password, Key1, Key2, options);
 
         /// <summary>The requests the simulator decrypted so far (not the auth), byte-exact, one per line.</summary>
         public List<string> Trace()
@@ -216,9 +211,7 @@ namespace MikroBILL.Testing
 
         /// <summary>The journal as JSON text {"entries":[...]}; pathPattern uses * for one segment.</summary>
         public string Journal(string pathPattern = null)
-        {
-            return Call("GET", "api/journal?limit=10000" + (pathPattern == null ? "" : "&path=" + Uri.EscapeDataString(pathPattern)));
-        }
+            => Call("GET", "api/journal?limit=10000" + (pathPattern == null ? "" : "&path=" + Uri.EscapeDataString(pathPattern)));
 
         public void ClearJournal() => Call("DELETE", "api/journal");
 

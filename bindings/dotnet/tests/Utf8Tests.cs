@@ -5,19 +5,20 @@ using System.Text;
 
 namespace MikroBILL.Tests
 {
-    // Replies reach .NET through MikroBILL_API.TakeString (strict UTF-8, then mb_free). The simulator
-    // escapes every non-ASCII character as \uXXXX, so no simulator reply carries a multibyte sequence;
-    // these tests hand that exact function raw UTF-8 from a native buffer instead.
+    // Replies reach .NET through MikroBILL_API.TakeBytes (copy, then mb_free) and ReplyText (strict
+    // UTF-8). The simulator escapes every non-ASCII character as \uXXXX, so no simulator reply in
+    // UTF-8 carries a multibyte sequence; these tests hand those functions raw bytes from a native
+    // buffer instead. (Replies in CP1251 from the simulator: ReplyEncodingTests.)
     public class Utf8Tests
     {
-        // The binding's own TakeString is reached by reflection on the shipped MikroBILL.dll, so the
+        // The binding's own functions, reached by reflection on the shipped MikroBILL.dll, so the
         // code under test is the library's own, not a copy compiled into the test program.
-        private static string TakeString(IntPtr text)
+        private static object Invoke(string name, object argument)
         {
-            MethodInfo take = typeof(MikroBILL_API).GetMethod("TakeString", BindingFlags.Static | BindingFlags.NonPublic);
+            MethodInfo method = typeof(MikroBILL_API).GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic);
             try
             {
-                return (string)take.Invoke(null, new object[] { text });
+                return method.Invoke(null, new[] { argument });
             }
             catch (TargetInvocationException e)
             {
@@ -25,7 +26,7 @@ namespace MikroBILL.Tests
             }
         }
 
-        // Copies bytes plus a terminating NUL into unmanaged memory and decodes them. TakeString also
+        // Copies bytes plus a terminating NUL into unmanaged memory and decodes them. TakeBytes also
         // hands the pointer to mb_free, which ignores pointers the library did not issue (its contract),
         // so the buffer is still ours to free.
         private static string Decode(byte[] utf8)
@@ -35,7 +36,9 @@ namespace MikroBILL.Tests
             {
                 Marshal.Copy(utf8, 0, buffer, utf8.Length);
                 Marshal.WriteByte(buffer, utf8.Length, 0);
-                return TakeString(buffer);
+                byte[] copied = (byte[])Invoke("TakeBytes", buffer);
+                Assert.Equal(Convert.ToBase64String(utf8), Convert.ToBase64String(copied), "bytes copied up to the NUL");
+                return (string)Invoke("ReplyText", copied);
             }
             finally
             {
@@ -73,11 +76,15 @@ namespace MikroBILL.Tests
         }
 
         [Test]
-        public void MalformedUtf8IsAnErrorNotReplacementCharacters()
+        public void MalformedUtf8IsAnExceptionHoldingTheBytesNotReplacementCharacters()
         {
             // A 4-byte sequence cut after its third byte, then a lone continuation byte.
-            Assert.Throws<DecoderFallbackException>(() => Decode(new byte[] { 0x41, 0xF0, 0x9F, 0x98, 0x41 }), "truncated sequence");
-            Assert.Throws<DecoderFallbackException>(() => Decode(new byte[] { 0x80 }), "lone continuation byte");
+            foreach (byte[] bytes in new[] { new byte[] { 0x41, 0xF0, 0x9F, 0x98, 0x41 }, new byte[] { 0x80 } })
+            {
+                var e = Assert.Throws<MikroBILLReplyEncodingException>(() => Decode(bytes), "malformed UTF-8");
+                Assert.Equal(Convert.ToBase64String(bytes), Convert.ToBase64String(e.Reply), "the exception holds the reply's bytes");
+                Assert.Contains("ProcessBytes", e.Message, "the message names the way to the bytes");
+            }
         }
     }
 }
