@@ -139,7 +139,7 @@ fn csproj() -> String {
     <EnableDefaultCompileItems>false</EnableDefaultCompileItems>
     <PackageId>MikroBILL</PackageId>
     <Version>{VERSION}</Version>
-    <Authors>mikrobill maintainers</Authors>
+    <Authors>The mikrobill developers</Authors>
     <Description>Client for the MikroBILL billing core API: a binding of libmikrobill, with the native library for linux-x64 and win-x64.</Description>
     <PackageLicenseExpression>MIT</PackageLicenseExpression>
     <PackageTags>mikrobill billing</PackageTags>
