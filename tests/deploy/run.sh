@@ -172,7 +172,7 @@ $expected_page"
 }
 # Paths a web root must never serve, as the migration leaves it (nothing there: 404; config.php
 # exists and is denied) and after careless copies (all there, all denied).
-sensitive=(/kassa/libmikrobill.so /kassa/libmikrobill.so.0 /kassa/libmikrobill.so.0.2.0
+sensitive=(/kassa/libmikrobill.so /kassa/libmikrobill.so.0.3 /kassa/libmikrobill.so.0.3.0
     /kassa/mikrobill.dll /kassa/mikrobill.h /kassa/mikrobill%2eh /kassa/apicore.php.orig
     /kassa/apicore.php.bak /kassa/preload.php /kassa/native/linux-x86_64/libmikrobill.so
     /mikrobill.h /config.php)
@@ -199,8 +199,8 @@ check_served_without_snippet() { # BASE NAME: the careless copies leak when noth
 careless_copies() {
     mkdir -p "$KASSA/native/linux-x86_64"
     cp "$SHIM/libmikrobill.so" "$KASSA/libmikrobill.so"
-    cp "$SHIM/libmikrobill.so" "$KASSA/libmikrobill.so.0"
-    cp "$SHIM/libmikrobill.so" "$KASSA/libmikrobill.so.0.2.0"
+    cp "$SHIM/libmikrobill.so" "$KASSA/libmikrobill.so.0.3"
+    cp "$SHIM/libmikrobill.so" "$KASSA/libmikrobill.so.0.3.0"
     cp "$SHIM/libmikrobill.so" "$KASSA/native/linux-x86_64/libmikrobill.so"
     cp "$SHIM/libmikrobill.so" "$KASSA/mikrobill.dll"
     cp "$SHIM/mikrobill.h" "$KASSA/mikrobill.h"
