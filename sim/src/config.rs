@@ -12,13 +12,80 @@ pub const DEMO_LOGIN: &str = "api";
 pub const DEMO_PASSWORD: &str = "secret";
 
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "CashierSpec")]
 pub struct Cashier {
     pub login: String,
-    pub password: String,
+    /// The password's bytes: the auth proves sha1(these bytes . sign), so a password saved in a
+    /// legacy encoding (CP1251) is checked byte for byte, as the real core would.
+    pub password: Vec<u8>,
     /// The cashier profile's "may connect through the API" right.
-    #[serde(default = "yes")]
     pub api: bool,
+}
+
+impl Cashier {
+    /// A cashier of the `--cashier LOGIN:BASE64` flag, with the API right; `None` when it is
+    /// not a login, a colon and base64.
+    pub fn from_flag(text: &str) -> Option<Cashier> {
+        use base64::Engine as _;
+        let (login, b64) = text.split_once(':')?;
+        let password = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        (!login.is_empty()).then(|| Cashier {
+            login: login.to_string(),
+            password,
+            api: true,
+        })
+    }
+}
+
+/// A cashier as the config file writes it: the password as text (`password`, hashed as its
+/// UTF-8 bytes) or as raw bytes in base64 (`password_base64`), exactly one of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CashierSpec {
+    login: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_base64: Option<String>,
+    #[serde(default = "yes")]
+    api: bool,
+}
+
+impl TryFrom<CashierSpec> for Cashier {
+    type Error = String;
+
+    /// The errors name the keys, never the password or the offending base64 symbol.
+    fn try_from(spec: CashierSpec) -> Result<Cashier, String> {
+        use base64::Engine as _;
+        let password = match (spec.password, spec.password_base64) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| {
+                    format!(
+                        "cashier {:?}: password_base64 is not valid base64",
+                        spec.login
+                    )
+                })?,
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "cashier {:?}: give password or password_base64, not both",
+                    spec.login
+                ))
+            }
+            (None, None) => {
+                return Err(format!(
+                    "cashier {:?}: password or password_base64 is required",
+                    spec.login
+                ))
+            }
+        };
+        Ok(Cashier {
+            login: spec.login,
+            password,
+            api: spec.api,
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -43,7 +110,7 @@ impl Default for Config {
     fn default() -> Config {
         let cashier = |login: &str, api| Cashier {
             login: login.into(),
-            password: DEMO_PASSWORD.into(),
+            password: DEMO_PASSWORD.as_bytes().to_vec(),
             api,
         };
         Config {
@@ -102,8 +169,10 @@ fn non_string_secret(config: &serde_json::Value) -> Option<(String, &'static str
         .collect();
     if let Some(cashiers) = config.get("cashiers").and_then(|c| c.as_array()) {
         for (i, cashier) in cashiers.iter().enumerate() {
-            if let Some(password) = cashier.get("password") {
-                secrets.push((format!("cashiers[{i}].password"), password));
+            for key in ["password", "password_base64"] {
+                if let Some(password) = cashier.get(key) {
+                    secrets.push((format!("cashiers[{i}].{key}"), password));
+                }
             }
         }
     }

@@ -26,6 +26,8 @@ pub enum SimError {
         key: String,
         kind: &'static str,
     },
+    /// A --cashier flag is not LOGIN:BASE64; its value is never shown.
+    CashierFlag,
     /// The state snapshot is not a dataset.
     Snapshot {
         path: PathBuf,
@@ -64,6 +66,11 @@ impl fmt::Display for SimError {
                 f,
                 "{}: {key} must be a string, not {kind} (its value is not shown)",
                 path.display()
+            ),
+            SimError::CashierFlag => write!(
+                f,
+                "--cashier: expected LOGIN:BASE64 (a login, a colon, the password's bytes in \
+                 standard base64; the value is not shown)"
             ),
             SimError::Snapshot { path, source } => {
                 write!(

@@ -61,6 +61,11 @@ pub fn run(options: Options) -> Result<(), SimError> {
         config.key1 = k1.clone();
         config.key2 = k2.clone();
     }
+    for flag in &options.cashiers {
+        let cashier = config::Cashier::from_flag(flag).ok_or(SimError::CashierFlag)?;
+        config.cashiers.retain(|c| c.login != cashier.login);
+        config.cashiers.push(cashier);
+    }
     let cipher = Cipher::from_base64(&config.key1, &config.key2).map_err(SimError::Keys)?;
     let (store, wal) = match &options.state {
         Some(path) => {
@@ -87,7 +92,7 @@ pub fn run(options: Options) -> Result<(), SimError> {
     let sessions =
         double::session_counts::SessionCounts::publishing_to(options.session_counts.clone())?;
     let test_double = Arc::new(test_double.with_session_counts(sessions));
-    let engine = Engine::new(store, wal);
+    let engine = Engine::new(store, wal).with_batch_paths(options.double.batch_paths);
     let reset_options = options.clone();
     let server = Arc::new(
         Server::new(engine, cipher, config, options)?.with_double(Arc::clone(&test_double)),

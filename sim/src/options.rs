@@ -31,6 +31,11 @@ pub struct Options {
     /// CRYPTO_KEY_2, overriding the config's (goes with --key1)
     #[arg(long, value_name = "B64", requires = "key1")]
     pub key2: Option<String>,
+    /// Add a cashier (with the API right) whose password is the raw bytes BASE64 decodes to, e.g.
+    /// a CP1251 password; replaces a cashier of the same login. May be given more than once.
+    /// (Checked at start-up, not here: clap would quote a refused value, password included.)
+    #[arg(long = "cashier", value_name = "LOGIN:BASE64")]
+    pub cashiers: Vec<String>,
     /// Load clients from a JSON dataset instead of the demo dataset
     #[arg(long, value_name = "FILE", conflicts_with = "generate")]
     pub dataset: Option<PathBuf>,

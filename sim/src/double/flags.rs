@@ -3,6 +3,7 @@
 use clap::Args;
 use std::path::PathBuf;
 
+use super::dialect::{BatchPaths, ReplyEncoding};
 use super::replay::Unmatched;
 
 #[derive(Debug, Clone, Default, Args)]
@@ -20,4 +21,15 @@ pub struct Flags {
     /// 211)
     #[arg(long, value_name = "MODE", default_value = "tree", value_parser = Unmatched::parse)]
     pub replay_unmatched: Unmatched,
+    /// How a batch reply writes its paths: exact (as the request spelled them) or normalised,
+    /// as a real core might echo them: `Client` and `Clients` swapped, a number losing its
+    /// leading zeros or gaining one (`007` -> `7`, `1` -> `01`), and the last segment's letter
+    /// case swapped (`Money` -> `mONEY`). The rest of the reply is the same
+    #[arg(long, value_name = "MODE", default_value = "exact", value_enum)]
+    pub batch_paths: BatchPaths,
+    /// The text encoding of every reply: utf-8, or cp1251 (each Cyrillic or other character
+    /// CP1251 has is written as its raw CP1251 byte, not as a \uXXXX escape, so the reply is
+    /// not UTF-8)
+    #[arg(long, value_name = "ENCODING", default_value = "utf-8", value_enum)]
+    pub reply_encoding: ReplyEncoding,
 }

@@ -3,6 +3,7 @@
 //! extension"). The server calls in here at three points: auth, each request, DISCONNECT.
 
 pub mod admin;
+pub mod dialect;
 pub mod faults;
 pub mod flags;
 pub mod journal;
@@ -380,8 +381,8 @@ impl TestDouble {
 
 /// The truncate fault: the frame's length prefix and the first half of its ciphertext, then
 /// the connection closes, so the client sees the stream end inside a frame.
-pub fn send_truncated(stream: &mut TcpStream, cipher: &Cipher, text: &str) -> io::Result<()> {
-    let ciphertext = cipher.encrypt(text.as_bytes());
+pub fn send_truncated(stream: &mut TcpStream, cipher: &Cipher, text: &[u8]) -> io::Result<()> {
+    let ciphertext = cipher.encrypt(text);
     let len = u32::try_from(ciphertext.len()).unwrap_or(u32::MAX);
     let mut bytes = len.to_le_bytes().to_vec();
     bytes.extend_from_slice(&ciphertext[..ciphertext.len() / 2]);

@@ -56,6 +56,7 @@ impl Server {
                 trace,
                 max_frame: options.max_frame,
                 budget: Budget::new(options.max_buffered),
+                reply_encoding: options.double.reply_encoding,
             },
             limits: Limits {
                 max_frame: options.max_frame,

@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::double::dialect::ReplyEncoding;
 use crate::double::{send_truncated, Outcome, TestDouble};
 use crate::net::admission::Budget;
 use crate::reply::{Reply, BAD_LOGIN, NOT_UNDERSTOOD, NO_API_RIGHT, TOO_LARGE};
@@ -35,6 +36,8 @@ pub struct Service {
     pub max_frame: usize,
     /// --max-buffered-bytes.
     pub budget: Budget,
+    /// --reply-encoding: the bytes every reply's text is written as.
+    pub reply_encoding: ReplyEncoding,
 }
 
 enum Auth {
@@ -46,7 +49,10 @@ enum Auth {
 
 impl Service {
     fn send(&self, mut stream: &TcpStream, text: &str) -> io::Result<()> {
-        write_frame(&mut stream, &self.cipher.encrypt(text.as_bytes()))
+        write_frame(
+            &mut stream,
+            &self.cipher.encrypt(&self.reply_encoding.encode(text)),
+        )
     }
 
     /// Runs the session whose auth frame is `first` until it ends; the connection closes when
@@ -112,7 +118,11 @@ impl Service {
                         Outcome::NoReply => continue,
                         Outcome::Close => return,
                         Outcome::Truncate(text) => {
-                            let _ = send_truncated(&mut stream, &self.cipher, &text);
+                            let _ = send_truncated(
+                                &mut stream,
+                                &self.cipher,
+                                &self.reply_encoding.encode(&text),
+                            );
                             return;
                         }
                     }

@@ -3,6 +3,7 @@
 use serde_json::Value;
 use std::sync::{PoisonError, RwLock};
 
+use crate::double::dialect::BatchPaths;
 use crate::reply::{Reply, TOO_LARGE};
 use crate::state::batch::{self, TooLarge};
 use crate::state::path::{self, Target};
@@ -13,6 +14,8 @@ use crate::state::wal::Wal;
 pub struct Engine {
     store: RwLock<Store>,
     wal: Option<Wal>,
+    /// --batch-paths: how a batch reply echoes its leaves' paths.
+    batch_paths: BatchPaths,
 }
 
 struct Leaf {
@@ -49,7 +52,14 @@ impl Engine {
         Engine {
             store: RwLock::new(store),
             wal,
+            batch_paths: BatchPaths::Exact,
         }
+    }
+
+    /// Echo batch paths as `batch_paths` says (--batch-paths).
+    pub fn with_batch_paths(mut self, batch_paths: BatchPaths) -> Engine {
+        self.batch_paths = batch_paths;
+        self
     }
 
     /// Runs one request and returns the reply JSON text. Storage failures are fatal: a change
@@ -102,7 +112,7 @@ impl Engine {
             let items: Vec<String> = leaves
                 .iter()
                 .zip(&replies)
-                .map(|(l, r)| r.to_json_with_path(&l.path))
+                .map(|(l, r)| r.to_json_with_path(&self.batch_paths.echo(&l.path)))
                 .collect();
             format!("[{}]", items.join(","))
         } else {
