@@ -322,6 +322,20 @@ if (!class_exists('MikroBILL_FFI', false)) {
             }
         }
 
+        /** Converts a buffer of $length bytes the library gave out (which may hold NULs) to a PHP
+         *  string and frees it with mb_free; null for a NULL pointer. */
+        public static function takeBytes(FFI $ffi, $ptr, int $length): ?string
+        {
+            if ($ptr === null || FFI::isNull($ptr)) {
+                return null;
+            }
+            try {
+                return $length > 0 ? FFI::string($ptr, $length) : '';
+            } finally {
+                $ffi->mb_free($ptr);
+            }
+        }
+
         /** mb_version(): a static string, never freed. PHP FFI already turns a `const char *` result
          *  into a PHP string; a char* CData is read with FFI::string. */
         public static function version(FFI $ffi): ?string
@@ -447,6 +461,47 @@ if (!class_exists('MikroBILL_FFI', false)) {
             $out = $this->ffi->new('char*');
             $code = $this->ffi->mb_process($handle, $path, $valueJson, 0, FFI::addr($out));
             $reply = MikroBILL_FFI::take($this->ffi, $out);
+            return $code;
+        }
+
+        /**
+         * mb_encrypt: $ciphertext gets the original Encrypt()'s raw ciphertext of $plaintext (every
+         * byte, NULs included) on 0, null otherwise. Nothing is sent.
+         */
+        public function encrypt(
+            int $handle,
+            #[\SensitiveParameter]
+            string $plaintext,
+            ?string &$ciphertext
+        ): int {
+            return $this->cipher('mb_encrypt', $handle, $plaintext, $ciphertext);
+        }
+
+        /**
+         * mb_decrypt: $plaintext gets the original Decrypt()'s text of $ciphertext (NULs trimmed
+         * from both ends, NULs inside kept) on 0, null otherwise. Nothing is sent.
+         */
+        public function decrypt(int $handle, string $ciphertext, ?string &$plaintext): int
+        {
+            return $this->cipher('mb_decrypt', $handle, $ciphertext, $plaintext);
+        }
+
+        /** Either cipher export: pointer and length in, buffer and length out (read by length, as it may hold NULs). */
+        private function cipher(
+            string $export,
+            int $handle,
+            #[\SensitiveParameter]
+            string $input,
+            ?string &$output
+        ): int {
+            $out = $this->ffi->new('char*');
+            $length = $this->ffi->new('long long');
+            $code = $this->ffi->$export($handle, $input, strlen($input), FFI::addr($out), FFI::addr($length));
+            $input = '';
+            $output = MikroBILL_FFI::takeBytes($this->ffi, $out, $code === 0 ? (int)$length->cdata : 0);
+            if ($code !== 0) {
+                $output = null;
+            }
             return $code;
         }
 
@@ -1023,6 +1078,94 @@ if (!class_exists('MikroBILL_FFI', false)) {
                     'the library returned no reply text');
             }
             return $reply;
+        }
+
+        /**
+         * The original's Send: it wrote the request and returned Read(), the reply frame, which is
+         * what Process() returned once connected. Here it is Process() itself, connecting and
+         * authenticating first if needed, failures as JSON (the original's Send on an object that
+         * had not connected yet failed in fwrite).
+         */
+        public function Send($Path, $Value = NULL)
+        {
+            return $this->Process($Path, $Value);
+        }
+
+        /**
+         * The original's Read: one reply frame from the socket, decrypted, or NULL when no frame
+         * came within TIMEOUT (its test of the length prefix, `!$l === FALSE`, sends both '' and false
+         * from fread to NULL). The original read a reply only after writing a request, and here every
+         * call reads its own reply, so no reply is ever owed: this returns at once what the original
+         * returned after waiting TIMEOUT seconds in vain, NULL, and touches no connection.
+         */
+        public function Read()
+        {
+            return NULL;
+        }
+
+        /**
+         * The original's Encrypt: the raw AES-CBC ciphertext of $txt with this client's keys
+         * (CRYPTO_KEY_1, IV CRYPTO_KEY_2), zero-padded to whole 16-byte blocks and at least one
+         * block, byte for byte what its mcrypt_encrypt gave. The library ciphers (mb_encrypt); nothing
+         * is sent. False when this client has no usable keys (none given and none in the
+         * installation, a key that is not base64 of an AES key or IV, an unserialized client), as
+         * mcrypt_encrypt returned false for a key it could not use; the code is kept as for Process().
+         * @param string $txt any bytes (a scalar or an object with __toString is taken as its string)
+         * @return string|false
+         */
+        public function Encrypt(
+            #[\SensitiveParameter]
+            $txt
+        ) {
+            $text = self::cipherInput($txt, __FUNCTION__);
+            $txt = '[hidden]';
+            try {
+                $this->errno = $this->native->encrypt($this->handle(), $text, $ciphertext);
+            } catch (MikroBILL_Failure $e) {
+                $this->errno = $e->getCode();
+                return false;
+            }
+            return $this->errno === 0 && $ciphertext !== null ? $ciphertext : false;
+        }
+
+        /**
+         * The original's Decrypt: $txt decrypted with this client's keys (a length that is not whole
+         * blocks is zero-padded first, as mcrypt did) and the NUL bytes trimmed from both ends, as its
+         * trim(mcrypt_decrypt(...), "\x00") did; NULs inside are kept. '' when this client has no
+         * usable keys, which is what the original's trim() made of mcrypt_decrypt's false.
+         * @param string $txt ciphertext bytes (a scalar or an object with __toString is taken as its string)
+         * @return string
+         */
+        public function Decrypt($txt)
+        {
+            $text = self::cipherInput($txt, __FUNCTION__);
+            try {
+                $this->errno = $this->native->decrypt($this->handle(), $text, $plaintext);
+            } catch (MikroBILL_Failure $e) {
+                $this->errno = $e->getCode();
+                return '';
+            }
+            return $this->errno === 0 && $plaintext !== null ? $plaintext : '';
+        }
+
+        /**
+         * $txt as the original's mcrypt functions took it (a string parameter): a string as it is,
+         * NULL as '', another scalar or a Stringable as its string; anything else is the TypeError
+         * PHP 8 raised there.
+         */
+        private static function cipherInput(
+            #[\SensitiveParameter]
+            $txt,
+            string $method
+        ): string {
+            if ($txt === NULL) {
+                return '';
+            }
+            if (is_scalar($txt) || (is_object($txt) && method_exists($txt, '__toString'))) {
+                return (string)$txt;
+            }
+            throw new TypeError("MikroBILL_API::$method(): Argument #1 (\$txt) must be of type string, "
+                . (is_object($txt) ? get_class($txt) : gettype($txt)) . ' given');
         }
 
         /**

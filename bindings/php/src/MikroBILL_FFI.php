@@ -104,6 +104,20 @@ final class MikroBILL_FFI
         }
     }
 
+    /** Converts a buffer of $length bytes the library gave out (which may hold NULs) to a PHP
+     *  string and frees it with mb_free; null for a NULL pointer. */
+    public static function takeBytes(FFI $ffi, $ptr, int $length): ?string
+    {
+        if ($ptr === null || FFI::isNull($ptr)) {
+            return null;
+        }
+        try {
+            return $length > 0 ? FFI::string($ptr, $length) : '';
+        } finally {
+            $ffi->mb_free($ptr);
+        }
+    }
+
     /** mb_version(): a static string, never freed. PHP FFI already turns a `const char *` result
      *  into a PHP string; a char* CData is read with FFI::string. */
     public static function version(FFI $ffi): ?string

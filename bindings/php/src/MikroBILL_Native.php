@@ -51,6 +51,47 @@ final class MikroBILL_Native
         return $code;
     }
 
+    /**
+     * mb_encrypt: $ciphertext gets the original Encrypt()'s raw ciphertext of $plaintext (every
+     * byte, NULs included) on 0, null otherwise. Nothing is sent.
+     */
+    public function encrypt(
+        int $handle,
+        #[\SensitiveParameter]
+        string $plaintext,
+        ?string &$ciphertext
+    ): int {
+        return $this->cipher('mb_encrypt', $handle, $plaintext, $ciphertext);
+    }
+
+    /**
+     * mb_decrypt: $plaintext gets the original Decrypt()'s text of $ciphertext (NULs trimmed
+     * from both ends, NULs inside kept) on 0, null otherwise. Nothing is sent.
+     */
+    public function decrypt(int $handle, string $ciphertext, ?string &$plaintext): int
+    {
+        return $this->cipher('mb_decrypt', $handle, $ciphertext, $plaintext);
+    }
+
+    /** Either cipher export: pointer and length in, buffer and length out (read by length, as it may hold NULs). */
+    private function cipher(
+        string $export,
+        int $handle,
+        #[\SensitiveParameter]
+        string $input,
+        ?string &$output
+    ): int {
+        $out = $this->ffi->new('char*');
+        $length = $this->ffi->new('long long');
+        $code = $this->ffi->$export($handle, $input, strlen($input), FFI::addr($out), FFI::addr($length));
+        $input = '';
+        $output = MikroBILL_FFI::takeBytes($this->ffi, $out, $code === 0 ? (int)$length->cdata : 0);
+        if ($code !== 0) {
+            $output = null;
+        }
+        return $code;
+    }
+
     /** mb_check_connection: 0 when the server is reachable and accepts the login. */
     public function checkConnection(int $handle): int
     {

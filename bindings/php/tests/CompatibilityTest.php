@@ -68,6 +68,39 @@ final class CompatibilityTest extends TestCase
         $this->assertSame($origReplies, $shimReplies);
     }
 
+    /**
+     * A core that echoes batch paths normalised, and one that replies in CP1251: the original
+     * passed every reply through, and the shim's replies are byte for byte the original-style
+     * client's (InferredRepliesTest checks them against the default simulator's in the roots too).
+     */
+    public function testRepliesOfACoreThatAnswersDifferentlyAreTheOriginalsBytes(): void
+    {
+        $c = 'API.Client.633824158637492';
+        $calls = array(
+            array($c, array('AutorizeInfo.Name', 'BillingInfo.Money', 'AutorizeInfo.Accounts')),
+            array($c, array('BillingInfo' => array('Money' => '7.5'), 'AutorizeInfo' => array('Name' => 'Иван'))),
+            array("$c.AutorizeInfo.Name", null),
+            array('API.Client', array('633824158637492.AutorizeInfo.Name', '9527563927532953.BillingInfo.Money')),
+        );
+        foreach (array(array('--batch-paths', 'normalised'), array('--reply-encoding', 'cp1251')) as $args) {
+            $results = array();
+            foreach (array('shim', 'orig') as $which) {
+                $sim = new MikroBILL_Simulator(array('args' => $args));
+                $client = $which === 'shim'
+                    ? new MikroBILL_API('127.0.0.1', $sim->port, TestEnv::LOGIN, TestEnv::PASSWORD, TestEnv::KEY1, TestEnv::KEY2)
+                    : new OriginalStyleClient('127.0.0.1', $sim->port, TestEnv::LOGIN, TestEnv::PASSWORD, TestEnv::KEY1, TestEnv::KEY2);
+                $replies = array();
+                foreach ($calls as list($path, $value)) {
+                    $replies[] = bin2hex($client->Process($path, $value));
+                }
+                $results[$which] = $replies;
+            }
+            $first = hex2bin($results['orig'][0]);
+            $this->assertStringContainsString('"code":0', $first, implode(' ', $args) . ': ' . $first);
+            $this->assertSame($results['orig'], $results['shim'], implode(' ', $args));
+        }
+    }
+
     public function testARejectedLoginHasTheOriginalsResultAndTheServersReturn(): void
     {
         $sim = new MikroBILL_Simulator();

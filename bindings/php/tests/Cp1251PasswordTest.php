@@ -2,9 +2,9 @@
 /*
  * A kassa saved in CP1251 holds its cashier's password in CP1251, and the original hashed those
  * bytes: sha1($Password . $sign). The shim passes a password that is not UTF-8 to the library as
- * password_base64 (its raw bytes), UTF-8 text as password. The server here is
- * Support/auth-check-server.php, which checks the hash over the password's bytes (the simulator's
- * JSON config cannot hold a non-UTF-8 password).
+ * password_base64 (its raw bytes), UTF-8 text as password. The servers here check the hash over
+ * the password's bytes: Support/auth-check-server.php, a small PHP server that only answers the
+ * auth, and the simulator with a cashier whose password is raw bytes (--cashier LOGIN:BASE64).
  */
 
 use PHPUnit\Framework\TestCase;
@@ -68,6 +68,32 @@ final class Cp1251PasswordTest extends TestCase
         $this->assertSame(array('return' => 'authenticated', 'code' => 0), $this->call($port, self::CP1251));
         // The same word in UTF-8 is other bytes, and the server refuses it: the hash is over the bytes.
         $this->assertSame(101, $this->call($port, self::UTF8)['code']);
+    }
+
+    /**
+     * End to end against the simulator: a cashier whose password is CP1251 bytes (--cashier
+     * LOGIN:BASE64) logs in with the kassa's CP1251 password, reads and sets, and the same word
+     * in UTF-8 is refused.
+     */
+    public function testACp1251CashierOfTheSimulatorLogsIn(): void
+    {
+        $sim = new MikroBILL_Simulator(array('args' => array('--cashier', 'kassa1251:' . base64_encode(self::CP1251))));
+        $api = new MikroBILL_API('127.0.0.1', $sim->port, 'kassa1251', self::CP1251, TestEnv::KEY1, TestEnv::KEY2);
+        $this->assertTrue($api->CheckConnection());
+        $money = 'API.Client.633824158637492.BillingInfo.Money';
+        $this->assertSame('{"return":"OK","code":0}', $api->Process($money, '42.5'));
+        $this->assertSame('{"return":"42.5","code":0}', $api->Process($money));
+        $api->Close();
+        $entries = $sim->journal($money);
+        $this->assertCount(2, $entries);
+        $this->assertSame(array('kassa1251', 'kassa1251'), array_column($entries, 'cashier'));
+
+        $utf8 = new MikroBILL_API('127.0.0.1', $sim->port, 'kassa1251', self::UTF8, TestEnv::KEY1, TestEnv::KEY2);
+        $refused = json_decode($utf8->Process($money), true);
+        $this->assertSame(101, $refused['code']);
+        $counts = $sim->counts();
+        $this->assertSame(1, $counts['auths_granted']);
+        $this->assertSame(1, $counts['auths_refused']);
     }
 
     public function testAUtf8PasswordIsHashedFromItsBytes(): void

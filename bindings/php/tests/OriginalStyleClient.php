@@ -19,9 +19,12 @@ class OriginalStyleClient
     private $key;
     private $iv;
     private $socket = null;
+    /** The original's TIMEOUT (5 s) for the connect and each read; a test may shorten it. */
+    private $timeout;
 
-    public function __construct($Host, $Port, $Login, $Password, $CRYPTO_KEY_1, $CRYPTO_KEY_2)
+    public function __construct($Host, $Port, $Login, $Password, $CRYPTO_KEY_1, $CRYPTO_KEY_2, $timeout = 5)
     {
+        $this->timeout = $timeout;
         $this->host = $Host;
         $this->port = $Port;
         $this->login = $Login;
@@ -43,6 +46,24 @@ class OriginalStyleClient
         return $reply === '' ? self::error(6, 'Null response! Probably incorrect encryption keys!') : $reply;
     }
 
+    /**
+     * The original's public Read(): one reply frame from the open connection. When no length
+     * prefix comes within the read timeout it returns NULL: the original tests fread's result
+     * with `!$l === FALSE`, i.e. `(!$l) === FALSE`, which sends '' (a timeout) and false alike
+     * to its `return NULL` branch, and this tests it the same way.
+     */
+    public function Read()
+    {
+        $head = fread($this->socket, 4);
+        if (!$head === FALSE) {
+            $head .= $this->readExactly(4 - strlen($head));
+            $length = unpack('I', $head)[1];
+            return trim(mcrypt_decrypt(MCRYPT_RIJNDAEL_128, $this->key, $this->readExactly($length), MCRYPT_MODE_CBC,
+                $this->iv), "\0");
+        }
+        return NULL;
+    }
+
     public function Close()
     {
         if ($this->socket !== null) {
@@ -55,11 +76,11 @@ class OriginalStyleClient
 
     private function connect()
     {
-        $socket = @fsockopen($this->host, $this->port, $errno, $errstr, 5);
+        $socket = @fsockopen($this->host, $this->port, $errno, $errstr, $this->timeout);
         if ($socket === false) {
             return self::error($errno, 'Can`t connect!');
         }
-        stream_set_timeout($socket, 5);
+        stream_set_timeout($socket, $this->timeout);
         $this->socket = $socket;
         $sign = microtime();
         $this->send(json_encode(array('auth' => array(
