@@ -49,7 +49,8 @@ final class MikroBILL_FFI
      * The search for one OS family and machine, from the shim's folder $dir: next to the shim,
      * then native/OS-ARCH/ (the Composer package carries both platforms' libraries there), then
      * the plain names, which let the system loader search (ldconfig and LD_LIBRARY_PATH, with the
-     * soname libmikrobill.so.0 for a runtime-only install; PATH on Windows).
+     * SONAME a runtime-only install has, libmikrobill.so.0.3 for 0.3.x as scripts/dist.sh names it;
+     * PATH on Windows).
      */
     public static function libraryCandidatesFor(string $family, string $machine, string $dir): array
     {
@@ -61,7 +62,7 @@ final class MikroBILL_FFI
                 'mikrobill.dll');
         }
         return array($dir . '/libmikrobill.so', $dir . '/native/' . strtolower($family) . '-' . $arch . '/libmikrobill.so',
-            'libmikrobill.so', 'libmikrobill.so.0');
+            'libmikrobill.so', 'libmikrobill.so.' . rtrim(MikroBILL_LibraryAbi::VERSION_SERIES, '.'));
     }
 
     /** Candidate header paths, in search order. An explicit MIKROBILL_HEADER is the only candidate. */

@@ -130,7 +130,7 @@ final class LoaderTest extends TestCase
         ), MikroBILL_FFI::libraryCandidatesFor('Windows', 'AMD64', 'C:\\Program Files\\Apache\\htdocs\\kassa'));
         $this->assertSame(array(
             '/srv/kassa/libmikrobill.so', '/srv/kassa/native/linux-x86_64/libmikrobill.so',
-            'libmikrobill.so', 'libmikrobill.so.0',
+            'libmikrobill.so', 'libmikrobill.so.0.3',
         ), MikroBILL_FFI::libraryCandidatesFor('Linux', 'x86_64', '/srv/kassa'));
     }
 
