@@ -33,7 +33,7 @@ pub fn files() -> Vec<Generated> {
 }
 
 fn generated_cs() -> String {
-    let mut out = format!("// {MARK}\n// from mikrobill::abi (src/abi/tables.rs).\n");
+    let mut out = format!("// {MARK}\n// from mikrobill::abi (src/abi.rs).\n");
     out += "namespace MikroBILL\n{\n";
     out += "    /// <summary>The library's error codes (enum mb_code in include/mikrobill.h). A failed\n";
     out += "    /// TCP connect reports the OS errno instead (1..4095), a refused login the server's code.</summary>\n";

@@ -1,5 +1,5 @@
 """The tables the binding uses come from the library's own (mikrobill._generated, written by
-`cargo xtask codegen` from src/abi/tables.rs): codes, configuration keys, version."""
+`cargo xtask codegen` from src/abi.rs): codes, configuration keys, version."""
 
 import inspect
 import json

@@ -26,5 +26,5 @@ __all__ = [
 ]
 
 # The library version this package is generated for, which pyproject.toml also reads as the
-# package's own version: the one place it is written is the library's table (src/abi/tables.rs).
+# package's own version: the one place it is written is the library's table (src/abi.rs).
 __version__ = VERSION
