@@ -26,6 +26,7 @@ IFS=. read -r major minor _ <<<"$version"
 if [ "$major" = 0 ]; then soname=libmikrobill.so.$major.$minor; else soname=libmikrobill.so.$major; fi
 dist=$root/dist
 hostile=${MIKROBILL_TARGET:-$root/target/release}/examples/hostile-server
+. "$root/tests/c/simulator-args.sh"
 unset MIKROBILL_LIB MIKROBILL_HEADER MIKROBILL_SIM
 
 KEY1="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -66,7 +67,7 @@ start_server() {
 # against SIM (an installed mikrobill-sim) and the hostile peer.
 c_test() {
     local name=$1 sim=$2; shift 2
-    start_server "$name-sim" "$sim" --listen 127.0.0.1:0 || return 1
+    start_server "$name-sim" "$sim" --listen 127.0.0.1:0 "${c_test_sim_args[@]}" || return 1
     local sim_port=$port
     start_server "$name-hostile" "$hostile" || return 1
     local hostile_port=$port

@@ -25,8 +25,8 @@ trap cleanup EXIT
 
 . "$root/scripts/lib/servers.sh"
 
-# kassa1251: a cashier whose password is "Пароль" saved in CP1251 (its bytes, base64).
-start_server sim "$sim" --listen 127.0.0.1:0 --cashier kassa1251:z+Dw7uv8
+. "$root/tests/c/simulator-args.sh"
+start_server sim "$sim" --listen 127.0.0.1:0 "${c_test_sim_args[@]}"
 sim_port=$port
 start_server hostile "$hostile"
 hostile_port=$port

@@ -43,7 +43,8 @@ start_server_seconds=60
 echo "== wine prefix"
 timeout 300 wineboot --init >/dev/null 2>&1 || { echo "tests/windows: wineboot failed" >&2; exit 1; }
 
-start_server sim "$sim" --listen 127.0.0.1:0 --cashier kassa1251:z+Dw7uv8 # see tests/c/run.sh
+. "$root/tests/c/simulator-args.sh"
+start_server sim "$sim" --listen 127.0.0.1:0 "${c_test_sim_args[@]}"
 sim_port=$port
 start_server hostile "$hostile"
 hostile_port=$port
