@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds tests/c/mikrobill_test.c against include/mikrobill.h twice, with -Wall -Wextra -Werror:
 # linked to the shared library under AddressSanitizer, and to the static library under valgrind.
-# Both must report zero errors and zero leaks. Needs the release build and examples:
+# Both must report zero errors and zero leaks. Then tests/c/dialect_test.c against simulators that
+# answer as a real core might (normalised batch paths, CP1251 replies). Needs the release build and
+# examples:
 #   cargo build --release --lib --bins --examples
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,3 +47,12 @@ gcc "${flags[@]}" -g "$root/tests/c/mikrobill_test.c" -o "$work/test_static" \
 valgrind --quiet --error-exitcode=1 --leak-check=full \
     --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
     "$work/test_static" "$sim_port" "$hostile_port" "$dead_port"
+
+echo "== C dialect test: a core that echoes batch paths normalised and one that replies in CP1251"
+start_server sim-normalised "$sim" --listen 127.0.0.1:0 --batch-paths normalised
+normalised_port=$port
+start_server sim-cp1251 "$sim" --listen 127.0.0.1:0 --reply-encoding cp1251
+cp1251_port=$port
+gcc "${flags[@]}" -g -fsanitize=address -fno-omit-frame-pointer "$root/tests/c/dialect_test.c" \
+    -o "$work/dialect_asan" -L "$out" -lmikrobill -Wl,-rpath,"$out"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$work/dialect_asan" "$normalised_port" "$cp1251_port"
