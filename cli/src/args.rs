@@ -15,9 +15,38 @@ use mikrobill_sim::config::DEMO_LOGIN;
     propagate_version = true
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// `process` and `shell` through a mikrobill-gateway instead of straight to a core.
+#[derive(Args)]
+pub struct GatewayArgs {
+    /// Send requests to this mikrobill-gateway (https://HOST[:PORT]; http:// only to loopback)
+    /// instead of a core: no keys or cashier password on this host
+    #[arg(long, value_name = "URL", global = true, requires = "token_file")]
+    pub gateway: Option<String>,
+    /// The gateway token's file (its first line), with --gateway
+    #[arg(long, value_name = "FILE", global = true, requires = "gateway")]
+    pub token_file: Option<PathBuf>,
+    /// PEM certificates to trust for the gateway, when a private CA signed its certificate
+    #[arg(long, value_name = "FILE", global = true, requires = "gateway")]
+    pub gateway_ca: Option<PathBuf>,
+}
+
+/// The connection flags that name a core; with --gateway the gateway holds those settings.
+pub const CORE_FLAGS: &[&str] = &[
+    "host",
+    "port",
+    "login",
+    "password",
+    "password_file",
+    "ask_password",
+    "key1",
+    "key2",
+];
 
 pub const EXIT_CODES: &str = "\
 Exit codes:

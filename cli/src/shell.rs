@@ -10,9 +10,9 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 
-use crate::args::ShellArgs;
-use crate::connection;
-use crate::output::{describe, exit, format_reply, reply_problem, Style};
+use crate::args::{GatewayArgs, ShellArgs};
+use crate::backend::Backend;
+use crate::output::{exit, format_reply, reply_problem, Style};
 use crate::paths;
 use crate::value;
 use helper::ShellHelper;
@@ -30,18 +30,21 @@ struct Session {
     timing: bool,
 }
 
-pub fn run(args: ShellArgs) -> i32 {
-    let mut client = match connection::client(&args.connection) {
-        Ok(c) => c,
+pub fn run(args: ShellArgs, gateway: &GatewayArgs) -> i32 {
+    let mut backend = match Backend::open(&args.connection, gateway) {
+        Ok(b) => b,
         Err(message) => {
             eprintln!("mb: {message}");
             return exit::USAGE;
         }
     };
-    let target = format!(
-        "{}@{}:{}",
-        args.connection.login, args.connection.host, args.connection.port
-    );
+    let target = match &backend {
+        Backend::Gateway(gateway) => gateway.url().to_string(),
+        Backend::Core(_) => format!(
+            "{}@{}:{}",
+            args.connection.login, args.connection.host, args.connection.port
+        ),
+    };
     let mut editor = match new_editor() {
         Ok(e) => e,
         Err(e) => {
@@ -55,7 +58,7 @@ pub fn run(args: ShellArgs) -> i32 {
         let _ = editor.load_history(file);
     }
     println!("mb shell: {target}. \\help for help, Ctrl-D to leave.");
-    if !client.check_connection() {
+    if !backend.check() {
         eprintln!("mb: not connected yet (server down or login refused); each request tries again");
     }
     let mut session = Session {
@@ -96,10 +99,13 @@ pub fn run(args: ShellArgs) -> i32 {
             }
         };
         let started = Instant::now();
-        let result = client.process(path, value.as_deref());
+        let result = backend.process(path, value.as_deref());
         let elapsed = started.elapsed();
         match result {
             Ok(reply) => {
+                // The shell shows text: a reply that is not UTF-8 gets U+FFFD for the bytes that
+                // are not (`mb process` prints the bytes themselves).
+                let reply = String::from_utf8_lossy(&reply);
                 println!("{}", format_reply(&reply, session.style));
                 if let Some(problem) = reply_problem(&reply) {
                     eprintln!("mb: {problem}");
@@ -113,7 +119,7 @@ pub fn run(args: ShellArgs) -> i32 {
                     helper.guids.extend(found);
                 }
             }
-            Err(error) => eprintln!("mb: {}", describe(&error)),
+            Err(failure) => eprintln!("mb: {}", failure.describe()),
         }
         if session.timing {
             println!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
@@ -124,7 +130,7 @@ pub fn run(args: ShellArgs) -> i32 {
             eprintln!("mb: cannot save the history to {}: {e}", file.display());
         }
     }
-    client.disconnect();
+    backend.disconnect();
     exit::OK
 }
 

@@ -89,6 +89,35 @@ fn process_reads_sets_and_reports_codes_through_the_exit_status() {
 }
 
 #[test]
+fn a_reply_that_is_not_utf8_is_printed_as_its_bytes() {
+    // A core answering in CP1251 (the simulator's --reply-encoding cp1251): mb prints the bytes
+    // as they came, as the library hands them over, never a failure code.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mb"));
+    command.args(["serve", "--reply-encoding", "cp1251"]);
+    let sim = Sim::start_command(command);
+    let o = mb(
+        sim.port,
+        &[&format!("API.Client.{IVANOV}.AutorizeInfo.Name")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // "Иванов Иван Иванович" in CP1251.
+    let name = b"\xc8\xe2\xe0\xed\xee\xe2 \xc8\xe2\xe0\xed \xc8\xe2\xe0\xed\xee\xe2\xe8\xf7";
+    let mut expected = b"{\"return\":\"".to_vec();
+    expected.extend_from_slice(name);
+    expected.extend_from_slice(b"\",\"code\":0}\n");
+    assert_eq!(o.stdout, expected);
+    // --json reads it as UTF-8 text, U+FFFD for each byte that is not: still one JSON line.
+    let o = mb(
+        sim.port,
+        &["--json", &format!("API.Client.{IVANOV}.AutorizeInfo.Name")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["code"], 0);
+    assert!(line["return"].as_str().unwrap().contains('\u{FFFD}'));
+}
+
+#[test]
 fn output_styles_raw_pretty_and_json_lines() {
     let s = serve();
     assert_eq!(mb(s.port, &[NAME, "\"Иван /\""]).status.code(), Some(0));
