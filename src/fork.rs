@@ -24,6 +24,7 @@ pub(crate) fn generation() -> u64 {
 
 /// Holds a process-wide lock across `fork()`: `take` returns a guard that the prepare handler
 /// keeps until the fork is done.
+#[cfg(unix)]
 pub(crate) type Take = fn() -> Box<dyn std::any::Any>;
 
 #[cfg(unix)]
@@ -105,6 +106,8 @@ pub(crate) struct Owned {
 }
 
 impl Owned {
+    // Without fork() (Windows) the socket's identity is never needed.
+    #[cfg_attr(not(unix), allow(unused_variables))]
     pub(crate) fn of(stream: &std::net::TcpStream) -> Owned {
         Owned {
             pid: std::process::id(),
@@ -116,6 +119,7 @@ impl Owned {
     /// Whether closing `stream`'s descriptor closes the socket this library opened: always in
     /// the process that opened it; in a forked child only while the descriptor still names that
     /// socket (the child may have closed it and reused the number for something of its own).
+    #[cfg_attr(not(unix), allow(unused_variables))]
     pub(crate) fn may_close(&self, stream: &std::net::TcpStream) -> bool {
         if self.pid == std::process::id() {
             return true;

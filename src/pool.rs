@@ -168,6 +168,7 @@ fn pool() -> MutexGuard<'static, Pool> {
 
 /// Holds the pool across a `fork()` (see `crate::fork`); the child forgets what it inherited on
 /// its first use.
+#[cfg(unix)]
 pub(crate) fn hold() -> Box<dyn std::any::Any> {
     Box::new(POOL.lock().unwrap_or_else(PoisonError::into_inner))
 }

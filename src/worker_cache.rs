@@ -21,6 +21,7 @@ fn cache() -> MutexGuard<'static, BTreeMap<String, String>> {
 }
 
 /// Holds the cache across a `fork()` (see `crate::fork`).
+#[cfg(unix)]
 pub(crate) fn hold() -> Box<dyn std::any::Any> {
     Box::new(CACHE.lock().unwrap_or_else(PoisonError::into_inner))
 }

@@ -19,6 +19,7 @@ fn tokens() -> MutexGuard<'static, BTreeMap<c_longlong, CancelToken>> {
 }
 
 /// Holds the token table across a `fork()` (see `crate::fork`).
+#[cfg(unix)]
 pub(crate) fn hold() -> Box<dyn std::any::Any> {
     Box::new(tokens())
 }

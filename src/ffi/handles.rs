@@ -112,6 +112,7 @@ pub(super) fn cipher_of(handle: c_longlong) -> Result<crate::protocol::crypto::C
 }
 
 /// Holds the handle registry across a `fork()` (see `crate::fork`).
+#[cfg(unix)]
 pub(crate) fn hold() -> Box<dyn std::any::Any> {
     Box::new(registry())
 }

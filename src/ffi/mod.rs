@@ -42,8 +42,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+// Only Unix has fork(); these are what crate::fork holds across it.
+#[cfg(unix)]
 pub(crate) use cancel::hold as hold_cancel_tokens;
+#[cfg(unix)]
 pub(crate) use handles::hold as hold_registry;
+#[cfg(unix)]
 pub(crate) use strings::hold as hold_issued_strings;
 
 /// # Safety

@@ -20,6 +20,7 @@ fn issued() -> MutexGuard<'static, BTreeMap<usize, usize>> {
 }
 
 /// Holds the table of issued strings across a `fork()` (see `crate::fork`).
+#[cfg(unix)]
 pub(crate) fn hold() -> Box<dyn std::any::Any> {
     Box::new(issued())
 }

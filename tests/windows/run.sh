@@ -2,11 +2,12 @@
 # The Windows build, tested for real under wine64: tests/c/mikrobill_test.c cross-compiled with
 # mingw against mikrobill.dll (its import library), and mb.exe, both talking over loopback to the
 # simulator and the hostile peer running natively on Linux. Also starts mikrobill-sim.exe under
-# wine and talks to it with the native mb. Needs:
+# wine and talks to it with the native mb, and runs mikrobill-gateway.exe as a Windows service
+# (install, start, a call, stop, uninstall) under wine's service control manager. Needs:
 #   cargo build --release --bins --examples                       (native simulator, hostile peer)
 #   cargo build --release --target x86_64-pc-windows-gnu --workspace --lib --bins
 # or, for the unpacked Windows zip (scripts/test-install.sh), WINDOWS_BIN (mikrobill.dll, mb.exe,
-# mikrobill-sim.exe), WINDOWS_IMPLIB (libmikrobill.dll.a) and WINDOWS_INCLUDE (mikrobill.h).
+# mikrobill-sim.exe, mikrobill-gateway.exe), WINDOWS_IMPLIB (libmikrobill.dll.a) and WINDOWS_INCLUDE (mikrobill.h).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${MIKROBILL_TARGET:-$root/target/release}
@@ -19,8 +20,10 @@ hostile=$out/examples/hostile-server
 for tool in x86_64-w64-mingw32-gcc wine python3; do
     command -v "$tool" >/dev/null || { echo "tests/windows: $tool is not installed" >&2; exit 1; }
 done
-for file in "$sim" "$mb" "$hostile" "$win/mikrobill.dll" "$implib/libmikrobill.dll.a" "$win/mb.exe" \
-    "$win/mikrobill-sim.exe" "$include/mikrobill.h"; do
+# The native gateway only makes the test's token (`token new`).
+gateway_native=${MIKROBILL_GATEWAY:-$out/mikrobill-gateway}
+for file in "$sim" "$mb" "$hostile" "$gateway_native" "$win/mikrobill.dll" "$implib/libmikrobill.dll.a" \
+    "$win/mb.exe" "$win/mikrobill-sim.exe" "$win/mikrobill-gateway.exe" "$include/mikrobill.h"; do
     [ -e "$file" ] || { echo "tests/windows: $file is missing (see the comment at the top)" >&2; exit 1; }
 done
 
@@ -52,7 +55,7 @@ dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 
 echo "== C test, mikrobill.dll under wine"
 mkdir "$work/bin"
-cp "$win/mikrobill.dll" "$win/mb.exe" "$win/mikrobill-sim.exe" "$work/bin/"
+cp "$win/mikrobill.dll" "$win/mb.exe" "$win/mikrobill-sim.exe" "$win/mikrobill-gateway.exe" "$work/bin/"
 # Wine 8 has no bcryptprimitives.dll, which every Windows 10+ has and Rust's std imports: the
 # prefix gets the test-only stand-in (see the comment in its source).
 x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
@@ -111,4 +114,78 @@ wait "${pids[-1]}" 2>/dev/null || true
 start_server statesim2 wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 --state 'Z:'"$state_dir/sim.json"
 reply=$("$mb" process --port "$port" API.Client.633824158637492.PersonalDataInfo.MobileTel)
 case $reply in *'+79990000004'*) ;; *) fail "the change did not survive a restart: $reply" ;; esac
-echo "windows: C test, mb.exe and mikrobill-sim.exe passed under wine"
+
+echo "== mikrobill-gateway.exe as a Windows service: install, start, serve, stop, uninstall"
+# Wine's service control manager runs the service as Windows' would: `service install` registers
+# `mikrobill-gateway.exe service run --config FILE`, and `net start` makes the SCM start it.
+gw_dir=$work/gateway
+mkdir -p "$gw_dir"
+gw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+gw_token=$("$gateway_native" token new windows-test | sed -n 's/^ *\(mbg_[0-9a-f]*\)$/\1/p')
+[ -n "$gw_token" ] || fail "mikrobill-gateway token new printed no token"
+printf '%s\n' "$gw_token" >"$gw_dir/token"
+gw_hash=$(printf '%s' "$gw_token" | sha256sum | cut -d' ' -f1)
+printf 'secret\n' >"$gw_dir/password"
+cat >"$gw_dir/gateway.toml" <<GATEWAY
+[server]
+listen = "127.0.0.1:$gw_port"
+audit_log = 'Z:$gw_dir/audit.jsonl'
+watch_config_ms = 0
+
+[core]
+host = "127.0.0.1"
+port = $sim_port
+login = "api"
+password_file = 'Z:$gw_dir/password'
+key1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+key2 = "EBESExQVFhcYGRobHB0eHw=="
+
+[[token]]
+name = "windows-test"
+sha256 = "$gw_hash"
+paths = ["*"]
+read_only = true
+rate_per_second = 100
+burst = 100
+GATEWAY
+# Windows' service control manager always runs; wine's (services.exe) lives as long as the
+# prefix's wineserver, which otherwise ends seconds after each command: restart it persistent
+# (ending the simulators above, which are done).
+wineserver -k || true
+wineserver -w
+wineserver -p
+timeout 120 wine "$work/bin/mikrobill-gateway.exe" check --config 'Z:'"$gw_dir/gateway.toml" ||
+    fail "mikrobill-gateway.exe check refused the config"
+timeout 120 wine "$work/bin/mikrobill-gateway.exe" service install --config 'Z:'"$gw_dir/gateway.toml" ||
+    fail "service install failed"
+timeout 120 wine net start mikrobill-gateway || fail "net start mikrobill-gateway failed"
+health=""
+for _ in $(seq 1 600); do
+    health=$(curl -s "http://127.0.0.1:$gw_port/v1/health" || true)
+    case $health in *'"core_reachable":true'*) break ;; esac
+    sleep 0.1
+done
+case $health in *'"core_reachable":true'*) ;; *) fail "the service's health: ${health:-no answer}" ;; esac
+reply=$(curl -s "http://127.0.0.1:$gw_port/v1/process" -H "Authorization: Bearer $gw_token" \
+    -H 'Content-Type: application/json' -d '{"path":"API.Client.633824158637492.BillingInfo.Money"}')
+[ "$reply" = '{"return":"100.01","code":0}' ] || fail "a call through the service: $reply"
+reply=$("$mb" --gateway "http://127.0.0.1:$gw_port" --token-file "$gw_dir/token" \
+    process API.Client.633824158637492.BillingInfo.Money)
+[ "$reply" = '{"return":"100.01","code":0}' ] || fail "native mb --gateway through the service: $reply"
+grep -q '"token":"windows-test"' "$gw_dir/audit.jsonl" || fail "the service wrote no audit line"
+timeout 120 wine net stop mikrobill-gateway || fail "net stop mikrobill-gateway failed"
+for _ in $(seq 1 300); do
+    curl -s -o /dev/null "http://127.0.0.1:$gw_port/v1/health" || break
+    sleep 0.1
+done
+! curl -s -o /dev/null "http://127.0.0.1:$gw_port/v1/health" || fail "the service still answers after net stop"
+timeout 120 wine "$work/bin/mikrobill-gateway.exe" service uninstall || fail "service uninstall failed"
+# Wine's `sc query` is not implemented; `net start` of a service that is gone fails to open it.
+set +e
+timeout 60 wine net start mikrobill-gateway >"$work/gone.out" 2>&1
+status=$?
+set -e
+[ "$status" -ne 0 ] && grep -q "Could not get handle to service" "$work/gone.out" ||
+    fail "the service is still registered after uninstall: $(cat "$work/gone.out")"
+
+echo "windows: C test, mb.exe, mikrobill-sim.exe and the gateway service passed under wine"
