@@ -138,10 +138,64 @@ test_deb() {
     [ "$(stat -c '%U:%G %a' /etc/mikrobill-gateway)" = "root:mikrobill-gateway 750" ] ||
         fail "deb: /etc/mikrobill-gateway is $(stat -c '%U:%G %a' /etc/mikrobill-gateway)" || return 1
     [ -f /lib/systemd/system/mikrobill-gateway.service ] || fail "deb: no systemd unit" || return 1
+    deb_gateway_service "$sim_port" || return 1
     dpkg -r mikrobill >/dev/null || fail "deb: dpkg -r failed" || return 1
     deb_installed=""
     [ ! -e "/usr/lib/x86_64-linux-gnu/$soname" ] && [ ! -e /usr/include/mikrobill.h ] ||
         fail "deb: files left after dpkg -r"
+}
+
+# deb_gateway_service SIM_PORT: the installed unit as systemd would run it, where systemd is not
+# PID 1 (CI): `systemd-analyze verify` checks the unit; its ExecStartPre and ExecStart lines run as
+# its User= with a config in /etc/mikrobill-gateway that only that user (and root) can read; the
+# gateway then reaches the simulator and serves a token's call.
+deb_gateway_service() {
+    local sim_port=$1 unit=/lib/systemd/system/mikrobill-gateway.service
+    systemd-analyze verify "$unit" || fail "deb: systemd-analyze verify $unit" || return 1
+    local user pre start token gw_port
+    user=$(sed -n 's/^User=//p' "$unit")
+    pre=$(sed -n 's/^ExecStartPre=//p' "$unit")
+    start=$(sed -n 's/^ExecStart=//p' "$unit")
+    [ "$user" = mikrobill-gateway ] && [ -n "$pre" ] && [ -n "$start" ] ||
+        fail "deb: the unit's User=, ExecStartPre= or ExecStart= is not what this test expects" || return 1
+    token=$(/usr/bin/mikrobill-gateway token new deb-test | sed -n 's/^ *\(mbg_[0-9a-f]*\)$/\1/p')
+    gw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    install -m 0640 -o root -g mikrobill-gateway /dev/stdin /etc/mikrobill-gateway/password <<<"secret"
+    install -m 0640 -o root -g mikrobill-gateway /dev/stdin /etc/mikrobill-gateway/gateway.toml <<EOF
+[server]
+listen = "127.0.0.1:$gw_port"
+
+[core]
+host = "127.0.0.1"
+port = $sim_port
+login = "api"
+password_file = "/etc/mikrobill-gateway/password"
+key1 = "$KEY1"
+key2 = "$KEY2"
+
+[[token]]
+name = "deb-test"
+sha256 = "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+paths = ["API.Client.*"]
+read_only = true
+rate_per_second = 100
+burst = 100
+EOF
+    # Nobody else reads the password (the folder is 0750 root:mikrobill-gateway).
+    ! setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/mikrobill-gateway/password 2>/dev/null ||
+        fail "deb: another user can read /etc/mikrobill-gateway/password" || return 1
+    local as_user=(setpriv --reuid="$user" --regid="$user" --init-groups)
+    # shellcheck disable=SC2086  # the unit's command lines, split as systemd splits these
+    "${as_user[@]}" $pre >/dev/null || fail "deb: the unit's ExecStartPre failed as $user" || return 1
+    # shellcheck disable=SC2086
+    start_server deb-gateway "${as_user[@]}" $start || return 1
+    local reply
+    reply=$(curl -s "http://127.0.0.1:$gw_port/v1/process" -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/json' -d '{"path":"API.Client.633824158637492.BillingInfo.Money"}')
+    [ "$reply" = "$MONEY" ] || fail "deb: a call through the gateway run as its unit says: $reply" || return 1
+    kill "${pids[-1]}" 2>/dev/null
+    wait "${pids[-1]}" 2>/dev/null || true
+    rm -f /etc/mikrobill-gateway/gateway.toml /etc/mikrobill-gateway/password
 }
 
 test_tarball() {
