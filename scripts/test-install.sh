@@ -176,7 +176,7 @@ key2 = "$KEY2"
 [[token]]
 name = "deb-test"
 sha256 = "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
-paths = ["API.Client.*"]
+paths = ["API.Client.*.BillingInfo.Money"]
 read_only = true
 rate_per_second = 100
 burst = 100
