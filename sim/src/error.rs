@@ -38,6 +38,15 @@ pub enum SimError {
         snapshot: PathBuf,
         lock: PathBuf,
     },
+    /// A record of the write-ahead log is corrupt and valid records follow it: not a torn last
+    /// write, which a crash can leave, but damage that dropping would turn into lost changes.
+    CorruptLog {
+        log: PathBuf,
+        /// 1-based.
+        record: usize,
+        offset: usize,
+        valid_after: usize,
+    },
     /// A change in the write-ahead log does not apply to the snapshot.
     Replay {
         log: PathBuf,
@@ -84,6 +93,19 @@ impl fmt::Display for SimError {
                 "{}: the state file is in use by another simulator (cannot lock {})",
                 snapshot.display(),
                 lock.display()
+            ),
+            SimError::CorruptLog {
+                log,
+                record,
+                offset,
+                valid_after,
+            } => write!(
+                f,
+                "{}: record {record} (at byte {offset}) is corrupt and {valid_after} valid \
+                 record(s) follow it, so it is not a write torn by a crash; not starting rather \
+                 than drop acknowledged changes (the file is left as it is). Restore it, or move \
+                 it aside to start from the snapshot without its changes",
+                log.display()
             ),
             SimError::Replay { log, error } => {
                 write!(f, "{}: cannot replay a change: {error}", log.display())

@@ -150,7 +150,7 @@ fn torn_wal_tail_is_ignored_and_state_survives_clean_restarts() {
     std::fs::write(&log, &bytes).unwrap();
     assert_eq!(
         wal::parse_records(&bytes),
-        (wal::parse_records(&bytes[..valid]).0, true)
+        (wal::parse_records(&bytes[..valid]).0, wal::Tail::Torn)
     );
     {
         let mut sim = Sim::start(&["--state", &state]);
@@ -334,4 +334,154 @@ fn absurd_limits_are_start_up_errors() {
     let (status, stderr) = start_fails(&["--max-frame", "15"]);
     assert_eq!(status, Some(2), "{stderr}");
     assert!(stderr.contains("--max-frame"), "{stderr}");
+}
+
+#[test]
+fn a_corrupt_record_before_valid_ones_stops_start_up_and_keeps_the_log() {
+    let dir = TempDir::new("corrupt-middle");
+    let state = dir.file("state.json");
+    {
+        let sim = Sim::start(&["--state", &state]);
+        let mut cl = sim.client();
+        for i in 0..10 {
+            call(
+                &mut cl,
+                &name_path(IVANOV),
+                Some(&format!("\"change {i}\"")),
+            );
+        }
+        sim.signal(libc::SIGKILL);
+    }
+    let log = format!("{state}.wal");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect();
+    assert_eq!(starts.len(), 11, "ten records, each acknowledged");
+    // One flipped bit inside the second record's JSON.
+    bytes[starts[1] + 12] ^= 0x04;
+    std::fs::write(&log, &bytes).unwrap();
+
+    let (status, stderr) = start_fails(&["--state", &state]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("state.json.wal: record 2")
+            && stderr.contains("8 valid record(s) follow it"),
+        "{stderr}"
+    );
+    // Nothing was truncated or rewritten: the eight intact changes after it are still there.
+    assert_eq!(std::fs::read(&log).unwrap(), bytes);
+}
+
+/// A small tmpfs, unmounted when dropped: a disk that can be filled. CI runs as root.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &TempDir) -> SmallDisk {
+        let at = dir.0.join("disk");
+        std::fs::create_dir_all(&at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&at)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a 1 MiB tmpfs failed: this test needs root (as CI runs it)"
+        );
+        SmallDisk(at)
+    }
+
+    /// Fills the disk to the last byte; returns the filler's path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 4096];
+        while file.write_all(&block).is_ok() {}
+        while file.write_all(&block[..1]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn admin_post(admin: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {admin}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_reset_is_visible_only_once_it_is_durable() {
+    let dir = TempDir::new("reset-durable");
+    let disk = SmallDisk::mount(&dir);
+    let state = disk.0.join("state.json").to_str().unwrap().to_string();
+    let start = || {
+        Sim::launch()
+            .args(&["--state", &state])
+            .admin("127.0.0.1:0")
+            .start()
+    };
+    let demo_name = {
+        let sim = start();
+        let mut cl = sim.client();
+        let name = ret(&call(&mut cl, &name_path(IVANOV), None));
+        call(&mut cl, &name_path(IVANOV), Some(r#""before the reset""#));
+        // The disk is full: the reset cannot be saved, answers 500 and changes nothing.
+        let filler = disk.fill();
+        assert_eq!(admin_post(sim.admin.as_deref().unwrap(), "/api/reset"), 500);
+        assert_eq!(
+            ret(&call(&mut cl, &name_path(IVANOV), None)),
+            json!("before the reset")
+        );
+        std::fs::remove_file(filler).unwrap();
+        // A change acknowledged after the failed reset survives kill -9, with the one before.
+        call(
+            &mut cl,
+            &name_path(PETROV),
+            Some(r#""after the failed reset""#),
+        );
+        sim.signal(libc::SIGKILL);
+        name
+    };
+    {
+        let sim = start();
+        let mut cl = sim.client();
+        assert_eq!(
+            ret(&call(&mut cl, &name_path(IVANOV), None)),
+            json!("before the reset")
+        );
+        assert_eq!(
+            ret(&call(&mut cl, &name_path(PETROV), None)),
+            json!("after the failed reset")
+        );
+        // A reset that is saved holds across kill -9 too.
+        assert_eq!(admin_post(sim.admin.as_deref().unwrap(), "/api/reset"), 200);
+        sim.signal(libc::SIGKILL);
+    }
+    let sim = start();
+    let mut cl = sim.client();
+    assert_eq!(ret(&call(&mut cl, &name_path(IVANOV), None)), demo_name);
+    drop(cl);
+    drop(sim);
+    drop(disk);
 }

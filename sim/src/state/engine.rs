@@ -180,13 +180,19 @@ impl Engine {
     }
 
     /// For the control API's reset: replaces the whole state, durably when there is a state file.
+    /// Durable before visible: the log is first folded into the current snapshot, then the new
+    /// dataset is written as the snapshot. With the log empty, that snapshot's rename is the one
+    /// step that switches states, so a failure (a full disk) or a crash anywhere leaves the old
+    /// state or the new one whole on disk, never the old log replayed onto the new dataset; and
+    /// memory changes only once the new state is on disk.
     pub fn replace(&self, store: Store) -> std::io::Result<()> {
         let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
-        *guard = store;
-        match &self.wal {
-            Some(wal) => wal.compact(&guard),
-            None => Ok(()),
+        if let Some(wal) = &self.wal {
+            wal.compact(&guard)?;
+            wal.write_snapshot_of(&store)?;
         }
+        *guard = store;
+        Ok(())
     }
 
     /// Final compaction on clean shutdown; holds the lock so no change slips in after it.

@@ -1,7 +1,9 @@
 //! The --state file's durability: a snapshot (a dataset JSON, replaced atomically by temp +
 //! fsync + rename) plus `<FILE>.wal`, the write-ahead log, an append-only log of changes, one per
 //! line as `JSON<TAB>CHECKSUM`. Every acknowledged change is in the log and fsynced before its
-//! reply. On load a torn or corrupt record ends the log (a crash can only tear the last one).
+//! reply. On load a bad record with nothing valid after it is a write torn by a crash and is
+//! dropped (with a message); a bad record followed by valid ones is damage, and start-up stops
+//! with the file left untouched, since dropping would lose the acknowledged changes after it.
 //! Compaction writes a new snapshot and then empties the log; a crash between the two is harmless
 //! because replaying changes that the snapshot already holds changes nothing (see tree::Change).
 //!
@@ -143,26 +145,75 @@ fn read_snapshot(path: &Path) -> Result<Dataset, SimError> {
     })
 }
 
-/// Valid changes of a log and whether anything after them was dropped.
-pub fn parse_records(bytes: &[u8]) -> (Vec<Change>, bool) {
-    let mut changes = Vec::new();
-    let mut rest = bytes;
-    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-        let line = &rest[..end];
-        let Some(tab) = line.iter().rposition(|&b| b == b'\t') else {
-            return (changes, true);
-        };
-        let (payload, sum) = (&line[..tab], &line[tab + 1..]);
-        if checksum(payload).as_bytes() != sum {
-            return (changes, true);
-        }
-        match serde_json::from_slice::<Change>(payload) {
-            Ok(c) => changes.push(c),
-            Err(_) => return (changes, true),
-        }
-        rest = &rest[end + 1..];
+/// What follows a log's valid records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// Nothing: every record is valid.
+    Clean,
+    /// Bad or partial records and nothing valid after them: a write torn by a crash.
+    Torn,
+    /// A bad record (1-based, at byte `offset`) with `valid_after` valid records after it.
+    Corrupt {
+        record: usize,
+        offset: usize,
+        valid_after: usize,
+    },
+}
+
+/// One whole line's change, when its checksum and JSON are good.
+fn parse_line(line: &[u8]) -> Option<Change> {
+    let tab = line.iter().rposition(|&b| b == b'\t')?;
+    let (payload, sum) = (&line[..tab], &line[tab + 1..]);
+    if checksum(payload).as_bytes() != sum {
+        return None;
     }
-    (changes, !rest.is_empty())
+    serde_json::from_slice(payload).ok()
+}
+
+/// The valid changes of a log, up to its first bad record, and what follows them.
+pub fn parse_records(bytes: &[u8]) -> (Vec<Change>, Tail) {
+    let mut changes = Vec::new();
+    let mut offset = 0;
+    while let Some(end) = bytes[offset..].iter().position(|&b| b == b'\n') {
+        let line = &bytes[offset..offset + end];
+        match parse_line(line) {
+            Some(change) => changes.push(change),
+            None => {
+                // Only whole lines count as valid records after it; a partial last line is
+                // the torn write itself.
+                let after = &bytes[offset + end + 1..];
+                let whole = match after.iter().rposition(|&b| b == b'\n') {
+                    Some(last) => &after[..last],
+                    None => &[][..],
+                };
+                let valid_after = if whole.is_empty() {
+                    0
+                } else {
+                    whole
+                        .split(|&b| b == b'\n')
+                        .filter(|l| parse_line(l).is_some())
+                        .count()
+                };
+                let tail = if valid_after == 0 {
+                    Tail::Torn
+                } else {
+                    Tail::Corrupt {
+                        record: changes.len() + 1,
+                        offset,
+                        valid_after,
+                    }
+                };
+                return (changes, tail);
+            }
+        }
+        offset += end + 1;
+    }
+    let tail = if offset == bytes.len() {
+        Tail::Clean
+    } else {
+        Tail::Torn
+    };
+    (changes, tail)
 }
 
 /// The whole file, or None when it does not exist.
@@ -183,13 +234,26 @@ fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, SimError> {
 
 /// Applies the valid records of the log at `path` (its bytes are `bytes`) to `store`.
 fn replay_log(store: &mut Store, path: &Path, bytes: &[u8]) -> Result<(), SimError> {
-    let (changes, dropped) = parse_records(bytes);
-    if dropped {
-        eprintln!(
-            "mikrobill-sim: ignoring a torn or corrupt tail of {} after {} records",
+    let (changes, tail) = parse_records(bytes);
+    match tail {
+        Tail::Clean => {}
+        Tail::Torn => eprintln!(
+            "mikrobill-sim: dropping the torn last write of {} after {} whole records",
             path.display(),
             changes.len()
-        );
+        ),
+        Tail::Corrupt {
+            record,
+            offset,
+            valid_after,
+        } => {
+            return Err(SimError::CorruptLog {
+                log: path.to_path_buf(),
+                record,
+                offset,
+                valid_after,
+            })
+        }
     }
     for change in &changes {
         tree::replay(store, change).map_err(|error| SimError::Replay {
@@ -313,6 +377,12 @@ impl Wal {
         self.bytes.load(Ordering::Relaxed) > COMPACT_BYTES
     }
 
+    /// Writes `store` as the snapshot, for a reset right after `compact` emptied the log (see
+    /// `Engine::replace`).
+    pub fn write_snapshot_of(&self, store: &Store) -> io::Result<()> {
+        write_snapshot(&self.snapshot, store)
+    }
+
     /// Snapshot then empty the log; the caller holds the store's write lock, so every
     /// appended record is in the snapshot and thus durable once it is written.
     pub fn compact(&self, store: &Store) -> io::Result<()> {
@@ -346,13 +416,50 @@ mod tests {
         };
         let mut bytes = line(&a);
         bytes.extend_from_slice(&line(&a));
-        assert_eq!(parse_records(&bytes), (vec![a.clone(), a.clone()], false));
+        assert_eq!(
+            parse_records(&bytes),
+            (vec![a.clone(), a.clone()], Tail::Clean)
+        );
         let whole = bytes.len();
         bytes.extend_from_slice(&line(&a)[..10]);
-        assert_eq!(parse_records(&bytes), (vec![a.clone(), a.clone()], true));
+        assert_eq!(
+            parse_records(&bytes),
+            (vec![a.clone(), a.clone()], Tail::Torn)
+        );
         bytes.truncate(whole);
         bytes[whole - 3] ^= 1;
-        assert_eq!(parse_records(&bytes), (vec![a], true));
+        assert_eq!(parse_records(&bytes), (vec![a.clone()], Tail::Torn));
+    }
+
+    #[test]
+    fn a_bad_record_before_valid_ones_is_corruption() {
+        let a = Change::Set {
+            path: "API.Client.1.AutorizeInfo.Name".into(),
+            value: json!("a"),
+        };
+        let one = line(&a);
+        let mut bytes = Vec::new();
+        for _ in 0..4 {
+            bytes.extend_from_slice(&one);
+        }
+        bytes[one.len() + 5] ^= 1;
+        assert_eq!(
+            parse_records(&bytes),
+            (
+                vec![a.clone()],
+                Tail::Corrupt {
+                    record: 2,
+                    offset: one.len(),
+                    valid_after: 2
+                }
+            )
+        );
+        // Followed only by a partial line, a bad record is still the torn write.
+        let mut torn = one.clone();
+        torn.extend_from_slice(&one);
+        torn[one.len() + 5] ^= 1;
+        torn.extend_from_slice(&one[..10]);
+        assert_eq!(parse_records(&torn), (vec![a], Tail::Torn));
     }
 
     #[test]
