@@ -191,17 +191,42 @@ pub fn demo_client_config(port: u16) -> mikrobill::Config {
     mikrobill::Config::new("127.0.0.1", port, DEMO_LOGIN, DEMO_PASSWORD, KEY1, KEY2)
 }
 
-/// Runs the simulator with `args` where it must refuse to start: its exit code and stderr.
+/// Runs the simulator with `args` where it must refuse to start: its exit code and stderr. A
+/// simulator that starts after all is killed after 20 s and reported with no exit code, so the
+/// caller's assertion fails instead of the test hanging on a server that never exits.
 pub fn start_fails(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(Sim::binary())
+    let mut child = Command::new(Sim::binary())
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    // Read stderr meanwhile, so a chatty simulator cannot block on a full pipe.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = reader.join().unwrap();
+            return (
+                None,
+                format!("{text}\n(the simulator started and was killed after 20 s)"),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (code, reader.join().unwrap())
 }
 
 pub fn cipher() -> Cipher {
