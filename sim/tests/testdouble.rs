@@ -63,14 +63,23 @@ fn http(admin: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Stri
     (status, body.to_string())
 }
 
-/// The status of a hand-written request (for headers `http` always sets right).
-fn raw_status(admin: &str, request: &str) -> u16 {
+/// The whole response to a hand-written request (for headers `http` always sets right).
+fn raw_response(admin: &str, request: &str) -> String {
     let mut s = TcpStream::connect(admin).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(request.as_bytes()).unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
-    raw.split(' ').nth(1).unwrap().parse().unwrap()
+    raw
+}
+
+fn raw_status(admin: &str, request: &str) -> u16 {
+    raw_response(admin, request)
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 impl Double {
@@ -425,7 +434,36 @@ fn every_control_route_including_bad_input() {
         d.admin
     );
     assert_eq!(raw_status(&d.admin, &form), 415);
+    // The routes take the method in any case, so the check does too.
+    let lowercase = format!(
+        "post /api/stubs HTTP/1.0\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n{{\"path\":\"A\"}}",
+        d.admin
+    );
+    assert_eq!(raw_status(&d.admin, &lowercase), 415);
     assert!(d.get("/api/stubs")["stubs"].as_array().unwrap().is_empty());
+    // No other page may frame the dashboard (its clear button) or the API, or run script there.
+    for path in ["/", "/api/counts", "/api/nope"] {
+        let response = raw_response(
+            &d.admin,
+            &format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", d.admin),
+        );
+        let head = response
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .to_ascii_lowercase();
+        for header in [
+            "x-frame-options: deny",
+            "x-content-type-options: nosniff",
+            "content-security-policy: default-src 'none'; script-src 'sha256-",
+        ] {
+            assert!(head.contains(header), "GET {path} lacks {header}: {head}");
+        }
+        assert!(
+            head.contains("frame-ancestors 'none'"),
+            "GET {path}: {head}"
+        );
+    }
     let huge = "x".repeat(1024 * 1024 + 10);
     assert_eq!(http(&d.admin, "POST", "/api/stubs", Some(&huge)).0, 413);
 }

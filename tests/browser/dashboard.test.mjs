@@ -61,12 +61,19 @@ async function main() {
   page.setDefaultTimeout(TIMEOUT);
   consoleErrors.length = 0;
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  // The page runs under its own Content-Security-Policy: a blocked script or style would show here.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) consoleErrors.push(m.text());
+  });
   if (process.env.DASHBOARD_DEBUG) {
     page.on("response", (r) => console.error("response", r.status(), r.url()));
     page.on("request", (r) => console.error("request", r.url()));
     page.on("requestfailed", (r) => console.error("failed", r.url(), r.failure()));
   }
-  await page.goto(admin);
+  const response = await page.goto(admin);
+  const headers = response.headers();
+  assert.equal(headers["x-frame-options"], "DENY");
+  assert.match(headers["content-security-policy"], /frame-ancestors 'none'/);
   await page.locator("#status", { hasText: "live" }).waitFor();
 
   // Clients with their accounts, the stub from the config; account passwords never shown.

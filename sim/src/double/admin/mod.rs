@@ -3,6 +3,7 @@
 //! `--admin-allow-remote`: the API can rewrite every reply.
 
 pub mod api;
+mod security_headers;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -114,7 +115,8 @@ fn refuse(admin: &Admin, req: &Request<Incoming>) -> Option<Answer> {
         .split(';')
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if req.method() == hyper::Method::POST && !json {
+    // `handle` routes on the method in any case, so `post` must not slip past this check.
+    if req.method().as_str().eq_ignore_ascii_case("POST") && !json {
         return Some(api::error(
             415,
             "a POST body must be Content-Type: application/json",
@@ -167,6 +169,7 @@ fn respond(answer: Answer) -> Response<Full<Bytes>> {
         hyper::header::CACHE_CONTROL,
         hyper::header::HeaderValue::from_static("no-store"),
     );
+    security_headers::add(headers);
     response
 }
 
