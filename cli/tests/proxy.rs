@@ -176,6 +176,21 @@ fn a_recorded_session_replays_byte_for_byte() {
         code(&c.process("API.Client.633824158637492.BillingInfo.Tariff", None)),
         0
     );
+
+    // A recorder killed in mid-write leaves a torn last line: the whole exchanges still replay.
+    let mut torn = std::fs::read(record).unwrap();
+    torn.extend_from_slice(br#"{"kind":"process","path":"API.Clie"#);
+    std::fs::write(record, &torn).unwrap();
+    let replay = mb(&[
+        "serve",
+        "--generate",
+        "1",
+        "--replay",
+        record,
+        "--replay-unmatched",
+        "error",
+    ]);
+    assert_eq!(run_session(replay.port), through_proxy);
 }
 
 #[test]

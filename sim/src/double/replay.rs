@@ -57,24 +57,48 @@ pub struct Recording {
     /// How many replies of each request were handed out.
     used: HashMap<String, usize>,
     pub exchanges: usize,
+    /// The 1-based number of a torn last line that was dropped.
+    pub torn_line: Option<usize>,
 }
 
 impl Recording {
+    /// Reads a recording; a torn last write is dropped with a message on stderr.
     pub fn load(file: &Path) -> Result<Recording, String> {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        Recording::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let r = Recording::parse(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+        if let Some(line) = r.torn_line {
+            eprintln!(
+                "mikrobill-sim: {}: line {line} has no line break and is not whole JSON (a write \
+                 torn when the recorder stopped); replaying the {} whole exchanges before it",
+                file.display(),
+                r.exchanges
+            );
+        }
+        Ok(r)
     }
 
     /// Lines that are not a decrypted process exchange (auth, DISCONNECT, undecryptable frames)
-    /// are skipped; a line that is not JSON at all is an error.
-    pub fn parse(text: &str) -> Result<Recording, String> {
+    /// are skipped. A line that is not JSON is an error, except a last one without its line break:
+    /// that is a write the recorder could not finish (killed, disk full), so it is dropped and
+    /// named in `torn_line` rather than refusing every whole exchange before it.
+    pub fn parse(bytes: &[u8]) -> Result<Recording, String> {
         let mut r = Recording::default();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
+        let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        let last = lines.len() - 1;
+        for (n, line) in lines.into_iter().enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let entry: Value =
-                serde_json::from_str(line).map_err(|e| format!("line {}: not JSON: {e}", n + 1))?;
+            // The text after the last line break, when there is any, is the unterminated line.
+            let unterminated = n == last;
+            let entry: Value = match serde_json::from_slice(line) {
+                Ok(entry) => entry,
+                Err(_) if unterminated => {
+                    r.torn_line = Some(n + 1);
+                    break;
+                }
+                Err(e) => return Err(format!("line {}: not JSON: {e}", n + 1)),
+            };
             if entry.get("kind").and_then(Value::as_str) != Some("process") {
                 continue;
             }
@@ -121,7 +145,8 @@ mod tests {
 {"kind":"process","path":"P","value":{"a":1},"reply":"obj"}
 {"kind":"process","path":"Q","request_error":"not decryptable"}
 "#;
-        let mut r = Recording::parse(text).unwrap();
+        let mut r = Recording::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.torn_line, None);
         assert_eq!(r.exchanges, 3);
         let null = Value::Null;
         assert_eq!(r.answer("P", &null).as_deref(), Some("one"));
@@ -132,6 +157,25 @@ mod tests {
         assert_eq!(r.answer("Q", &null), None);
         r.rewind();
         assert_eq!(r.answer("P", &null).as_deref(), Some("one"));
-        assert!(Recording::parse("nope").is_err());
+        assert!(Recording::parse(b"nope\n").is_err());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_the_rest_replayed() {
+        let whole = "{\"kind\":\"process\",\"path\":\"P\",\"reply\":\"one\"}\n";
+        // Cut inside a two-byte character, as a killed recorder can leave it.
+        let mut bytes = format!("{whole}{{\"kind\":\"process\",\"path\":\"Я").into_bytes();
+        bytes.pop();
+        let r = Recording::parse(&bytes).unwrap();
+        assert_eq!((r.exchanges, r.torn_line), (1, Some(2)));
+        // A bad line with whole lines after it is damage, not a torn write.
+        let damaged = format!("{whole}nope\n{whole}");
+        let err = Recording::parse(damaged.as_bytes()).err().unwrap();
+        assert!(err.starts_with("line 2: not JSON"), "{err}");
+        // So is a bad line that ends with its line break.
+        assert!(Recording::parse(format!("{whole}nope\n").as_bytes()).is_err());
+        // A whole last line without its line break is still replayed.
+        let r = Recording::parse(whole.trim_end().as_bytes()).unwrap();
+        assert_eq!((r.exchanges, r.torn_line), (1, None));
     }
 }
