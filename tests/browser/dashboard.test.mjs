@@ -19,11 +19,15 @@ const KEY2 = "EBESExQVFhcYGRobHB0eHw==";
 const TIMEOUT = 20000;
 
 const work = mkdtempSync(path.join(tmpdir(), "mikrobill-dashboard-"));
+// The second stub's code is beyond 2^53, written as text (a JS number cannot hold it): the page
+// must show it as the server wrote it.
+const CODE_MAX = "9223372036854775807";
 writeFileSync(path.join(work, "config.json"), JSON.stringify({
   key1: KEY1, key2: KEY2,
   cashiers: [{ login: "api", password: "secret" }],
-  stubs: [{ path: "API.Tariffs.*.Name", return: "Unlimited 100" }],
-}));
+  stubs: [{ path: "API.Tariffs.*.Name", return: "Unlimited 100" },
+    { path: "API.Reports.Huge", return: "Huge", code: "CODE_MAX" }],
+}).replace('"CODE_MAX"', CODE_MAX));
 
 let child = null;
 let browser = null;
@@ -80,6 +84,7 @@ async function main() {
   await page.locator("#clients td", { hasText: "633824158637492" }).first().waitFor();
   await page.locator("#clients td", { hasText: "28236356495083 1.1.1.1 AA:AA:AA:AA:AA:AA ivanov" }).waitFor();
   await page.locator("#stubs td", { hasText: "API.Tariffs.*.Name" }).waitFor();
+  await page.locator("#stubs td", { hasText: '"Huge" code ' + CODE_MAX }).waitFor();
   // A fault added at run time shows up too.
   const added = await fetch(admin + "api/faults", {
     method: "POST", headers: { "Content-Type": "application/json" },
@@ -91,7 +96,8 @@ async function main() {
   // The real extension call.
   const out = execFileSync("php", [path.join(here, "extension.php"), String(port)],
     { encoding: "utf8", timeout: TIMEOUT });
-  assert.equal(out, '{"return":"Unlimited 100","code":0}\n{"return":"OK","code":0}\n');
+  assert.equal(out, '{"return":"Unlimited 100","code":0}\n{"return":"OK","code":0}\n' +
+    '{"return":"Huge","code":' + CODE_MAX + '}\n');
 
   const stubRow = page.locator("#journal tr", { hasText: "API.Tariffs.7.Name" });
   await stubRow.waitFor();
@@ -100,6 +106,9 @@ async function main() {
   await setRow.waitFor();
   assert.match(await setRow.innerText(), /api/);
   await page.locator("#clients td", { hasText: "Renamed from the extension" }).waitFor();
+  const hugeRow = page.locator("#journal tr", { hasText: "API.Reports.Huge" });
+  await hugeRow.waitFor();
+  assert.match(await hugeRow.innerText(), new RegExp("\\b" + CODE_MAX + "\\b"));
   await page.locator("#count-disconnects", { hasText: "disconnects: 1" }).waitFor();
 
   const html = await page.content();

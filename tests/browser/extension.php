@@ -8,4 +8,5 @@ $api = new MikroBILL_API('127.0.0.1', (int)$argv[1], 'api', 'secret',
     'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=', 'EBESExQVFhcYGRobHB0eHw==');
 echo $api->Process('API.Tariffs.7.Name'), "\n";
 echo $api->Process('API.Client.633824158637492.AutorizeInfo.Name', 'Renamed from the extension'), "\n";
+echo $api->Process('API.Reports.Huge'), "\n";
 $api->Close();
