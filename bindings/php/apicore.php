@@ -391,11 +391,121 @@ if (!class_exists('MikroBILL_FFI', false)) {
             }
         }
 
+        /**
+         * Why the library file $path cannot be loaded whole, or null when it may be (also for a bare
+         * name, which the system loader searches, and for a file this process cannot read, whose
+         * load error says why). The loader does not report a truncated library: it maps segments
+         * past the end of the file and the process dies of SIGBUS when they are touched, taking the
+         * php-fpm worker with it. So a file is checked first: its format, and that every part its
+         * ELF or PE header points at lies inside it.
+         */
+        public static function libraryFileProblem(string $path): ?string
+        {
+            if (strpbrk($path, '/\\') === false || !is_file($path) || ($f = @fopen($path, 'rb')) === false) {
+                return null;
+            }
+            try {
+                $size = (int)fstat($f)['size'];
+                $read = static function (int $offset, int $length) use ($f): string {
+                    if ($offset < 0 || $length <= 0 || fseek($f, $offset) !== 0) {
+                        return '';
+                    }
+                    $bytes = fread($f, $length);
+                    return $bytes === false ? '' : $bytes;
+                };
+                $head = $read(0, 64);
+                if (strncmp($head, "\x7fELF", 4) === 0 && strlen($head) >= 52) {
+                    $kind = 'ELF';
+                    $parts = self::elfParts($head, $read);
+                } elseif (strncmp($head, 'MZ', 2) === 0 && strlen($head) >= 64) {
+                    $kind = 'PE';
+                    $parts = self::peParts($head, $read);
+                } else {
+                    return $path . ' is not a shared library (no ELF or PE header; ' . $size . ' bytes)';
+                }
+            } finally {
+                fclose($f);
+            }
+            foreach ($parts as list($what, $offset, $length)) {
+                // A 64-bit offset beyond PHP_INT_MAX reads as negative: outside the file too.
+                if ($offset < 0 || $length < 0 || $offset + $length > $size) {
+                    $end = $offset < 0 || $length < 0 ? 'beyond 2^63' : (string)($offset + $length);
+                    return $path . ' is incomplete: ' . $size . ' bytes, but its ' . $kind . ' header places its '
+                        . $what . ' up to byte ' . $end . ' (a truncated copy? copy or install it again)';
+                }
+            }
+            return null;
+        }
+
+        /** Unsigned little- or big-endian integer of $width bytes at $at in $bytes (0 when short). */
+        private static function uint(string $bytes, int $at, int $width, bool $little): int
+        {
+            $field = substr($bytes, $at, $width);
+            if (strlen($field) !== $width) {
+                return 0;
+            }
+            $codes = array(2 => array('v', 'n'), 4 => array('V', 'N'), 8 => array('P', 'J'));
+            return unpack($codes[$width][$little ? 0 : 1], $field)[1];
+        }
+
+        /** [what, offset, length] of the header tables and every loaded segment of an ELF file. */
+        private static function elfParts(string $head, callable $read): array
+        {
+            $wide = ord($head[4]) === 2;
+            $le = ord($head[5]) === 1;
+            $word = $wide ? 8 : 4;
+            $phoff = self::uint($head, $wide ? 0x20 : 0x1C, $word, $le);
+            $shoff = self::uint($head, $wide ? 0x28 : 0x20, $word, $le);
+            $at = $wide ? 0x36 : 0x2A;
+            $phentsize = self::uint($head, $at, 2, $le);
+            $phnum = self::uint($head, $at + 2, 2, $le);
+            $shentsize = self::uint($head, $at + 4, 2, $le);
+            $shnum = self::uint($head, $at + 6, 2, $le);
+            $parts = array(array('program headers', $phoff, $phentsize * $phnum),
+                array('section headers', $shoff, $shentsize * $shnum));
+            $table = $read($phoff, $phentsize * $phnum);
+            $count = strlen($table) === $phentsize * $phnum ? $phnum : 0;
+            for ($i = 0; $i < $count; $i++) {
+                $entry = substr($table, $i * $phentsize, $phentsize);
+                // PT_LOAD (1): the loader maps it, so a missing byte is a SIGBUS, not an error.
+                if (self::uint($entry, 0, 4, $le) === 1) {
+                    $parts[] = array('segment ' . $i, self::uint($entry, $wide ? 8 : 4, $word, $le),
+                        self::uint($entry, $wide ? 0x20 : 16, $word, $le));
+                }
+            }
+            return $parts;
+        }
+
+        /** [what, offset, length] of the section table and every section's data of a PE file. */
+        private static function peParts(string $head, callable $read): array
+        {
+            $pe = self::uint($head, 0x3C, 4, true);
+            $coff = $read($pe, 24);
+            if (strlen($coff) < 24 || strncmp($coff, "PE\0\0", 4) !== 0) {
+                return array(array('PE header', $pe, 24));
+            }
+            $sections = self::uint($coff, 6, 2, true);
+            $tableAt = $pe + 24 + self::uint($coff, 20, 2, true);
+            $parts = array(array('section table', $tableAt, 40 * $sections));
+            $table = $read($tableAt, 40 * $sections);
+            $count = strlen($table) === 40 * $sections ? $sections : 0;
+            for ($i = 0; $i < $count; $i++) {
+                $parts[] = array('section ' . $i, self::uint($table, 40 * $i + 20, 4, true),
+                    self::uint($table, 40 * $i + 16, 4, true));
+            }
+            return $parts;
+        }
+
         private static function fromFiles(): FFI
         {
             $header = self::headerText();
             $errors = array();
             foreach (self::libraryCandidates() as $lib) {
+                $problem = self::libraryFileProblem($lib);
+                if ($problem !== null) {
+                    $errors[] = $problem;
+                    continue;
+                }
                 try {
                     return FFI::cdef($header, $lib);
                 } catch (FFI\Exception $e) {

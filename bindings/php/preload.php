@@ -28,6 +28,9 @@ require_once __DIR__ . '/apicore.php';
 (static function () {
     $header = MikroBILL_FFI::headerText();
     foreach (MikroBILL_FFI::libraryCandidates() as $lib) {
+        if (MikroBILL_FFI::libraryFileProblem($lib) !== null) {
+            continue; // loading it could kill the server with SIGBUS; open() below names the problem
+        }
         $file = tempnam(sys_get_temp_dir(), 'mikrobill-h');
         file_put_contents($file, '#define FFI_SCOPE "' . MikroBILL_FFI::SCOPE . "\"\n"
             . '#define FFI_LIB "' . addcslashes($lib, "\"\\") . "\"\n" . $header);

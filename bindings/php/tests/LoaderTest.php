@@ -46,6 +46,53 @@ final class LoaderTest extends TestCase
         $this->assertStringStartsWith('MikroBILL_Exception: MikroBILL: cannot load libmikrobill.so; tried: ' . $missing, $out);
     }
 
+    /**
+     * A truncated library would kill the process with SIGBUS when loaded (cut in half) or load
+     * without its section headers (cut by a tenth); both are named instead. Run in a child PHP so
+     * that a regression is a failed test, not a dead test run.
+     */
+    public function testATruncatedLibraryIsNamedNotLoaded(): void
+    {
+        $whole = file_get_contents(TestEnv::library());
+        foreach (array(50, 90) as $percent) {
+            $cut = TestEnv::tempDir() . '/truncated-' . $percent . '/libmikrobill.so';
+            @mkdir(dirname($cut));
+            $size = intdiv(strlen($whole) * $percent, 100);
+            file_put_contents($cut, substr($whole, 0, $size));
+            list($status, $out, $err) = TestEnv::runPhp(array(), $this->script(
+                'try { new MikroBILL_API("127.0.0.1", 7403, "api", "secret", "k", "k"); echo "constructed"; }'
+                . ' catch (MikroBILL_Exception $e) { echo get_class($e), ": ", $e->getMessage(); }'
+            ), array('MIKROBILL_LIB' => $cut));
+            $this->assertSame(0, $status, "cut to $percent %: exit $status, $err");
+            $this->assertStringStartsWith('MikroBILL_Exception: MikroBILL: cannot load libmikrobill.so; tried: '
+                . $cut . ' is incomplete: ' . $size . ' bytes, but its ELF header places its ', $out);
+            $this->assertStringContainsString('(a truncated copy? copy or install it again)', $out);
+        }
+    }
+
+    /** The check itself: a whole library passes, a file that is no library and PE sections past the end do not. */
+    public function testLibraryFileProblem(): void
+    {
+        $this->assertNull(MikroBILL_FFI::libraryFileProblem(TestEnv::library()));
+        $this->assertNull(MikroBILL_FFI::libraryFileProblem('libmikrobill.so'));
+        $text = TestEnv::tempDir() . '/text-' . bin2hex(random_bytes(4)) . '.so';
+        file_put_contents($text, "not a library\n");
+        $this->assertSame($text . ' is not a shared library (no ELF or PE header; 14 bytes)',
+            MikroBILL_FFI::libraryFileProblem($text));
+        // A minimal PE image: MZ header, PE header without optional header, two sections.
+        $image = 'MZ' . str_repeat("\0", 58) . pack('V', 64) . "PE\0\0" . str_repeat("\0", 2) . pack('v', 2)
+            . str_repeat("\0", 16);
+        foreach (array(array(200, 100), array(300, 50)) as list($at, $size)) {
+            $image .= str_repeat("\0", 16) . pack('VV', $size, $at) . str_repeat("\0", 16);
+        }
+        $dll = TestEnv::tempDir() . '/pe-' . bin2hex(random_bytes(4)) . '.dll';
+        file_put_contents($dll, str_pad($image, 350, "\0"));
+        $this->assertNull(MikroBILL_FFI::libraryFileProblem($dll));
+        file_put_contents($dll, str_pad($image, 340, "\0"));
+        $this->assertSame($dll . ' is incomplete: 340 bytes, but its PE header places its section 1 up to byte 350'
+            . ' (a truncated copy? copy or install it again)', MikroBILL_FFI::libraryFileProblem($dll));
+    }
+
     public function testMissingHeaderIsAClearExceptionNamingThePath(): void
     {
         $missing = TestEnv::tempDir() . '/no-such.h';

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mikrobill import LibraryLoadError
-from mikrobill._loader import LINUX_SONAME, REQUIRED_VERSION_PREFIX, _soname, load_library
+from mikrobill._loader import LINUX_SONAME, REQUIRED_VERSION_PREFIX, _incomplete_library, _soname, load_library
 
 from conftest import LIB_PATH
 
@@ -219,3 +219,60 @@ def test_windows_looks_for_the_dll_first_in_the_package():
     assert not any("libmikrobill.so" in name for name in found)
     linux = _candidates(None, "/pkg", windows=False)
     assert linux[0] == "/pkg/libmikrobill.so" and linux[-2:] == ["libmikrobill.so", LINUX_SONAME]
+
+
+@pytest.mark.parametrize("percent", [50, 90])
+def test_a_truncated_library_is_named_not_loaded(tmp_path, percent):
+    # Loading it would map segments past the end of the file: SIGBUS, the process gone. Run in a
+    # child so that a regression shows as a failed test, not a dead test run.
+    whole = Path(LIB_PATH).read_bytes()
+    cut = tmp_path / "libmikrobill.so"
+    cut.write_bytes(whole[:len(whole) * percent // 100])
+    code = ("import mikrobill\n"
+            "try:\n"
+            "    mikrobill.MikroBILL_API('127.0.0.1', 7403, 'api', 'secret', 'k', 'k')\n"
+            "except mikrobill.LibraryLoadError as e:\n"
+            "    print('LOADERROR', e.tried)\n")
+    result = run_python(code, {"MIKROBILL_LIB": str(cut)}, unset=())
+    assert result.returncode == 0, "exit %d: %s" % (result.returncode, result.stderr.decode())
+    out = result.stdout.decode()
+    assert out.startswith("LOADERROR ['%s is incomplete: %d bytes, but its ELF header" % (cut, len(whole) * percent // 100)), out
+    assert "truncated copy" in out
+
+
+def test_a_file_that_is_no_library_is_named(tmp_path):
+    text = tmp_path / "libmikrobill.so"
+    text.write_text("not a library\n")
+    with pytest.raises(LibraryLoadError) as info:
+        load_library(str(text))
+    assert info.value.tried == ["%s is not a shared library (no ELF or PE header; 14 bytes)" % text]
+
+
+def test_the_whole_library_passes_the_check():
+    assert _incomplete_library(LIB_PATH) is None
+
+
+def _pe(sections):
+    """A minimal PE image: MZ header pointing at a PE header with no optional header, then a
+    section table of (raw_at, raw_size) entries."""
+    head = bytearray(64)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 64)
+    coff = bytearray(24)
+    coff[:4] = b"PE\0\0"
+    struct.pack_into("<H", coff, 6, len(sections))
+    table = b"".join(struct.pack("<16xII16x", size, at) for at, size in sections)
+    return bytes(head + coff + table)
+
+
+def test_pe_sections_must_lie_inside_the_file(tmp_path):
+    dll = tmp_path / "mikrobill.dll"
+    image = _pe([(200, 100), (300, 50)])
+    dll.write_bytes(image + bytes(350 - len(image)))
+    assert _incomplete_library(str(dll)) is None
+    dll.write_bytes(image + bytes(340 - len(image)))
+    assert _incomplete_library(str(dll)) == (
+        "%s is incomplete: 340 bytes, but its PE header places its section 1 up to byte 350 "
+        "(a truncated copy? copy or install it again)" % dll)
+    dll.write_bytes(image[:80])
+    assert "places its PE header up to byte 88" in _incomplete_library(str(dll))

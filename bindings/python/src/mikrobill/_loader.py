@@ -15,8 +15,9 @@ same MAJOR.MINOR while MAJOR is 0 (a 0.x minor release may change the C ABI), el
 import ctypes
 import ctypes.util
 import os
+import struct
 import threading
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ._generated import VERSION
 from .errors import LibraryLoadError
@@ -120,6 +121,76 @@ def last_error_message(lib: ctypes.CDLL) -> Optional[str]:
     return None if raw is None else raw.decode("utf-8", "replace")
 
 
+def _parts_elf(head: bytes, read: Callable[[int, int], bytes]) -> List[Tuple[str, int, int]]:
+    """(what, offset, length) of every part an ELF file's header points at that must be in the file."""
+    wide = head[4] == 2
+    end = "<" if head[5] == 1 else ">"
+    if wide:
+        phoff, shoff = struct.unpack_from(end + "QQ", head, 0x20)
+        phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 0x36)
+    else:
+        phoff, shoff = struct.unpack_from(end + "II", head, 0x1C)
+        phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 0x2A)
+    parts = [("program headers", phoff, phentsize * phnum), ("section headers", shoff, shentsize * shnum)]
+    table = read(phoff, phentsize * phnum)
+    for i in range(phnum if len(table) == phentsize * phnum else 0):
+        entry = table[i * phentsize:(i + 1) * phentsize]
+        if wide:
+            (kind,) = struct.unpack_from(end + "I", entry, 0)
+            offset, filesz = struct.unpack_from(end + "Q", entry, 8)[0], struct.unpack_from(end + "Q", entry, 0x20)[0]
+        else:
+            kind, offset = struct.unpack_from(end + "II", entry, 0)
+            (filesz,) = struct.unpack_from(end + "I", entry, 16)
+        if kind == 1:  # PT_LOAD: the loader maps it, so a missing byte is a SIGBUS, not an error
+            parts.append(("segment %d" % i, offset, filesz))
+    return parts
+
+
+def _parts_pe(head: bytes, read: Callable[[int, int], bytes]) -> List[Tuple[str, int, int]]:
+    """(what, offset, length) of the section table and every section's data in a PE file."""
+    (pe,) = struct.unpack_from("<I", head, 0x3C)
+    coff = read(pe, 24)
+    if len(coff) < 24 or coff[:4] != b"PE\0\0":
+        return [("PE header", pe, 24)]
+    sections, optional = struct.unpack_from("<H", coff, 6)[0], struct.unpack_from("<H", coff, 20)[0]
+    table_at = pe + 24 + optional
+    parts = [("section table", table_at, 40 * sections)]
+    table = read(table_at, 40 * sections)
+    for i in range(sections if len(table) == 40 * sections else 0):
+        raw_size, raw_at = struct.unpack_from("<II", table, 40 * i + 16)
+        parts.append(("section %d" % i, raw_at, raw_size))
+    return parts
+
+
+def _incomplete_library(path: str) -> Optional[str]:
+    """Why the file at `path` cannot be a whole shared library, or None when it may be one. The
+    system loader does not report a truncated library: it maps segments past the end of the file,
+    and the process dies of SIGBUS when they are touched. So an existing file is checked first:
+    its format, and that every part its header points at lies inside it."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+
+            def read(offset: int, length: int) -> bytes:
+                f.seek(offset)
+                return f.read(length)
+
+            head = f.read(64)
+            if head[:4] == b"\x7fELF" and len(head) >= 52:
+                kind, parts = "ELF", _parts_elf(head, read)
+            elif head[:2] == b"MZ" and len(head) >= 64:
+                kind, parts = "PE", _parts_pe(head, read)
+            else:
+                return "%s is not a shared library (no ELF or PE header; %d bytes)" % (path, size)
+    except (OSError, struct.error):
+        return None  # unreadable here: the loader's own error says why
+    for what, offset, length in parts:
+        if offset + length > size:
+            return ("%s is incomplete: %d bytes, but its %s header places its %s up to byte %d "
+                    "(a truncated copy? copy or install it again)" % (path, size, kind, what, offset + length))
+    return None
+
+
 def load_library(env_value: Optional[str] = None, package_dir: Optional[str] = None) -> Tuple[ctypes.CDLL, str, str]:
     """Load the library from the first working candidate; return (lib, location, version).
 
@@ -133,6 +204,10 @@ def load_library(env_value: Optional[str] = None, package_dir: Optional[str] = N
     for location in _candidates(env_value, package_dir):
         if os.sep in location and not os.path.exists(location):
             tried.append("%s (no such file)" % location)
+            continue
+        problem = _incomplete_library(location) if os.sep in location else None
+        if problem is not None:
+            tried.append(problem)
             continue
         try:
             lib = ctypes.CDLL(location)
