@@ -10,6 +10,7 @@ use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2};
 use mikrobill_sim::options::{byte_size, UsageError};
 use mikrobill_sim::os::file::open_owner_only;
 use mikrobill_sim::os::{self, signal};
+use mikrobill_sim::redact;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -24,7 +25,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const AFTER_HELP: &str = "\
 Each exchange becomes one JSON line: time_ms, connection, kind (auth, process, disconnect,
 undecryptable), the request path and value, the reply text and rtt_ms. The password hash, the
-sign and the keys are never written. `mikrobill-sim --replay FILE` answers from such a file.
+sign and the keys are never written, nor account passwords (set directly, in a batch or by
+AddAccount), which read [redacted]. `mikrobill-sim --replay FILE` answers from such a file.
 
 The first stdout line is `listening on ADDR:PORT`. SIGINT/SIGTERM close every connection, flush
 the record file and exit 0.";
@@ -226,11 +228,11 @@ fn describe_request(shared: &Shared, seen: &Seen, first: bool) -> Map<String, Va
                 line.insert("kind".into(), json!("disconnect"));
             } else {
                 line.insert("kind".into(), json!("process"));
+                let mut value = message.remove("value").unwrap_or(Value::Null);
+                // Passwords stay out of the file; replay matches such a request by the rest.
+                redact::passwords(path.as_str().unwrap_or(""), &mut value, redact::REDACTED);
                 line.insert("path".into(), path);
-                line.insert(
-                    "value".into(),
-                    message.remove("value").unwrap_or(Value::Null),
-                );
+                line.insert("value".into(), value);
             }
         }
         _ => {
@@ -440,7 +442,7 @@ fn run(o: Options) -> Result<(), String> {
     if upstream.is_empty() {
         return Err(format!("--upstream {}: resolves to no address", o.upstream));
     }
-    // Request values are recorded as sent (an account password set among them): owner only.
+    // Request values are recorded (passwords redacted, other account data as sent): owner only.
     let file = open_owner_only(
         OpenOptions::new().create(true).append(true),
         o.record.as_ref(),

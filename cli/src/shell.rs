@@ -16,6 +16,7 @@ use crate::output::{exit, format_reply, reply_problem, Style};
 use crate::paths;
 use crate::value;
 use helper::ShellHelper;
+use mikrobill_sim::redact;
 
 const HELP: &str = "\
   PATH [VALUE]   send a request; VALUE is JSON text or @FILE (Tab completes paths and GUIDs)
@@ -80,7 +81,11 @@ pub fn run(args: ShellArgs, gateway: &GatewayArgs) -> i32 {
         if line.is_empty() {
             continue;
         }
-        let _ = editor.add_history_entry(line);
+        if sets_password(line) {
+            eprintln!("mb: this line sets a password, so it is not kept in the history");
+        } else {
+            let _ = editor.add_history_entry(line);
+        }
         if let Some(command) = line.strip_prefix('\\') {
             if !session.backslash(command) {
                 break;
@@ -175,6 +180,26 @@ fn on_off(on: bool) -> &'static str {
 }
 
 /// A value typed on the line, or `@FILE`; standard input is the terminal here, so no `-`.
+/// Whether a request line sets an account password (by `mikrobill_sim::redact`'s rule), so that
+/// it stays out of the history file. A value that does not parse counts as setting one when the
+/// line names a password at all: better a line missing from the history than a password in it.
+fn sets_password(line: &str) -> bool {
+    if line.starts_with('\\') || !redact::may_set_password(line.as_bytes()) {
+        return false;
+    }
+    let Some((path, value)) = line.split_once(char::is_whitespace) else {
+        return false; // a read
+    };
+    let value = value.trim();
+    if value.starts_with('@') {
+        return false; // the value is in a file; the line holds only its name
+    }
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(mut value) => redact::passwords(path, &mut value, redact::REDACTED),
+        Err(_) => true,
+    }
+}
+
 fn load_value(text: &str) -> Result<String, String> {
     if text.starts_with('@') {
         return value::load(text);

@@ -183,6 +183,26 @@ fn shell_completes_paths_and_guids_toggles_output_and_keeps_history() {
     let screen = t.wait_for("\"return\": \"Иванов Иван Иванович\"");
     assert!(screen.contains("Time: "), "{screen}");
 
+    // Lines that set a password, directly or in a batch with the key spelled by an escape, are
+    // sent but not kept in the history.
+    let account = "API.Client.633824158637492.AutorizeInfo.Accounts.28236356495083";
+    t.type_text(&format!("{account}.Password \"hunter2\""));
+    t.keys(&["Enter"]);
+    t.wait_for("this line sets a password, so it is not kept in the history");
+    t.type_text(
+        r#"API.Client.633824158637492 {"AutorizeInfo":{"Accounts":{"28236356495083":{"Pass\u0077ord":"hunter3"}}}}"#,
+    );
+    t.keys(&["Enter"]);
+    wait_until("the second password line refused for the history", || {
+        t.screen()
+            .matches("this line sets a password, so it is not kept in the history")
+            .count()
+            >= 2
+    });
+    t.type_text(&format!("{account}.Password"));
+    t.keys(&["Enter"]);
+    t.wait_for("\"return\": \"hunter3\"");
+
     // A bare word gets the hint and the session goes on; a server error shows its code.
     t.type_text("API.Client.633824158637492.AutorizeInfo.Name Петров");
     t.keys(&["Enter"]);
@@ -205,6 +225,15 @@ fn shell_completes_paths_and_guids_toggles_output_and_keeps_history() {
     });
     let history = std::fs::read_to_string(home.join(".mb_history")).unwrap();
     assert!(history.contains("API.GetClients"), "{history}");
+    assert!(
+        !history.contains("hunter2") && !history.contains("hunter3"),
+        "{history}"
+    );
+    // A read of the password is kept: it carries none.
+    assert!(
+        history.contains(&format!("{account}.Password\n")),
+        "{history}"
+    );
     // Lines may hold values such as an account's password: only the owner may read them.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(home.join(".mb_history"))

@@ -6,6 +6,7 @@
 //! - `state`: the dataset, the class tree that reads and changes it, and its write-ahead log;
 //! - `double`: the test double (stubs, faults, replay, the request journal, the control API);
 //! - `os`: every call on the operating system beyond plain std I/O;
+//! - `redact`: account passwords out of everything written down (trace, journal, recording);
 //! - `options`, `config`, `error`, `reply`: the command line, the config file, what stops the
 //!   simulator, and the protocol's replies.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod net;
 pub mod options;
 pub mod os;
+pub mod redact;
 pub mod reply;
 pub mod session;
 pub mod state;

@@ -469,6 +469,37 @@ fn every_control_route_including_bad_input() {
 }
 
 #[test]
+fn passwords_are_masked_in_the_journal_however_they_are_set() {
+    let d = start(&[], None);
+    let mut c = d.sim.client();
+    let batch = format!(
+        r#"{{"AutorizeInfo":{{"Accounts":{{"{IVANOV_ACC}":{{"Pass\u0077ord":"batch-secret"}}}}}}}}"#
+    );
+    let reply = call(&mut c, "API.Client.633824158637492", Some(&batch));
+    assert!(reply.contains(r#""code":0"#), "{reply}");
+    let add = r#"["10.0.0.9","","newlogin","add-secret"]"#;
+    call(
+        &mut c,
+        "API.Client.633824158637492.AutorizeInfo.Accounts.AddAccount",
+        Some(add),
+    );
+    c.disconnect();
+    let (status, journal) = http(&d.admin, "GET", "/api/journal", None);
+    assert_eq!(status, 200);
+    assert!(
+        !journal.contains("batch-secret") && !journal.contains("add-secret"),
+        "{journal}"
+    );
+    let entries = parse(&journal)["entries"].as_array().unwrap().clone();
+    assert_eq!(
+        entries[0]["value"]["AutorizeInfo"]["Accounts"][IVANOV_ACC.to_string()]["Password"],
+        "***"
+    );
+    assert_eq!(entries[1]["value"][3], "***");
+    assert_eq!(entries[1]["value"][2], "newlogin");
+}
+
+#[test]
 fn a_non_loopback_control_port_is_refused_unless_allowed() {
     let (status, err) = start_fails(&["--admin", "0.0.0.0:0"]);
     assert_eq!(status, Some(1));

@@ -97,7 +97,8 @@ async function main() {
   const out = execFileSync("php", [path.join(here, "extension.php"), String(port)],
     { encoding: "utf8", timeout: TIMEOUT });
   assert.equal(out, '{"return":"Unlimited 100","code":0}\n{"return":"OK","code":0}\n' +
-    '{"return":"Huge","code":' + CODE_MAX + '}\n');
+    '{"return":"Huge","code":' + CODE_MAX + '}\n' +
+    '[{"return":"OK","code":0,"path":"API.Client.633824158637492.AutorizeInfo.Accounts.28236356495083.Password"}]\n');
 
   const stubRow = page.locator("#journal tr", { hasText: "API.Tariffs.7.Name" });
   await stubRow.waitFor();
@@ -111,8 +112,11 @@ async function main() {
   assert.match(await hugeRow.innerText(), new RegExp("\\b" + CODE_MAX + "\\b"));
   await page.locator("#count-disconnects", { hasText: "disconnects: 1" }).waitFor();
 
+  // The batch that set an account password is in the journal, its password masked.
+  const batchRow = page.locator("#journal tr", { hasText: '"Password":"***"' });
+  await batchRow.waitFor();
   const html = await page.content();
-  for (const secret of ["pass1", KEY1, KEY2]) {
+  for (const secret of ["pass1", "batch-secret-7", KEY1, KEY2]) {
     assert.ok(!html.includes(secret), "the dashboard shows a secret: " + secret);
   }
   mkdirSync(shots, { recursive: true });

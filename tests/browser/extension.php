@@ -9,4 +9,7 @@ $api = new MikroBILL_API('127.0.0.1', (int)$argv[1], 'api', 'secret',
 echo $api->Process('API.Tariffs.7.Name'), "\n";
 echo $api->Process('API.Client.633824158637492.AutorizeInfo.Name', 'Renamed from the extension'), "\n";
 echo $api->Process('API.Reports.Huge'), "\n";
+// An account password set in a batch: the journal and the page must not show it.
+echo $api->Process('API.Client.633824158637492', array('AutorizeInfo' => array('Accounts' => array(
+    '28236356495083' => array('Password' => 'batch-secret-7'))))), "\n";
 $api->Close();

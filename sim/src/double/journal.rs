@@ -104,24 +104,15 @@ pub fn reply_code(reply: &str) -> Option<i64> {
     }
 }
 
-/// The value as journalled: account passwords (the property set, and AddAccount's fourth
-/// argument) are masked, and huge values are summarised.
+/// The value as journalled: account passwords masked (`crate::redact`), huge values summarised.
 pub fn journal_value(path: &str, value: &Value) -> Value {
-    let masked = "***";
     // Measured before cloning: a huge batch value is summarised without a copy of it.
     let text_len = value.to_string().len();
     if text_len > MAX_VALUE_TEXT {
         return Value::from(format!("({text_len} bytes of JSON, not journalled)"));
     }
     let mut value = value.clone();
-    if path.ends_with(".Password") && !value.is_null() {
-        value = Value::from(masked);
-    }
-    if path.ends_with(".AddAccount") {
-        if let Some(slot) = value.as_array_mut().and_then(|a| a.get_mut(3)) {
-            *slot = Value::from(masked);
-        }
-    }
+    crate::redact::passwords(path, &mut value, "***");
     value
 }
 
@@ -187,6 +178,14 @@ mod tests {
         let args: Value = serde_json::from_str(r#"["1.2.3.4","","l","pw"]"#).unwrap();
         assert_eq!(
             journal_value("API.Client.1.AutorizeInfo.Accounts.AddAccount", &args)[3],
+            "***"
+        );
+        // A batch that sets a password, spelled any way, is masked too.
+        let batch: Value =
+            serde_json::from_str(r#"{"AutorizeInfo":{"Accounts":{"2":{"Pass\u0077ord":"pw"}}}}"#)
+                .unwrap();
+        assert_eq!(
+            journal_value("API.Client.1", &batch)["AutorizeInfo"]["Accounts"]["2"]["Password"],
             "***"
         );
         let huge = Value::from("x".repeat(MAX_VALUE_TEXT));

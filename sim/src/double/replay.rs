@@ -47,8 +47,12 @@ impl Unmatched {
     }
 }
 
+/// A request's key: its path and value, with passwords as `mb proxy` records them (redacted), so
+/// a request that sets a password matches its recorded exchange whatever the password.
 fn key(path: &str, value: &Value) -> String {
-    format!("{path}\n{}", phpjson::encode(value))
+    let mut value = value.clone();
+    crate::redact::passwords(path, &mut value, crate::redact::REDACTED);
+    format!("{path}\n{}", phpjson::encode(&value))
 }
 
 #[derive(Default)]
@@ -158,6 +162,16 @@ mod tests {
         r.rewind();
         assert_eq!(r.answer("P", &null).as_deref(), Some("one"));
         assert!(Recording::parse(b"nope\n").is_err());
+    }
+
+    #[test]
+    fn a_password_set_matches_its_redacted_recording() {
+        let text = r#"{"kind":"process","path":"A.Accounts.2","value":{"Password":"[redacted]","IP":"1"},"reply":"set"}"#;
+        let mut r = Recording::parse(text.as_bytes()).unwrap();
+        let sent: Value = serde_json::from_str(r#"{"Pass\u0077ord":"hunter2","IP":"1"}"#).unwrap();
+        assert_eq!(r.answer("A.Accounts.2", &sent).as_deref(), Some("set"));
+        let other: Value = serde_json::from_str(r#"{"Password":"x","IP":"2"}"#).unwrap();
+        assert_eq!(r.answer("A.Accounts.2", &other), None);
     }
 
     #[test]

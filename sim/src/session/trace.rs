@@ -1,10 +1,8 @@
 //! The request trace (`--trace-requests FILE`): each decrypted non-auth request, one per line,
-//! with account passwords out of it. A request sets a password when a leaf path's last segment is
-//! `Password`, or when it calls `AddAccount`, whose fourth argument is the password; both are
-//! found at any depth of a batch. The rest of the request is traced as sent.
+//! with account passwords out of it (by the rule in `crate::redact`). The rest of the request is
+//! traced as sent.
 
 use mikrobill::protocol::message::{self, Request};
-use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -12,6 +10,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::error::SimError;
 use crate::os::file::open_owner_only;
+use crate::redact;
 
 /// The open trace file; lines from concurrent connections never interleave.
 pub struct Trace {
@@ -41,13 +40,12 @@ impl Trace {
     }
 }
 
-pub const REDACTED: &str = "[redacted]";
+use crate::redact::REDACTED;
 
 /// The request text to trace: `plain` itself, or its re-encoding with every password replaced.
 pub fn for_trace(plain: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     // Most requests cannot set a password at all: they are traced as sent, unparsed.
-    let lower = plain.to_ascii_lowercase();
-    if !contains(&lower, b"password") && !contains(&lower, b"addaccount") {
+    if !redact::may_set_password(plain) {
         return plain.into();
     }
     // Parsed as the engine parses it, so exactly as deep.
@@ -61,54 +59,10 @@ pub fn for_trace(plain: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let Request::Process { path, mut value } = request else {
         return plain.into();
     };
-    if redact(&path, &mut value) {
+    if redact::passwords(&path, &mut value, REDACTED) {
         message::request(&path, Some(&value)).into_bytes().into()
     } else {
         plain.into()
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn last_segment(path: &str) -> &str {
-    path.rsplit('.').next().unwrap_or(path)
-}
-
-/// True when something was replaced.
-fn redact(path: &str, value: &mut Value) -> bool {
-    let leaf = last_segment(path);
-    match value {
-        Value::Array(args) if leaf == "AddAccount" => match args.get_mut(3) {
-            Some(password) => {
-                *password = Value::String(REDACTED.into());
-                true
-            }
-            None => false,
-        },
-        Value::Array(items) => {
-            let mut changed = false;
-            // A string element is a read of `prefix.<string>`, which carries no secret.
-            for item in items.iter_mut().filter(|item| !item.is_string()) {
-                changed |= redact(path, item);
-            }
-            changed
-        }
-        Value::Object(map) => {
-            let mut changed = false;
-            for (key, item) in map.iter_mut() {
-                changed |= redact(&format!("{path}.{key}"), item);
-            }
-            changed
-        }
-        // A null value is a read of the password, which carries none.
-        Value::Null => false,
-        _ if leaf.eq_ignore_ascii_case("password") => {
-            *value = Value::String(REDACTED.into());
-            true
-        }
-        _ => false,
     }
 }
 
@@ -129,6 +83,7 @@ mod tests {
             r#"{"path":"API.Client","value":{"1.AutorizeInfo.Accounts.2.Password":"hunter2"}}"#,
             r#"{"path":"API.Client.1.AutorizeInfo.Accounts","value":{"AddAccount":["1.1.1.1","","u","hunter2"]}}"#,
             r#"{"path":"API.Client.1.AutorizeInfo.Accounts.2.Password","value":12345}"#,
+            r#"{"path":"API.Client.1.AutorizeInfo.Accounts.2","value":{"Pass\u0077ord":"hunter2"}}"#,
         ] {
             let line = traced(request);
             assert!(
