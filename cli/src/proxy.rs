@@ -8,12 +8,12 @@ use mikrobill::protocol::crypto::{Cipher, BLOCK};
 use mikrobill::protocol::message::DISCONNECT_PATH;
 use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2};
 use mikrobill_sim::options::{byte_size, UsageError};
-use mikrobill_sim::os::file::open_owner_only;
+use mikrobill_sim::os::file::open_private_append;
 use mikrobill_sim::os::{self, signal};
 use mikrobill_sim::redact;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -443,11 +443,7 @@ fn run(o: Options) -> Result<(), String> {
         return Err(format!("--upstream {}: resolves to no address", o.upstream));
     }
     // Request values are recorded (passwords redacted, other account data as sent): owner only.
-    let file = open_owner_only(
-        OpenOptions::new().create(true).append(true),
-        o.record.as_ref(),
-    )
-    .map_err(|e| format!("{}: {e}", o.record))?;
+    let file = open_private_append(o.record.as_ref()).map_err(|e| format!("{}: {e}", o.record))?;
     let shared = Arc::new(Shared {
         cipher,
         recorder: Recorder {

@@ -275,6 +275,10 @@ fn a_connection_open_at_shutdown_still_gets_its_line() {
     let dir = TempDir::new("shutdown");
     let record = dir.0.join("r.jsonl");
     let record = record.to_str().unwrap();
+    // An existing record file readable by all is made the owner's only before anything is added.
+    std::fs::write(record, "").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(record, std::fs::Permissions::from_mode(0o644)).unwrap();
     let core = mb(&["serve"]);
     let p = proxy(core.port, record, &[]);
     let mut c = p.client();
@@ -284,7 +288,6 @@ fn a_connection_open_at_shutdown_still_gets_its_line() {
     let text = std::fs::read_to_string(record).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.ends_with('\n'));
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(record).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the record file is the owner's only");
 }

@@ -485,3 +485,109 @@ fn a_reset_is_visible_only_once_it_is_durable() {
     drop(sim);
     drop(disk);
 }
+
+/// Runs `command` as `nobody` (uid 65534), the other user of a shared folder.
+fn as_nobody(command: &[&str]) {
+    let status = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(command)
+        .status()
+        .expect("run setpriv");
+    assert!(
+        status.success(),
+        "{command:?} as nobody failed: this test needs root (as CI runs it)"
+    );
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn files_another_user_planted_in_a_shared_folder_are_refused_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("shared-folder");
+    // A sticky folder every user may write to, as /tmp is; and a file of ours outside it that a
+    // planted link points at.
+    let shared = dir.0.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = dir.0.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let victim_text = victim.to_str().unwrap();
+    let untouched = |what: &str| {
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious\n",
+            "{what}"
+        );
+        assert_eq!(mode_of(&victim), 0o644, "{what}");
+    };
+    let state = shared.join("state.json");
+    let state = state.to_str().unwrap();
+
+    // The log planted as a link: the simulator refuses to start and writes nothing through it.
+    let wal = format!("{state}.wal");
+    as_nobody(&["ln", "-s", victim_text, &wal]);
+    let (code, err) = start_fails(&["--state", state]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    untouched("a planted log");
+    std::fs::remove_file(&wal).unwrap();
+
+    // The lock planted as a link to a name that does not exist yet: no file is created there.
+    let lock = format!("{state}.lock");
+    std::fs::remove_file(&lock).unwrap(); // left by the run above
+    let created = dir.0.join("created-by-the-link");
+    as_nobody(&["ln", "-s", created.to_str().unwrap(), &lock]);
+    let (code, err) = start_fails(&["--state", state]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!created.exists(), "the lock followed the link");
+    std::fs::remove_file(&lock).unwrap();
+
+    // The temporary snapshot planted as a link: removed and made anew, never written through.
+    let tmp = format!("{state}.tmp");
+    as_nobody(&["ln", "-s", victim_text, &tmp]);
+    {
+        let mut sim = Sim::start(&["--state", state]);
+        let mut cl = sim.client();
+        call(&mut cl, &name_path(IVANOV), Some(r#""saved""#));
+        sim.signal(libc::SIGTERM);
+        sim.child.wait().unwrap();
+    }
+    untouched("a planted temporary");
+    assert_eq!(mode_of(std::path::Path::new(state)), 0o600);
+
+    // A trace pre-created (empty, readable by all) by the other user: refused, not written into.
+    let trace = shared.join("trace.log");
+    as_nobody(&["sh", "-c", &format!("umask 0; : > {}", trace.display())]);
+    let (code, err) = start_fails(&["--trace-requests", trace.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("owned by uid 65534"), "{err}");
+    assert_eq!(mode_of(&trace), 0o666, "the trace's mode was changed");
+
+    // A second hard link to a file of ours: refused too.
+    let linked = shared.join("linked.log");
+    std::fs::hard_link(&victim, &linked).unwrap();
+    let (code, err) = start_fails(&["--trace-requests", linked.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("2 hard links"), "{err}");
+    untouched("a hard link");
+
+    // A folder every user may write to without the sticky bit: refused outright.
+    let open = dir.0.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, err) = start_fails(&["--state", open.join("state.json").to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("writable by every user and not sticky"),
+        "{err}"
+    );
+}

@@ -3,13 +3,13 @@
 //! traced as sent.
 
 use mikrobill::protocol::message::{self, Request};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use crate::error::SimError;
-use crate::os::file::open_owner_only;
+use crate::os::file::open_private_append;
 use crate::redact;
 
 /// The open trace file; lines from concurrent connections never interleave.
@@ -20,8 +20,7 @@ pub struct Trace {
 impl Trace {
     /// Appends to `path`. Requests may carry account data: the trace is the owner's alone.
     pub fn open(path: &Path) -> Result<Trace, SimError> {
-        let file = open_owner_only(OpenOptions::new().create(true).append(true), path)
-            .map_err(SimError::file(path))?;
+        let file = open_private_append(path).map_err(SimError::file(path))?;
         Ok(Trace {
             file: Mutex::new(file),
         })

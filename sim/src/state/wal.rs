@@ -21,7 +21,7 @@
 //! removed once the first compaction holds its changes, so a state written by 0.2 loses nothing.
 
 use sha1::{Digest, Sha1};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +31,9 @@ use super::model::Dataset;
 use super::store::Store;
 use super::tree::{self, Change};
 use crate::error::SimError;
-use crate::os::file::{lock_exclusive, open_owner_only, sync_dir, Locked};
+use crate::os::file::{
+    create_private_new, lock_exclusive, open_private_append, open_private_read, sync_dir, Locked,
+};
 
 /// Log size that triggers compaction while running.
 pub const COMPACT_BYTES: u64 = 8 * 1024 * 1024;
@@ -123,10 +125,7 @@ pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
     let tmp = PathBuf::from(tmp);
     {
         // The snapshot holds account passwords: the owner's alone.
-        let file = open_owner_only(
-            OpenOptions::new().write(true).create(true).truncate(true),
-            &tmp,
-        )?;
+        let file = create_private_new(&tmp)?;
         let mut w = BufWriter::new(&file);
         serde_json::to_writer(&mut w, &store.to_dataset())?;
         w.flush()?;
@@ -138,7 +137,7 @@ pub fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
 }
 
 fn read_snapshot(path: &Path) -> Result<Dataset, SimError> {
-    let file = File::open(path).map_err(SimError::file(path))?;
+    let file = open_private_read(path).map_err(SimError::file(path))?;
     serde_json::from_reader(BufReader::new(file)).map_err(|source| SimError::Snapshot {
         path: path.to_path_buf(),
         source,
@@ -219,7 +218,7 @@ pub fn parse_records(bytes: &[u8]) -> (Vec<Change>, Tail) {
 /// The whole file, or None when it does not exist.
 fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, SimError> {
     let mut bytes = Vec::new();
-    match File::open(path) {
+    match open_private_read(path) {
         Ok(mut f) => {
             f.read_to_end(&mut bytes).map_err(SimError::file(path))?;
             Ok(Some(bytes))
@@ -286,8 +285,7 @@ impl Wal {
         }
         let bytes = read_if_exists(&wpath)?.unwrap_or_default();
         replay_log(&mut store, &wpath, &bytes)?;
-        let file = open_owner_only(OpenOptions::new().create(true).append(true), &wpath)
-            .map_err(SimError::file(&wpath))?;
+        let file = open_private_append(&wpath).map_err(SimError::file(&wpath))?;
         let wal = Wal {
             snapshot: path.to_path_buf(),
             file,
