@@ -2,7 +2,8 @@
 # Builds tests/c/mikrobill_test.c against include/mikrobill.h twice, with -Wall -Wextra -Werror:
 # linked to the shared library under AddressSanitizer, and to the static library under valgrind.
 # Both must report zero errors and zero leaks. Then tests/c/dialect_test.c against simulators that
-# answer as a real core might (normalised batch paths, CP1251 replies). Needs the release build and
+# answer as a real core might (normalised batch paths, CP1251 replies), and tests/c/fork_test.c
+# (hundreds of forks beside busy threads). Needs the release build and
 # examples:
 #   cargo build --release --lib --bins --examples
 set -euo pipefail
@@ -56,3 +57,11 @@ cp1251_port=$port
 gcc "${flags[@]}" -g -fsanitize=address -fno-omit-frame-pointer "$root/tests/c/dialect_test.c" \
     -o "$work/dialect_asan" -L "$out" -lmikrobill -Wl,-rpath,"$out"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$work/dialect_asan" "$normalised_port" "$cp1251_port"
+
+# Without a sanitizer: gcc 12's AddressSanitizer allocator is not fork-safe (a child forked while
+# another thread is inside ASan's malloc waits for ever on ASan's own lock, seen here in gdb),
+# whereas glibc's malloc, which programs run with, is.
+echo "== C fork test: 300 forks beside busy threads, a handle in a call at the fork, reused descriptor numbers"
+gcc "${flags[@]}" -g "$root/tests/c/fork_test.c" -o "$work/fork_test" -L "$out" -lmikrobill \
+    -Wl,-rpath,"$out" -pthread
+"$work/fork_test" "$sim_port" "$hostile_port"
