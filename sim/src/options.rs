@@ -63,9 +63,9 @@ pub struct Options {
     pub auth_timeout: Duration,
     /// At most N connections at once; when all are taken, a new one replaces the oldest not yet
     /// authenticated (once that one has had 250 ms to send its auth), and only when every one is
-    /// authenticated is it refused
-    #[arg(long, value_name = "N", default_value = "1024", value_parser = connections)]
-    pub max_connections: usize,
+    /// authenticated is it refused [default: 1024, or less to fit the descriptor limit]
+    #[arg(long, value_name = "N", value_parser = connections)]
+    pub max_connections: Option<usize>,
     /// At most BYTES of request frames being received or decoded, over all connections; a
     /// request that would pass it gets code 209 and its connection is closed
     #[arg(
@@ -111,6 +111,9 @@ impl Default for Options {
 
 /// Parses the command line after the program name. Help and version requests come back as the
 /// error, as clap reports them: `Error::print` shows them and `Error::exit_code` is 0 for them.
+/// `--max-connections` when the descriptor limit allows it (crate::os::descriptors).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, clap::Error> {
     let argv = std::iter::once("mikrobill-sim".to_string()).chain(args);
     Command::try_parse_from(argv).map(|c| c.options)
@@ -248,11 +251,14 @@ mod tests {
         assert_eq!(o.max_buffered, DEFAULT_MAX_BUFFERED);
         assert_eq!(o.idle_timeout, Duration::from_secs(300));
         assert_eq!(o.auth_timeout, Duration::from_secs(10));
-        assert_eq!(o.max_connections, 1024);
+        assert_eq!(o.max_connections, None);
         assert!(parse(args("--dataset d.json --generate 5")).is_err());
         assert!(parse(args("--key1 a --key2 b")).is_ok());
         assert_eq!(
-            parse(args("--max-connections 0")).unwrap().max_connections,
+            parse(args("--max-connections 0"))
+                .unwrap()
+                .max_connections
+                .unwrap(),
             1
         );
         // The last of a repeated flag wins.

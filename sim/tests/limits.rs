@@ -207,3 +207,113 @@ fn trace_and_state_files_are_private_and_the_trace_never_shows_an_account_passwo
     assert_eq!(mode(&state), 0o600);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The simulator with its descriptor limit (`ulimit -n`) set to `n`.
+fn launch_with_descriptor_limit(n: u64) -> mikrobill_testkit::sim::Launch {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(Sim::binary());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child about to exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Sim::launch_command(command)
+}
+
+/// This test process may hold more sockets than a default soft limit allows.
+fn raise_own_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid rlimit pointers; changes only this process's own soft limit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max.min(65536);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    assert!(limit.rlim_cur >= 4096, "the test needs 4096 descriptors");
+}
+
+/// Twenty honest clients, one after another: every call must succeed.
+fn honest_calls_succeed(sim: &Sim, what: &str) {
+    for n in 0..20 {
+        let mut client = sim.client();
+        let reply = client
+            .process("API.GetClients", None)
+            .unwrap_or_else(|e| panic!("{what}: honest client {n}: {}", e.to_json()));
+        assert_eq!(code(&reply), 0, "{what}: honest client {n}: {reply}");
+    }
+}
+
+#[test]
+fn under_ulimit_n_1024_idle_peers_do_not_keep_honest_clients_out() {
+    raise_own_descriptor_limit();
+    // No --max-connections: the default must fit 1024 descriptors.
+    let sim = launch_with_descriptor_limit(1024).start();
+    let idle: Vec<TcpStream> = (0..600)
+        .map(|_| TcpStream::connect(("127.0.0.1", sim.port)).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    honest_calls_succeed(&sim, "beside 600 peers that never authenticate");
+    drop(idle);
+}
+
+#[test]
+fn under_ulimit_n_1024_half_sent_control_requests_cost_the_api_nothing() {
+    use std::io::Write;
+    raise_own_descriptor_limit();
+    let sim = launch_with_descriptor_limit(1024)
+        .admin("127.0.0.1:0")
+        .start();
+    let admin = sim.admin.clone().unwrap();
+    // A body that never completes is answered 408 once its deadline passes.
+    let mut slow_body = TcpStream::connect(&admin).unwrap();
+    write!(
+        slow_body,
+        "POST /api/stubs HTTP/1.1\r\nHost: {admin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"path\""
+    )
+    .unwrap();
+    // 1,100 requests whose header never ends.
+    let half_sent: Vec<TcpStream> = (0..1100)
+        .map(|_| {
+            let mut s = TcpStream::connect(&admin).unwrap();
+            let _ = s.write_all(b"GET /api/counts HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    honest_calls_succeed(&sim, "beside 1,100 half-sent control requests");
+    slow_body
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = slow_body.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Once their header deadline has passed, the control API answers again.
+    let started = std::time::Instant::now();
+    loop {
+        let mut s = TcpStream::connect(&admin).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = write!(s, "GET /api/counts HTTP/1.0\r\nHost: {admin}\r\n\r\n");
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        if reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the control API did not answer again: {reply:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    drop(half_sent);
+}

@@ -304,9 +304,9 @@ impl TestDouble {
     pub fn add_stub(&self, spec: StubSpec) -> Result<u64, String> {
         spec.check()?;
         let mut inner = self.lock();
-        inner.next_id += 1;
-        let id = inner.next_id;
-        inner.stubs.add(id, spec);
+        let id = inner.next_id + 1;
+        inner.stubs.add(id, spec)?;
+        inner.next_id = id;
         Ok(id)
     }
 
@@ -318,9 +318,20 @@ impl TestDouble {
         self.lock().stubs.clear();
     }
 
-    pub fn stubs(&self) -> (Vec<Stub>, BTreeMap<String, String>) {
+    /// `{"stubs":[...],"scenarios":{...}}`, written under the lock without copying the stubs
+    /// first, so a listing costs the text once (the stubs are bounded, see stubs::MAX_STUB_BYTES).
+    pub fn stubs_json(&self) -> Result<String, serde_json::Error> {
+        #[derive(serde::Serialize)]
+        struct Listing<'a> {
+            stubs: &'a [Stub],
+            scenarios: BTreeMap<String, String>,
+        }
         let inner = self.lock();
-        (inner.stubs.list().to_vec(), inner.stubs.scenarios())
+        let listing = Listing {
+            stubs: inner.stubs.list(),
+            scenarios: inner.stubs.scenarios(),
+        };
+        serde_json::to_string(&listing)
     }
 
     pub fn add_fault(&self, spec: FaultSpec) -> Result<u64, String> {

@@ -71,26 +71,54 @@ pub struct Stub {
     pub spec: StubSpec,
 }
 
+/// At most this many stubs at once, holding at most MAX_STUB_BYTES of JSON in all: a stub's
+/// reply may be big, but the stubs (and so a listing of them) stay bounded however many a
+/// client adds.
+pub const MAX_STUBS: usize = 1000;
+pub const MAX_STUB_BYTES: usize = 16 * 1024 * 1024;
+
 #[derive(Default)]
 pub struct Stubs {
-    /// Oldest first; the newest matching stub wins.
+    /// Oldest first; the newest matching stub wins. Each with its size in JSON.
     list: Vec<Stub>,
+    sizes: Vec<usize>,
+    bytes: usize,
     scenarios: BTreeMap<String, String>,
 }
 
 impl Stubs {
-    pub fn add(&mut self, id: u64, spec: StubSpec) {
+    pub fn add(&mut self, id: u64, spec: StubSpec) -> Result<(), String> {
+        let size = serde_json::to_string(&spec).map_or(0, |text| text.len());
+        if self.list.len() >= MAX_STUBS {
+            return Err(format!(
+                "there are already {MAX_STUBS} stubs, the most the simulator keeps; remove some first"
+            ));
+        }
+        if self.bytes + size > MAX_STUB_BYTES {
+            return Err(format!(
+                "this stub ({size} bytes of JSON) would take the stubs past {MAX_STUB_BYTES} bytes \
+                 in all; remove some first"
+            ));
+        }
         self.list.push(Stub { id, spec });
+        self.sizes.push(size);
+        self.bytes += size;
+        Ok(())
     }
 
     pub fn remove(&mut self, id: u64) -> bool {
-        let before = self.list.len();
-        self.list.retain(|s| s.id != id);
-        self.list.len() != before
+        let Some(at) = self.list.iter().position(|s| s.id == id) else {
+            return false;
+        };
+        self.list.remove(at);
+        self.bytes -= self.sizes.remove(at);
+        true
     }
 
     pub fn clear(&mut self) {
         self.list.clear();
+        self.sizes.clear();
+        self.bytes = 0;
         self.scenarios.clear();
     }
 
@@ -144,6 +172,26 @@ impl Stubs {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_stubs_stay_within_their_count_and_bytes() {
+        let mut stubs = Stubs::default();
+        for id in 0..MAX_STUBS as u64 {
+            stubs.add(id, spec(r#"{"path":"P"}"#)).unwrap();
+        }
+        let err = stubs.add(0, spec(r#"{"path":"P"}"#)).unwrap_err();
+        assert!(err.contains("already 1000 stubs"), "{err}");
+        stubs.clear();
+        let big = format!(r#"{{"path":"P","return":"{}"}}"#, "x".repeat(1024 * 1024));
+        for id in 0..15 {
+            stubs.add(id, spec(&big)).unwrap();
+        }
+        let err = stubs.add(15, spec(&big)).unwrap_err();
+        assert!(err.contains("past 16777216 bytes"), "{err}");
+        // Removing one makes room again.
+        assert!(stubs.remove(3));
+        stubs.add(15, spec(&big)).unwrap();
+    }
+
     fn spec(json: &str) -> StubSpec {
         serde_json::from_str(json).unwrap()
     }
@@ -151,11 +199,15 @@ mod tests {
     #[test]
     fn newest_match_wins_and_value_null_is_not_absent() {
         let mut stubs = Stubs::default();
-        stubs.add(1, spec(r#"{"path":"API.Tariff.*.Name","return":"any"}"#));
-        stubs.add(
-            2,
-            spec(r#"{"path":"API.Tariff.*.Name","value":null,"return":"read"}"#),
-        );
+        stubs
+            .add(1, spec(r#"{"path":"API.Tariff.*.Name","return":"any"}"#))
+            .unwrap();
+        stubs
+            .add(
+                2,
+                spec(r#"{"path":"API.Tariff.*.Name","value":null,"return":"read"}"#),
+            )
+            .unwrap();
         assert_eq!(
             stubs.answer("API.Tariff.3.Name", &Value::Null).unwrap().1,
             r#"{"return":"read","code":0}"#
@@ -173,12 +225,14 @@ mod tests {
     #[test]
     fn a_scenario_moves_on() {
         let mut stubs = Stubs::default();
-        stubs.add(1, spec(r#"{"path":"P","value":null,"return":"0","scenario":"pay","required_state":"Started"}"#));
-        stubs.add(
-            2,
-            spec(r#"{"path":"P","value":"100","scenario":"pay","new_state":"Paid"}"#),
-        );
-        stubs.add(3, spec(r#"{"path":"P","value":null,"return":"100","scenario":"pay","required_state":"Paid"}"#));
+        stubs.add(1, spec(r#"{"path":"P","value":null,"return":"0","scenario":"pay","required_state":"Started"}"#)).unwrap();
+        stubs
+            .add(
+                2,
+                spec(r#"{"path":"P","value":"100","scenario":"pay","new_state":"Paid"}"#),
+            )
+            .unwrap();
+        stubs.add(3, spec(r#"{"path":"P","value":null,"return":"100","scenario":"pay","required_state":"Paid"}"#)).unwrap();
         let read = |s: &mut Stubs| s.answer("P", &Value::Null).unwrap().1;
         assert_eq!(read(&mut stubs), r#"{"return":"0","code":0}"#);
         assert_eq!(stubs.answer("P", &Value::from("100")).unwrap().0, 2);

@@ -63,7 +63,7 @@ impl Server {
                 idle_timeout: options.idle_timeout,
                 auth_timeout: options.auth_timeout,
             },
-            slots: Arc::new(Slots::new(options.max_connections)),
+            slots: Arc::new(Slots::new(max_connections(options.max_connections))),
         })
     }
 
@@ -127,4 +127,19 @@ impl Server {
             eprintln!("mikrobill-sim: cannot start a connection thread: {e}");
         }
     }
+}
+
+/// `--max-connections`, or its default fitted to the descriptor limit (said on stderr when that
+/// lowers it).
+fn max_connections(given: Option<usize>) -> usize {
+    given.unwrap_or_else(|| {
+        let (n, note) = crate::os::descriptors::default_connections(
+            crate::options::DEFAULT_MAX_CONNECTIONS,
+            crate::os::descriptors::limit(),
+        );
+        if let Some(note) = note {
+            eprintln!("mikrobill-sim: {note}");
+        }
+        n
+    })
 }

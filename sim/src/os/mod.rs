@@ -1,7 +1,8 @@
 //! Every call the simulator makes on the operating system beyond plain std I/O, in one place:
-//! stop signals, sockets (the listen queue, polling, queued bytes) and files (owner-only modes,
-//! directory sync, the state lock). The rest of the crate is platform-neutral.
+//! stop signals, sockets (the listen queue, polling, queued bytes), files (owner-only modes,
+//! directory sync, the state lock) and the descriptor limit. The rest of the crate is platform-neutral.
 
+pub mod descriptors;
 pub mod file;
 pub mod signal;
 pub mod socket;

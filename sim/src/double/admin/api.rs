@@ -139,10 +139,15 @@ impl Admin {
             ("GET", ["api", "clients"]) => self.clients(&query),
             ("GET", ["api", "clients", guid]) => self.client(guid),
             ("POST", ["api", "reset"]) => self.reset(),
-            ("GET", ["api", "stubs"]) => {
-                let (stubs, scenarios) = self.double.stubs();
-                Ok(ok(json!({ "stubs": stubs, "scenarios": scenarios })))
-            }
+            ("GET", ["api", "stubs"]) => self
+                .double
+                .stubs_json()
+                .map(|body| Answer {
+                    status: 200,
+                    content_type: "application/json",
+                    body,
+                })
+                .map_err(|e| error(500, &format!("cannot list the stubs: {e}"))),
             ("POST", ["api", "stubs"]) => parse_body::<StubSpec>(body).and_then(|spec| {
                 self.double
                     .add_stub(spec)

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use api::{Admin, Answer, MAX_BODY};
 
@@ -54,6 +55,17 @@ pub fn start(addr: SocketAddr, admin: Arc<Admin>) -> Result<SocketAddr, String> 
     Ok(bound)
 }
 
+/// Connections the control API serves at once. One more is accepted and closed at once, so a
+/// crowd of idle peers costs neither descriptors nor memory beyond this many (each holds at most
+/// a MAX_BODY body) and never reaches the API port's descriptors.
+pub const MAX_CONNECTIONS: usize = 64;
+/// A request's header must arrive within this, from the connection's start or the previous reply.
+const HEADER_DEADLINE: Duration = Duration::from_secs(10);
+/// A request's body must arrive within this once its header has.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// No connection lasts longer (keep-alive included); the dashboard's script simply reconnects.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
 async fn accept_loop(listener: std::net::TcpListener, admin: Arc<Admin>) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -62,23 +74,31 @@ async fn accept_loop(listener: std::net::TcpListener, admin: Arc<Admin>) {
             return;
         }
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
                 // EMFILE and friends: keep serving once descriptors free up.
                 eprintln!("mikrobill-sim: control API accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream); // every slot taken: closed, so it holds nothing while it waits
+            continue;
         };
         let admin = Arc::clone(&admin);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| handle(Arc::clone(&admin), req));
-            // A peer that goes away mid-request is its own business.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_DEADLINE)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // A peer that goes away mid-request, or outlives its deadline, is its own business.
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
         });
     }
 }
@@ -137,7 +157,17 @@ async fn handle(
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
-    let answer = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    let body = tokio::time::timeout(
+        BODY_DEADLINE,
+        Limited::new(req.into_body(), MAX_BODY).collect(),
+    );
+    let Ok(body) = body.await else {
+        return Ok(respond(api::error(
+            408,
+            &format!("the request body did not arrive within {BODY_DEADLINE:?}"),
+        )));
+    };
+    let answer = match body {
         Ok(body) => {
             let body = body.to_bytes();
             // The routes take locks and may fsync the state file: off the async thread.
