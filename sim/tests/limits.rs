@@ -317,3 +317,182 @@ fn under_ulimit_n_1024_half_sent_control_requests_cost_the_api_nothing() {
     }
     drop(half_sent);
 }
+
+/// A request whose value is `count` copies of `item` in a list (`[item,item,...]`).
+fn listed(item: &str, count: usize) -> String {
+    let mut text = String::with_capacity(count * (item.len() + 1) + 64);
+    text.push_str(r#"{"path":"API.Client.633824158637492","value":["#);
+    for i in 0..count {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(item);
+    }
+    text.push_str("]}");
+    text
+}
+
+/// The shapes that cost most memory per byte of request once parsed.
+fn costly_shapes(bytes: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("[{},{},...]", listed("{}", bytes / 3)),
+        ("[[],[],...]", listed("[]", bytes / 3)),
+        ("[0,0,...]", listed("0", bytes / 2)),
+        (r#"[{"a":0},...]"#, listed(r#"{"a":0}"#, bytes / 8)),
+    ]
+}
+
+#[test]
+#[ignore = "calibration: prints the peak memory per value of each costly shape"]
+fn calibrate_the_cost_per_value() {
+    for (name, request) in costly_shapes(30 << 20) {
+        let sim = Sim::start(&["--max-buffered-bytes", "64GiB", "--idle-timeout", "120"]);
+        let baseline = peak_rss(&sim);
+        let mut c = sim.conn();
+        c.send(&request);
+        let reply = c.recv().expect("a reply");
+        let values = mikrobill_sim::session::cost::values(request.as_bytes());
+        let peak = peak_rss(&sim);
+        println!(
+            "{name}: {} MiB request, {values} values, peak +{} MiB = {} bytes per value (reply {} bytes)",
+            request.len() >> 20,
+            (peak - baseline) >> 20,
+            (peak - baseline) / values,
+            reply.len()
+        );
+    }
+}
+
+#[test]
+fn what_requests_cost_once_parsed_is_counted_in_the_budget() {
+    const BUDGET: usize = 100 << 20;
+    let sim = Sim::start(&[
+        "--max-buffered-bytes",
+        &BUDGET.to_string(),
+        "--idle-timeout",
+        "120",
+    ]);
+    let baseline = peak_rss(&sim);
+    for (name, request) in costly_shapes(60 << 20) {
+        // Four peers at once, each with a 60 MB request of the shape (one frame, encrypted once).
+        let frame = Arc::new(cipher().encrypt(request.as_bytes()));
+        let peers: Vec<_> = (0..4)
+            .map(|_| {
+                let mut c = sim.conn();
+                let frame = Arc::clone(&frame);
+                thread::spawn(move || {
+                    c.stream
+                        .set_read_timeout(Some(Duration::from_secs(60)))
+                        .unwrap();
+                    // Written by hand: a peer refused before its body is closed, so the write
+                    // may fail; the 209 is read all the same.
+                    let _ = mikrobill::protocol::frame::write_frame(&mut c.stream, &frame);
+                    c.recv()
+                })
+            })
+            .collect();
+        // Each gets 209: for its frame when other frames hold the budget (not read, closed), or
+        // for what its request would cost parsed (read, not evaluated).
+        let mut for_parsing = 0;
+        for peer in peers {
+            let reply = peer.join().unwrap().expect("a reply");
+            assert_eq!(code(&reply), 209, "{name}: {reply}");
+            assert!(reply.contains("--max-buffered-bytes"), "{reply}");
+            for_parsing += usize::from(reply.contains("parsed it would take about"));
+        }
+        assert!(for_parsing >= 1, "{name}: no frame was read");
+        let peak = peak_rss(&sim);
+        println!(
+            "{name}: 4 x {} MiB, peak {} MiB over a baseline of {} MiB (budget {} MiB)",
+            request.len() >> 20,
+            (peak - baseline) >> 20,
+            baseline >> 20,
+            BUDGET >> 20
+        );
+        assert!(
+            peak < baseline + BUDGET,
+            "{name}: peak {} MiB over baseline {} MiB + the {} MiB budget",
+            peak >> 20,
+            baseline >> 20,
+            BUDGET >> 20
+        );
+    }
+    // A request of the same shapes that fits is evaluated as before, and the connection that got
+    // 209 for its size goes on.
+    let mut c = sim.conn();
+    let fits = listed("{}", 100_000);
+    c.send(&fits);
+    let reply = c.recv().expect("a reply");
+    assert!(
+        !reply.contains("parsed it would take"),
+        "{}",
+        &reply[..reply.len().min(300)]
+    );
+    let big = listed("{}", 1_000_000);
+    c.send(&big);
+    assert_eq!(code(&c.recv().expect("a reply")), 209);
+    c.send(r#"{"path":"API.GetClients","value":null}"#);
+    assert_eq!(code(&c.recv().expect("a reply")), 0);
+    still_serving(&sim);
+}
+
+#[test]
+fn peers_that_trickle_big_frames_neither_keep_small_requests_out_nor_hold_on_for_ever() {
+    // The defaults: a 256 MiB budget, 64 MiB frames at most.
+    let sim = Sim::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Four peers announce the largest frame and send one byte of it every 100 ms.
+    let hogs: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = sim.conn();
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                write_raw(&mut c.stream, &(64u32 << 20).to_le_bytes());
+                while !stop.load(Ordering::SeqCst) {
+                    if std::io::Write::write_all(&mut c.stream, &[0x5a]).is_err() {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+    // A smaller frame trickled the same way loses its reservation, and its connection, at its
+    // deadline: ten seconds and one per MiB.
+    let mut slow = sim.conn();
+    write_raw(&mut slow.stream, &(2u32 << 20).to_le_bytes());
+    let started = std::time::Instant::now();
+    thread::sleep(Duration::from_millis(300));
+    // Honest small requests are served all the while.
+    for n in 0..50 {
+        let mut client = sim.client();
+        let reply = client
+            .process("API.GetClients", None)
+            .unwrap_or_else(|e| panic!("honest call {n}: {}", e.to_json()));
+        assert_eq!(code(&reply), 0, "honest call {n}: {reply}");
+    }
+    slow.stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let closed_after = loop {
+        let _ = std::io::Write::write_all(&mut slow.stream, &[0x5a]);
+        let mut buf = [0u8; 1];
+        match slow.stream.read(&mut buf) {
+            Ok(0) => break started.elapsed(),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break started.elapsed(),
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the trickled frame was never cut off"
+        );
+    };
+    assert!(
+        closed_after >= Duration::from_secs(11),
+        "cut off early: {closed_after:?}"
+    );
+    stop.store(true, Ordering::SeqCst);
+    for hog in hogs {
+        hog.join().unwrap();
+    }
+}

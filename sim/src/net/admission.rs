@@ -248,22 +248,38 @@ pub fn read_auth_frame(stream: &TcpStream, ticket: &Ticket, limits: &Limits) -> 
     Some(first)
 }
 
-/// The --max-buffered-bytes budget: bytes of request frames being received or decoded, over all
-/// connections.
+/// The --max-buffered-bytes budget: bytes of request frames being received or decoded, and what
+/// parsing them is expected to cost, over all connections.
+///
+/// Large reservations (over LARGE) may together hold at most the budget less a part kept for
+/// small ones (SMALL_SHARE, a quarter of it at most), so peers that announce big frames and
+/// trickle them in can never keep small requests out; a slow frame also loses its reservation
+/// at its deadline (crate::session).
 pub struct Budget {
     cap: usize,
     used: AtomicUsize,
+    used_large: AtomicUsize,
 }
 
-/// Bytes of one request frame counted against the budget until it is dropped.
+/// A reservation over this is large.
+pub const LARGE: usize = 1024 * 1024;
+/// What large reservations leave to small ones: this much, or a quarter of a smaller budget.
+pub const SMALL_SHARE: usize = 16 * 1024 * 1024;
+
+/// Bytes counted against the budget until dropped.
 pub struct Reserved<'a> {
-    used: &'a AtomicUsize,
+    budget: &'a Budget,
     bytes: usize,
 }
 
 impl Drop for Reserved<'_> {
     fn drop(&mut self) {
-        self.used.fetch_sub(self.bytes, Ordering::SeqCst);
+        self.budget.used.fetch_sub(self.bytes, Ordering::SeqCst);
+        if self.bytes > LARGE {
+            self.budget
+                .used_large
+                .fetch_sub(self.bytes, Ordering::SeqCst);
+        }
     }
 }
 
@@ -272,22 +288,40 @@ impl Budget {
         Budget {
             cap,
             used: AtomicUsize::new(0),
+            used_large: AtomicUsize::new(0),
         }
+    }
+
+    /// What large reservations may hold together.
+    pub fn large_cap(&self) -> usize {
+        self.cap - SMALL_SHARE.min(self.cap / 4)
     }
 
     pub fn cap(&self) -> usize {
         self.cap
     }
 
-    /// Counts `bytes` against the budget, or refuses when they would pass it.
+    /// Counts `bytes` against the budget, or refuses when they would pass it (or, for a large
+    /// reservation, the part large ones may hold).
     pub fn reserve(&self, bytes: usize) -> Option<Reserved<'_>> {
-        self.used
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                used.checked_add(bytes).filter(|&total| total <= self.cap)
-            })
-            .ok()?;
+        let within = |counter: &AtomicUsize, cap: usize| {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                    used.checked_add(bytes).filter(|&total| total <= cap)
+                })
+                .is_ok()
+        };
+        if bytes > LARGE && !within(&self.used_large, self.large_cap()) {
+            return None;
+        }
+        if !within(&self.used, self.cap) {
+            if bytes > LARGE {
+                self.used_large.fetch_sub(bytes, Ordering::SeqCst);
+            }
+            return None;
+        }
         Some(Reserved {
-            used: &self.used,
+            budget: self,
             bytes,
         })
     }

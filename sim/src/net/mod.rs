@@ -57,6 +57,7 @@ impl Server {
                 max_frame: options.max_frame,
                 budget: Budget::new(options.max_buffered),
                 reply_encoding: options.double.reply_encoding,
+                idle_timeout: options.idle_timeout,
             },
             limits: Limits {
                 max_frame: options.max_frame,

@@ -4,11 +4,13 @@
 //! until DISCONNECT, a closing fault, or the peer goes. Shared state is touched only inside
 //! Engine::process, so a slow or hostile peer only ever stalls its own thread.
 
+pub mod cost;
 pub mod trace;
 
 use std::io::{self, BufReader};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::double::dialect::ReplyEncoding;
@@ -38,6 +40,46 @@ pub struct Service {
     pub budget: Budget,
     /// --reply-encoding: the bytes every reply's text is written as.
     pub reply_encoding: ReplyEncoding,
+    /// --idle-timeout: the socket's timeout between reads.
+    pub idle_timeout: Duration,
+}
+
+/// How long a request frame of `len` bytes may take to arrive once its length is read: ten
+/// seconds plus one per MiB, so an honest client on a slow link gets its frame in, and a peer
+/// that trickles a big one does not hold its share of the budget for longer.
+fn frame_deadline(len: usize) -> Duration {
+    Duration::from_secs(10 + (len / (1024 * 1024)) as u64)
+}
+
+/// The session's socket, read by one deadline while a frame's body is read (`until`), and by the
+/// idle timeout alone otherwise.
+struct FrameReader<'a> {
+    stream: &'a TcpStream,
+    until: Option<Instant>,
+    idle: Duration,
+    /// The read timeout the socket has now.
+    set: Duration,
+}
+
+impl io::Read for FrameReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let timeout = match self.until {
+            None => self.idle,
+            Some(until) => {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                left.min(self.idle)
+            }
+        };
+        // Between frames the socket keeps the idle timeout: no system call per read for it.
+        if timeout != self.set {
+            self.stream.set_read_timeout(Some(timeout))?;
+            self.set = timeout;
+        }
+        io::Read::read(&mut &*self.stream, buf)
+    }
 }
 
 enum Auth {
@@ -78,7 +120,15 @@ impl Service {
         }
         // Buffered so that a small request, prefix and body, comes in one read; bytes of a
         // request that follows at once stay in the buffer for the next turn.
-        let mut requests = BufReader::with_capacity(REQUEST_READ_BUFFER, &stream);
+        let mut requests = BufReader::with_capacity(
+            REQUEST_READ_BUFFER,
+            FrameReader {
+                stream: &stream,
+                until: None,
+                idle: self.idle_timeout,
+                set: self.idle_timeout,
+            },
+        );
         loop {
             let Ok(len) = read_len(&mut requests, self.max_frame) else {
                 return;
@@ -96,11 +146,32 @@ impl Service {
                 let _ = self.send(&stream, &busy.to_json());
                 return;
             };
+            // A frame that trickles in loses its reservation at its deadline, with its connection.
+            requests.get_mut().until = Some(Instant::now() + frame_deadline(len));
             let Ok(frame) = read_body(&mut requests, len, 0) else {
                 return;
             };
+            requests.get_mut().until = None;
             let Some(plain) = self.cipher.decrypt_owned(frame) else {
                 return;
+            };
+            let expected = cost::parsed(&plain);
+            let Some(parsing) = self.budget.reserve(expected) else {
+                drop(plain);
+                drop(reserved);
+                let busy = Reply::error(
+                    TOO_LARGE,
+                    &format!(
+                        "request of {len} bytes not evaluated: parsed it would take about \
+                         {expected} bytes, more than --max-buffered-bytes ({}) leaves free now; \
+                         send less at once, or try again",
+                        self.budget.cap()
+                    ),
+                );
+                if self.send(&stream, &busy.to_json()).is_err() {
+                    return;
+                }
+                continue;
             };
             if let Some(trace) = &self.trace {
                 trace.write(&plain);
@@ -141,6 +212,7 @@ impl Service {
             // before the peer can see the reply.
             drop(plain);
             drop(reserved);
+            drop(parsing);
             if self.send(&stream, &reply).is_err() {
                 return;
             }
