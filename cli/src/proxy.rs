@@ -11,6 +11,7 @@ use mikrobill_sim::options::{byte_size, UsageError};
 use mikrobill_sim::os::file::open_private_append;
 use mikrobill_sim::os::{self, signal};
 use mikrobill_sim::redact;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -58,6 +59,18 @@ pub struct Options {
     /// Refuse connections beyond N at once
     #[arg(long, value_name = "N", default_value = "256", value_parser = connections)]
     max_connections: usize,
+    /// Close a client that sends nothing for SECS (its core connection with it)
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = idle_seconds)]
+    idle_timeout: u64,
+}
+
+fn idle_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!(
+            "not a whole number of seconds of at least 1: {text}"
+        )),
+        Ok(secs) => Ok(secs),
+    }
 }
 
 fn record_bytes(text: &str) -> Result<usize, UsageError> {
@@ -79,11 +92,14 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn write(&self, line: &Value) {
-        let mut text = line.to_string();
-        text.push('\n');
+    /// Writes one line straight into the file's buffer (no copy of it as a string first).
+    fn write(&self, line: &impl serde::Serialize) {
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.flush()) {
+        let written = serde_json::to_writer(&mut *file, line)
+            .map_err(io::Error::from)
+            .and_then(|()| file.write_all(b"\n"))
+            .and_then(|()| file.flush());
+        if let Err(e) = written {
             eprintln!("mb proxy: cannot write the record file: {e}");
         }
     }
@@ -100,6 +116,7 @@ struct Shared {
     recorder: Recorder,
     upstream: Vec<SocketAddr>,
     max_record: usize,
+    idle_timeout: Duration,
     /// Both sockets of every live connection, so that shutdown can end them.
     live: Mutex<HashMap<u64, (TcpStream, TcpStream)>>,
     active: AtomicUsize,
@@ -112,10 +129,11 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// One frame as it went by: its announced length and, when not over --max-record, its bytes.
-struct Seen {
+/// One frame as it went by: its announced length and, when not over --max-record, its bytes
+/// (borrowed from the buffer it is forwarded from, so the frame is held once).
+struct Seen<'a> {
     len: usize,
-    bytes: Option<Vec<u8>>,
+    bytes: Option<&'a [u8]>,
 }
 
 enum Relayed {
@@ -135,7 +153,7 @@ fn relay_frame(
     from: &mut TcpStream,
     to: &mut TcpStream,
     keep: usize,
-    seen: impl FnOnce(Seen),
+    seen: impl FnOnce(Seen<'_>),
 ) -> io::Result<Relayed> {
     let mut prefix = [0u8; 4];
     let mut got = 0;
@@ -167,7 +185,7 @@ fn relay_frame(
         }
         seen(Seen {
             len,
-            bytes: Some(frame[4..].to_vec()),
+            bytes: Some(&frame[4..]),
         });
         to.write_all(&frame)?;
         return Ok(Relayed::Frame);
@@ -192,12 +210,48 @@ fn relay_frame(
 struct Pending {
     started: Instant,
     line: Map<String, Value>,
+    /// The request's value as the client wrote it (passwords redacted), written in the place of
+    /// the line's "value": kept as text, never built into a tree, so a big value costs its size.
+    value: Option<Box<RawValue>>,
 }
 
-/// What a client frame said, minus every secret: an auth message keeps only its login.
-fn describe_request(shared: &Shared, seen: &Seen, first: bool) -> Map<String, Value> {
+/// A request as the proxy reads it: its path, and its value left as text.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    path: String,
+    #[serde(default)]
+    value: Option<Box<RawValue>>,
+}
+
+/// A record line: `line`, with `value` written as raw text where the line has its "value".
+struct LineOut<'a> {
+    line: &'a Map<String, Value>,
+    value: Option<&'a RawValue>,
+}
+
+impl serde::Serialize for LineOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.line.len()))?;
+        for (key, item) in self.line {
+            match (key.as_str(), self.value) {
+                ("value", Some(raw)) => map.serialize_entry(key, raw)?,
+                _ => map.serialize_entry(key, item)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// What a client frame said, minus every secret: an auth message keeps only its login; a request
+/// its path and its value as text (passwords redacted), returned beside the line.
+fn describe_request(
+    shared: &Shared,
+    seen: &Seen,
+    first: bool,
+) -> (Map<String, Value>, Option<Box<RawValue>>) {
     let mut line = Map::new();
-    let Some(bytes) = &seen.bytes else {
+    let Some(bytes) = seen.bytes else {
         line.insert("kind".into(), json!("undecryptable"));
         line.insert(
             "request_error".into(),
@@ -206,47 +260,69 @@ fn describe_request(shared: &Shared, seen: &Seen, first: bool) -> Map<String, Va
                 seen.len
             )),
         );
-        return line;
+        return (line, None);
     };
-    let parsed = shared
-        .cipher
-        .decrypt(bytes)
-        .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
-    match parsed {
-        Some(Value::Object(message)) if first && message.contains_key("auth") => {
-            let login = message
-                .get("auth")
-                .and_then(|a| a.get("login"))
-                .cloned()
-                .unwrap_or(Value::Null);
+    let plain = shared.cipher.decrypt(bytes);
+    if first {
+        #[derive(serde::Deserialize)]
+        struct Auth {
+            #[serde(default)]
+            login: Value,
+        }
+        #[derive(serde::Deserialize)]
+        struct AuthProbe {
+            auth: Option<Auth>,
+        }
+        let probe = plain
+            .as_deref()
+            .and_then(|p| serde_json::from_slice::<AuthProbe>(p).ok());
+        if let Some(AuthProbe { auth: Some(auth) }) = probe {
             line.insert("kind".into(), json!("auth"));
-            line.insert("login".into(), login);
-        }
-        Some(Value::Object(mut message)) if message.get("path").is_some_and(Value::is_string) => {
-            let path = message.remove("path").unwrap_or_default();
-            if path == DISCONNECT_PATH {
-                line.insert("kind".into(), json!("disconnect"));
-            } else {
-                line.insert("kind".into(), json!("process"));
-                let mut value = message.remove("value").unwrap_or(Value::Null);
-                // Passwords stay out of the file; replay matches such a request by the rest.
-                redact::passwords(path.as_str().unwrap_or(""), &mut value, redact::REDACTED);
-                line.insert("path".into(), path);
-                line.insert("value".into(), value);
-            }
-        }
-        _ => {
-            line.insert("kind".into(), json!("undecryptable"));
-            line.insert(
-                "request_error".into(),
-                json!(format!(
-                    "a frame of {} bytes that does not decrypt to a request with the given keys",
-                    seen.len
-                )),
-            );
+            line.insert("login".into(), auth.login);
+            return (line, None);
         }
     }
-    line
+    let request = plain
+        .as_deref()
+        .and_then(|p| serde_json::from_slice::<Envelope>(p).ok());
+    let Some(Envelope { path, value }) = request else {
+        line.insert("kind".into(), json!("undecryptable"));
+        line.insert(
+            "request_error".into(),
+            json!(format!(
+                "a frame of {} bytes that does not decrypt to a request with the given keys",
+                seen.len
+            )),
+        );
+        return (line, None);
+    };
+    drop(plain);
+    if path == DISCONNECT_PATH {
+        line.insert("kind".into(), json!("disconnect"));
+        return (line, None);
+    }
+    line.insert("kind".into(), json!("process"));
+    line.insert("path".into(), json!(path));
+    // Its place in the line; LineOut writes the text there.
+    line.insert("value".into(), Value::Null);
+    let value = value.map(|raw| without_passwords(&path, raw));
+    (line, value)
+}
+
+/// `raw` with the passwords it sets redacted (sim's redact rule); parsed into a tree only when
+/// its text may hold one, and re-encoded only when one was found.
+fn without_passwords(path: &str, raw: Box<RawValue>) -> Box<RawValue> {
+    if !redact::may_set_password(raw.get().as_bytes()) && !redact::may_set_password(path.as_bytes())
+    {
+        return raw;
+    }
+    let Ok(mut value) = serde_json::from_str::<Value>(raw.get()) else {
+        return raw;
+    };
+    if !redact::passwords(path, &mut value, redact::REDACTED) {
+        return raw;
+    }
+    serde_json::value::to_raw_value(&value).unwrap_or(raw)
 }
 
 fn describe_reply(shared: &Shared, seen: &Seen, line: &mut Map<String, Value>) {
@@ -285,7 +361,10 @@ fn finish_line(id: u64, pending: Pending, shared: &Shared) {
     let rtt = pending.started.elapsed().as_secs_f64() * 1000.0;
     line.insert("connection".into(), json!(id));
     line.insert("rtt_ms".into(), json!((rtt * 1000.0).round() / 1000.0));
-    shared.recorder.write(&Value::Object(line));
+    shared.recorder.write(&LineOut {
+        line: &line,
+        value: pending.value.as_deref(),
+    });
 }
 
 fn record_note(shared: &Shared, id: u64, kind: &str, note: String) {
@@ -331,20 +410,39 @@ fn client_to_core(
         let queue_it = |seen: Seen| {
             let mut line = Map::new();
             line.insert("time_ms".into(), json!(now_ms()));
-            line.extend(describe_request(shared, &seen, first));
+            let (described, value) = describe_request(shared, &seen, first);
+            line.extend(described);
             // The round trip runs from the request handed on to the reply fully read back.
             let started = Instant::now();
             queue
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push_back(Pending { started, line });
+                .push_back(Pending {
+                    started,
+                    line,
+                    value,
+                });
         };
         let relayed = relay_frame(&mut client, &mut core, shared.max_record, queue_it);
+        let idle = matches!(&relayed, Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut));
+        if idle {
+            // Past --idle-timeout without a request: both sides go, and with them the slot.
+            record_note(
+                shared,
+                id,
+                "idle",
+                "the client sent nothing within --idle-timeout: closed".into(),
+            );
+            let _ = core.shutdown(Shutdown::Both);
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
         if !another_frame_may_follow(relayed, shared, id, "client") {
             break;
         }
         first = false;
     }
+    // The core may still answer what was sent; it closes its side after.
     let _ = core.shutdown(Shutdown::Write);
 }
 
@@ -363,6 +461,7 @@ fn serve(id: u64, client: TcpStream, shared: Arc<Shared>) {
     };
     let _ = client.set_nodelay(true);
     let _ = core.set_nodelay(true);
+    let _ = client.set_read_timeout(Some(shared.idle_timeout));
     let (Ok(client2), Ok(core2), Ok(client3), Ok(core3)) = (
         client.try_clone(),
         core.try_clone(),
@@ -420,6 +519,7 @@ fn core_to_client(
                     ("time_ms".to_string(), json!(now_ms())),
                     ("kind".to_string(), json!("unsolicited")),
                 ]),
+                value: None,
             });
             describe_reply(shared, &seen, &mut pending.line);
             finish_line(id, pending, shared);
@@ -429,7 +529,9 @@ fn core_to_client(
             break;
         }
     }
-    let _ = client.shutdown(Shutdown::Write);
+    // The core is gone: so is the client's connection (an idle client would otherwise hold its
+    // slot with nothing behind it, and learn of it only at its next request).
+    let _ = client.shutdown(Shutdown::Both);
 }
 
 fn run(o: Options) -> Result<(), String> {
@@ -451,6 +553,7 @@ fn run(o: Options) -> Result<(), String> {
         },
         upstream,
         max_record: o.max_record,
+        idle_timeout: Duration::from_secs(o.idle_timeout),
         live: Mutex::default(),
         active: AtomicUsize::new(0),
         next_id: AtomicU64::new(1),

@@ -6,6 +6,7 @@ use mikrobill::protocol::message;
 use mikrobill_testkit::sim::*;
 use serde_json::Value;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -321,4 +322,123 @@ fn a_stream_that_stops_being_frames_is_copied_through_and_noted() {
         notes[0]["note"],
         "client sent a length prefix of 5: copied through unparsed"
     );
+}
+
+/// The proxy's peak resident memory so far, in bytes (Linux VmHWM).
+fn peak_rss(p: &Sim) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kb * 1024
+}
+
+#[test]
+fn clients_whose_core_connection_closed_give_their_slots_back() {
+    let dir = TempDir::new("upstream-closed");
+    let record = dir.0.join("r.jsonl");
+    // The core closes connections idle for a second.
+    let core = mb(&["serve", "--idle-timeout", "1"]);
+    let p = proxy(core.port, record.to_str().unwrap(), &[]);
+    // Every one of the proxy's 256 slots taken by an authenticated client that then idles.
+    let mut idle: Vec<Conn> = (0..256).map(|_| p.conn()).collect();
+    std::thread::sleep(Duration::from_millis(2500));
+    // Each learns that its connection is gone (the proxy closed it), and a new client is served.
+    for c in &mut idle {
+        c.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(c.closed_without_reply(), "an idle client was left open");
+    }
+    let mut honest = p.client();
+    assert_eq!(code(&call(&mut honest, "API.GetClients", None)), 0);
+    drop(idle);
+    stop(p);
+}
+
+#[test]
+fn a_client_that_sends_nothing_is_closed_at_the_idle_timeout() {
+    let dir = TempDir::new("idle-client");
+    let record = dir.0.join("r.jsonl");
+    let core = mb(&["serve"]);
+    let p = proxy(core.port, record.to_str().unwrap(), &["--idle-timeout", "1"]);
+    let mut silent = p.tcp();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1];
+    let n = std::io::Read::read(&mut silent, &mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    stop(p);
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(text.contains(r#""kind":"idle""#), "{text}");
+}
+
+#[test]
+fn a_recorded_frame_is_held_once_not_built_into_a_tree() {
+    const REQUEST: usize = 16 << 20;
+    let dir = TempDir::new("proxy-memory");
+    let record = dir.0.join("r.jsonl");
+    let core = mb(&["serve"]);
+    let p = proxy(
+        core.port,
+        record.to_str().unwrap(),
+        &["--max-record", "32MiB"],
+    );
+    let baseline = peak_rss(&p);
+    // 16 MiB of `[0,0,...]`: eight million values, which as a tree took 400 MB.
+    let mut text = String::with_capacity(REQUEST + 64);
+    text.push_str(r#"{"path":"API.Client.633824158637492","value":[0"#);
+    while text.len() < REQUEST {
+        text.push_str(",0");
+    }
+    text.push_str("]}");
+    let frame = Arc::new(cipher().encrypt(text.as_bytes()));
+    let peers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = p.conn();
+            let frame = Arc::clone(&frame);
+            std::thread::spawn(move || {
+                c.stream
+                    .set_read_timeout(Some(Duration::from_secs(60)))
+                    .unwrap();
+                write_frame(&mut c.stream, &frame).unwrap();
+                c.recv().expect("the core's reply")
+            })
+        })
+        .collect();
+    for peer in peers {
+        peer.join().unwrap();
+    }
+    let peak = peak_rss(&p);
+    stop(p);
+    println!(
+        "mb proxy: 4 requests of {} MiB at once, peak {} MiB over a baseline of {} MiB",
+        REQUEST >> 20,
+        (peak - baseline) >> 20,
+        baseline >> 20
+    );
+    // Per request in flight: the frame, its decrypted text and the value's text kept for the
+    // line, three times its size.
+    assert!(
+        peak < baseline + 4 * 3 * REQUEST + (16 << 20),
+        "peak {} MiB over a baseline of {} MiB",
+        peak >> 20,
+        baseline >> 20
+    );
+    // The line holds the value as sent.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let line = recorded
+        .lines()
+        .find(|l| l.contains(r#""kind":"process""#))
+        .expect("a process line");
+    assert!(line.contains(r#""value":[0,0,0"#), "{}", &line[..200]);
 }
