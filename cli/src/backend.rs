@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mikrobill::{Client, Error};
+use mikrobill::{CancelToken, Client, Error};
 
 use crate::args::{ConnectionArgs, GatewayArgs};
 use crate::connection;
@@ -71,6 +71,22 @@ impl Backend {
             Backend::Gateway(gateway) => {
                 gateway.process(path, value_json).map_err(Failure::Gateway)
             }
+        }
+    }
+
+    /// [`Backend::process`], cancelled by `token` (code 9011) when it talks to a core; through a
+    /// gateway the HTTP call runs to its end or its timeout.
+    pub fn process_cancellable(
+        &mut self,
+        path: &str,
+        value_json: Option<&str>,
+        token: &CancelToken,
+    ) -> Result<Vec<u8>, Failure> {
+        match self {
+            Backend::Core(client) => client
+                .process_bytes(path, value_json, Some(token))
+                .map_err(Failure::Library),
+            Backend::Gateway(_) => self.process(path, value_json),
         }
     }
 

@@ -142,7 +142,8 @@ pub fn describe(error: &Error) -> String {
         Error::MalformedReply(what) => format!("the reply is malformed: {what}"),
         Error::InvalidArgument(what) => format!("invalid request: {what}"),
         Error::InvalidKey(what) => format!("the encryption key is unusable: {what}"),
-        other => other.to_string(),
+        // The library's own text already names the code (and its detail).
+        other => return other.to_string(),
     };
     format!("{what} (code {code})")
 }

@@ -4,7 +4,10 @@
 mod helper;
 
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
+
+use mikrobill::CancelToken;
 
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
@@ -67,9 +70,10 @@ pub fn run(args: ShellArgs, gateway: &GatewayArgs) -> i32 {
         timing: false,
     };
     let prompt = format!("{target}> ");
-    loop {
-        let line = match editor.readline(&prompt) {
-            Ok(line) => line,
+    cancel_on_ctrl_c();
+    'session: loop {
+        let text = match editor.readline(&prompt) {
+            Ok(text) => text,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
@@ -77,57 +81,11 @@ pub fn run(args: ShellArgs, gateway: &GatewayArgs) -> i32 {
                 break;
             }
         };
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if sets_password(line) {
-            eprintln!("mb: this line sets a password, so it is not kept in the history");
-        } else {
-            let _ = editor.add_history_entry(line);
-        }
-        if let Some(command) = line.strip_prefix('\\') {
-            if !session.backslash(command) {
-                break;
+        // Several pasted lines come as one text: each runs, in order.
+        for line in text.lines() {
+            if !run_line(line.trim(), &mut editor, &mut backend, &mut session) {
+                break 'session;
             }
-            continue;
-        }
-        let (path, value_text) = match line.split_once(char::is_whitespace) {
-            Some((path, rest)) => (path, Some(rest.trim())),
-            None => (line, None),
-        };
-        let value = match value_text.map(load_value).transpose() {
-            Ok(v) => v,
-            Err(message) => {
-                eprintln!("mb: {message}");
-                continue;
-            }
-        };
-        let started = Instant::now();
-        let result = backend.process(path, value.as_deref());
-        let elapsed = started.elapsed();
-        match result {
-            Ok(reply) => {
-                // The shell shows text: a reply that is not UTF-8 gets U+FFFD for the bytes that
-                // are not (`mb process` prints the bytes themselves).
-                let reply = String::from_utf8_lossy(&reply);
-                println!("{}", format_reply(&reply, session.style));
-                if let Some(problem) = reply_problem(&reply) {
-                    eprintln!("mb: {problem}");
-                }
-                if let (Some(helper), Ok(parsed)) = (
-                    editor.helper_mut(),
-                    mikrobill::protocol::phpjson::parse(&reply),
-                ) {
-                    let mut found = Vec::new();
-                    paths::guids_in(&parsed, &mut found);
-                    helper.guids.extend(found);
-                }
-            }
-            Err(failure) => eprintln!("mb: {}", failure.describe()),
-        }
-        if session.timing {
-            println!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
         }
     }
     if let Some(file) = &history {
@@ -180,6 +138,87 @@ fn on_off(on: bool) -> &'static str {
 }
 
 /// A value typed on the line, or `@FILE`; standard input is the terminal here, so no `-`.
+/// Runs one line of the shell; false means leave.
+fn run_line(
+    line: &str,
+    editor: &mut Editor<ShellHelper, FileHistory>,
+    backend: &mut Backend,
+    session: &mut Session,
+) -> bool {
+    if line.is_empty() {
+        return true;
+    }
+    if sets_password(line) {
+        eprintln!("mb: this line sets a password, so it is not kept in the history");
+    } else {
+        let _ = editor.add_history_entry(line);
+    }
+    if let Some(command) = line.strip_prefix('\\') {
+        return session.backslash(command);
+    }
+    let (path, value_text) = match line.split_once(char::is_whitespace) {
+        Some((path, rest)) => (path, Some(rest.trim())),
+        None => (line, None),
+    };
+    let value = match value_text.map(load_value).transpose() {
+        Ok(v) => v,
+        Err(message) => {
+            eprintln!("mb: {message}");
+            return true;
+        }
+    };
+    let started = Instant::now();
+    let token = CancelToken::new();
+    *in_flight() = Some(token.clone());
+    let result = backend.process_cancellable(path, value.as_deref(), &token);
+    *in_flight() = None;
+    let elapsed = started.elapsed();
+    match result {
+        Ok(reply) => {
+            // The shell shows text: a reply that is not UTF-8 gets U+FFFD for the bytes that
+            // are not (`mb process` prints the bytes themselves).
+            let reply = String::from_utf8_lossy(&reply);
+            println!("{}", format_reply(&reply, session.style));
+            if let Some(problem) = reply_problem(&reply) {
+                eprintln!("mb: {problem}");
+            }
+            if let (Some(helper), Ok(parsed)) = (
+                editor.helper_mut(),
+                mikrobill::protocol::phpjson::parse(&reply),
+            ) {
+                let mut found = Vec::new();
+                paths::guids_in(&parsed, &mut found);
+                helper.guids.extend(found);
+            }
+        }
+        Err(failure) => eprintln!("mb: {}", failure.describe()),
+    }
+    if session.timing {
+        println!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+    }
+    true
+}
+
+/// The token of the request in flight, which Ctrl-C cancels.
+fn in_flight() -> std::sync::MutexGuard<'static, Option<CancelToken>> {
+    static IN_FLIGHT: Mutex<Option<CancelToken>> = Mutex::new(None);
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Ctrl-C while a request runs cancels that request (code 9011) and the shell goes on; while a
+/// line is edited rustyline reads it as a key and clears the line. Without this, the terminal's
+/// SIGINT would end the shell in the middle of a slow request.
+fn cancel_on_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if let Some(token) = in_flight().as_ref() {
+            token.cancel();
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("mb: Ctrl-C will end the shell rather than cancel a request: {e}");
+    }
+}
+
 /// Whether a request line sets an account password (by `mikrobill_sim::redact`'s rule), so that
 /// it stays out of the history file. A value that does not parse counts as setting one when the
 /// line names a password at all: better a line missing from the history than a password in it.

@@ -6,8 +6,8 @@ use mikrobill::protocol::message;
 use mikrobill_testkit::sim::*;
 use serde_json::Value;
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 fn mb(args: &[&str]) -> Sim {
@@ -363,7 +363,11 @@ fn a_client_that_sends_nothing_is_closed_at_the_idle_timeout() {
     let dir = TempDir::new("idle-client");
     let record = dir.0.join("r.jsonl");
     let core = mb(&["serve"]);
-    let p = proxy(core.port, record.to_str().unwrap(), &["--idle-timeout", "1"]);
+    let p = proxy(
+        core.port,
+        record.to_str().unwrap(),
+        &["--idle-timeout", "1"],
+    );
     let mut silent = p.tcp();
     silent
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -292,3 +292,69 @@ fn shell_asks_for_the_password_on_the_terminal() {
     drop(t);
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[test]
+fn ctrl_c_cancels_a_slow_request_and_every_pasted_line_runs() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mb"));
+    command.arg("serve");
+    let sim = Sim::launch_command(command).admin("127.0.0.1:0").start();
+    // Requests for API.Slow wait 30 s before the simulator answers.
+    let admin = sim.admin.clone().unwrap();
+    let body = r#"{"path":"API.Slow","action":"delay","delay_ms":30000}"#;
+    let mut http = std::net::TcpStream::connect(&admin).unwrap();
+    std::io::Write::write_all(
+        &mut http,
+        format!(
+            "POST /api/faults HTTP/1.0\r\nHost: {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut http, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+
+    let home = temp_home("cancel");
+    let t = Terminal::start("cancel", &home, sim.port, &[]);
+    let prompt = format!("api@127.0.0.1:{}> ", sim.port);
+    t.wait_for(&prompt);
+    t.type_text("API.Slow");
+    t.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let pressed = Instant::now();
+    t.keys(&["C-c"]);
+    t.wait_for("mb: Cancelled waiting for the reply; the request was not resent (code 9011)\n");
+    assert!(
+        pressed.elapsed() < Duration::from_secs(5),
+        "the request was not cancelled at once"
+    );
+    // The shell goes on.
+    t.type_text("API.Client.633824158637492.BillingInfo.Money");
+    t.keys(&["Enter"]);
+    t.wait_for(r#"{"return":"100.01","code":0}"#);
+
+    // Two lines pasted at once (bracketed paste), then Enter: both run, in order.
+    let o = t.tmux(&[
+        "set-buffer",
+        "API.Client.633824158637492.AutorizeInfo.Name\nAPI.Client.9527563927532953.AutorizeInfo.Name",
+    ]);
+    assert!(o.status.success(), "set-buffer: {}", text(&o.stderr));
+    let o = t.tmux(&["paste-buffer", "-p", "-t", "t"]);
+    assert!(o.status.success(), "paste-buffer: {}", text(&o.stderr));
+    std::thread::sleep(Duration::from_millis(200));
+    t.keys(&["Enter"]);
+    // Raw output shows the core's text as sent: "Иванов..." and "Петров..." escaped.
+    let (ivanov, petrov) = (
+        r#"{"return":"\u0418\u0432\u0430\u043d\u043e\u0432 "#,
+        r#"{"return":"\u041f\u0435\u0442\u0440\u043e\u0432 "#,
+    );
+    t.wait_for(petrov);
+    let screen = t.screen();
+    let first = screen.find(ivanov).expect("the first pasted line ran");
+    assert!(
+        screen[first..].contains(petrov),
+        "the second pasted line ran after the first:\n{screen}"
+    );
+    drop(t);
+}
