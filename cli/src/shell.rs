@@ -243,7 +243,7 @@ fn load_value(text: &str) -> Result<String, String> {
     if text.starts_with('@') {
         return value::load(text);
     }
-    value::check(text)?;
+    value::check(text, value::Hint::Json)?;
     Ok(text.to_string())
 }
 

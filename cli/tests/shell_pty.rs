@@ -206,7 +206,7 @@ fn shell_completes_paths_and_guids_toggles_output_and_keeps_history() {
     // A bare word gets the hint and the session goes on; a server error shows its code.
     t.type_text("API.Client.633824158637492.AutorizeInfo.Name Петров");
     t.keys(&["Enter"]);
-    t.wait_for("write it in quotes: '\"Петров\"'");
+    t.wait_for("write it in quotes: \"Петров\"\n");
     t.type_text("API.Client.1.BillingInfo.Money");
     t.keys(&["Enter"]);
     t.wait_for("mb: the server answered code 202");
