@@ -500,6 +500,54 @@ fn passwords_are_masked_in_the_journal_however_they_are_set() {
 }
 
 #[test]
+fn the_journal_shows_reply_texts_and_refused_logins_but_no_password() {
+    let d = start(&[], None);
+    assert!(!session(d.sim.port, DEMO_LOGIN, "wrong password", false));
+    let mut c = d.sim.client();
+    call(&mut c, NAME, None);
+    let pw = format!("API.Client.633824158637492.AutorizeInfo.Accounts.{IVANOV_ACC}.Password");
+    call(&mut c, &pw, None);
+    let account = format!("API.Client.633824158637492.AutorizeInfo.Accounts.{IVANOV_ACC}");
+    call(&mut c, &account, Some(r#"["Password","IP"]"#));
+    c.disconnect();
+    let (_, journal) = http(&d.admin, "GET", "/api/journal", None);
+    assert!(
+        !journal.contains("pass1"),
+        "an account password in the journal: {journal}"
+    );
+    let entries = parse(&journal)["entries"].as_array().unwrap().clone();
+    // The refused login: who tried, and what they were told; not counted as a request.
+    assert_eq!(entries[0]["source"], "login_refused");
+    assert_eq!(entries[0]["cashier"], DEMO_LOGIN);
+    assert!(
+        entries[0]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("incorrect login or password"),
+        "{}",
+        entries[0]
+    );
+    assert_eq!(d.get("/api/counts")["requests"], 3);
+    assert_eq!(d.get("/api/counts")["auths_refused"], 1);
+    // A reply's text, as the core wrote it.
+    assert!(
+        entries[1]["reply"]
+            .as_str()
+            .unwrap()
+            .starts_with(r#"{"return":""#),
+        "{}",
+        entries[1]
+    );
+    // Replies that may hold an account password are not shown.
+    for entry in &entries[2..4] {
+        assert_eq!(
+            entry["reply"], "(not shown: it may hold an account password)",
+            "{entry}"
+        );
+    }
+}
+
+#[test]
 fn a_non_loopback_control_port_is_refused_unless_allowed() {
     let (status, err) = start_fails(&["--admin", "0.0.0.0:0"]);
     assert_eq!(status, Some(1));

@@ -98,11 +98,18 @@ async function main() {
     { encoding: "utf8", timeout: TIMEOUT });
   assert.equal(out, '{"return":"Unlimited 100","code":0}\n{"return":"OK","code":0}\n' +
     '{"return":"Huge","code":' + CODE_MAX + '}\n' +
-    '[{"return":"OK","code":0,"path":"API.Client.633824158637492.AutorizeInfo.Accounts.28236356495083.Password"}]\n');
+    '[{"return":"OK","code":0,"path":"API.Client.633824158637492.AutorizeInfo.Accounts.28236356495083.Password"}]\n' +
+    '101\n');
 
   const stubRow = page.locator("#journal tr", { hasText: "API.Tariffs.7.Name" });
   await stubRow.waitFor();
   assert.match(await stubRow.innerText(), /stub #1/);
+  // The reply's text is in the row.
+  assert.match(await stubRow.innerText(), /\{"return":"Unlimited 100","code":0\}/);
+  // The refused login: its row names the login tried and the reason.
+  const refused = page.locator("#journal tr", { hasText: "login refused" });
+  await refused.waitFor();
+  assert.match(await refused.innerText(), /\bapi\b[\s\S]*incorrect login or password/);
   const setRow = page.locator("#journal tr", { hasText: "Renamed from the extension" });
   await setRow.waitFor();
   assert.match(await setRow.innerText(), /api/);

@@ -13,3 +13,7 @@ echo $api->Process('API.Reports.Huge'), "\n";
 echo $api->Process('API.Client.633824158637492', array('AutorizeInfo' => array('Accounts' => array(
     '28236356495083' => array('Password' => 'batch-secret-7'))))), "\n";
 $api->Close();
+// A login the simulator refuses: the dashboard shows who was refused and why.
+$wrong = new MikroBILL_API('127.0.0.1', (int)$argv[1], 'api', 'not-the-password',
+    'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=', 'EBESExQVFhcYGRobHB0eHw==');
+echo json_decode($wrong->Process('API.GetClients'), true)['code'], "\n";

@@ -24,6 +24,8 @@ pub enum Source {
     Fault,
     /// The request itself could not be understood (code 208).
     Unparsed,
+    /// Not a request: a login the simulator refused (its cashier is the login tried).
+    LoginRefused,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +40,9 @@ pub struct Entry {
     /// The reply's code; for a batch the first non-zero element code (0 when all are 0); null
     /// when no reply was sent.
     pub code: Option<i64>,
+    /// The reply's text, cut after 256 bytes (with "..."); absent when no reply was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
     pub source: Source,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stub: Option<u64>,
@@ -120,7 +125,9 @@ impl RequestJournal {
     pub fn push(&mut self, mut entry: Entry) {
         entry.seq = self.next_seq;
         self.next_seq += 1;
-        self.counts.requests += 1;
+        if entry.source != Source::LoginRefused {
+            self.counts.requests += 1;
+        }
         if self.entries.len() == CAPACITY {
             self.entries.pop_front();
         }
@@ -210,6 +217,7 @@ mod tests {
                 path: if i % 2 == 0 { "A.x".into() } else { "B".into() },
                 value: Value::Null,
                 code: Some(0),
+                reply: None,
                 source: Source::Tree,
                 stub: None,
                 fault: None,

@@ -91,6 +91,17 @@ pub fn from_options(
     )
 }
 
+/// A reply as journalled: cut to 256 bytes, and not shown at all when it may hold an account
+/// password (a read of one, or of an account whose object holds it). A refused login's reply is
+/// the simulator's own fixed text.
+fn journal_reply(path: &str, text: &str, source: Source) -> String {
+    let mentions = |s: &str| s.to_ascii_lowercase().contains("password");
+    if source != Source::LoginRefused && (mentions(path) || mentions(text)) {
+        return "(not shown: it may hold an account password)".into();
+    }
+    crate::reply::shorten(text).into_owned()
+}
+
 /// The login named by an auth message; the password hash and sign are never looked at here.
 fn login_of(auth_plaintext: &[u8]) -> String {
     serde_json::from_slice::<Value>(auth_plaintext)
@@ -152,6 +163,28 @@ impl TestDouble {
             self.session_event(SessionEvent::AuthGranted);
         } else {
             self.session_event(SessionEvent::AuthRefused);
+        }
+    }
+
+    /// A refused login, answered with `reply`: counted, and journalled (the login tried, never
+    /// the password or its hash) so the dashboard shows who was refused and why.
+    pub fn login_refused(&self, session: &mut Session, auth_plaintext: &[u8], reply: &str) {
+        self.auth(session, auth_plaintext, false);
+        if self.keep_journal {
+            let tried = Session {
+                cashier: login_of(auth_plaintext),
+                ..session.clone()
+            };
+            self.record(
+                &tried,
+                "",
+                &Value::Null,
+                Some(reply),
+                Source::LoginRefused,
+                None,
+                None,
+                0,
+            );
         }
     }
 
@@ -293,6 +326,7 @@ impl TestDouble {
             path: path.to_string(),
             value: journal_value(path, value),
             code: reply.and_then(reply_code),
+            reply: reply.map(|text| journal_reply(path, text, source)),
             source,
             stub,
             fault,

@@ -107,8 +107,9 @@ impl Service {
         match self.authenticate(&plain) {
             Auth::Absent => return,
             Auth::Refused(reply) => {
-                self.double.auth(&mut session, &plain, false);
-                let _ = self.send(&stream, &reply.to_json());
+                let reply = reply.to_json();
+                self.double.login_refused(&mut session, &plain, &reply);
+                let _ = self.send(&stream, &reply);
                 return;
             }
             Auth::Granted => {
