@@ -3,6 +3,7 @@
 
 mod args;
 mod backend;
+mod compact;
 mod completions;
 mod connection;
 mod gateway;

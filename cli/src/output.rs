@@ -46,11 +46,23 @@ pub fn format_reply(reply: &str, style: Style) -> std::borrow::Cow<'_, str> {
         Style::Pretty => parse(reply)
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
             .map_or_else(|| reply.into(), Into::into),
-        Style::JsonLine => parse(reply)
-            .and_then(|v| serde_json::to_string(&v).ok())
-            .unwrap_or_else(|| serde_json::to_string(reply).expect("a string serializes"))
-            .into(),
+        Style::JsonLine => {
+            let mut line = Vec::new();
+            match crate::compact::write(reply, &mut line) {
+                // Writing into a Vec cannot fail; the copy is UTF-8 as the reply is.
+                Ok(true) => String::from_utf8(line).unwrap_or_default().into(),
+                _ => json_line_from_a_tree(reply).into(),
+            }
+        }
     }
+}
+
+/// The line for a reply `compact` cannot copy: parsed (a string with a lone surrogate escape), or
+/// when it is not JSON at all, the text as one JSON string.
+pub fn json_line_from_a_tree(reply: &str) -> String {
+    parse(reply)
+        .and_then(|v| serde_json::to_string(&v).ok())
+        .unwrap_or_else(|| serde_json::to_string(reply).expect("a string serializes"))
 }
 
 /// Parses a reply with the library's depth bound (PHP's 512), so a hostile reply cannot exhaust

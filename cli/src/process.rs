@@ -40,6 +40,17 @@ pub fn show_reply(reply: &[u8], style: Style) -> i32 {
         let mut out = std::io::stdout().lock();
         // A closed pipe (`mb process ... | head`) is the reader's choice, not mb's failure.
         let _ = out.write_all(reply).and_then(|()| out.write_all(b"\n"));
+    } else if style == Style::JsonLine {
+        // Straight to standard output: the line is never held beside the reply.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let written = match crate::compact::write(&text, &mut out) {
+            Ok(true) => Ok(()),
+            Ok(false) => out.write_all(crate::output::json_line_from_a_tree(&text).as_bytes()),
+            Err(e) => Err(e),
+        };
+        let _ = written
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
     } else {
         println!("{}", format_reply(&text, style));
     }
