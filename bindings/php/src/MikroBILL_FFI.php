@@ -48,7 +48,8 @@ final class MikroBILL_FFI
     /**
      * The search for one OS family and machine, from the shim's folder $dir: next to the shim,
      * then native/OS-ARCH/ (the Composer package carries both platforms' libraries there), then
-     * the plain names, which let the system loader search (ldconfig and LD_LIBRARY_PATH, with the
+     * where the release archives put it beside the shim (the tarball: share/php/mikrobill/ and
+     * lib/; the Windows zip: php\ and bin\), then the plain names, which let the system loader search (ldconfig and LD_LIBRARY_PATH, with the
      * SONAME a runtime-only install has, libmikrobill.so.0.3 for 0.3.x as scripts/dist.sh names it;
      * PATH on Windows).
      */
@@ -59,9 +60,10 @@ final class MikroBILL_FFI
             : (in_array($machine, array('aarch64', 'arm64'), true) ? 'aarch64' : $machine);
         if ($family === 'Windows') {
             return array($dir . '\\mikrobill.dll', $dir . '\\native\\windows-' . $arch . '\\mikrobill.dll',
-                'mikrobill.dll');
+                $dir . '\\..\\bin\\mikrobill.dll', 'mikrobill.dll');
         }
         return array($dir . '/libmikrobill.so', $dir . '/native/' . strtolower($family) . '-' . $arch . '/libmikrobill.so',
+            $dir . '/../../../lib/libmikrobill.so',
             'libmikrobill.so', 'libmikrobill.so.' . rtrim(MikroBILL_LibraryAbi::VERSION_SERIES, '.'));
     }
 

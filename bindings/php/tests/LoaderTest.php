@@ -173,11 +173,12 @@ final class LoaderTest extends TestCase
         $this->assertSame(array(
             'C:\\Program Files\\Apache\\htdocs\\kassa\\mikrobill.dll',
             'C:\\Program Files\\Apache\\htdocs\\kassa\\native\\windows-x86_64\\mikrobill.dll',
+            'C:\\Program Files\\Apache\\htdocs\\kassa\\..\\bin\\mikrobill.dll',
             'mikrobill.dll',
         ), MikroBILL_FFI::libraryCandidatesFor('Windows', 'AMD64', 'C:\\Program Files\\Apache\\htdocs\\kassa'));
         $this->assertSame(array(
             '/srv/kassa/libmikrobill.so', '/srv/kassa/native/linux-x86_64/libmikrobill.so',
-            'libmikrobill.so', 'libmikrobill.so.0.3',
+            '/srv/kassa/../../../lib/libmikrobill.so', 'libmikrobill.so', 'libmikrobill.so.0.3',
         ), MikroBILL_FFI::libraryCandidatesFor('Linux', 'x86_64', '/srv/kassa'));
     }
 
