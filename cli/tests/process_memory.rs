@@ -10,7 +10,10 @@ fn children_peak() -> usize {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
     // SAFETY: `usage` is valid for getrusage to fill; it is read only after it succeeded.
     let usage = unsafe {
-        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()), 0);
+        assert_eq!(
+            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
+            0
+        );
         usage.assume_init()
     };
     usize::try_from(usage.ru_maxrss).unwrap() * 1024
@@ -28,7 +31,11 @@ fn a_large_reply_is_held_about_once_also_as_a_json_line() {
         command.args(["process", "--port", &port]);
         command.args(style);
         let out = command.arg("API.GetClients").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let peak = children_peak();
         println!(
             "mb process {}: a {} MiB reply, peak {} MiB ({:.2}x)",
@@ -44,5 +51,8 @@ fn a_large_reply_is_held_about_once_also_as_a_json_line() {
     assert!(reply > 40_000_000, "the reply is {reply} bytes");
     // The peak only grows (it is the largest child so far): each is checked against the reply.
     assert!(raw_peak < reply * 3 / 2, "raw: peak {raw_peak} for {reply}");
-    assert!(json_peak < reply * 3 / 2, "--json: peak {json_peak} for {reply}");
+    assert!(
+        json_peak < reply * 3 / 2,
+        "--json: peak {json_peak} for {reply}"
+    );
 }

@@ -16,6 +16,19 @@ fn mb(args: &[&str]) -> Sim {
     Sim::start_command(command)
 }
 
+/// A simulator with other data that answers only from the recording (211 for anything else).
+fn strict_replay(record: &str) -> Sim {
+    mb(&[
+        "serve",
+        "--generate",
+        "1",
+        "--replay",
+        record,
+        "--replay-unmatched",
+        "error",
+    ])
+}
+
 fn proxy(upstream: u16, record: &str, extra: &[&str]) -> Sim {
     let upstream = format!("127.0.0.1:{upstream}");
     let mut args = vec!["proxy", "--upstream", &upstream, "--record", record];
@@ -159,15 +172,7 @@ fn a_recorded_session_replays_byte_for_byte() {
     );
 
     // Replay on a simulator with different data: every reply comes from the recording.
-    let replay = mb(&[
-        "serve",
-        "--generate",
-        "1",
-        "--replay",
-        record,
-        "--replay-unmatched",
-        "error",
-    ]);
+    let replay = strict_replay(record);
     assert_eq!(run_session(replay.port), through_proxy);
     // A request the recording lacks gets 211.
     let mut c = replay.conn();
@@ -187,15 +192,7 @@ fn a_recorded_session_replays_byte_for_byte() {
     let mut torn = std::fs::read(record).unwrap();
     torn.extend_from_slice(br#"{"kind":"process","path":"API.Clie"#);
     std::fs::write(record, &torn).unwrap();
-    let replay = mb(&[
-        "serve",
-        "--generate",
-        "1",
-        "--replay",
-        record,
-        "--replay-unmatched",
-        "error",
-    ]);
+    let replay = strict_replay(record);
     assert_eq!(run_session(replay.port), through_proxy);
 }
 
@@ -324,17 +321,6 @@ fn a_stream_that_stops_being_frames_is_copied_through_and_noted() {
     );
 }
 
-/// The proxy's peak resident memory so far, in bytes (Linux VmHWM).
-fn peak_rss(p: &Sim) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap();
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status");
-    kb * 1024
-}
-
 #[test]
 fn clients_whose_core_connection_closed_give_their_slots_back() {
     let dir = TempDir::new("upstream-closed");
@@ -397,7 +383,7 @@ fn a_recorded_frame_is_held_once_not_built_into_a_tree() {
         record.to_str().unwrap(),
         &["--max-record", "32MiB"],
     );
-    let baseline = peak_rss(&p);
+    let baseline = peak_rss(p.child.id());
     // 16 MiB of `[0,0,...]`: eight million values, which as a tree took 400 MB.
     let mut text = String::with_capacity(REQUEST + 64);
     text.push_str(r#"{"path":"API.Client.633824158637492","value":[0"#);
@@ -422,7 +408,7 @@ fn a_recorded_frame_is_held_once_not_built_into_a_tree() {
     for peer in peers {
         peer.join().unwrap();
     }
-    let peak = peak_rss(&p);
+    let peak = peak_rss(p.child.id());
     stop(p);
     println!(
         "mb proxy: 4 requests of {} MiB at once, peak {} MiB over a baseline of {} MiB",

@@ -10,17 +10,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-/// The simulator's peak resident memory so far, in bytes (Linux VmHWM).
-fn peak_rss(sim: &Sim) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", sim.child.id())).unwrap();
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status");
-    kb * 1024
-}
-
 #[test]
 fn honest_clients_are_served_while_every_slot_is_held_by_peers_that_never_authenticate() {
     let sim = Sim::start(&["--max-connections", "20", "--auth-timeout", "60"]);
@@ -99,7 +88,7 @@ fn request_frames_share_one_memory_budget_and_the_peer_over_it_gets_209() {
         "--idle-timeout",
         "60",
     ]);
-    let baseline = peak_rss(&sim);
+    let baseline = peak_rss(sim.child.id());
     let mut peers: Vec<Conn> = (0..6).map(|_| sim.conn()).collect();
     for peer in &mut peers {
         write_raw(&mut peer.stream, &(FRAME as u32).to_le_bytes());
@@ -130,7 +119,7 @@ fn request_frames_share_one_memory_budget_and_the_peer_over_it_gets_209() {
     write_raw(&mut peer.stream, &vec![0x5a; FRAME]);
     let reply = peer.recv().expect("the admitted frame is answered");
     assert_ne!(code(&reply), 0, "{reply}");
-    let peak = peak_rss(&sim);
+    let peak = peak_rss(sim.child.id());
     assert!(
         peak < baseline + BUDGET,
         "peak {} MiB over baseline {} MiB + the {} MiB budget",
@@ -347,12 +336,12 @@ fn costly_shapes(bytes: usize) -> Vec<(&'static str, String)> {
 fn calibrate_the_cost_per_value() {
     for (name, request) in costly_shapes(30 << 20) {
         let sim = Sim::start(&["--max-buffered-bytes", "64GiB", "--idle-timeout", "120"]);
-        let baseline = peak_rss(&sim);
+        let baseline = peak_rss(sim.child.id());
         let mut c = sim.conn();
         c.send(&request);
         let reply = c.recv().expect("a reply");
         let values = mikrobill_sim::session::cost::values(request.as_bytes());
-        let peak = peak_rss(&sim);
+        let peak = peak_rss(sim.child.id());
         println!(
             "{name}: {} MiB request, {values} values, peak +{} MiB = {} bytes per value (reply {} bytes)",
             request.len() >> 20,
@@ -372,7 +361,7 @@ fn what_requests_cost_once_parsed_is_counted_in_the_budget() {
         "--idle-timeout",
         "120",
     ]);
-    let baseline = peak_rss(&sim);
+    let baseline = peak_rss(sim.child.id());
     for (name, request) in costly_shapes(60 << 20) {
         // Four peers at once, each with a 60 MB request of the shape (one frame, encrypted once).
         let frame = Arc::new(cipher().encrypt(request.as_bytes()));
@@ -401,7 +390,7 @@ fn what_requests_cost_once_parsed_is_counted_in_the_budget() {
             for_parsing += usize::from(reply.contains("parsed it would take about"));
         }
         assert!(for_parsing >= 1, "{name}: no frame was read");
-        let peak = peak_rss(&sim);
+        let peak = peak_rss(sim.child.id());
         println!(
             "{name}: 4 x {} MiB, peak {} MiB over a baseline of {} MiB (budget {} MiB)",
             request.len() >> 20,

@@ -185,11 +185,12 @@ fn parse_bounded(text: &str) -> Result<Value, ParseError> {
     Ok(value)
 }
 
-/// The deepest bracket nesting outside strings; malformed text is left for the parser to refuse.
-fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
+/// The bytes of JSON text outside its strings, in order (a string, quotes included, is skipped
+/// whole): what its structure is made of. Malformed text is scanned the same way; the parser
+/// refuses it later.
+pub fn outside_strings(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
+    bytes.iter().copied().filter(move |&b| {
         if in_string {
             match b {
                 _ if escaped => escaped = false,
@@ -197,10 +198,21 @@ fn nesting_depth(bytes: &[u8]) -> usize {
                 b'"' => in_string = false,
                 _ => {}
             }
-            continue;
+            false
+        } else if b == b'"' {
+            in_string = true;
+            false
+        } else {
+            true
         }
+    })
+}
+
+/// The deepest bracket nesting outside strings; malformed text is left for the parser to refuse.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for b in outside_strings(bytes) {
         match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 deepest = deepest.max(depth);

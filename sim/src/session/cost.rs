@@ -3,6 +3,8 @@
 //! the frame on a value that takes far more once built, and evaluating it builds more again
 //! (paths, replies). One pass over the text counts its values without building any.
 
+use mikrobill::protocol::phpjson;
+
 /// Bytes a request is expected to take per value once parsed and evaluated (the value itself,
 /// its share of its container, what evaluating it builds). Measured on the shapes that cost most
 /// per byte of text (`calibrate_the_cost_per_value` in sim/tests/limits.rs): up to 177 bytes per
@@ -13,26 +15,9 @@ pub const PER_VALUE: usize = 256;
 /// strings: each `[`, `{`, `,` and `:` starts one. Text that is not JSON is counted as well as it
 /// can be; the parser then refuses it.
 pub fn values(text: &[u8]) -> usize {
-    let mut count = 1;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in text {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'[' | b'{' | b',' | b':' => count += 1,
-                _ => {}
-            }
-        }
-    }
-    count
+    1 + phpjson::outside_strings(text)
+        .filter(|b| matches!(b, b'[' | b'{' | b',' | b':'))
+        .count()
 }
 
 /// The expected cost of the request `text` beyond the frame that holds it: its strings, at most
