@@ -22,17 +22,28 @@ export MIKROBILL_SIM="$MIKROBILL_TARGET/mikrobill-sim"
 
 results=()
 failures=0
+# Each suite's output goes to a file of its own and is shown when the suite ends, and a failed
+# suite's last lines are shown again after the summary: CI keeps only the end of a long log, and
+# that is where a failure's reason must be. A file, not a pipe through tee: a server a suite
+# leaves behind would hold the pipe open and stall the run.
+suite_logs=$(mktemp -d)
+trap 'rm -rf "$suite_logs"' EXIT
+failure_tails=()
 suite() {
     local name=$1
     shift
+    local log="$suite_logs/$(( ${#results[@]} + 1 )).log"
     echo
     echo "=== $name"
-    local started=$SECONDS
-    if "$@"; then
+    local started=$SECONDS status=0
+    "$@" >"$log" 2>&1 || status=$?
+    cat "$log"
+    if [ "$status" -eq 0 ]; then
         results+=("ok      $name ($((SECONDS - started)) s)")
     else
         results+=("FAILED  $name ($((SECONDS - started)) s)")
         failures=$((failures + 1))
+        failure_tails+=("=== $name (exit $status), its last 40 lines:" "$(tail -n 40 "$log")")
     fi
 }
 
@@ -62,6 +73,11 @@ suite "Python binding in Debian roots (trixie 3.13)" bash bindings/python/run-te
 suite "install tests (deb, tarball, wheel, Composer, NuGet, Windows zip, nginx deployment)" bash scripts/test-install.sh
 
 echo
+if [ "$failures" -gt 0 ]; then
+    echo "=== failed suites"
+    printf '%s\n' "${failure_tails[@]}"
+    echo
+fi
 echo "=== summary"
 printf '%s\n' "${results[@]}"
 echo "suites: $(( ${#results[@]} - failures )) passed, $failures failed"
