@@ -2,11 +2,13 @@
 # Builds every release artifact into dist/ from this checkout:
 #   mikrobill-VERSION-linux-x86_64.tar.gz    shared lib (SONAME libmikrobill.so.0.MINOR, see
 #                                            below), static lib, header, mikrobill.pc, mb,
-#                                            mikrobill-sim, PHP shim
+#                                            mikrobill-sim, gateway, PHP shim, web server snippets
 #   mikrobill-VERSION-windows-x86_64.zip     mikrobill.dll + import lib, header, mb.exe,
-#                                            mikrobill-sim.exe, PHP shim
+#                                            mikrobill-sim.exe, gateway, PHP shim and its ini,
+#                                            web server snippets
 #   mikrobill_VERSION_amd64.deb              one package, not a runtime/-dev pair: the PHP shim
-#                                            parses the header at run time
+#                                            parses the header at run time; the PHP ini for
+#                                            phpenmod, web server snippets
 #   composer/mikrobill-apicore-VERSION.zip   Composer package with both platforms' libraries
 #   python/mikrobill-VERSION-py3-none-{manylinux2014_x86_64,win_amd64}.whl
 #   nuget/MikroBILL.VERSION.nupkg            assembly + linux-x64 and win-x64 natives; metadata
@@ -116,8 +118,15 @@ pkg_config() { # PREFIX LIBDIR: scripts/dist/mikrobill.pc.in for one layout
     sed "s|@PREFIX@|$1|; s|@LIBDIR@|$2|; s|@VERSION@|$version|" scripts/dist/mikrobill.pc.in
 }
 
-php_shim() { # DIR: apicore.php and preload.php
-    install -m 0644 bindings/php/apicore.php bindings/php/preload.php "$1/"
+php_shim() { # DIR: apicore.php, preload.php and ini.php (prints the php.ini lines for DIR)
+    install -m 0644 bindings/php/apicore.php bindings/php/preload.php bindings/php/ini.php "$1/"
+}
+
+# The web server snippets that deny the shim's files in a web root (docs/src/php.md).
+deploy_files() { # DIR
+    install -d "$1"
+    install -m 0644 bindings/php/deploy/nginx-kassa.conf bindings/php/deploy/apache-kassa.conf \
+        bindings/php/deploy/htaccess "$1/"
 }
 
 echo "== tarball"
@@ -133,6 +142,9 @@ install -m 0644 include/mikrobill.h "$t/include/"
 pkg_config '${pcfiledir}/../..' '${prefix}/lib' >"$t/lib/pkgconfig/mikrobill.pc"
 php_shim "$t/share/php/mikrobill"
 ln -s ../../../include/mikrobill.h "$t/share/php/mikrobill/mikrobill.h"
+# No ini: its preload path is where the tarball is unpacked, so share/php/mikrobill/ini.php
+# prints it there.
+deploy_files "$t/share/mikrobill/deploy"
 install -m 0644 LICENSE CHANGELOG.md "$t/"
 sed "s/@VERSION@/$version/g; s/@SONAME@/$soname/g" scripts/dist/INSTALL.linux >"$t/INSTALL"
 targz "$name" "$out/$name.tar.gz"
@@ -148,6 +160,9 @@ install -m 0644 "$windows/libmikrobill.dll.a" "$w/lib/"
 install -m 0644 include/mikrobill.h "$w/include/"
 php_shim "$w/php"
 install -m 0644 include/mikrobill.h "$w/php/"
+deploy_files "$w/deploy"
+# Windows' ini names no path (no preload there), so the zip carries it ready, with CRLF line ends.
+php bindings/php/ini.php --platform=windows | sed 's/$/\r/' >"$w/php/mikrobill.ini"
 install -m 0644 LICENSE CHANGELOG.md "$w/"
 sed "s/@VERSION@/$version/g; s/\$/\r/" scripts/dist/INSTALL.windows >"$w/INSTALL.txt"
 settle "$w"
@@ -164,11 +179,15 @@ install -m 0755 "$linux/mb" "$linux/mikrobill-sim" "$linux/mikrobill-gateway" "$
 install -m 0644 gateway/deploy/mikrobill-gateway.service "$d/lib/systemd/system/"
 gateway_files "$d/usr/share/doc/mikrobill/gateway"
 install -m 0755 scripts/dist/debian-postinst "$d/DEBIAN/postinst"
+install -m 0755 scripts/dist/debian-postrm "$d/DEBIAN/postrm"
 install_shared_library "$d/usr/lib/$multiarch"
 install -m 0644 include/mikrobill.h "$d/usr/include/"
 pkg_config /usr "\${prefix}/lib/$multiarch" >"$d/usr/lib/$multiarch/pkgconfig/mikrobill.pc"
 php_shim "$d/usr/share/php/mikrobill"
 ln -s ../../../include/mikrobill.h "$d/usr/share/php/mikrobill/mikrobill.h"
+# The ini postinst offers to each PHP in /etc/php/*/mods-available (enabled only by phpenmod).
+deploy_files "$d/usr/share/mikrobill/deploy"
+php bindings/php/ini.php --platform=linux --dir=/usr/share/php/mikrobill >"$d/usr/share/mikrobill/deploy/mikrobill.ini"
 {
     echo "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
     echo "Upstream-Name: mikrobill"
@@ -185,7 +204,7 @@ sed "s/@VERSION@/$version/g; s/@SIZE@/$(du -sk --exclude=DEBIAN "$d" | cut -f1)/
 echo "activate-noawait ldconfig" >"$d/DEBIAN/triggers"
 (cd "$d" && find usr lib -type f | sort | xargs md5sum >DEBIAN/md5sums)
 chmod 0644 "$d/DEBIAN/"*
-chmod 0755 "$d/DEBIAN/postinst"
+chmod 0755 "$d/DEBIAN/postinst" "$d/DEBIAN/postrm"
 settle "$d"
 dpkg-deb --root-owner-group -Zxz --build "$d" "$out/mikrobill_${version}_amd64.deb" >/dev/null
 
@@ -193,6 +212,7 @@ echo "== Composer package"
 c=$stage/composer
 install -d "$c/include" "$c/native/linux-x86_64" "$c/native/windows-x86_64"
 php_shim "$c"
+deploy_files "$c/deploy"
 install -m 0644 include/mikrobill.h "$c/include/"
 install -m 0755 "$t/lib/libmikrobill.so.$version" "$c/native/linux-x86_64/libmikrobill.so"
 install -m 0755 "$windows/mikrobill.dll" "$c/native/windows-x86_64/"

@@ -3,7 +3,8 @@
 # then used from the installed copy against a simulator, with no MIKROBILL_LIB or MIKROBILL_HEADER:
 #   deb       dpkg -i; the C test program built with `pkg-config --cflags --libs mikrobill`
 #             against /usr, and fully static with `pkg-config --static`; mb, mikrobill-sim and
-#             the PHP shim from /usr/share/php; then removed
+#             the PHP shim from /usr/share/php; its PHP ini enabled by phpenmod, under php-fpm
+#             and nginx; then removed (the ini disabled) and purged
 #   tarball   unpacked to a prefix; the C test program built through its relocatable .pc,
 #             shared and fully static
 #   wheel     pip install into a fresh venv, imported from another directory
@@ -14,7 +15,8 @@
 #             assembly and is pointed at its runtimes/linux-x64/native (LD_LIBRARY_PATH), as the
 #             .NET chapter of the docs tells Mono users
 #   windows   the zip's mikrobill.dll, mb.exe and mikrobill-sim.exe under wine (tests/windows)
-#   nginx     the tarball's shim serving a kassa under nginx + php-fpm (bindings/php/deploy/)
+#   nginx     the tarball's shim serving a kassa under nginx + php-fpm, preloaded by the ini
+#             its ini.php prints, behind its nginx snippet
 # Needs root (dpkg -i) and the hostile test peer: cargo build --release --examples.
 #   scripts/test-install.sh [deb|tarball|wheel|composer|packagist|nuget|windows|nginx]...
 #   (default: all)
@@ -27,6 +29,7 @@ if [ "$major" = 0 ]; then soname=libmikrobill.so.$major.$minor; else soname=libm
 dist=$root/dist
 hostile=${MIKROBILL_TARGET:-$root/target/release}/examples/hostile-server
 . "$root/tests/c/simulator-args.sh"
+. "$root/scripts/lib/doc-blocks.sh"
 unset MIKROBILL_LIB MIKROBILL_HEADER MIKROBILL_SIM
 
 KEY1="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -39,7 +42,7 @@ deb_installed=""
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    [ -z "$deb_installed" ] || dpkg -r mikrobill >/dev/null 2>&1 || true
+    [ -z "$deb_installed" ] || dpkg -P mikrobill >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -130,6 +133,7 @@ test_deb() {
     [ "$(/usr/bin/mb process --port "$sim_port" API.Client.633824158637492.BillingInfo.Money)" = "$MONEY" ] ||
         fail "deb: /usr/bin/mb" || return 1
     php_check deb /usr/share/php/mikrobill/apicore.php "$sim_port" || return 1
+    deb_php_ini "$sim_port" || return 1
     # The gateway: its binary runs, postinst made its user and a config folder only it can read,
     # and the unit is installed but not enabled (there is no config yet).
     /usr/bin/mikrobill-gateway --version | grep -qx "mikrobill-gateway $version" ||
@@ -140,9 +144,27 @@ test_deb() {
     [ -f /lib/systemd/system/mikrobill-gateway.service ] || fail "deb: no systemd unit" || return 1
     deb_gateway_service "$sim_port" || return 1
     dpkg -r mikrobill >/dev/null || fail "deb: dpkg -r failed" || return 1
-    deb_installed=""
     [ ! -e "/usr/lib/x86_64-linux-gnu/$soname" ] && [ ! -e /usr/include/mikrobill.h ] ||
-        fail "deb: files left after dpkg -r"
+        fail "deb: files left after dpkg -r" || return 1
+    # Left enabled, the ini would make php-fpm's next start fail on the removed preload.php.
+    [ ! -e /etc/php/8.2/fpm/conf.d/90-mikrobill.ini ] && [ ! -L /etc/php/8.2/fpm/conf.d/90-mikrobill.ini ] ||
+        fail "deb: dpkg -r left the ini enabled for php-fpm" || return 1
+    dpkg -P mikrobill >/dev/null || fail "deb: dpkg -P failed" || return 1
+    deb_installed=""
+    [ ! -e /etc/php/8.2/mods-available/mikrobill.ini ] || fail "deb: dpkg -P left mods-available/mikrobill.ini"
+}
+
+# deb_php_ini SIM_PORT: postinst offered the ini to PHP 8.2's mods-available and did not enable
+# it; the .deb's migration block of docs/src/php.md enables it for php-fpm (phpenmod), and a real
+# php-fpm then preloads the installed shim and serves the kassa page through it.
+deb_php_ini() {
+    local mods=/etc/php/8.2/mods-available/mikrobill.ini link=/etc/php/8.2/fpm/conf.d/90-mikrobill.ini
+    cmp -s "$mods" /usr/share/mikrobill/deploy/mikrobill.ini || fail "deb: postinst did not offer $mods" || return 1
+    [ ! -e "$link" ] || fail "deb: postinst enabled the ini behind the provider's back" || return 1
+    migrate_kassa deb "kassa migration (.deb): run by scripts/test-install.sh deb" \
+        /usr/share/php/mikrobill/apicore.php || return 1
+    [ "$(readlink "$link")" = "$mods" ] || fail "deb: the block's phpenmod made no link $link" || return 1
+    kassa_page deb "$1" /usr/share/mikrobill/deploy/nginx-kassa.conf
 }
 
 # deb_gateway_service SIM_PORT: the installed unit as systemd would run it, where systemd is not
@@ -350,36 +372,62 @@ test_windows() {
     WINDOWS_BIN=$top/bin WINDOWS_IMPLIB=$top/lib WINDOWS_INCLUDE=$top/include bash "$root/tests/windows/run.sh"
 }
 
-# The README's safe kassa deployment with the tarball, under nginx + php-fpm: the web root holds
-# only a one-line apicore.php that requires the shim from the unpacked tarball (library named by
-# MIKROBILL_LIB in the pool). The kassa page works; a library, header, apicore.php.orig,
-# preload.php or config.php that lands in the web root anyway is refused by
-# bindings/php/deploy/nginx-kassa.conf. (tests/deploy/run.sh covers the from-source migration
-# under nginx and Apache.)
-test_nginx() {
+# migrate_kassa NAME MARKER APICORE [VAR=VALUE...]: a kassa web root as MikroBILL installs it
+# ($work/NAME-site/www, the original apicore.php in kassa/), migrated by the shell block of
+# docs/src/php.md marked MARKER, run as written: only KASSA, BACKUP and the given VARs point into
+# the test's folders, and systemctl is a stand-in. The block must restart php-fpm before it
+# switches the kassa, keep the original in BACKUP, and leave a kassa/apicore.php that requires
+# APICORE.
+migrate_kassa() {
+    local name=$1 marker=$2 apicore=$3
+    shift 3
+    local site=$work/$name-site
+    mkdir -p "$site/www/kassa" "$site/backup-parent"
+    printf '<?php // the original apicore.php (mcrypt)\n' >"$site/www/kassa/apicore.php"
+    systemctl_stand_in "$site/stand-ins" "$site/systemctl.log"
+    PATH="$site/stand-ins:$PATH" run_doc_block "$root/docs/src/php.md" "$marker" \
+        KASSA="$site/www/kassa" BACKUP="$site/backup-parent/backup" "$@" ||
+        fail "$name: the migration block of docs/src/php.md failed" || return 1
+    [ "$(cat "$site/systemctl.log")" = "restart php8.2-fpm | kassa: <?php // the original apicore.php (mcrypt)" ] ||
+        fail "$name: the block did not restart php-fpm before switching the kassa: $(cat "$site/systemctl.log")" ||
+        return 1
+    [ "$(stat -c %a "$site/backup-parent/backup")" = 700 ] &&
+        grep -q 'the original apicore.php' "$site/backup-parent/backup/apicore.php.orig" ||
+        fail "$name: the original is not kept in BACKUP" || return 1
+    [ "$(cat "$site/www/kassa/apicore.php")" = "<?php require_once '$apicore';" ] ||
+        fail "$name: kassa/apicore.php is $(cat "$site/www/kassa/apicore.php")"
+}
+
+# kassa_page NAME SIM_PORT DENY_SNIPPET [CONF_D]: the kassa that migrate_kassa NAME left, under
+# nginx + php-fpm 8.2, both in the foreground with private paths; php-fpm reads PHP's ini as its
+# service would (plus CONF_D, if given), with nothing else set: no MIKROBILL_LIB, PHP's default
+# ffi.enable=preload. The kassa page must work through the preloaded shim, and a library, header,
+# apicore.php.orig, preload.php or config.php that lands in the web root anyway must be refused
+# by the package's copy of bindings/php/deploy/nginx-kassa.conf (DENY_SNIPPET).
+kassa_page() {
+    local name=$1 sim_port=$2 deny_snippet=$3 conf_d=${4:-}
     for tool in nginx php-fpm8.2 curl; do
-        command -v "$tool" >/dev/null || fail "nginx: $tool is not installed" || return 1
+        command -v "$tool" >/dev/null || fail "$name: $tool is not installed" || return 1
     done
-    artifact_sim nginx-sim || return 1
-    local sim_port=$port
-    local prefix=$work/sim-bin
-    local site=$work/site
-    [ -n "$work" ] && [ -d "$prefix" ] || fail "nginx: no unpacked tarball" || return 1
+    [ -f "$deny_snippet" ] || fail "$name: no nginx snippet at $deny_snippet" || return 1
+    local site=$work/$name-site
+    [ -f "$site/www/kassa/apicore.php" ] || fail "$name: no migrated kassa" || return 1
     mkdir -p "$site/www/kassa/vendor/mikrobill" "$site/tmp"
-    printf "<?php require '%s';\n" "$prefix/share/php/mikrobill/apicore.php" >"$site/www/kassa/apicore.php"
     cat >"$site/www/kassa/pay.php" <<PHP
 <?php
 include 'apicore.php';
 \$Api = new MikroBILL_API('127.0.0.1', $sim_port, 'api', 'secret', '$KEY1', '$KEY2');
-echo \$Api->Process('API.Client.633824158637492.BillingInfo.Money');
+echo \$Api->Process('API.Client.633824158637492.BillingInfo.Money'), "\n", ini_get('ffi.enable'), "\n";
+\$preloaded = opcache_get_status(false)['preload_statistics']['classes'] ?? [];
+echo in_array('MikroBILL_API', \$preloaded, true) ? 'MikroBILL_API preloaded' : 'not preloaded';
 PHP
     local denied=(apicore.php.orig libmikrobill.so "$soname" mikrobill.dll mikrobill.h preload.php
         config.php vendor/mikrobill/libmikrobill.so)
     local file
     for file in "${denied[@]}"; do echo "must not be served" >"$site/www/kassa/$file"; done
-    # nginx's workers and the pool run as nobody.
+    # The pool runs as www-data, the ini's default preload user.
     chmod 755 "$work"
-    chmod -R a+rX "$site" "$prefix"
+    chmod -R a+rX "$site"
     local http_port
     http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     cat >"$site/fpm.conf" <<FPM
@@ -388,14 +436,12 @@ pid = $site/fpm.pid
 error_log = $site/fpm.log
 daemonize = no
 [kassa]
-user = nobody
-group = nogroup
+user = www-data
+group = www-data
 listen = $site/fpm.sock
 listen.mode = 0666
 pm = static
 pm.max_children = 2
-env[MIKROBILL_LIB] = $prefix/lib/$soname
-php_admin_value[ffi.enable] = true
 catch_workers_output = yes
 FPM
     cat >"$site/nginx.conf" <<NGINX
@@ -413,7 +459,7 @@ http {
     server {
         listen 127.0.0.1:$http_port;
         root $site/www;
-        include $root/bindings/php/deploy/nginx-kassa.conf;
+        include $deny_snippet;
         location ~ \.php\$ {
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
@@ -422,33 +468,60 @@ http {
     }
 }
 NGINX
-    php-fpm8.2 --fpm-config "$site/fpm.conf" --nodaemonize >"$site/fpm.out" 2>&1 &
-    pids+=("$!")
+    # The leading ':' of PHP_INI_SCAN_DIR keeps PHP's own conf.d.
+    env ${conf_d:+PHP_INI_SCAN_DIR=":$conf_d"} php-fpm8.2 --fpm-config "$site/fpm.conf" --nodaemonize \
+        >"$site/fpm.out" 2>&1 &
+    local fpm_pid=$!
+    pids+=("$fpm_pid")
     nginx -c "$site/nginx.conf" -p "$site" -g 'daemon off;' >"$site/nginx.out" 2>&1 &
-    pids+=("$!")
+    local nginx_pid=$!
+    pids+=("$nginx_pid")
     local code=000
     for _ in $(seq 1 100); do
         if [ -S "$site/fpm.sock" ]; then
             code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/kassa/pay.php") || code=000
             [ "$code" = 000 ] || break
         fi
+        kill -0 "$fpm_pid" 2>/dev/null || break # a preload that fails stops php-fpm's start
         sleep 0.1
     done
     local page
     page=$(curl -s -w '|%{http_code}' "http://127.0.0.1:$http_port/kassa/pay.php")
-    if [ "$page" != "$MONEY|200" ]; then
-        cat "$site/fpm.log" "$site/nginx-error.log" "$site/nginx.out" >&2
-        fail "nginx: the kassa page answered $page"
+    if [ "$page" != "$MONEY"$'\n''preload'$'\n''MikroBILL_API preloaded|200' ]; then
+        cat "$site/fpm.out" "$site/fpm.log" "$site/nginx-error.log" "$site/nginx.out" >&2
+        fail "$name: the kassa page answered $page"
         return 1
     fi
     for file in "${denied[@]}"; do
         code=$(curl -s -o "$site/body" -w '%{http_code}' "http://127.0.0.1:$http_port/kassa/$file")
         case $code in
             403 | 404) ;;
-            *) fail "nginx: kassa/$file answered $code: $(cat "$site/body")"; return 1 ;;
+            *) fail "$name: kassa/$file answered $code: $(cat "$site/body")"; return 1 ;;
         esac
     done
-    echo "nginx: the kassa page works; ${#denied[@]} files that must stay private answer 403/404"
+    kill "$nginx_pid" "$fpm_pid" 2>/dev/null
+    wait "$nginx_pid" "$fpm_pid" 2>/dev/null
+    echo "$name: the kassa page works through the preloaded shim; ${#denied[@]} files that must stay private answer 403/404"
+}
+
+# The tarball's migration block of docs/src/php.md, then its shim under nginx + php-fpm,
+# preloaded by the ini that the tarball's ini.php printed for the folder it was unpacked to, with
+# the tarball's nginx snippet. (tests/deploy/run.sh covers the from-source migration under nginx
+# and Apache.)
+test_nginx() {
+    artifact_sim nginx-sim || return 1
+    local sim_port=$port
+    local prefix=$work/sim-bin
+    [ -n "$work" ] && [ -d "$prefix" ] || fail "nginx: no unpacked tarball" || return 1
+    local conf_d=$work/nginx-conf.d
+    mkdir -p "$conf_d"
+    migrate_kassa nginx "kassa migration (tarball): run by scripts/test-install.sh nginx" \
+        "$prefix/share/php/mikrobill/apicore.php" MIKROBILL="$prefix" PHP_CONF="$conf_d" || return 1
+    grep -qxF "opcache.preload=$prefix/share/php/mikrobill/preload.php" "$conf_d/90-mikrobill.ini" ||
+        fail "nginx: the tarball's ini.php does not preload its shim: $(cat "$conf_d/90-mikrobill.ini")" ||
+        return 1
+    chmod -R a+rX "$prefix"
+    kassa_page nginx "$sim_port" "$prefix/share/mikrobill/deploy/nginx-kassa.conf" "$conf_d"
 }
 
 [ -x "$hostile" ] || { echo "test-install: $hostile is missing; run cargo build --release --examples" >&2; exit 1; }

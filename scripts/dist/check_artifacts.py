@@ -77,7 +77,9 @@ with tarfile.open(dist / ("%s.tar.gz" % top)) as tar:
     for path in ["bin/mb", "bin/mikrobill-sim", "bin/mikrobill-gateway", "share/gateway/gateway.example.toml",
                  "share/gateway/mikrobill-gateway.service", "lib/libmikrobill.so.%s" % version, "lib/libmikrobill.a",
                  "lib/pkgconfig/mikrobill.pc", "include/mikrobill.h", "share/php/mikrobill/apicore.php",
-                 "share/php/mikrobill/preload.php", "LICENSE", "INSTALL", "CHANGELOG.md"]:
+                 "share/php/mikrobill/preload.php", "share/php/mikrobill/ini.php",
+                 "share/mikrobill/deploy/nginx-kassa.conf", "share/mikrobill/deploy/apache-kassa.conf",
+                 "share/mikrobill/deploy/htaccess", "LICENSE", "INSTALL", "CHANGELOG.md"]:
         check("%s/%s" % (top, path) in members, "tarball has %s" % path)
     so_link = members.get("%s/lib/%s" % (top, soname))
     so = members.get("%s/lib/libmikrobill.so" % top)
@@ -116,9 +118,15 @@ with zipfile.ZipFile(dist / ("%s.zip" % top)) as z:
     names = set(z.namelist())
     for path in ["bin/mikrobill.dll", "bin/mb.exe", "bin/mikrobill-sim.exe", "bin/mikrobill-gateway.exe",
                  "gateway/gateway.example.toml", "lib/libmikrobill.dll.a",
-                 "include/mikrobill.h", "php/apicore.php", "php/preload.php", "php/mikrobill.h", "LICENSE",
-                 "INSTALL.txt"]:
+                 "include/mikrobill.h", "php/apicore.php", "php/preload.php", "php/ini.php", "php/mikrobill.h",
+                 "php/mikrobill.ini", "deploy/nginx-kassa.conf", "deploy/apache-kassa.conf", "deploy/htaccess",
+                 "LICENSE", "INSTALL.txt"]:
         check("%s/%s" % (top, path) in names, "zip has %s" % path)
+    # Windows has no opcache.preload: its ini enables FFI itself, and says what that opens.
+    ini = z.read("%s/php/mikrobill.ini" % top).decode()
+    settings = [line for line in ini.split("\r\n") if line and not line.startswith(";")]
+    check(settings == ["extension=ffi", "ffi.enable=1"] and "\n" not in ini.replace("\r\n", ""),
+          "zip php/mikrobill.ini loads FFI for every script, CRLF: %s" % settings)
     check_pe_dll("mikrobill.dll", z.read("%s/bin/mikrobill.dll" % top))
     check(b"\r\n" in z.read("%s/INSTALL.txt" % top), "zip INSTALL.txt has Windows line ends")
 
@@ -142,8 +150,19 @@ for path in ["./usr/lib/x86_64-linux-gnu/libmikrobill.so.%s" % version,
              "./usr/include/mikrobill.h", "./usr/bin/mb", "./usr/bin/mikrobill-sim", "./usr/bin/mikrobill-gateway",
              "./lib/systemd/system/mikrobill-gateway.service",
              "./usr/share/doc/mikrobill/gateway/gateway.example.toml",
-             "./usr/share/php/mikrobill/apicore.php", "./usr/share/doc/mikrobill/copyright"]:
+             "./usr/share/php/mikrobill/apicore.php", "./usr/share/php/mikrobill/ini.php",
+             "./usr/share/mikrobill/deploy/mikrobill.ini", "./usr/share/mikrobill/deploy/nginx-kassa.conf",
+             "./usr/share/mikrobill/deploy/apache-kassa.conf", "./usr/share/mikrobill/deploy/htaccess",
+             "./usr/share/doc/mikrobill/copyright"]:
     check(re.search(r" %s$" % re.escape(path), listing, re.M) is not None, ".deb has %s" % path)
+# The ini preloads the installed shim; postinst offers it to phpenmod at this priority.
+deb_ini = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, capture_output=True).stdout
+with tarfile.open(fileobj=io.BytesIO(deb_ini)) as deb_tar:
+    deb_ini = deb_tar.extractfile("./usr/share/mikrobill/deploy/mikrobill.ini").read().decode()
+check(deb_ini.startswith("; priority=90\n")
+      and "\nopcache.preload=/usr/share/php/mikrobill/preload.php\n" in deb_ini
+      and "\nffi.enable=preload\n" in deb_ini,
+      ".deb mikrobill.ini preloads /usr/share/php/mikrobill/preload.php, priority 90")
 check(all(" root/root " in line for line in listing.splitlines()), ".deb: files owned by root")
 
 # --- Composer package
@@ -153,7 +172,8 @@ with zipfile.ZipFile(dist / "composer" / ("mikrobill-apicore-%s.zip" % version))
     check(manifest.get("name") == "mikrobill/apicore" and manifest.get("version") == version,
           "composer.json: mikrobill/apicore %s" % version)
     check(manifest.get("autoload", {}).get("files") == ["apicore.php"], "composer.json autoloads apicore.php")
-    for path in ["apicore.php", "preload.php", "include/mikrobill.h", "native/linux-x86_64/libmikrobill.so",
+    for path in ["apicore.php", "preload.php", "ini.php", "deploy/nginx-kassa.conf", "deploy/apache-kassa.conf",
+                 "deploy/htaccess", "include/mikrobill.h", "native/linux-x86_64/libmikrobill.so",
                  "native/windows-x86_64/mikrobill.dll", "LICENSE"]:
         check(path in names, "Composer package has %s" % path)
     check_elf("Composer's libmikrobill.so", z.read("native/linux-x86_64/libmikrobill.so"))

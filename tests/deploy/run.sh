@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The kassa deployment of docs/src/php.md, on real web servers. In a throwaway web root laid out
 # like a MikroBILL install (config.php at the root, the original apicore.php in kassa/), it runs
-# the chapter's migration block as written (only $KASSA and $SHIM point into the temporary folder),
-# then serves the web root with nginx + php-fpm and with Apache + mod_php, each configured with
-# the snippets of bindings/php/deploy/ and the preload ini (ffi.enable=preload), and checks:
+# the chapter's migration block as written (only $KASSA, $SHIM and $PHP_CONF point into the
+# temporary folder; systemctl is a stand-in that records the restart), then serves the web root
+# with nginx + php-fpm and with Apache + mod_php, each configured with the snippets of
+# bindings/php/deploy/ and the preload ini the block wrote (ffi.enable=preload), and checks:
+#  - the block restarts php-fpm after writing the ini and before switching the kassa to the shim;
 #  - a kassa page using the shim answers with the simulator's replies, from the copy outside the
 #    web root;
 #  - the web root holds no library, header, original or preload script after the migration;
@@ -102,18 +104,18 @@ echo 'ffi.enable: ', ini_get('ffi.enable'), "\n";
 EOF
 echo '<p>MikroBILL</p>' >"$webroot/index.html"
 
-# --- The migration block of docs/src/php.md, run as written with $KASSA and $SHIM set above.
-migration() { # FILE: the sh block after the migration marker
-    awk '/<!-- kassa migration: run by tests\/deploy\/run.sh -->/ { m = 1; next }
-         m && /^```/ { if (f) exit; f = 1; next }
-         m && f { print }' "$1"
-}
-block=$(migration docs/src/php.md)
-[ -n "$block" ] || fail "docs/src/php.md has no kassa migration block"
-grep -q '^KASSA=' <<<"$block" && grep -q '^SHIM=' <<<"$block" ||
-    fail "the migration block no longer sets KASSA and SHIM"
-KASSA=$KASSA SHIM=$SHIM bash -euo pipefail -c "$(grep -v -E '^(KASSA|SHIM)=' <<<"$block")" ||
+# --- The migration block of docs/src/php.md, run as written with $KASSA, $SHIM and $PHP_CONF
+# pointing into the temporary folder, and a systemctl that records the restart.
+. scripts/lib/doc-blocks.sh
+php_conf=$tmp/php-conf.d
+mkdir -p "$php_conf"
+systemctl_stand_in "$tmp/stand-ins" "$tmp/systemctl.log"
+PATH="$tmp/stand-ins:$PATH" run_doc_block docs/src/php.md "kassa migration: run by tests/deploy/run.sh" \
+    KASSA="$KASSA" SHIM="$SHIM" PHP_CONF="$php_conf" ||
     fail "the migration commands of docs/src/php.md failed"
+# php-fpm was restarted with the preload ini in place, before the kassa was switched to the shim.
+[ "$(cat "$tmp/systemctl.log")" = "restart php8.2-fpm | kassa: <?php" ] ||
+    fail "the migration did not restart php-fpm before switching the kassa: $(cat "$tmp/systemctl.log")"
 
 cmp -s "$SHIM/apicore.php.orig" "$tmp/original-apicore.php" || fail "the original is not kept as \$SHIM/apicore.php.orig"
 leftovers=$(find "$webroot" \( -name '*.so*' -o -name '*.dll' -o -name '*.h' -o -name '*.orig' -o -name preload.php \) -print)
@@ -123,17 +125,15 @@ case "$SHIM" in "$webroot"/*) fail "SHIM is inside the web root" ;; esac
 # The book shows each file as it is: docs/src/php.md includes it with mdBook's {{#include}}, and
 # scripts/docs.sh fails when an include cannot be expanded.
 for file in bindings/php/deploy/nginx-kassa.conf bindings/php/deploy/apache-kassa.conf \
-    bindings/php/deploy/htaccess bindings/php/deploy/90-mikrobill.ini; do
+    bindings/php/deploy/htaccess; do
     grep -qxF "{{#include ../../$file}}" docs/src/php.md ||
         fail "docs/src/php.md does not include $file"
 done
 
-# The preload ini as documented, with the shim folder of this test, added to PHP's conf.d.
-mkdir -p "$tmp/php-conf.d"
-sed "s#/opt/mikrobill/php#$SHIM#g" bindings/php/deploy/90-mikrobill.ini >"$tmp/php-conf.d/90-mikrobill.ini"
-grep -q "^opcache.preload=$SHIM/preload.php$" "$tmp/php-conf.d/90-mikrobill.ini" ||
-    fail "90-mikrobill.ini does not preload /opt/mikrobill/php/preload.php"
-export PHP_INI_SCAN_DIR=":$tmp/php-conf.d" # the leading ':' keeps PHP's own conf.d
+# The preload ini the migration wrote, added to the servers' PHP conf.d.
+grep -qxF "opcache.preload=$SHIM/preload.php" "$php_conf/90-mikrobill.ini" ||
+    fail "the migration's ini does not preload \$SHIM/preload.php: $(cat "$php_conf/90-mikrobill.ini")"
+export PHP_INI_SCAN_DIR=":$php_conf" # the leading ':' keeps PHP's own conf.d
 
 # --- The simulator.
 "$sim_bin" --listen 127.0.0.1:0 >"$tmp/logs/sim.out" 2>"$tmp/logs/sim.err" &

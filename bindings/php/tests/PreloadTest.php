@@ -120,4 +120,49 @@ echo (new ReflectionClass("MikroBILL_API"))->getFileName(), "\n";');
         // A library path is not the problem, so the message does not send the reader there.
         $this->assertStringNotContainsString('MIKROBILL_LIB', $body);
     }
+    /** What ini.php prints for a folder, as a provider puts it into php-fpm's conf.d. */
+    private function printedIni(array $args): array
+    {
+        list($status, $out, $err) = TestEnv::runPhp(array(), TestEnv::bindingDir() . '/ini.php', array(), null, $args);
+        $this->assertSame(0, $status, $err);
+        $this->assertSame('', $err);
+        return array($out, parse_ini_string($out, false, INI_SCANNER_RAW));
+    }
+
+    public function testIniPhpPrintsTheLinesThatPreloadTheShimInItsFolder(): void
+    {
+        $user = posix_getpwuid(posix_geteuid())['name'];
+        list($text, $ini) = $this->printedIni(array('--user=' . $user));
+        $this->assertSame(array('opcache.enable' => '1', 'opcache.preload' => TestEnv::bindingDir() . '/preload.php',
+            'opcache.preload_user' => $user, 'ffi.enable' => 'preload'), $ini);
+        // Debian's phpenmod reads the priority from a line of its own.
+        $this->assertStringStartsWith("; priority=90\n", $text);
+        $fpm = new FpmServer($ini);
+        $body = $fpm->request($this->requestScript(), 'port=' . self::$sim->port);
+        $this->assertSame("request-cdef=refused\n" . $this->expectedReply() . "\n", $body, $fpm->logs());
+        // A copy that landed in the web root answers with nothing when requested.
+        $this->assertSame('', $fpm->request(TestEnv::bindingDir() . '/ini.php'));
+    }
+
+    public function testIniPhpForAnotherFolderUserAndPlatform(): void
+    {
+        list(, $ini) = $this->printedIni(array('--dir=/usr/share/php/mikrobill/'));
+        $this->assertSame('/usr/share/php/mikrobill/preload.php', $ini['opcache.preload']);
+        $this->assertSame('www-data', $ini['opcache.preload_user']);
+        list($text, $ini) = $this->printedIni(array('--platform=windows'));
+        // No preload on Windows: FFI for every script, and the text says what that opens.
+        $this->assertSame(array('extension' => 'ffi', 'ffi.enable' => '1'), $ini);
+        $this->assertStringContainsString('any PHP file this server runs can call into C', $text);
+    }
+
+    public function testIniPhpRefusesWhatPhpIniCannotHold(): void
+    {
+        foreach (array(array('--colour'), array('--user='), array('--user=a b'), array('--dir=/srv/my kassa'),
+            array('--dir=/a;b'), array('--platform=mac')) as $args) {
+            list($status, $out, $err) = TestEnv::runPhp(array(), TestEnv::bindingDir() . '/ini.php', array(), null, $args);
+            $this->assertSame(2, $status, implode(' ', $args));
+            $this->assertSame('', $out, implode(' ', $args));
+            $this->assertNotSame('', $err, implode(' ', $args));
+        }
+    }
 }
