@@ -71,6 +71,7 @@ suite "PHP binding in Debian roots (bullseye PHP 7.4, trixie PHP 8.4)" bash bind
 suite "Python binding in Debian roots (bullseye 3.9)" bash bindings/python/run-tests-debian.sh bullseye
 suite "Python binding in Debian roots (trixie 3.13)" bash bindings/python/run-tests-debian.sh trixie
 suite "install tests (deb, tarball, wheel, Composer, NuGet, Windows zip, nginx deployment)" bash scripts/test-install.sh
+suite "install steps of the docs, run as written in fresh Debian 12 roots" bash tests/install-docs/run.sh
 
 echo
 if [ "$failures" -gt 0 ]; then
