@@ -12,6 +12,8 @@ pub mod exit {
     pub const SERVER_CODE: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const NO_REPLY: i32 = 3;
+    /// `mb shell` reading a pipe or a file, ended by SIGINT (128 + 2, as shells report it).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

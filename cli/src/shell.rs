@@ -3,6 +3,7 @@
 
 mod helper;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -70,7 +71,7 @@ pub fn run(args: ShellArgs, gateway: &GatewayArgs) -> i32 {
         timing: false,
     };
     let prompt = format!("{target}> ");
-    cancel_on_ctrl_c();
+    on_ctrl_c(std::io::stdin().is_terminal());
     'session: loop {
         let text = match editor.readline(&prompt) {
             Ok(text) => text,
@@ -205,11 +206,16 @@ fn in_flight() -> std::sync::MutexGuard<'static, Option<CancelToken>> {
     IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Ctrl-C while a request runs cancels that request (code 9011) and the shell goes on; while a
-/// line is edited rustyline reads it as a key and clears the line. Without this, the terminal's
-/// SIGINT would end the shell in the middle of a slow request.
-fn cancel_on_ctrl_c() {
-    let installed = ctrlc::set_handler(|| {
+/// At a terminal, Ctrl-C while a request runs cancels that request (code 9011) and the shell
+/// goes on; while a line is edited rustyline reads it as a key and clears the line. Without this,
+/// the terminal's SIGINT would end the shell in the middle of a slow request. With lines read
+/// from a pipe or a file nobody is at a prompt to go on from, so SIGINT ends the shell as it ends
+/// any other filter, with the conventional status 130 (128 + SIGINT), request in flight or not.
+fn on_ctrl_c(interactive: bool) {
+    let installed = ctrlc::set_handler(move || {
+        if !interactive {
+            std::process::exit(exit::INTERRUPTED);
+        }
         if let Some(token) = in_flight().as_ref() {
             token.cancel();
         }

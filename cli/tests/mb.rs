@@ -394,3 +394,54 @@ fn help_on_every_command() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("--trace-requests"));
 }
+
+/// With lines from a pipe nobody is at a prompt: SIGINT ends `mb shell` with status 130 (it was
+/// ignored between requests, so a script feeding it could not be stopped with Ctrl-C).
+#[test]
+fn sigint_ends_a_shell_that_reads_a_pipe() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let s = serve();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mb"))
+        .arg("shell")
+        .env_clear()
+        .env("MIKROBILL_PORT", s.port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(b"API.Client.633824158637492.BillingInfo.Money\n")
+        .unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("\"return\"") {
+        line.clear();
+        assert_ne!(
+            output.read_line(&mut line).unwrap(),
+            0,
+            "the shell ended early"
+        );
+    }
+    // The reply is out and the pipe stays open: the shell waits for its next line.
+    // SAFETY: kill only sends a signal to the child this test started and still owns.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mb shell ignored SIGINT while reading a pipe");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    drop(input);
+}
