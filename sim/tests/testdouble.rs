@@ -740,3 +740,48 @@ fn bad_test_double_settings_stop_the_start_with_a_clear_error() {
     assert_eq!(status, Some(1));
     assert!(err.contains("whole segment"), "{err}");
 }
+
+/// A request refused for the memory budget (209) shows in the journal, whether its frame did not
+/// fit (not read) or what it would take parsed did not (read, not evaluated): these are what a
+/// kassa developer sees fail, and the dashboard had no line for them.
+#[test]
+fn requests_refused_for_the_memory_budget_are_journalled() {
+    let d = start(&["--max-buffered-bytes", "4MiB"], None);
+    // 200,000 values: about 51 MB once parsed, from a text of 600 KB that fits as a frame.
+    let costly = format!(
+        r#"{{"path":"API.GetClients","value":[{}]}}"#,
+        vec!["{}"; 200_000].join(",")
+    );
+    let mut c = d.sim.conn();
+    c.send(&costly);
+    let reply = c.recv().expect("a reply");
+    assert_eq!(code_of(&reply), 209, "{reply}");
+    // A frame larger than the budget is not read at all, and its connection is closed.
+    let mut c = d.sim.conn();
+    let large = format!(
+        r#"{{"path":"API.GetClients","value":"{}"}}"#,
+        "x".repeat(5 << 20)
+    );
+    // Written by hand: the simulator answers and closes before the body is sent, so the write
+    // may fail; the reply is read all the same.
+    let _ =
+        mikrobill::protocol::frame::write_frame(&mut c.stream, &cipher().encrypt(large.as_bytes()));
+    let reply = c.recv().expect("a reply");
+    assert_eq!(code_of(&reply), 209, "{reply}");
+    let entries = d.get("/api/journal")["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (entry, what) in entries.iter().zip(["not evaluated", "not read"]) {
+        assert_eq!(entry["source"], "over_budget", "{entry}");
+        assert_eq!(entry["code"], 209, "{entry}");
+        assert_eq!(entry["cashier"], DEMO_LOGIN, "{entry}");
+        assert_eq!(entry["path"], "", "{entry}");
+        assert!(entry["reply"].as_str().unwrap().contains(what), "{entry}");
+    }
+    assert_eq!(d.get("/api/counts")["requests"], 2);
+}
+
+fn code_of(reply: &str) -> i64 {
+    serde_json::from_str::<Value>(reply).unwrap()["code"]
+        .as_i64()
+        .unwrap()
+}

@@ -24,6 +24,9 @@ pub enum Source {
     Fault,
     /// The request itself could not be understood (code 208).
     Unparsed,
+    /// Not evaluated: its frame, or what it would take once parsed, did not fit in what
+    /// --max-buffered-bytes left free (code 209). Its path is not known.
+    OverBudget,
     /// Not a request: a login the simulator refused (its cashier is the login tried).
     LoginRefused,
 }

@@ -206,12 +206,22 @@ impl TestDouble {
 
     /// A request that could not be parsed, answered with `reply`.
     pub fn unparsed(&self, session: &Session, reply: &str) {
+        self.not_evaluated(session, reply, Source::Unparsed);
+    }
+
+    /// A request refused for the memory budget (209), answered with `reply`.
+    pub fn over_budget(&self, session: &Session, reply: &str) {
+        self.not_evaluated(session, reply, Source::OverBudget);
+    }
+
+    /// A request answered without being evaluated: its path and value are not known.
+    fn not_evaluated(&self, session: &Session, reply: &str, source: Source) {
         self.record(
             session,
             "",
             &Value::Null,
             Some(reply),
-            Source::Unparsed,
+            source,
             None,
             None,
             0,

@@ -143,8 +143,10 @@ impl Service {
                          requests up to --max-buffered-bytes ({}); try again",
                         self.budget.cap()
                     ),
-                );
-                let _ = self.send(&stream, &busy.to_json());
+                )
+                .to_json();
+                self.double.over_budget(&session, &busy);
+                let _ = self.send(&stream, &busy);
                 return;
             };
             // A frame that trickles in loses its reservation at its deadline, with its connection.
@@ -168,8 +170,10 @@ impl Service {
                          send less at once, or try again",
                         self.budget.cap()
                     ),
-                );
-                if self.send(&stream, &busy.to_json()).is_err() {
+                )
+                .to_json();
+                self.double.over_budget(&session, &busy);
+                if self.send(&stream, &busy).is_err() {
                     return;
                 }
                 continue;
