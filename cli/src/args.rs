@@ -74,6 +74,10 @@ pub enum Command {
     /// Forward to a real core and record every exchange as JSON lines
     #[command(after_help = crate::proxy::AFTER_HELP)]
     Proxy(crate::proxy::Options),
+    /// Check what a kassa page needs (shim, library, web server PHP, config.php, workparams, the
+    /// core) and say how to fix each failure
+    #[command(after_help = DOCTOR_EXIT_CODES)]
+    Doctor(DoctorArgs),
     /// Print a completion script for a shell (e.g. `mb completions bash > /etc/bash_completion.d/mb`)
     Completions {
         #[arg(value_enum)]
@@ -141,6 +145,31 @@ pub struct ProcessArgs {
     #[arg(allow_hyphen_values = true)]
     pub value: Option<String>,
 }
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The kassa folder of the web root (holds apicore.php; config.php is one folder above): checks
+    /// the shim it loads, the library, config.php, workparams and the web server's PHP
+    #[arg(long, value_name = "DIR")]
+    pub kassa: Option<PathBuf>,
+    /// The command-line php that runs the kassa checks
+    #[arg(long, value_name = "BINARY", default_value = "php")]
+    pub php: String,
+    /// The php-fpm of the kassa's web server (default: the newest php-fpmX.Y on PATH)
+    #[arg(long, value_name = "BINARY", conflicts_with = "apache_ini")]
+    pub php_fpm: Option<String>,
+    /// For Apache's mod_php: its PHP folder (e.g. /etc/php/8.2/apache2), read through --php
+    #[arg(long, value_name = "DIR")]
+    pub apache_ini: Option<PathBuf>,
+}
+
+pub const DOCTOR_EXIT_CODES: &str = "\
+Exit codes:
+  0  every check passed (warnings aside)
+  1  a check failed; the line under it says what to do
+  2  usage error";
 
 #[derive(Args)]
 pub struct ShellArgs {

@@ -6,6 +6,7 @@ mod backend;
 mod compact;
 mod completions;
 mod connection;
+mod doctor;
 mod gateway;
 mod output;
 mod password;
@@ -33,6 +34,7 @@ fn main() {
         Command::Shell(args) => shell::run(args, &gateway),
         Command::Serve(options) => mikrobill_sim::serve(options),
         Command::Proxy(options) => proxy::main(options),
+        Command::Doctor(args) => doctor::run(args),
         Command::Completions { shell } => completions::run(shell),
     };
     std::process::exit(code);

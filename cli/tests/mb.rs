@@ -427,10 +427,8 @@ fn sigint_ends_a_shell_that_reads_a_pipe() {
     }
     // The reply is out and the pipe stays open: the shell waits for its next line.
     // SAFETY: kill only sends a signal to the child this test started and still owns.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

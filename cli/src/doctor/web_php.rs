@@ -1,0 +1,240 @@
+//! PHP as the kassa's web server runs it, whose settings are not the command line's: php-fpm's
+//! own `-i` (its php.ini and conf.d), or for Apache's mod_php the CLI php reading Apache's ini
+//! folder. What matters to the shim: FFI loaded, and either the shim preloaded under PHP's
+//! default ffi.enable=preload, or ffi.enable=1 with what that opens.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::report::Report;
+
+pub enum WebPhp {
+    Fpm(String),
+    Apache { php: String, ini_dir: PathBuf },
+}
+
+/// The newest php-fpmX.Y on PATH (Debian names them so), or plain php-fpm.
+pub fn default_fpm() -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    let mut best: Option<((u32, u32), String)> = None;
+    for dir in std::env::split_paths(&path) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = match name.strip_prefix("php-fpm") {
+                Some("") => (0, 0),
+                Some(v) => match v.split_once('.') {
+                    Some((a, b)) => match (a.parse(), b.parse()) {
+                        (Ok(a), Ok(b)) => (a, b),
+                        _ => continue,
+                    },
+                    None => continue,
+                },
+                None => continue,
+            };
+            if best.as_ref().is_none_or(|(v, _)| version > *v) {
+                best = Some((version, name));
+            }
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
+pub fn check(report: &mut Report, web: &WebPhp, shim_dir: Option<&str>) {
+    let (mut command, what) = match web {
+        WebPhp::Fpm(binary) => {
+            let mut command = Command::new(binary);
+            command.arg("-i");
+            (command, binary.clone())
+        }
+        WebPhp::Apache { php, ini_dir } => {
+            let mut command = Command::new(php);
+            command
+                .arg("-c")
+                .arg(ini_dir.join("php.ini"))
+                .arg("-i")
+                .env("PHP_INI_SCAN_DIR", ini_dir.join("conf.d"));
+            (command, format!("{php} with {}", ini_dir.display()))
+        }
+    };
+    let fix_run = "name the kassa's web server PHP: --php-fpm php-fpm8.2 (its binary), or \
+                   --apache-ini /etc/php/8.2/apache2 for Apache's mod_php";
+    let output = match command.output() {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            // It ran, and refused its own settings: the service would not start either.
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            report.fail(
+                "web PHP",
+                &format!("{what} refuses its settings ({}): {why}", o.status),
+                "correct what it names in its php.ini or conf.d, then restart it (the lines the \
+                 shim's ini.php prints set opcache.preload and opcache.preload_user together)",
+            );
+            return;
+        }
+        Err(e) => {
+            report.fail("web PHP", &format!("{what} could not run: {e}"), fix_run);
+            return;
+        }
+    };
+    let info = settings(&String::from_utf8_lossy(&output.stdout));
+    let get = |name: &str| info.get(name).map(String::as_str).unwrap_or("");
+    let scan_dir = get("Scan this dir for additional .ini files");
+    let restart = match web {
+        WebPhp::Fpm(binary) => service_of(binary),
+        WebPhp::Apache { .. } => "apache2".to_string(),
+    };
+    report.ok(
+        "web PHP",
+        &format!(
+            "PHP {} ({}, ini {})",
+            get("PHP Version"),
+            get("Server API"),
+            get("Loaded Configuration File")
+        ),
+    );
+    if get("FFI support") != "enabled" {
+        report.fail(
+            "FFI",
+            "the FFI extension is not loaded",
+            &format!("enable it (phpenmod ffi) and restart {restart}"),
+        );
+        return;
+    }
+    let ini_fix = match shim_dir {
+        Some(dir) => format!(
+            "php {dir}/ini.php > {scan_dir}/90-mikrobill.ini (the .deb: phpenmod -s fpm mikrobill), \
+             then restart {restart}"
+        ),
+        None => format!(
+            "print the lines with php /path/to/the/shim/ini.php > {scan_dir}/90-mikrobill.ini, then \
+             restart {restart}"
+        ),
+    };
+    // php-fpm -i preloads as its service's start does: a preload that fails says so here.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let preload_error = stderr.lines().find_map(|l| {
+        l.split_once("PHP Fatal error:")
+            .map(|(_, e)| e.trim().to_string())
+    });
+    match get("ffi.enable") {
+        "preload" => check_preload(report, &info, &ini_fix, preload_error.as_deref()),
+        "On" | "1" | "true" | "yes" => report.warn(
+            "ffi.enable",
+            "1: every PHP file this server runs can call into C",
+            &format!(
+                "preload the shim instead and keep PHP's default ffi.enable=preload: {ini_fix}"
+            ),
+        ),
+        other => report.fail(
+            "ffi.enable",
+            &format!("{other:?}: FFI is off, kassa pages cannot load the library"),
+            &format!("set ffi.enable=preload and preload the shim: {ini_fix}"),
+        ),
+    }
+}
+
+/// Under ffi.enable=preload only preloaded code may use FFI: the shim must be preloaded.
+fn check_preload(
+    report: &mut Report,
+    info: &HashMap<String, String>,
+    ini_fix: &str,
+    preload_error: Option<&str>,
+) {
+    let get = |name: &str| info.get(name).map(String::as_str).unwrap_or("");
+    if !info.contains_key("opcache.enable") {
+        report.fail(
+            "preload",
+            "ffi.enable=preload, but OPcache, which preloads, is not loaded",
+            "install and enable OPcache (apt-get install php-opcache), then restart the server",
+        );
+        return;
+    }
+    let preload = get("opcache.preload");
+    if get("opcache.enable") != "On" {
+        report.fail(
+            "preload",
+            "opcache.enable is Off, so nothing is preloaded",
+            ini_fix,
+        );
+    } else if preload.is_empty() || preload == "no value" {
+        report.fail(
+            "preload",
+            "ffi.enable=preload, but nothing is preloaded: kassa pages cannot load the library",
+            ini_fix,
+        );
+    } else if !Path::new(preload).is_file() {
+        report.fail(
+            "preload",
+            &format!("opcache.preload={preload} does not exist"),
+            ini_fix,
+        );
+    } else if let Some(error) = preload_error {
+        report.fail(
+            "preload",
+            &format!("{preload} fails, so the server does not start: {error}"),
+            "make the library loadable where the shim looks (reinstall the package), or name it \
+             with MIKROBILL_LIB in the service's environment (systemd: Environment= in an override)",
+        );
+    } else if !Path::new(preload).with_file_name("apicore.php").is_file() {
+        report.warn(
+            "preload",
+            &format!("{preload} has no apicore.php beside it: it is not the MikroBILL shim's"),
+            ini_fix,
+        );
+    } else {
+        let user = match get("opcache.preload_user") {
+            "" | "no value" => "the master's".to_string(),
+            user => user.to_string(),
+        };
+        report.ok(
+            "preload",
+            &format!("{preload} (as user {user}), ffi.enable=preload"),
+        );
+    }
+}
+
+/// `phpinfo()` as text: `name => value` or `name => local value => master value`; the first
+/// (local) value of each name.
+fn settings(text: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        let mut parts = line.split(" => ");
+        if let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            map.entry(name.trim().to_string())
+                .or_insert_with(|| value.trim().to_string());
+        }
+    }
+    map
+}
+
+/// The service that runs `binary`: Debian's php-fpm8.2 is the service php8.2-fpm.
+fn service_of(binary: &str) -> String {
+    let name = Path::new(binary)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.strip_prefix("php-fpm") {
+        Some(version) if !version.is_empty() => format!("php{version}-fpm"),
+        _ => "php-fpm".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phpinfo_text_and_service_names() {
+        let info =
+            settings("PHP Version => 8.2.36\nffi.enable => preload => preload\nZend OPcache\n");
+        assert_eq!(info["PHP Version"], "8.2.36");
+        assert_eq!(info["ffi.enable"], "preload");
+        assert_eq!(service_of("/usr/sbin/php-fpm8.2"), "php8.2-fpm");
+        assert_eq!(service_of("php-fpm"), "php-fpm");
+    }
+}
