@@ -89,6 +89,15 @@ set -e
 [ "$status" -eq 3 ] || fail "mb.exe against a closed port exited $status, wanted 3"
 grep -q '"code":10061' "$work/dead.out" || fail "mb.exe against a closed port: $(cat "$work/dead.out")"
 
+reply=$(timeout 60 wine "$work/bin/mb.exe" doctor --port "$sim_port" | tr -d '\r')
+grep -q '^ok    core login    api accepted' <<<"$reply" || fail "mb.exe doctor against the simulator: $reply"
+set +e
+timeout 60 wine "$work/bin/mb.exe" doctor --port "$dead_port" >"$work/doctor-dead.out" 2>&1
+status=$?
+set -e
+[ "$status" -eq 1 ] && grep -q '^FAIL  core port' "$work/doctor-dead.out" ||
+    fail "mb.exe doctor against a closed port exited $status: $(cat "$work/doctor-dead.out")"
+
 echo "== mikrobill-sim.exe under wine, native mb as the client"
 start_server winsim wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0
 winsim_port=$port

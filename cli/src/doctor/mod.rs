@@ -33,6 +33,8 @@ pub fn run(args: DoctorArgs) -> i32 {
         })
     } else if let Some(binary) = &args.php_fpm {
         Some(WebPhp::Fpm(binary.clone()))
+    } else if args.kassa.is_some() && cfg!(windows) {
+        Some(WebPhp::Cli(args.php.clone()))
     } else if args.kassa.is_some() {
         web_php::default_fpm().map(WebPhp::Fpm)
     } else {

@@ -1,7 +1,8 @@
 //! PHP as the kassa's web server runs it, whose settings are not the command line's: php-fpm's
 //! own `-i` (its php.ini and conf.d), or for Apache's mod_php the CLI php reading Apache's ini
-//! folder. What matters to the shim: FFI loaded, and either the shim preloaded under PHP's
-//! default ffi.enable=preload, or ffi.enable=1 with what that opens.
+//! folder; on Windows, where one php.ini usually serves both, the CLI php's own. What matters to
+//! the shim: FFI loaded, and either the shim preloaded under PHP's default ffi.enable=preload, or
+//! ffi.enable=1 with what that opens (on Windows, which has no preload, the one way).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,12 @@ use super::report::Report;
 
 pub enum WebPhp {
     Fpm(String),
-    Apache { php: String, ini_dir: PathBuf },
+    Apache {
+        php: String,
+        ini_dir: PathBuf,
+    },
+    /// The command-line php with its own php.ini (Windows' default).
+    Cli(String),
 }
 
 /// The newest php-fpmX.Y on PATH (Debian names them so), or plain php-fpm.
@@ -59,9 +65,18 @@ pub fn check(report: &mut Report, web: &WebPhp, shim_dir: Option<&str>) {
                 .env("PHP_INI_SCAN_DIR", ini_dir.join("conf.d"));
             (command, format!("{php} with {}", ini_dir.display()))
         }
+        WebPhp::Cli(php) => {
+            let mut command = Command::new(php);
+            command.arg("-i");
+            (command, php.clone())
+        }
     };
-    let fix_run = "name the kassa's web server PHP: --php-fpm php-fpm8.2 (its binary), or \
-                   --apache-ini /etc/php/8.2/apache2 for Apache's mod_php";
+    let fix_run = if cfg!(windows) {
+        "install PHP, or name the php.exe the web server runs with --php C:\\php\\php.exe"
+    } else {
+        "name the kassa's web server PHP: --php-fpm php-fpm8.2 (its binary), or --apache-ini \
+         /etc/php/8.2/apache2 for Apache's mod_php"
+    };
     let output = match command.output() {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
@@ -82,12 +97,37 @@ pub fn check(report: &mut Report, web: &WebPhp, shim_dir: Option<&str>) {
         }
     };
     let info = settings(&String::from_utf8_lossy(&output.stdout));
-    let get = |name: &str| info.get(name).map(String::as_str).unwrap_or("");
-    let scan_dir = get("Scan this dir for additional .ini files");
     let restart = match web {
         WebPhp::Fpm(binary) => service_of(binary),
-        WebPhp::Apache { .. } => "apache2".to_string(),
+        WebPhp::Apache { .. } | WebPhp::Cli(_) => "apache2".to_string(),
     };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let platform = if cfg!(windows) {
+        Platform::Windows
+    } else {
+        Platform::Unix
+    };
+    evaluate(report, &info, &stderr, platform, &restart, shim_dir);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Platform {
+    Unix,
+    /// No opcache.preload: ffi.enable=1 is the one way.
+    Windows,
+}
+
+/// What the settings (`-i`'s) and its standard error mean for the shim.
+fn evaluate(
+    report: &mut Report,
+    info: &HashMap<String, String>,
+    stderr: &str,
+    platform: Platform,
+    restart: &str,
+    shim_dir: Option<&str>,
+) {
+    let get = |name: &str| info.get(name).map(String::as_str).unwrap_or("");
+    let scan_dir = get("Scan this dir for additional .ini files");
     report.ok(
         "web PHP",
         &format!(
@@ -97,12 +137,31 @@ pub fn check(report: &mut Report, web: &WebPhp, shim_dir: Option<&str>) {
             get("Loaded Configuration File")
         ),
     );
+    // Windows' fix: the zip's php\mikrobill.ini holds the two lines.
+    let windows_fix =
+        "append the zip's php\\mikrobill.ini (extension=ffi, ffi.enable=1) to php.ini, \
+                       then restart Apache";
     if get("FFI support") != "enabled" {
-        report.fail(
-            "FFI",
-            "the FFI extension is not loaded",
-            &format!("enable it (phpenmod ffi) and restart {restart}"),
-        );
+        let fix = match platform {
+            Platform::Windows => windows_fix.to_string(),
+            Platform::Unix => format!("enable it (phpenmod ffi) and restart {restart}"),
+        };
+        report.fail("FFI", "the FFI extension is not loaded", &fix);
+        return;
+    }
+    if platform == Platform::Windows {
+        match get("ffi.enable") {
+            "On" | "1" | "true" | "yes" => report.ok(
+                "ffi.enable",
+                "1, the one way on Windows (no preload there): every PHP file this server runs \
+                 can call into C",
+            ),
+            other => report.fail(
+                "ffi.enable",
+                &format!("{other:?}: PHP has no opcache.preload on Windows, so kassa pages cannot load the library"),
+                windows_fix,
+            ),
+        }
         return;
     }
     let ini_fix = match shim_dir {
@@ -116,13 +175,12 @@ pub fn check(report: &mut Report, web: &WebPhp, shim_dir: Option<&str>) {
         ),
     };
     // php-fpm -i preloads as its service's start does: a preload that fails says so here.
-    let stderr = String::from_utf8_lossy(&output.stderr);
     let preload_error = stderr.lines().find_map(|l| {
         l.split_once("PHP Fatal error:")
             .map(|(_, e)| e.trim().to_string())
     });
     match get("ffi.enable") {
-        "preload" => check_preload(report, &info, &ini_fix, preload_error.as_deref()),
+        "preload" => check_preload(report, info, &ini_fix, preload_error.as_deref()),
         "On" | "1" | "true" | "yes" => report.warn(
             "ffi.enable",
             "1: every PHP file this server runs can call into C",
@@ -227,6 +285,41 @@ fn service_of(binary: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn evaluated(info: &str, platform: Platform) -> Vec<String> {
+        let mut report = Report::new();
+        let info = settings(info);
+        evaluate(
+            &mut report,
+            &info,
+            "",
+            platform,
+            "apache2",
+            Some("C:/mikrobill/php"),
+        );
+        // After the first line, which names the PHP.
+        report.lines()[1..].to_vec()
+    }
+
+    #[test]
+    fn windows_has_no_preload_so_ffi_enable_1_is_the_way() {
+        let ffi = "FFI support => enabled\n";
+        let lines = evaluated(
+            &format!("{ffi}ffi.enable => preload => preload\n"),
+            Platform::Windows,
+        );
+        assert!(lines[0].starts_with("FAIL  ffi.enable"), "{lines:?}");
+        assert!(lines[1].contains("php\\mikrobill.ini"), "{lines:?}");
+        let lines = evaluated(&format!("{ffi}ffi.enable => On => On\n"), Platform::Windows);
+        assert!(lines[0].starts_with("ok    ffi.enable"), "{lines:?}");
+        // The same settings elsewhere: a warning, and the preload as the fix.
+        let lines = evaluated(&format!("{ffi}ffi.enable => On => On\n"), Platform::Unix);
+        assert!(lines[0].starts_with("warn  ffi.enable"), "{lines:?}");
+        assert!(lines[1].contains("C:/mikrobill/php/ini.php"), "{lines:?}");
+        let lines = evaluated("ffi.enable => On => On\n", Platform::Windows);
+        assert!(lines[0].starts_with("FAIL  FFI"), "{lines:?}");
+        assert!(lines[1].contains("extension=ffi"), "{lines:?}");
+    }
 
     #[test]
     fn phpinfo_text_and_service_names() {
