@@ -573,5 +573,6 @@ fn the_web_php_checks_fail_and_pass() {
     );
     std::fs::write(apache.join("conf.d/20-ffi.ini"), "extension=ffi\n").unwrap();
     let o = doctor(&apache_args, &with_lib);
+    assert_line(&o, "FFI", "ok", &["loaded"]);
     assert_line(&o, "ffi.enable", "warn", &["every PHP file"]);
 }
