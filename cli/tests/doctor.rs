@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mikrobill_testkit::sim::Sim;
+use mikrobill_testkit::sim::{Sim, TempDir};
 
 const DEMO_KEY1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// The keys of the installation the kassa fixture stands for (not the demo ones).
@@ -36,23 +36,6 @@ fn library() -> PathBuf {
         lib.display()
     );
     lib
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("mb-doctor-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `mb doctor ARGS` with only the environment given (and PATH, for php and php-fpm).
