@@ -1,6 +1,6 @@
-//! `mb doctor`: what a provider runs when a kassa page does not work. It checks, in the order a
-//! page needs them, the shim and the library it loads, the web server's PHP settings,
-//! config.php and workparams, and the core; prints one line per check with the fix under each
+//! `mb doctor`: what a provider runs when a kassa page does not work. It checks the shim and
+//! the library it loads, config.php and workparams, the web server's PHP settings, and the core
+//! (with the kassa's keys when it read them); prints one line per check with the fix under each
 //! failure; never prints a key, a password or a value of config.php. Exit status 0 when nothing
 //! failed, 1 when something did (warnings do not count).
 
