@@ -413,12 +413,14 @@ fn the_kassa_checks_fail_and_pass_and_print_no_secret() {
 /// A stand-in for a php-fpm binary: Debian's php-fpm8.2 with these settings added, as its conf.d
 /// would add them.
 fn fpm_with(dir: &Path, name: &str, settings: &[&str]) -> String {
+    let options: Vec<String> = settings.iter().map(|s| format!("-d '{s}'")).collect();
+    fpm_script(dir, name, &options.join(" "))
+}
+
+/// A stand-in for a php-fpm binary: Debian's php-fpm8.2 run with `options` first.
+fn fpm_script(dir: &Path, name: &str, options: &str) -> String {
     let script = dir.join(name);
-    let mut text = String::from("#!/bin/sh\nexec php-fpm8.2");
-    for setting in settings {
-        text.push_str(&format!(" -d '{setting}'"));
-    }
-    text.push_str(" \"$@\"\n");
+    let text = format!("#!/bin/sh\nexec php-fpm8.2 {options} \"$@\"\n");
     std::fs::write(&script, text).unwrap();
     Command::new("chmod")
         .arg("755")
@@ -511,6 +513,30 @@ fn the_web_php_checks_fail_and_pass() {
             ],
         );
     }
+    // OPcache, which preloads, not loaded (no ini files but FFI's), then loaded and off; named
+    // as Debian names the binary, from which the fix names the package and the service.
+    let no_opcache = dir.0.join("no-opcache");
+    std::fs::create_dir_all(&no_opcache).unwrap();
+    let no_opcache = fpm_script(&no_opcache, "php-fpm8.2", "-n -d extension=ffi");
+    let o = doctor(&["--php-fpm", &no_opcache, "--port", &closed], &with_lib);
+    assert_line(
+        &o,
+        "preload",
+        "FAIL",
+        &[
+            "OPcache, which preloads, is not loaded",
+            "apt-get install php8.2-opcache",
+            "restart php8.2-fpm",
+        ],
+    );
+    let opcache_off = fpm_with(&dir.0, "fpm-opcache-off", &["opcache.enable=0"]);
+    let o = doctor(&["--php-fpm", &opcache_off, "--port", &closed], &with_lib);
+    assert_line(
+        &o,
+        "preload",
+        "FAIL",
+        &["opcache.enable is Off", "90-mikrobill.ini"],
+    );
     // FFI for every script: works, and says what it opens.
     let open = fpm_with(&dir.0, "fpm-ffi-on", &["ffi.enable=1"]);
     let o = doctor(&["--php-fpm", &open, "--port", &closed], &with_lib);

@@ -140,6 +140,7 @@ fn check_library(report: &mut Report, probe: &Value) {
             format!("{library}, on the system library path")
         };
         report.ok("library", &format!("{place} loads, version {version}"));
+        compare_with_mb(report, version, env!("CARGO_PKG_VERSION"));
         for problem in tried {
             report.warn(
                 "library",
@@ -155,6 +156,20 @@ fn check_library(report: &mut Report, probe: &Value) {
                 tried.join("; ")
             ),
             fix,
+        );
+    }
+}
+
+/// The shim accepts any library of its series, but mb, the library and the shim ship together:
+/// another version than mb's means the shim found a copy of another release (one left beside
+/// the shim when the package was updated, say), which the page runs and mb's checks do not.
+fn compare_with_mb(report: &mut Report, library: &str, mb: &str) {
+    if library != mb {
+        report.warn(
+            "library",
+            &format!("version {library} is not this mb's {mb}: a copy from another release"),
+            "replace that copy with the library installed with mb (or remove it, or name the \
+             installed one with MIKROBILL_LIB), then restart php-fpm (or Apache, for mod_php)",
         );
     }
 }
@@ -208,5 +223,28 @@ fn check_key(report: &mut Report, probe: &Value, n: u8, bytes: u64) -> Option<St
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_library_of_another_release_than_mb_is_a_warning() {
+        let mut report = Report::new();
+        compare_with_mb(&mut report, "0.3.0", "0.3.0");
+        assert!(report.lines().is_empty(), "{:?}", report.lines());
+        compare_with_mb(&mut report, "0.3.1", "0.3.0");
+        let lines = report.lines();
+        assert!(
+            lines[0].starts_with("warn  library       version 0.3.1 is not this mb's 0.3.0"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("      fix: replace that copy"),
+            "{lines:?}"
+        );
+        assert!(!report.failed());
     }
 }

@@ -181,7 +181,7 @@ fn evaluate(
             .map(|(_, e)| e.trim().to_string())
     });
     match get("ffi.enable") {
-        "preload" => check_preload(report, info, &ini_fix, preload_error.as_deref()),
+        "preload" => check_preload(report, info, &ini_fix, restart, preload_error.as_deref()),
         "On" | "1" | "true" | "yes" => report.warn(
             "ffi.enable",
             "1: every PHP file this server runs can call into C",
@@ -202,6 +202,7 @@ fn check_preload(
     report: &mut Report,
     info: &HashMap<String, String>,
     ini_fix: &str,
+    restart: &str,
     preload_error: Option<&str>,
 ) {
     let get = |name: &str| info.get(name).map(String::as_str).unwrap_or("");
@@ -209,7 +210,11 @@ fn check_preload(
         report.fail(
             "preload",
             "ffi.enable=preload, but OPcache, which preloads, is not loaded",
-            "install and enable OPcache (apt-get install php-opcache), then restart the server",
+            &format!(
+                "install and enable OPcache (apt-get install {}; phpenmod opcache), then restart \
+                 {restart}",
+                opcache_package(restart)
+            ),
         );
         return;
     }
@@ -283,6 +288,15 @@ fn service_of(binary: &str) -> String {
     }
 }
 
+/// Debian's OPcache package for the PHP of `service`: php8.2-opcache for php8.2-fpm (the
+/// unversioned php-opcache may be another PHP's), php-opcache when the version is not known.
+fn opcache_package(service: &str) -> String {
+    match service.strip_suffix("-fpm") {
+        Some(php) if php.starts_with("php") && php.len() > 3 => format!("{php}-opcache"),
+        _ => "php-opcache".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +349,8 @@ mod tests {
         assert_eq!(info["ffi.enable"], "preload");
         assert_eq!(service_of("/usr/sbin/php-fpm8.2"), "php8.2-fpm");
         assert_eq!(service_of("php-fpm"), "php-fpm");
+        assert_eq!(opcache_package("php8.2-fpm"), "php8.2-opcache");
+        assert_eq!(opcache_package("php-fpm"), "php-opcache");
+        assert_eq!(opcache_package("apache2"), "php-opcache");
     }
 }
