@@ -444,8 +444,9 @@ fn the_web_php_checks_fail_and_pass() {
         .port()
         .to_string();
 
-    // Debian's php-fpm as installed: ffi.enable=preload and nothing preloaded.
+    // Debian's php-fpm as installed: ffi.enable=preload and nothing preloaded; mysqli loaded.
     let o = doctor(&["--php-fpm", "php-fpm8.2", "--port", &closed], &with_lib);
+    assert!(!text(&o).contains("mysqli"), "{}", text(&o));
     assert_line(
         &o,
         "web PHP",
@@ -528,6 +529,13 @@ fn the_web_php_checks_fail_and_pass() {
             "apt-get install php8.2-opcache",
             "restart php8.2-fpm",
         ],
+    );
+    // Nor mysqli, which reads CRYPTO_KEY_2.
+    assert_line(
+        &o,
+        "mysqli",
+        "warn",
+        &["error 9005", "apt-get install php8.2-mysql"],
     );
     let opcache_off = fpm_with(&dir.0, "fpm-opcache-off", &["opcache.enable=0"]);
     let o = doctor(&["--php-fpm", &opcache_off, "--port", &closed], &with_lib);

@@ -99,7 +99,8 @@ pub fn check(report: &mut Report, web: &WebPhp, shim_dir: Option<&str>) {
     let info = settings(&String::from_utf8_lossy(&output.stdout));
     let restart = match web {
         WebPhp::Fpm(binary) => service_of(binary),
-        WebPhp::Apache { .. } | WebPhp::Cli(_) => "apache2".to_string(),
+        WebPhp::Apache { .. } => "apache2".to_string(),
+        WebPhp::Cli(_) => "Apache".to_string(),
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     let platform = if cfg!(windows) {
@@ -150,6 +151,18 @@ fn evaluate(
         return;
     }
     report.ok("FFI", "the extension is loaded");
+    // The shim reads CRYPTO_KEY_2 from workparams through mysqli when a page does not give it.
+    if get("MysqlI Support") != "enabled" {
+        let package = match platform {
+            Platform::Windows => "extension=mysqli in php.ini".to_string(),
+            Platform::Unix => format!("apt-get install {}", php_package(restart, "mysql")),
+        };
+        report.warn(
+            "mysqli",
+            "not loaded: a page that leaves CRYPTO_KEY_2 to workparams gets error 9005",
+            &format!("{package}, then restart {restart}"),
+        );
+    }
     if platform == Platform::Windows {
         match get("ffi.enable") {
             "On" | "1" | "true" | "yes" => report.ok(
@@ -213,7 +226,7 @@ fn check_preload(
             &format!(
                 "install and enable OPcache (apt-get install {}; phpenmod opcache), then restart \
                  {restart}",
-                opcache_package(restart)
+                php_package(restart, "opcache")
             ),
         );
         return;
@@ -288,12 +301,12 @@ fn service_of(binary: &str) -> String {
     }
 }
 
-/// Debian's OPcache package for the PHP of `service`: php8.2-opcache for php8.2-fpm (the
+/// Debian's package of `extension` for the PHP of `service`: php8.2-opcache for php8.2-fpm (the
 /// unversioned php-opcache may be another PHP's), php-opcache when the version is not known.
-fn opcache_package(service: &str) -> String {
+fn php_package(service: &str, extension: &str) -> String {
     match service.strip_suffix("-fpm") {
-        Some(php) if php.starts_with("php") && php.len() > 3 => format!("{php}-opcache"),
-        _ => "php-opcache".to_string(),
+        Some(php) if php.starts_with("php") && php.len() > 3 => format!("{php}-{extension}"),
+        _ => format!("php-{extension}"),
     }
 }
 
@@ -323,7 +336,7 @@ mod tests {
 
     #[test]
     fn windows_has_no_preload_so_ffi_enable_1_is_the_way() {
-        let ffi = "FFI support => enabled\n";
+        let ffi = "FFI support => enabled\nMysqlI Support => enabled\n";
         let lines = evaluated(
             &format!("{ffi}ffi.enable => preload => preload\n"),
             Platform::Windows,
@@ -349,8 +362,8 @@ mod tests {
         assert_eq!(info["ffi.enable"], "preload");
         assert_eq!(service_of("/usr/sbin/php-fpm8.2"), "php8.2-fpm");
         assert_eq!(service_of("php-fpm"), "php-fpm");
-        assert_eq!(opcache_package("php8.2-fpm"), "php8.2-opcache");
-        assert_eq!(opcache_package("php-fpm"), "php-opcache");
-        assert_eq!(opcache_package("apache2"), "php-opcache");
+        assert_eq!(php_package("php8.2-fpm", "opcache"), "php8.2-opcache");
+        assert_eq!(php_package("php-fpm", "mysql"), "php-mysql");
+        assert_eq!(php_package("apache2", "opcache"), "php-opcache");
     }
 }
