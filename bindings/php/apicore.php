@@ -500,6 +500,16 @@ if (!class_exists('MikroBILL_FFI', false)) {
 
         private static function fromFiles(): FFI
         {
+            return self::firstLoadable()[0];
+        }
+
+        /**
+         * The first library candidate that loads with the header: array(FFI, its path, what was
+         * passed over before it). `mb doctor` asks this too, to say which file a page loads.
+         * @throws MikroBILL_Exception naming every candidate tried
+         */
+        public static function firstLoadable(): array
+        {
             $header = self::headerText();
             $errors = array();
             foreach (self::libraryCandidates() as $lib) {
@@ -509,7 +519,7 @@ if (!class_exists('MikroBILL_FFI', false)) {
                     continue;
                 }
                 try {
-                    return FFI::cdef($header, $lib);
+                    return array(FFI::cdef($header, $lib), $lib, $errors);
                 } catch (FFI\Exception $e) {
                     if (strpos($e->getMessage(), 'ffi.enable') !== false) {
                         // No library path can help here: the setting refuses FFI::cdef itself.

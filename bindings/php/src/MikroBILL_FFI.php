@@ -282,6 +282,16 @@ final class MikroBILL_FFI
 
     private static function fromFiles(): FFI
     {
+        return self::firstLoadable()[0];
+    }
+
+    /**
+     * The first library candidate that loads with the header: array(FFI, its path, what was
+     * passed over before it). `mb doctor` asks this too, to say which file a page loads.
+     * @throws MikroBILL_Exception naming every candidate tried
+     */
+    public static function firstLoadable(): array
+    {
         $header = self::headerText();
         $errors = array();
         foreach (self::libraryCandidates() as $lib) {
@@ -291,7 +301,7 @@ final class MikroBILL_FFI
                 continue;
             }
             try {
-                return FFI::cdef($header, $lib);
+                return array(FFI::cdef($header, $lib), $lib, $errors);
             } catch (FFI\Exception $e) {
                 if (strpos($e->getMessage(), 'ffi.enable') !== false) {
                     // No library path can help here: the setting refuses FFI::cdef itself.

@@ -124,38 +124,31 @@ fn run_probe(kassa: &Path, apicore: &Path, php: &str) -> Result<Value, String> {
 }
 
 fn check_library(report: &mut Report, probe: &Value) {
-    let tried: Vec<&str> = probe["library_tried"]
-        .as_array()
-        .map(|t| t.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let fix = "install the package again, or name the library in php-fpm's pool \
-               (env[MIKROBILL_LIB] = /path/to/libmikrobill.so) and in the master's environment";
-    if let Some(message) = probe["library_error"]["message"].as_str() {
-        report.fail("library", message, fix);
-    } else if let Some(library) = probe["library"].as_str() {
-        let version = probe["library_version"].as_str().unwrap_or("?");
-        let place = if library.contains('/') || library.contains('\\') {
-            library.to_string()
-        } else {
-            format!("{library}, on the system library path")
-        };
-        report.ok("library", &format!("{place} loads, version {version}"));
-        compare_with_mb(report, version, env!("CARGO_PKG_VERSION"));
-        for problem in tried {
-            report.warn(
-                "library",
-                &format!("passed over: {problem}"),
-                "remove or replace that file, so that no PHP loads it",
-            );
-        }
-    } else {
+    // The shim's MikroBILL_FFI::firstLoadable answers with the library or with why none loads
+    // (every candidate tried, or a version of another series).
+    let error = probe["library_error"]["message"].as_str();
+    let (Some(library), None) = (probe["library"].as_str(), error) else {
         report.fail(
             "library",
-            &format!(
-                "none of the shim's candidates loads; tried: {}",
-                tried.join("; ")
-            ),
-            fix,
+            error.unwrap_or("the shim named no library"),
+            "install the package again, or name the library in php-fpm's pool \
+             (env[MIKROBILL_LIB] = /path/to/libmikrobill.so) and in the master's environment",
+        );
+        return;
+    };
+    let version = probe["library_version"].as_str().unwrap_or("?");
+    let place = if library.contains('/') || library.contains('\\') {
+        library.to_string()
+    } else {
+        format!("{library}, on the system library path")
+    };
+    report.ok("library", &format!("{place} loads, version {version}"));
+    compare_with_mb(report, version, env!("CARGO_PKG_VERSION"));
+    for problem in probe["library_tried"].as_array().into_iter().flatten() {
+        report.warn(
+            "library",
+            &format!("passed over: {}", problem.as_str().unwrap_or("?")),
+            "remove or replace that file, so that no PHP loads it",
         );
     }
 }

@@ -17,31 +17,14 @@ try {
     $report['shim_error'] = $failure($e);
 }
 if (isset($report['shim'])) {
-    // The shim's own search (MikroBILL_FFI::fromFiles), also saying which file answered.
-    $tried = array();
+    // The shim's own search, saying which file answered and which were passed over.
     try {
-        $header = MikroBILL_FFI::headerText();
-        foreach (MikroBILL_FFI::libraryCandidates() as $library) {
-            $problem = MikroBILL_FFI::libraryFileProblem($library);
-            if ($problem !== null) {
-                $tried[] = $problem;
-                continue;
-            }
-            try {
-                $ffi = FFI::cdef($header, $library);
-            } catch (Throwable $e) {
-                $tried[] = $library . ' (' . $e->getMessage() . ')';
-                continue;
-            }
-            $report['library'] = $library;
-            $report['library_version'] = MikroBILL_FFI::version($ffi);
-            MikroBILL_FFI::requireVersion($report['library_version']);
-            break;
-        }
+        list($ffi, $report['library'], $report['library_tried']) = MikroBILL_FFI::firstLoadable();
+        $report['library_version'] = MikroBILL_FFI::version($ffi);
+        MikroBILL_FFI::requireVersion($report['library_version']);
     } catch (Throwable $e) {
         $report['library_error'] = $failure($e);
     }
-    $report['library_tried'] = $tried;
     foreach (MikroBILL_Keys::configCandidates() as $config) {
         if (is_file($config)) {
             $report['config'] = realpath($config);
