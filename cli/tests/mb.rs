@@ -399,8 +399,9 @@ fn help_on_every_command() {
 /// ignored between requests, so a script feeding it could not be stopped with Ctrl-C).
 #[test]
 fn sigint_ends_a_shell_that_reads_a_pipe() {
+    use mikrobill_testkit::sim::exit_within;
     use std::io::{BufRead, BufReader};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let s = serve();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mb"))
         .arg("shell")
@@ -429,17 +430,8 @@ fn sigint_ends_a_shell_that_reads_a_pipe() {
     // SAFETY: kill only sends a signal to the child this test started and still owns.
     let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(sent, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mb shell ignored SIGINT while reading a pipe");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut child, Duration::from_secs(10))
+        .expect("mb shell ignored SIGINT while reading a pipe");
     assert_eq!(status.code(), Some(130));
     drop(input);
 }

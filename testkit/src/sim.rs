@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, SystemTime};
 
 pub use mikrobill_sim::config::{DEMO_KEY1 as KEY1, DEMO_KEY2 as KEY2, DEMO_LOGIN, DEMO_PASSWORD};
@@ -210,23 +210,33 @@ pub fn start_fails(args: &[&str]) -> (Option<i32>, String) {
         let _ = stderr.read_to_end(&mut text);
         String::from_utf8_lossy(&text).into_owned()
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let code = loop {
+    match exit_within(&mut child, Duration::from_secs(20)) {
+        Some(status) => (status.code(), reader.join().unwrap()),
+        None => {
+            let text = reader.join().unwrap();
+            (
+                None,
+                format!("{text}\n(the simulator started and was killed after 20 s)"),
+            )
+        }
+    }
+}
+
+/// The child's exit status once it exits within `limit`; past it the child is killed and reaped
+/// and the answer is None, so a test's assertion fails instead of the test hanging.
+pub fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
+            return Some(status);
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            let text = reader.join().unwrap();
-            return (
-                None,
-                format!("{text}\n(the simulator started and was killed after 20 s)"),
-            );
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    (code, reader.join().unwrap())
+    }
 }
 
 pub fn cipher() -> Cipher {
