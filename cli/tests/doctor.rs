@@ -224,8 +224,11 @@ impl MariaDb {
             "CREATE DATABASE mikrobill;
              CREATE TABLE mikrobill.workparams (param_name VARCHAR(64) PRIMARY KEY, param_value TEXT);
              INSERT INTO mikrobill.workparams VALUES ('CRYPTO_KEY_2', '{key2}');
+             CREATE DATABASE mikrobill_norow;
+             CREATE TABLE mikrobill_norow.workparams LIKE mikrobill.workparams;
              CREATE USER 'kassa'@'127.0.0.1' IDENTIFIED BY '{DB_PASSWORD}';
-             GRANT SELECT ON mikrobill.* TO 'kassa'@'127.0.0.1';"
+             GRANT SELECT ON mikrobill.* TO 'kassa'@'127.0.0.1';
+             GRANT SELECT ON mikrobill_norow.* TO 'kassa'@'127.0.0.1';"
         );
         let started = Instant::now();
         loop {
@@ -356,6 +359,27 @@ fn the_kassa_checks_fail_and_pass_and_print_no_secret() {
         &["MySQL error 2002", "fix: check $mysql_adr"],
     );
     assert!(!text(&o).contains(DB_PASSWORD), "{}", text(&o));
+
+    // A database without the CRYPTO_KEY_2 row.
+    let norow = TempDir::new("kassa-no-row");
+    let kassa_norow = web_root(&norow.0, KASSA_KEY1, db.port);
+    let config = norow.0.join("www/config.php");
+    let text_of_config = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text_of_config.replace("'mikrobill';", "'mikrobill_norow';"),
+    )
+    .unwrap();
+    let o = doctor(
+        &["--kassa", kassa_norow.to_str().unwrap(), "--port", &port],
+        &with_lib,
+    );
+    assert_line(
+        &o,
+        "CRYPTO_KEY_2",
+        "FAIL",
+        &["CRYPTO_KEY_2 not found", "fix: check that $mysql_db"],
+    );
 
     // A CRYPTO_KEY_1 that is not an AES-256 key.
     let short = TempDir::new("kassa-short-key");

@@ -13,11 +13,6 @@ use super::report::Report;
 /// The probe's source, run with `php -r` (which takes the code without its opening tag).
 const PROBE: &str = include_str!("probe.php");
 
-/// The shim's codes for what it could not read (bindings/php/src/MikroBILL_Code.php).
-const CONFIG_NOT_FOUND: i64 = 5;
-const NO_MYSQLI: i64 = 9005;
-const KEY2_ROW_MISSING: i64 = 9010;
-
 /// What the kassa would use, for the core check: its keys and its shim's folder.
 #[derive(Default)]
 pub struct Found {
@@ -174,13 +169,13 @@ fn check_key(report: &mut Report, probe: &Value, n: u8, bytes: u64) -> Option<St
     if let Some(error) = probe.get(format!("key{n}_error")) {
         let message = error["message"].as_str().unwrap_or("");
         let code = error["code"].as_i64().unwrap_or(0);
-        let fix = match (n, code) {
-            (_, CONFIG_NOT_FOUND) => "config.php must be one folder above the kassa folder".into(),
+        // probe.php names the kind from the shim's own codes (MikroBILL_Code).
+        let fix = match (n, error["kind"].as_str().unwrap_or("")) {
             (1, _) => {
                 "set $CRYPTO_KEY_1 in config.php as the MikroBILL installation wrote it".into()
             }
-            (_, NO_MYSQLI) => "install PHP's MySQL extension (apt-get install php-mysql)".into(),
-            (_, KEY2_ROW_MISSING) => {
+            (_, "no_mysqli") => "install PHP's MySQL extension (apt-get install php-mysql)".into(),
+            (_, "row_missing") => {
                 "check that $mysql_db in config.php names MikroBILL's database".into()
             }
             _ => format!(

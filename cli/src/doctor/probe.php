@@ -31,6 +31,9 @@ if (isset($report['shim'])) {
             break;
         }
     }
+    // What mb's fix line for CRYPTO_KEY_2 depends on, named from the shim's own codes so that mb
+    // copies none of them.
+    $kinds = array(MikroBILL_Code::INVALID_ARGUMENT => 'no_mysqli', MikroBILL_Code::KEY2_ROW_MISSING => 'row_missing');
     foreach (array(1, 2) as $n) {
         try {
             $key = MikroBILL_Keys::read($n === 1, $n === 2)[$n - 1];
@@ -38,7 +41,7 @@ if (isset($report['shim'])) {
             $decoded = base64_decode($key, true);
             $report["key{$n}_bytes"] = $decoded === false ? null : strlen($decoded);
         } catch (Throwable $e) {
-            $report["key{$n}_error"] = $failure($e);
+            $report["key{$n}_error"] = $failure($e) + array('kind' => $kinds[$e->getCode()] ?? 'other');
         }
     }
 }
