@@ -124,6 +124,65 @@ start_server statesim2 wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 -
 reply=$("$mb" process --port "$port" API.Client.633824158637492.PersonalDataInfo.MobileTel)
 case $reply in *'+79990000004'*) ;; *) fail "the change did not survive a restart: $reply" ;; esac
 
+echo "== mikrobill-sim.exe's files of account data: private, and never another account's"
+# file-security.exe prints a file's owner and the DACL entries that apply to it (see its source).
+x86_64-w64-mingw32-gcc -std=c11 -municode -Wall -Wextra -Werror "$root/tests/windows/file-security.c" \
+    -o "$work/bin/file-security.exe" -ladvapi32 -static
+# Prints who other than this user and SYSTEM (S-1-5-18) may open FILE, and a foreign owner.
+others() {
+    local out me
+    out=$(timeout 60 wine "$work/bin/file-security.exe" "Z:$1" | tr -d '\r') ||
+        fail "file-security.exe $1: $out"
+    me=$(sed -n 's/^me //p' <<<"$out")
+    awk -v me="$me" '$2 == "allow" && $3 != me && $3 != "S-1-5-18" { print "allowed:", $3, $4 }
+        $2 == "owner" && $3 != me { print "owner:", $3 }' <<<"$out"
+}
+for file in "$state_dir/sim.json" "$state_dir/sim.json.wal"; do
+    wider=$(others "$file")
+    [ -z "$wider" ] || fail "$file is not private to the simulator's user: $wider"
+done
+# Wine shows a file's Unix mode as its DACL: 0644 lets Everyone (S-1-1-0) read it.
+acct=$work/account-files
+mkdir -p "$acct"
+printf '' >"$acct/trace.log"
+chmod 0644 "$acct/trace.log"
+[ -n "$(others "$acct/trace.log")" ] || fail "wine shows a 0644 file as private: the check below would prove nothing"
+start_server tracesim wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 --trace-requests 'Z:'"$acct/trace.log"
+"$mb" process --port "$port" API.Client.633824158637492.BillingInfo.Money >/dev/null
+kill "${pids[-1]}"
+wait "${pids[-1]}" 2>/dev/null || true
+grep -q BillingInfo "$acct/trace.log" || fail "the trace holds no request"
+wider=$(others "$acct/trace.log")
+[ -z "$wider" ] || fail "a trace that existed readable by others was not made private: $wider"
+# Files another account could read, or could replace: each refused at start-up (exit 1), before
+# anything is written or its DACL changed. Wine shows a file of another Unix user as owned by
+# S-1-5-7, and a folder of mode 0777 as one where Everyone may delete what it holds.
+refused() { # LABEL WANTED-MESSAGE FLAG FILE
+    local status
+    set +e
+    timeout 60 wine "$work/bin/mikrobill-sim.exe" --listen 127.0.0.1:0 "$3" 'Z:'"$4" >"$work/refused.out" 2>&1
+    status=$?
+    set -e
+    [ "$status" -eq 1 ] && grep -q "$2" "$work/refused.out" ||
+        fail "$1: mikrobill-sim.exe exited $status: $(tr -d '\r' <"$work/refused.out")"
+}
+printf 'theirs\n' >"$acct/planted.log"
+chown nobody "$acct/planted.log"
+chmod 0644 "$acct/planted.log"
+refused "a trace owned by another user" "(S-1-5-7), not by this process's user" \
+    --trace-requests "$acct/planted.log"
+[ "$(cat "$acct/planted.log")" = theirs ] && [ "$(stat -c '%U %a' "$acct/planted.log")" = "nobody 644" ] ||
+    fail "the other user's file was changed: $(stat -c '%U %a' "$acct/planted.log")"
+printf 'elsewhere\n' >"$acct/elsewhere.log"
+ln "$acct/elsewhere.log" "$acct/linked.log"
+refused "a trace with a second hard link" "it has 2 hard links" --trace-requests "$acct/linked.log"
+[ "$(cat "$acct/elsewhere.log")" = elsewhere ] || fail "the hard link's other name was written to"
+mkdir "$acct/open"
+chmod 0777 "$acct/open"
+refused "state in a folder anyone may delete from" "lets Everyone (S-1-1-0) delete or rename the files" \
+    --state "$acct/open/sim.json"
+[ -z "$(ls -A "$acct/open")" ] || fail "files were made in the refused folder: $(ls -A "$acct/open")"
+
 echo "== mikrobill-gateway.exe as a Windows service: install, start, serve, stop, uninstall"
 # Wine's service control manager runs the service as Windows' would: `service install` registers
 # `mikrobill-gateway.exe service run --config FILE`, and `net start` makes the SCM start it.

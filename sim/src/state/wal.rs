@@ -32,7 +32,8 @@ use super::store::Store;
 use super::tree::{self, Change};
 use crate::error::SimError;
 use crate::os::file::{
-    create_private_new, lock_exclusive, open_private_append, open_private_read, sync_dir, Locked,
+    create_private_new, lock_exclusive, open_private_append, open_private_read, sync_dir, truncate,
+    Locked,
 };
 
 /// Log size that triggers compaction while running.
@@ -389,7 +390,7 @@ impl Wal {
         state.durable = state.durable.max(self.appended());
         self.synced.notify_all();
         drop(state);
-        self.file.set_len(0)?;
+        truncate(&self.file)?;
         self.file.sync_all()?;
         sync_dir(&wal_path(&self.snapshot))?;
         self.bytes.store(0, Ordering::Relaxed);
