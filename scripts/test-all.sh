@@ -54,7 +54,13 @@ suite "release build" cargo build --workspace --exclude xtask --release --lib --
 suite "generated files are current (header, bindings' tables, apicore.php)" cargo xtask codegen --check
 suite "book (mdBook build, every link checked)" bash scripts/docs.sh
 suite "release workflow lint (actionlint, zizmor)" bash scripts/lint-workflows.sh
-suite "Windows build" cargo build --release --target x86_64-pc-windows-gnu --workspace --exclude xtask --lib --bins
+# Clippy again for the Windows target: code under cfg(windows) (the services, the DACLs of the
+# simulator's files) is compiled for no other.
+windows_build() {
+    cargo clippy --target x86_64-pc-windows-gnu --workspace --exclude xtask --lib --bins -- -D warnings &&
+        cargo build --release --target x86_64-pc-windows-gnu --workspace --exclude xtask --lib --bins
+}
+suite "Windows build (clippy -D warnings, release build)" windows_build
 suite "Windows under wine (C test, mb.exe, mikrobill-sim.exe)" bash tests/windows/run.sh
 suite "Rust tests" cargo test --workspace --release --no-fail-fast
 suite "C program (ASan, valgrind)" bash tests/c/run.sh
