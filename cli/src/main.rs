@@ -3,11 +3,11 @@
 
 mod args;
 mod backend;
-mod compact;
 mod completions;
 mod connection;
 mod doctor;
 mod gateway;
+mod layout;
 mod output;
 mod password;
 mod paths;

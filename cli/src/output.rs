@@ -5,6 +5,7 @@ use mikrobill::Error;
 use serde_json::Value;
 
 use crate::args::OutputArgs;
+use crate::layout::Layout;
 
 /// The exit codes documented in `mb --help` and docs/src/mb.md.
 pub mod exit {
@@ -27,6 +28,15 @@ pub enum Style {
 }
 
 impl Style {
+    /// How `layout::write` lays the reply out; None for raw output, which is not laid out.
+    pub fn layout(self) -> Option<Layout> {
+        match self {
+            Style::Raw => None,
+            Style::Pretty => Some(Layout::Indented),
+            Style::JsonLine => Some(Layout::Line),
+        }
+    }
+
     pub fn from_args(args: &OutputArgs) -> Style {
         if args.pretty {
             Style::Pretty
@@ -43,28 +53,31 @@ impl Style {
 /// as it came, except that a JSON line must stay one line.
 /// Raw output borrows the reply: a reply of millions of clients is never held twice.
 pub fn format_reply(reply: &str, style: Style) -> std::borrow::Cow<'_, str> {
-    match style {
-        Style::Raw => reply.into(),
-        Style::Pretty => parse(reply)
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .map_or_else(|| reply.into(), Into::into),
-        Style::JsonLine => {
-            let mut line = Vec::new();
-            match crate::compact::write(reply, &mut line) {
-                // Writing into a Vec cannot fail; the copy is UTF-8 as the reply is.
-                Ok(true) => String::from_utf8(line).unwrap_or_default().into(),
-                _ => json_line_from_a_tree(reply).into(),
-            }
-        }
+    let Some(layout) = style.layout() else {
+        return reply.into();
+    };
+    let mut text = Vec::new();
+    match crate::layout::write(reply, layout, &mut text) {
+        // Writing into a Vec cannot fail; the copy is UTF-8 as the reply is.
+        Ok(true) => String::from_utf8(text).unwrap_or_default().into(),
+        _ => from_a_tree(reply, layout),
     }
 }
 
-/// The line for a reply `compact` cannot copy: parsed (a string with a lone surrogate escape), or
-/// when it is not JSON at all, the text as one JSON string.
-pub fn json_line_from_a_tree(reply: &str) -> String {
-    parse(reply)
-        .and_then(|v| serde_json::to_string(&v).ok())
-        .unwrap_or_else(|| serde_json::to_string(reply).expect("a string serializes"))
+/// The reply in `layout` when `layout::write` cannot copy it: parsed (a string with a lone
+/// surrogate escape), or when it is not JSON at all, the text as it came (indented) or as one
+/// JSON string (a line must stay one line).
+pub fn from_a_tree(reply: &str, layout: Layout) -> std::borrow::Cow<'_, str> {
+    let tree = parse(reply);
+    match layout {
+        Layout::Indented => tree
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .map_or_else(|| reply.into(), Into::into),
+        Layout::Line => tree
+            .and_then(|v| serde_json::to_string(&v).ok())
+            .unwrap_or_else(|| serde_json::to_string(reply).expect("a string serializes"))
+            .into(),
+    }
 }
 
 /// Parses a reply with the library's depth bound (PHP's 512), so a hostile reply cannot exhaust

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::args::{GatewayArgs, ProcessArgs};
 use crate::backend::{Backend, Failure};
-use crate::output::{exit, format_reply, reply_problem, Style};
+use crate::output::{exit, format_reply, from_a_tree, reply_problem, Style};
 use crate::value;
 
 pub fn run(args: ProcessArgs, gateway: &GatewayArgs) -> i32 {
@@ -32,27 +32,26 @@ pub fn usage(message: &str) -> i32 {
 
 /// Prints the reply; a non-zero code is also said on standard error. Raw output is the core's
 /// bytes as they came (a core may answer in CP1251); --pretty and --json read the reply as
-/// UTF-8, with U+FFFD for bytes that are not.
+/// UTF-8, with U+FFFD for bytes that are not, and lay it out without building it into a tree.
 pub fn show_reply(reply: &[u8], style: Style) -> i32 {
     // Borrowed, not copied, when the reply is UTF-8: a large reply is not held twice.
     let text = String::from_utf8_lossy(reply);
-    if style == Style::Raw {
-        let mut out = std::io::stdout().lock();
-        // A closed pipe (`mb process ... | head`) is the reader's choice, not mb's failure.
-        let _ = out.write_all(reply).and_then(|()| out.write_all(b"\n"));
-    } else if style == Style::JsonLine {
-        // Straight to standard output: the line is never held beside the reply.
+    if let Some(layout) = style.layout() {
+        // Straight to standard output: the indented text or the line is never held beside the
+        // reply.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let written = match crate::compact::write(&text, &mut out) {
+        let written = match crate::layout::write(&text, layout, &mut out) {
             Ok(true) => Ok(()),
-            Ok(false) => out.write_all(crate::output::json_line_from_a_tree(&text).as_bytes()),
+            Ok(false) => out.write_all(from_a_tree(&text, layout).as_bytes()),
             Err(e) => Err(e),
         };
         let _ = written
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
     } else {
-        println!("{}", format_reply(&text, style));
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`mb process ... | head`) is the reader's choice, not mb's failure.
+        let _ = out.write_all(reply).and_then(|()| out.write_all(b"\n"));
     }
     match reply_problem(&text) {
         Some(problem) => {
