@@ -49,6 +49,10 @@ const APPEND_ACCESS: u32 =
 /// itself that right).
 const REPLACING_RIGHTS: u32 = FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER | GENERIC_ALL;
 
+/// NT SERVICE\TrustedInstaller, the service that installs Windows' own files (a fixed SID: the
+/// hash of the service's name).
+const TRUSTED_INSTALLER: &str = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464";
+
 /// Opens a file that holds account data for appending, private to this user also when it existed
 /// with a wider DACL; refused (before anything is written or its DACL changed) in a folder
 /// another account can replace it in, or when it is a link, not a regular file, another account's,
@@ -252,8 +256,8 @@ fn make_private(file: &File, me: &Me) -> io::Result<()> {
     Ok(())
 }
 
-/// Refuses the folder of `path` when its DACL lets an account other than this user, SYSTEM or the
-/// Administrators delete or rename the files in it, or change who may (no DACL at all grants
+/// Refuses the folder of `path` when its DACL lets an account other than this user, SYSTEM, the
+/// Administrators or TrustedInstaller delete or rename the files in it, or change who may (no DACL at all grants
 /// everyone everything). Entries that apply only to what the folder holds are not the folder's.
 fn check_folder(path: &Path, me: &Me) -> io::Result<()> {
     let dir = match path.parent() {
@@ -280,14 +284,15 @@ fn check_folder(path: &Path, me: &Me) -> io::Result<()> {
     let Some(entries) = security.allowed()? else {
         return Err(refused("every account (it has no DACL)".to_string()));
     };
-    let system = Sid::well_known(WinLocalSystemSid)?;
-    let administrators = Sid::well_known(WinBuiltinAdministratorsSid)?;
+    // The system's own accounts, which may change any folder anyway; TrustedInstaller holds full
+    // control of Program Files and the Windows folder.
+    let trusted = [
+        Sid::well_known(WinLocalSystemSid)?,
+        Sid::well_known(WinBuiltinAdministratorsSid)?,
+        Sid::from_text(TRUSTED_INSTALLER)?,
+    ];
     for (mask, sid) in entries {
-        if mask & REPLACING_RIGHTS != 0
-            && !me.owns(&sid)
-            && !sid.is(&system)
-            && !sid.is(&administrators)
-        {
+        if mask & REPLACING_RIGHTS != 0 && !me.owns(&sid) && !trusted.iter().any(|t| t.is(&sid)) {
             return Err(refused(sid.describe()));
         }
     }

@@ -9,7 +9,7 @@ use std::ptr;
 
 use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, GetSecurityInfo, SE_FILE_OBJECT,
+    ConvertSidToStringSidW, ConvertStringSidToSidW, GetSecurityInfo, SE_FILE_OBJECT,
 };
 use windows_sys::Win32::Security::{
     AclSizeInformation, AddAccessAllowedAce, CreateWellKnownSid, EqualSid, GetAce,
@@ -53,6 +53,23 @@ impl Sid {
             return Err(io::Error::last_os_error());
         }
         Ok(Sid(words))
+    }
+
+    /// The SID written as `S-1-...`, for an account no WELL_KNOWN_SID_TYPE names.
+    pub fn from_text(text: &str) -> io::Result<Sid> {
+        let wide: Vec<u16> = text.encode_utf16().chain(Some(0)).collect();
+        let mut sid: PSID = ptr::null_mut();
+        // SAFETY: `wide` is NUL-terminated; the call allocates the SID with LocalAlloc and stores
+        // it in `sid`.
+        if unsafe { ConvertStringSidToSidW(wide.as_ptr(), &mut sid) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `sid` is the valid SID just allocated; it is copied, then freed once.
+        unsafe {
+            let copy = Sid::copy_of(sid);
+            LocalFree(sid);
+            Ok(copy)
+        }
     }
 
     /// For calls that take a PSID and only read it.
