@@ -143,6 +143,7 @@ test_deb() {
         fail "deb: /etc/mikrobill-gateway is $(stat -c '%U:%G %a' /etc/mikrobill-gateway)" || return 1
     [ -f /lib/systemd/system/mikrobill-gateway.service ] || fail "deb: no systemd unit" || return 1
     deb_gateway_service "$sim_port" || return 1
+    deb_ini_upgrade || return 1
     dpkg -r mikrobill >/dev/null || fail "deb: dpkg -r failed" || return 1
     [ ! -e "/usr/lib/x86_64-linux-gnu/$soname" ] && [ ! -e /usr/include/mikrobill.h ] ||
         fail "deb: files left after dpkg -r" || return 1
@@ -151,7 +152,33 @@ test_deb() {
         fail "deb: dpkg -r left the ini enabled for php-fpm" || return 1
     dpkg -P mikrobill >/dev/null || fail "deb: dpkg -P failed" || return 1
     deb_installed=""
-    [ ! -e /etc/php/8.2/mods-available/mikrobill.ini ] || fail "deb: dpkg -P left mods-available/mikrobill.ini"
+    [ ! -e /etc/php/8.2/mods-available/mikrobill.ini ] && [ ! -e /etc/php/8.2/mods-available/mikrobill.ini.ucf-dist ] ||
+        fail "deb: dpkg -P left mods-available/mikrobill.ini or its .ucf-dist" || return 1
+    [ -z "$(ucfq -w mikrobill)" ] || fail "deb: dpkg -P left the ini registered with ucf: $(ucfq -w mikrobill)"
+}
+
+# deb_ini_upgrade: ucf keeps mods-available/mikrobill.ini as Debian's PHP extensions keep theirs.
+# Two later versions whose ini differs are made from the .deb: the first replaces the ini, which
+# the provider has not changed; the second, after the provider changed it, leaves it as it is,
+# with the new text beside it as mikrobill.ini.ucf-dist. The ini stays enabled throughout.
+deb_ini_upgrade() {
+    local mods=/etc/php/8.2/mods-available/mikrobill.ini shipped=/usr/share/mikrobill/deploy/mikrobill.ini
+    local link=/etc/php/8.2/fpm/conf.d/90-mikrobill.ini step next
+    for step in 1 2; do
+        next=$work/deb-next$step
+        dpkg-deb -R "$dist/mikrobill_${version}_amd64.deb" "$next" || fail "deb: dpkg-deb -R failed" || return 1
+        sed -i "s/^Version: .*/Version: $version+next$step/" "$next/DEBIAN/control"
+        printf '; next %s\n' "$step" >>"$next$shipped"
+        (cd "$next" && find usr lib -type f | sort | xargs md5sum >DEBIAN/md5sums)
+        dpkg-deb --root-owner-group --build "$next" "$next.deb" >/dev/null || fail "deb: dpkg-deb --build failed" || return 1
+        [ "$step" = 1 ] || printf "; the provider's\n" >>"$mods"
+        dpkg -i "$next.deb" </dev/null >/dev/null || fail "deb: upgrading to $version+next$step failed" || return 1
+        [ "$(readlink "$link")" = "$mods" ] || fail "deb: the upgrade to +next$step disabled the ini" || return 1
+    done
+    [ "$(tail -n 2 "$mods")" = "; next 1"$'\n'"; the provider's" ] ||
+        fail "deb: the ini is not the first upgrade's, as the provider changed it: $(tail -n 3 "$mods")" || return 1
+    cmp -s "$mods.ucf-dist" "$shipped" && [ "$(tail -n 1 "$shipped")" = "; next 2" ] ||
+        fail "deb: the second upgrade's ini is not beside the provider's as mikrobill.ini.ucf-dist" || return 1
 }
 
 # deb_php_ini SIM_PORT: postinst offered the ini to PHP 8.2's mods-available and did not enable

@@ -136,8 +136,8 @@ field = lambda name: subprocess.run(["dpkg-deb", "-f", str(deb), name], check=Tr
                                     text=True).stdout.strip()
 check(field("Package") == "mikrobill" and field("Version") == version and field("Architecture") == "amd64",
       ".deb control: mikrobill %s amd64" % version)
-check(field("Depends") == "libc6 (>= %d.%d), adduser" % GLIBC_FLOOR,
-      ".deb depends on libc6 >= the glibc floor, and adduser for the gateway's user")
+check(field("Depends") == "libc6 (>= %d.%d), adduser, ucf" % GLIBC_FLOOR,
+      ".deb depends on libc6 >= the glibc floor, adduser for the gateway's user and ucf for the PHP ini")
 # The maintainer of record is the copyright holder LICENSE names.
 holder = re.search(r"^Copyright \(c\) [0-9]+ (.+)$", license_text, re.M)
 check(holder is not None and field("Maintainer") == holder.group(1),

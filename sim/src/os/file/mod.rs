@@ -1,6 +1,6 @@
 //! Files that hold account data (the trace, the state files, `mb proxy`'s recording): readable by
 //! their owner only and never written through a name another user planted (`unix.rs` with mode
-//! bits and `O_NOFOLLOW`, `windows.rs` with a private DACL and reparse points opened, not
+//! bits and `O_NOFOLLOW`, `windows/` with a private DACL and reparse points opened, not
 //! followed); emptying the state log in place; making a rename durable; and the exclusive lock
 //! that keeps two simulators off one state file.
 

@@ -1,5 +1,5 @@
-//! Windows: the refusals of `unix.rs`, through handles and security descriptors instead of mode
-//! bits.
+//! Windows: the refusals of the Unix side (`file/unix.rs`), through handles and security
+//! descriptors instead of mode bits.
 //!
 //! - Every file is opened with FILE_FLAG_OPEN_REPARSE_POINT, so a symbolic link or junction
 //!   planted under its name is opened itself, never followed, and then refused.
