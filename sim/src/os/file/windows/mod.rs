@@ -45,6 +45,9 @@ const SHARE_ALL: u32 = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
 const APPEND_ACCESS: u32 =
     (FILE_GENERIC_WRITE & !FILE_WRITE_DATA) | FILE_READ_ATTRIBUTES | READ_CONTROL | WRITE_DAC;
 
+/// A reparse point is opened itself, not what it points to.
+const NO_FOLLOW: u32 = FILE_FLAG_OPEN_REPARSE_POINT | FILE_ATTRIBUTE_NORMAL;
+
 /// A folder right that, granted to another account, lets it remove or rename our files (or grant
 /// itself that right).
 const REPLACING_RIGHTS: u32 = FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER | GENERIC_ALL;
@@ -60,9 +63,11 @@ const TRUSTED_INSTALLER: &str = "S-1-5-80-956008885-3418522649-1831038044-185329
 pub fn open_private_append(path: &Path) -> io::Result<File> {
     let me = Me::current()?;
     check_folder(path, &me)?;
-    let file = create_file(path, APPEND_ACCESS, OPEN_ALWAYS, &me)?;
+    // One descriptor: the DACL a new file is created with is the one an existing file gets.
+    let private = PrivateDescriptor::new(&me)?;
+    let file = create_file(path, APPEND_ACCESS, OPEN_ALWAYS, &private)?;
     check_own(&file, &me)?;
-    make_private(&file, &me)?;
+    make_private(&file, &private)?;
     Ok(file)
 }
 
@@ -80,7 +85,7 @@ pub fn create_private_new(path: &Path) -> io::Result<File> {
         path,
         FILE_GENERIC_WRITE | FILE_READ_ATTRIBUTES,
         CREATE_NEW,
-        &me,
+        &PrivateDescriptor::new(&me)?,
     )
 }
 
@@ -88,7 +93,14 @@ pub fn create_private_new(path: &Path) -> io::Result<File> {
 /// `open_private_append`: a planted link or another account's file would load data of its choosing.
 pub fn open_private_read(path: &Path) -> io::Result<File> {
     let me = Me::current()?;
-    let file = create_file(path, FILE_GENERIC_READ, OPEN_EXISTING, &me)?;
+    // Nothing is created, so no descriptor is given.
+    let file = open_handle(
+        path,
+        FILE_GENERIC_READ,
+        OPEN_EXISTING,
+        NO_FOLLOW,
+        ptr::null(),
+    )?;
     check_own(&file, &me)?;
     Ok(file)
 }
@@ -112,7 +124,7 @@ pub fn open_lock(path: &Path) -> io::Result<File> {
         path,
         FILE_GENERIC_WRITE | FILE_READ_ATTRIBUTES,
         OPEN_ALWAYS,
-        &me,
+        &PrivateDescriptor::new(&me)?,
     )?;
     refuse_reparse_point(&file)?;
     Ok(file)
@@ -121,15 +133,18 @@ pub fn open_lock(path: &Path) -> io::Result<File> {
 /// Opens or creates a file of account data: a reparse point is opened itself, never followed,
 /// and a file this call creates gets the private DACL (which CreateFileW ignores for one that
 /// exists).
-fn create_file(path: &Path, access: u32, disposition: u32, me: &Me) -> io::Result<File> {
-    let descriptor = PrivateDescriptor::new(me)?;
+fn create_file(
+    path: &Path,
+    access: u32,
+    disposition: u32,
+    descriptor: &PrivateDescriptor,
+) -> io::Result<File> {
     let attributes = SECURITY_ATTRIBUTES {
         nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
         lpSecurityDescriptor: descriptor.as_ptr(),
         bInheritHandle: 0,
     };
-    let flags = FILE_FLAG_OPEN_REPARSE_POINT | FILE_ATTRIBUTE_NORMAL;
-    open_handle(path, access, disposition, flags, &attributes)
+    open_handle(path, access, disposition, NO_FOLLOW, &attributes)
 }
 
 /// CreateFileW, sharing as std does; `attributes` and what it points to are only read.
@@ -239,8 +254,7 @@ fn check_own(file: &File, me: &Me) -> io::Result<()> {
 }
 
 /// Replaces the DACL of a file this process owns with the private one.
-fn make_private(file: &File, me: &Me) -> io::Result<()> {
-    let descriptor = PrivateDescriptor::new(me)?;
+fn make_private(file: &File, descriptor: &PrivateDescriptor) -> io::Result<()> {
     // SAFETY: the handle was opened with WRITE_DAC and is open for the call; the descriptor and
     // the ACL it points to outlive the call, which reads them only.
     let done = unsafe {
