@@ -61,11 +61,7 @@ pub fn write<W: Write>(reply: &str, layout: Layout, out: &mut W) -> io::Result<b
                 at += 1;
             }
             b':' => {
-                out.write_all(if layout == Layout::Indented {
-                    b": "
-                } else {
-                    b":"
-                })?;
+                indent.colon(out)?;
                 at += 1;
             }
             _ => {
@@ -135,6 +131,11 @@ impl Indent {
         } else {
             self.next_line(out)
         }
+    }
+
+    /// Between a key and its value: `": "` indented, `":"` on one line.
+    fn colon<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        out.write_all(if self.indented { b": " } else { b":" })
     }
 
     fn next_line<W: Write>(&self, out: &mut W) -> io::Result<()> {
