@@ -13,10 +13,12 @@ use mikrobill_sim::os::{self, signal};
 use mikrobill_sim::redact;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -94,9 +96,17 @@ struct Recorder {
 impl Recorder {
     /// Writes one line straight into the file's buffer (no copy of it as a string first).
     fn write(&self, line: &impl serde::Serialize) {
+        self.write_with(|file| serde_json::to_writer(file, line).map_err(io::Error::from));
+    }
+
+    /// Writes an exchange's line, with `value` in the place of the line's "value".
+    fn write_exchange(&self, line: &Map<String, Value>, value: Option<&RequestValue>) {
+        self.write_with(|file| write_exchange(file, line, value));
+    }
+
+    fn write_with(&self, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) {
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        let written = serde_json::to_writer(&mut *file, line)
-            .map_err(io::Error::from)
+        let written = write(&mut file)
             .and_then(|()| file.write_all(b"\n"))
             .and_then(|()| file.flush());
         if let Err(e) = written {
@@ -210,37 +220,66 @@ fn relay_frame(
 struct Pending {
     started: Instant,
     line: Map<String, Value>,
-    /// The request's value as the client wrote it (passwords redacted), written in the place of
-    /// the line's "value": kept as text, never built into a tree, so a big value costs its size.
-    value: Option<Box<RawValue>>,
+    /// The request's value, written in the place of the line's "value".
+    value: Option<RequestValue>,
 }
 
-/// A request as the proxy reads it: its path, and its value left as text.
+/// A request's value as it is recorded: never built into a tree, and never copied out of the
+/// decrypted request unless a password in it had to be redacted, so a request in flight costs
+/// its frame and its text while it is forwarded, then its text alone.
+enum RequestValue {
+    /// `text[range]`, as the client wrote it; `text` is the whole decrypted request.
+    AsSent { text: String, range: Range<usize> },
+    /// With its passwords redacted: the tree that found them, written as it is.
+    Redacted(Value),
+}
+
+/// A request as the proxy reads it: its path, and its value left as text in the request.
 #[derive(serde::Deserialize)]
-struct Envelope {
-    path: String,
-    #[serde(default)]
-    value: Option<Box<RawValue>>,
-}
-
-/// A record line: `line`, with `value` written as raw text where the line has its "value".
-struct LineOut<'a> {
-    line: &'a Map<String, Value>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default, borrow)]
     value: Option<&'a RawValue>,
 }
 
-impl serde::Serialize for LineOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.line.len()))?;
-        for (key, item) in self.line {
-            match (key.as_str(), self.value) {
-                ("value", Some(raw)) => map.serialize_entry(key, raw)?,
-                _ => map.serialize_entry(key, item)?,
-            }
+/// Where `inner`, a slice of `outer`, lies in it.
+fn range_within(outer: &str, inner: &str) -> Range<usize> {
+    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    start..start + inner.len()
+}
+
+/// `line` as one JSON line's text, with `value` written where the line has its "value". A value as
+/// sent is JSON text from the client: its line breaks can only be whitespace between tokens (JSON
+/// strings hold them escaped), so each becomes a space and the line stays one line.
+fn write_exchange(
+    out: &mut impl Write,
+    line: &Map<String, Value>,
+    value: Option<&RequestValue>,
+) -> io::Result<()> {
+    out.write_all(b"{")?;
+    for (i, (key, item)) in line.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
         }
-        map.end()
+        serde_json::to_writer(&mut *out, key)?;
+        out.write_all(b":")?;
+        match (key.as_str(), value) {
+            ("value", Some(RequestValue::Redacted(tree))) => {
+                serde_json::to_writer(&mut *out, tree)?
+            }
+            ("value", Some(RequestValue::AsSent { text, range })) => {
+                for (j, part) in text[range.clone()].split(['\n', '\r']).enumerate() {
+                    if j > 0 {
+                        out.write_all(b" ")?;
+                    }
+                    out.write_all(part.as_bytes())?;
+                }
+            }
+            _ => serde_json::to_writer(&mut *out, item)?,
+        }
     }
+    out.write_all(b"}")
 }
 
 /// What a client frame said, minus every secret: an auth message keeps only its login; a request
@@ -249,7 +288,7 @@ fn describe_request(
     shared: &Shared,
     seen: &Seen,
     first: bool,
-) -> (Map<String, Value>, Option<Box<RawValue>>) {
+) -> (Map<String, Value>, Option<RequestValue>) {
     let mut line = Map::new();
     let Some(bytes) = seen.bytes else {
         line.insert("kind".into(), json!("undecryptable"));
@@ -262,30 +301,18 @@ fn describe_request(
         );
         return (line, None);
     };
-    let plain = shared.cipher.decrypt(bytes);
+    let text = shared
+        .cipher
+        .decrypt(bytes)
+        .and_then(|plain| String::from_utf8(plain).ok());
     if first {
-        #[derive(serde::Deserialize)]
-        struct Auth {
-            #[serde(default)]
-            login: Value,
-        }
-        #[derive(serde::Deserialize)]
-        struct AuthProbe {
-            auth: Option<Auth>,
-        }
-        let probe = plain
-            .as_deref()
-            .and_then(|p| serde_json::from_slice::<AuthProbe>(p).ok());
-        if let Some(AuthProbe { auth: Some(auth) }) = probe {
+        if let Some(login) = text.as_deref().and_then(auth_login) {
             line.insert("kind".into(), json!("auth"));
-            line.insert("login".into(), auth.login);
+            line.insert("login".into(), login);
             return (line, None);
         }
     }
-    let request = plain
-        .as_deref()
-        .and_then(|p| serde_json::from_slice::<Envelope>(p).ok());
-    let Some(Envelope { path, value }) = request else {
+    let (Some((path, value)), Some(text)) = (text.as_deref().and_then(read_request), text) else {
         line.insert("kind".into(), json!("undecryptable"));
         line.insert(
             "request_error".into(),
@@ -296,33 +323,68 @@ fn describe_request(
         );
         return (line, None);
     };
-    drop(plain);
     if path == DISCONNECT_PATH {
         line.insert("kind".into(), json!("disconnect"));
         return (line, None);
     }
     line.insert("kind".into(), json!("process"));
     line.insert("path".into(), json!(path));
-    // Its place in the line; LineOut writes the text there.
+    // Its place in the line; write_exchange writes the text there.
     line.insert("value".into(), Value::Null);
-    let value = value.map(|raw| without_passwords(&path, raw));
+    let value = value.map(|value| match value {
+        ReadValue::AsSent(range) => RequestValue::AsSent { text, range },
+        ReadValue::Redacted(raw) => RequestValue::Redacted(raw),
+    });
     (line, value)
 }
 
-/// `raw` with the passwords it sets redacted (sim's redact rule); parsed into a tree only when
-/// its text may hold one, and re-encoded only when one was found.
-fn without_passwords(path: &str, raw: Box<RawValue>) -> Box<RawValue> {
+/// The login of an auth message, or `None` when `text` is not one.
+fn auth_login(text: &str) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Auth {
+        #[serde(default)]
+        login: Value,
+    }
+    #[derive(serde::Deserialize)]
+    struct AuthProbe {
+        auth: Option<Auth>,
+    }
+    serde_json::from_str::<AuthProbe>(text)
+        .ok()?
+        .auth
+        .map(|auth| auth.login)
+}
+
+/// A request's value as read from its text, before that text is kept.
+enum ReadValue {
+    /// Where it lies in the text.
+    AsSent(Range<usize>),
+    Redacted(Value),
+}
+
+/// A request's path and value, or `None` when `text` is not a request.
+fn read_request(text: &str) -> Option<(String, Option<ReadValue>)> {
+    let Envelope { path, value } = serde_json::from_str(text).ok()?;
+    let value = value.map(|raw| match redacted(&path, raw) {
+        Some(redacted) => ReadValue::Redacted(redacted),
+        None => ReadValue::AsSent(range_within(text, raw.get())),
+    });
+    Some((path.into_owned(), value))
+}
+
+/// `raw` with the passwords it sets redacted (sim's redact rule), or `None` when it sets none;
+/// parsed into a tree only when its text may hold one.
+fn redacted(path: &str, raw: &RawValue) -> Option<Value> {
     if !redact::may_set_password(raw.get().as_bytes()) && !redact::may_set_password(path.as_bytes())
     {
-        return raw;
+        return None;
     }
     let Ok(mut value) = serde_json::from_str::<Value>(raw.get()) else {
-        return raw;
+        // Valid JSON too deep for a tree (serde_json stops at 128 levels) that may set a
+        // password: it cannot be searched, so none of it is kept.
+        return Some(Value::from(redact::REDACTED));
     };
-    if !redact::passwords(path, &mut value, redact::REDACTED) {
-        return raw;
-    }
-    serde_json::value::to_raw_value(&value).unwrap_or(raw)
+    redact::passwords(path, &mut value, redact::REDACTED).then_some(value)
 }
 
 fn describe_reply(shared: &Shared, seen: &Seen, line: &mut Map<String, Value>) {
@@ -361,10 +423,9 @@ fn finish_line(id: u64, pending: Pending, shared: &Shared) {
     let rtt = pending.started.elapsed().as_secs_f64() * 1000.0;
     line.insert("connection".into(), json!(id));
     line.insert("rtt_ms".into(), json!((rtt * 1000.0).round() / 1000.0));
-    shared.recorder.write(&LineOut {
-        line: &line,
-        value: pending.value.as_deref(),
-    });
+    shared
+        .recorder
+        .write_exchange(&line, pending.value.as_ref());
 }
 
 fn record_note(shared: &Shared, id: u64, kind: &str, note: String) {

@@ -14,12 +14,17 @@ pub const REDACTED: &str = "[redacted]";
 /// does not, so most requests need no parsing. A JSON escape (`\u0077`) can spell either word, so
 /// any `\u` counts as maybe.
 pub fn may_set_password(text: &[u8]) -> bool {
-    let lower = text.to_ascii_lowercase();
-    contains(&lower, b"password") || contains(&lower, b"addaccount") || contains(&lower, b"\\u")
+    contains_ignoring_case(text, b"password")
+        || contains_ignoring_case(text, b"addaccount")
+        || contains_ignoring_case(text, b"\\u")
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Compared in place: a request may be as large as the simulator accepts, and a lowercased
+/// copy of it would cost its size again.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn last_segment(path: &str) -> &str {
