@@ -224,9 +224,9 @@ struct Pending {
     value: Option<RequestValue>,
 }
 
-/// A request's value as it is recorded: never built into a tree, and never copied out of the
-/// decrypted request unless a password in it had to be redacted, so a request in flight costs
-/// its frame and its text while it is forwarded, then its text alone.
+/// A request's value as it is recorded: left in the decrypted request, neither copied nor built
+/// into a tree, so a request in flight costs its frame and its text while it is forwarded, then
+/// its text alone. Only a value that sets a password becomes a tree, which redacting it needs.
 enum RequestValue {
     /// `text[range]`, as the client wrote it; `text` is the whole decrypted request.
     AsSent { text: String, range: Range<usize> },
