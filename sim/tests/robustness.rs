@@ -405,6 +405,11 @@ fn trace_requests_records_non_auth_plaintexts_byte_exact() {
         &format!("API.Client.{IVANOV}.AutorizeInfo.Name"),
         Some(r#""Иван/Ivan""#),
     );
+    // Pretty-printed, as a hand-written client may send it: still one line, its breaks spaces.
+    let mut raw = sim.conn();
+    raw.send("{\"path\": \"API.GetClients\",\r\n  \"value\": null\n}");
+    assert_eq!(code(&raw.recv().expect("a reply")), 0);
+    drop(raw);
     // The server traces a request before it replies, so the file is complete once this returns.
     cl.disconnect();
     let text = std::fs::read_to_string(&trace).unwrap();
@@ -412,6 +417,8 @@ fn trace_requests_records_non_auth_plaintexts_byte_exact() {
         text,
         concat!(
             r#"{"path":"API.Client.633824158637492.AutorizeInfo.Name","value":"\u0418\u0432\u0430\u043d\/Ivan"}"#,
+            "\n",
+            r#"{"path": "API.GetClients",    "value": null }"#,
             "\n",
             r#"{"path":"DISCONNECT","value":null}"#,
             "\n"

@@ -26,11 +26,16 @@ impl Trace {
         })
     }
 
-    /// Appends one request, its passwords replaced; a failure is reported, not fatal.
+    /// Appends one request, its passwords replaced; a failure is reported, not fatal. A line
+    /// break in it becomes a space, so that a request is one line: in JSON one can only be
+    /// whitespace between tokens (strings hold theirs escaped).
     pub fn write(&self, plain: &[u8]) {
         let traced = for_trace(plain);
         let mut line = Vec::with_capacity(traced.len() + 1);
-        line.extend_from_slice(&traced);
+        line.extend(traced.iter().map(|&b| match b {
+            b'\n' | b'\r' => b' ',
+            b => b,
+        }));
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = file.write_all(&line) {
