@@ -487,6 +487,49 @@ fn the_web_php_checks_fail_and_pass() {
             "php8.2-fpm",
         ],
     );
+    // Its one pool, www, leaves PHP's settings alone.
+    assert_line(
+        &o,
+        "pools",
+        "ok",
+        &["www: none changes ffi.enable or the preload"],
+    );
+    // A pool that turns FFI off, and one that sets the preload, where it has no effect:
+    // `php-fpm -i` shows neither.
+    let conf = dir.0.join("php-fpm.conf");
+    let pool = |name: &str, line: &str| {
+        format!(
+            "[{name}]\nuser = www-data\nlisten = {}/{name}.sock\npm = static\n\
+             pm.max_children = 1\n{line}\n",
+            dir.0.display()
+        )
+    };
+    std::fs::write(
+        &conf,
+        format!(
+            "[global]\nerror_log = {}/fpm.log\n{}{}",
+            dir.0.display(),
+            pool("kassa", "php_admin_value[ffi.enable] = 0"),
+            pool(
+                "preloading",
+                &format!("php_admin_value[{preload_setting}").replacen('=', "] = ", 1)
+            )
+        ),
+    )
+    .unwrap();
+    let pools = fpm_script(&dir.0, "fpm-pools", &format!("-y {}", conf.display()));
+    let o = doctor(&["--php-fpm", &pools, "--port", &closed], &with_lib);
+    let report = text(&o);
+    assert!(
+        report.contains("FAIL  pools         [kassa] sets ffi.enable=\"0\": FFI is off"),
+        "{report}"
+    );
+    assert!(
+        report
+            .contains("warn  pools         [preloading] sets opcache.preload, which has no effect"),
+        "{report}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{report}");
     // The shim preloaded.
     let good = fpm_with(
         &dir.0,

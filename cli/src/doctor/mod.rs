@@ -5,6 +5,7 @@
 //! failed, 1 when something did (warnings do not count).
 
 mod core;
+mod fpm_pools;
 mod kassa;
 mod report;
 mod web_php;
@@ -41,7 +42,12 @@ pub fn run(args: DoctorArgs) -> i32 {
         None
     };
     match &web {
-        Some(web) => web_php::check(&mut report, web, found.shim_dir.as_deref()),
+        Some(web) => {
+            web_php::check(&mut report, web, found.shim_dir.as_deref());
+            if let WebPhp::Fpm(binary) = web {
+                fpm_pools::check(&mut report, binary, &web_php::service_of(binary));
+            }
+        }
         None if args.kassa.is_some() => report.fail(
             "web PHP",
             "no php-fpm on PATH",

@@ -290,7 +290,7 @@ fn settings(text: &str) -> HashMap<String, String> {
 }
 
 /// The service that runs `binary`: Debian's php-fpm8.2 is the service php8.2-fpm.
-fn service_of(binary: &str) -> String {
+pub(super) fn service_of(binary: &str) -> String {
     let name = Path::new(binary)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
