@@ -34,20 +34,44 @@ namespace MikroBILL
         /// <summary>Creates a client; <paramref name="options"/> may be null for the defaults.</summary>
         public MikroBILL_API(string host, int port, string login, string password, string key1, string key2,
             MikroBILLOptions options)
+            : this(host, port, login, "password", Required(password, "password"), key1, key2, options)
+        {
+        }
+
+        /// <summary>Creates a client whose password is bytes rather than text: the login hash is taken
+        /// over exactly these bytes, as the original PHP client takes it over a password saved in
+        /// CP1251. Use it when the cashier's password is not UTF-8 (with .NET Core,
+        /// <c>Encoding.GetEncoding(1251).GetBytes(text)</c> once <c>CodePagesEncodingProvider</c> is
+        /// registered). The bytes are never shown in an error.</summary>
+        public MikroBILL_API(string host, int port, string login, byte[] password, string key1, string key2)
+            : this(host, port, login, password, key1, key2, null)
+        {
+        }
+
+        /// <summary>The byte password of the constructor above, with options (null for the defaults).</summary>
+        public MikroBILL_API(string host, int port, string login, byte[] password, string key1, string key2,
+            MikroBILLOptions options)
+            : this(host, port, login, "password_base64", Convert.ToBase64String(Required(password, "password")), key1, key2, options)
+        {
+        }
+
+        // passwordKey is the config's "password" (text) or "password_base64" (bytes).
+        private MikroBILL_API(string host, int port, string login, string passwordKey, string passwordValue,
+            string key1, string key2, MikroBILLOptions options)
         {
             // The PHP class can read missing keys from MikroBILL's config.php and database; a .NET
             // process has no such web root, so both keys are required here.
             var config = new Dictionary<string, object>
             {
                 { "host", Required(host, "host") }, { "port", port }, { "login", Required(login, "login") },
-                { "password", Required(password, "password") }, { "key1", Required(key1, "key1") }, { "key2", Required(key2, "key2") },
+                { passwordKey, passwordValue }, { "key1", Required(key1, "key1") }, { "key2", Required(key2, "key2") },
             };
             foreach (KeyValuePair<string, object> option in (options ?? new MikroBILLOptions()).Values) config[option.Key] = option.Value;
             Load(); // a missing or incompatible library fails here, named
             _handle = new ClientHandle(ToNative(Json.Write(config), "config"));
         }
 
-        private static string Required(string value, string name)
+        private static T Required<T>(T value, string name) where T : class
         {
             if (value == null) throw new ArgumentNullException(name);
             return value;
