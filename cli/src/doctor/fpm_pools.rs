@@ -220,7 +220,8 @@ mod tests {
         evaluate(&mut report, &pools(DUMP).unwrap(), "php8.2-fpm");
         let lines = report.lines();
         assert!(
-            lines[0].starts_with("warn  pools") && lines[0].contains("[www] sets ffi.enable=1")
+            lines[0].starts_with("warn  pools") && lines[0].contains("[www] sets ffi.enable=1"),
+            "{lines:?}"
         );
         assert!(
             lines[2].starts_with("FAIL  pools") && lines[2].contains("[kassa]"),
