@@ -56,9 +56,9 @@ fn evaluate(report: &mut Report, pools: &[Pool], restart: &str) {
                 pool_files(restart)
             );
             match key.as_str() {
-                "ffi.enable" => match value.to_ascii_lowercase().as_str() {
-                    "preload" => {}
-                    "1" | "on" | "true" | "yes" => {
+                "ffi.enable" => match php_ffi_enable(value) {
+                    FfiEnable::Preload => {}
+                    FfiEnable::On => {
                         found = true;
                         report.warn(
                             "pools",
@@ -69,7 +69,7 @@ fn evaluate(report: &mut Report, pools: &[Pool], restart: &str) {
                             &fix,
                         );
                     }
-                    _ => {
+                    FfiEnable::Off => {
                         found = true;
                         report.fail(
                             "pools",
@@ -106,6 +106,31 @@ fn evaluate(report: &mut Report, pools: &[Pool], restart: &str) {
                 names.join(", ")
             ),
         );
+    }
+}
+
+enum FfiEnable {
+    Preload,
+    On,
+    Off,
+}
+
+/// An ffi.enable value as PHP reads it (`-tt` shows it as written; `-i` shows PHP's reading):
+/// "preload" in any case, else a boolean, true for on, yes, true or a number other than 0.
+fn php_ffi_enable(value: &str) -> FfiEnable {
+    // php-fpm's dump shows the value trimmed, as its configuration parser read it.
+    let value = value.to_ascii_lowercase();
+    if value == "preload" {
+        return FfiEnable::Preload;
+    }
+    // PHP takes the number at the start, as strtol does: "2" and "1x" are on, "x" is 0.
+    let sign = usize::from(value.starts_with(['-', '+']));
+    let digits = value[sign..].bytes().take_while(u8::is_ascii_digit).count();
+    let number = &value[sign..sign + digits];
+    if matches!(value.as_str(), "on" | "yes" | "true") || number.bytes().any(|b| b != b'0') {
+        FfiEnable::On
+    } else {
+        FfiEnable::Off
     }
 }
 
@@ -212,6 +237,17 @@ mod tests {
         let failed =
             "[04-Dec-2026 07:55:00] ERROR: failed to open error_log (/var/log/php8.2-fpm.log)";
         assert_eq!(pools(failed), None);
+    }
+
+    #[test]
+    fn ffi_enable_is_read_as_php_reads_it() {
+        for on in ["1", "On", "YES", "true", "2", "-1", "1x"] {
+            assert!(matches!(php_ffi_enable(on), FfiEnable::On), "{on}");
+        }
+        for off in ["0", "Off", "", "no", "false", "x1", "00", "-"] {
+            assert!(matches!(php_ffi_enable(off), FfiEnable::Off), "{off}");
+        }
+        assert!(matches!(php_ffi_enable("PreLoad"), FfiEnable::Preload));
     }
 
     #[test]
