@@ -7,6 +7,7 @@ use clap::Args;
 use mikrobill::protocol::crypto::{Cipher, BLOCK};
 use mikrobill::protocol::message::DISCONNECT_PATH;
 use mikrobill_sim::config::{DEMO_KEY1, DEMO_KEY2};
+use mikrobill_sim::one_line;
 use mikrobill_sim::options::{byte_size, UsageError};
 use mikrobill_sim::os::file::open_private_append;
 use mikrobill_sim::os::{self, signal};
@@ -249,9 +250,8 @@ fn range_within(outer: &str, inner: &str) -> Range<usize> {
     start..start + inner.len()
 }
 
-/// `line` as one JSON line's text, with `value` written where the line has its "value". A value as
-/// sent is JSON text from the client: its line breaks can only be whitespace between tokens (JSON
-/// strings hold them escaped), so each becomes a space and the line stays one line.
+/// `line` as one JSON line's text, with `value` written where the line has its "value" (a value
+/// as sent, the client's JSON text, with its line breaks as spaces: `one_line`).
 fn write_exchange(
     out: &mut impl Write,
     line: &Map<String, Value>,
@@ -269,12 +269,7 @@ fn write_exchange(
                 serde_json::to_writer(&mut *out, tree)?
             }
             ("value", Some(RequestValue::AsSent { text, range })) => {
-                for (j, part) in text[range.clone()].split(['\n', '\r']).enumerate() {
-                    if j > 0 {
-                        out.write_all(b" ")?;
-                    }
-                    out.write_all(part.as_bytes())?;
-                }
+                one_line::write(out, text[range.clone()].as_bytes())?
             }
             _ => serde_json::to_writer(&mut *out, item)?,
         }

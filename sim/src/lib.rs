@@ -7,6 +7,7 @@
 //! - `double`: the test double (stubs, faults, replay, the request journal, the control API);
 //! - `os`: every call on the operating system beyond plain std I/O;
 //! - `redact`: account passwords out of everything written down (trace, journal, recording);
+//! - `one_line`: a request written down on one line (trace, recording);
 //! - `options`, `config`, `error`, `reply`: the command line, the config file, what stops the
 //!   simulator, and the protocol's replies.
 
@@ -14,6 +15,7 @@ pub mod config;
 pub mod double;
 pub mod error;
 pub mod net;
+pub mod one_line;
 pub mod options;
 pub mod os;
 pub mod redact;

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use crate::error::SimError;
+use crate::one_line;
 use crate::os::file::open_private_append;
 use crate::redact;
 
@@ -26,19 +27,18 @@ impl Trace {
         })
     }
 
-    /// Appends one request, its passwords replaced; a failure is reported, not fatal. A line
-    /// break in it becomes a space, so that a request is one line: in JSON one can only be
-    /// whitespace between tokens (strings hold theirs escaped).
+    /// Appends one request, its passwords replaced, on one line (`crate::one_line`); a failure
+    /// is reported, not fatal.
     pub fn write(&self, plain: &[u8]) {
         let traced = for_trace(plain);
+        // The whole line in one buffer, so that it goes to the file in one write.
         let mut line = Vec::with_capacity(traced.len() + 1);
-        line.extend(traced.iter().map(|&b| match b {
-            b'\n' | b'\r' => b' ',
-            b => b,
-        }));
-        line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = file.write_all(&line) {
+        let written = one_line::write(&mut line, &traced).and_then(|()| {
+            line.push(b'\n');
+            let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+            file.write_all(&line)
+        });
+        if let Err(e) = written {
             eprintln!("mikrobill-sim: cannot write the request trace: {e}");
         }
     }
