@@ -3,6 +3,7 @@
 
 use mikrobill::Error;
 use serde_json::Value;
+use std::io::{self, Write};
 
 use crate::args::OutputArgs;
 use crate::layout::Layout;
@@ -57,17 +58,27 @@ pub fn format_reply(reply: &str, style: Style) -> std::borrow::Cow<'_, str> {
         return reply.into();
     };
     let mut text = Vec::new();
-    match crate::layout::write(reply, layout, &mut text) {
-        // Writing into a Vec cannot fail; the copy is UTF-8 as the reply is.
-        Ok(true) => String::from_utf8(text).unwrap_or_default().into(),
-        _ => from_a_tree(reply, layout),
+    match write_laid_out(reply, layout, &mut text) {
+        // What is written is UTF-8, as the reply is.
+        Ok(()) => String::from_utf8(text).unwrap_or_default().into(),
+        // A Vec takes every write: the error is the copy's own.
+        Err(_) => from_a_tree(reply, layout),
     }
+}
+
+/// Writes `reply` in `layout` (without a final line break): copied token by token by
+/// `layout::write`, or from a tree where it cannot be.
+pub fn write_laid_out(reply: &str, layout: Layout, out: &mut impl Write) -> io::Result<()> {
+    if crate::layout::write(reply, layout, out)? {
+        return Ok(());
+    }
+    out.write_all(from_a_tree(reply, layout).as_bytes())
 }
 
 /// The reply in `layout` when `layout::write` cannot copy it: parsed (a string with a lone
 /// surrogate escape), or when it is not JSON at all, the text as it came (indented) or as one
 /// JSON string (a line must stay one line).
-pub fn from_a_tree(reply: &str, layout: Layout) -> std::borrow::Cow<'_, str> {
+fn from_a_tree(reply: &str, layout: Layout) -> std::borrow::Cow<'_, str> {
     let tree = parse(reply);
     match layout {
         Layout::Indented => tree

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::args::{GatewayArgs, ProcessArgs};
 use crate::backend::{Backend, Failure};
-use crate::output::{exit, format_reply, from_a_tree, reply_problem, Style};
+use crate::output::{exit, format_reply, reply_problem, write_laid_out, Style};
 use crate::value;
 
 pub fn run(args: ProcessArgs, gateway: &GatewayArgs) -> i32 {
@@ -40,12 +40,7 @@ pub fn show_reply(reply: &[u8], style: Style) -> i32 {
         // Straight to standard output: the indented text or the line is never held beside the
         // reply.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let written = match crate::layout::write(&text, layout, &mut out) {
-            Ok(true) => Ok(()),
-            Ok(false) => out.write_all(from_a_tree(&text, layout).as_bytes()),
-            Err(e) => Err(e),
-        };
-        let _ = written
+        let _ = write_laid_out(&text, layout, &mut out)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
     } else {
